@@ -1,0 +1,25 @@
+"""npkeras: the Keras API written from scratch on NumPy.
+
+Every layer has an explicit ``forward`` and ``backward``; ``import npkeras as keras``
+runs ordinary Keras training scripts.
+
+>>> import numpy as np
+>>> import npkeras as keras
+>>> keras.utils.set_random_seed(0)
+>>> model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+>>> model.compile(optimizer="sgd", loss="mse")
+>>> model.predict(np.zeros((2, 3)), verbose=0).shape
+(2, 1)
+"""
+
+from npkeras import (activations, backend, callbacks, initializers, layers, losses, metrics,
+                     optimizers, regularizers, saving, utils)
+from npkeras.layers import Input
+from npkeras.models import Model, Sequential
+from npkeras import models
+
+__version__ = "0.1.0"
+
+__all__ = ["Sequential", "Model", "Input", "layers", "activations", "losses", "metrics",
+           "optimizers", "initializers", "regularizers", "callbacks", "saving", "utils",
+           "backend", "models", "__version__"]

@@ -1,0 +1,116 @@
+"""The one place that names the array module, the default float type and the random source.
+
+Every other module does ``from npkeras.backend import xp`` and never imports NumPy
+itself, so a CuPy backend can be chosen with ``NPKERAS_BACKEND=cupy`` before import
+without touching the layers.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy
+
+_requested = os.environ.get("NPKERAS_BACKEND", "numpy").lower()
+if _requested == "numpy":
+    xp = numpy
+elif _requested == "cupy":  # pragma: no cover - needs a GPU
+    import cupy as xp  # noqa: F401
+else:
+    raise ValueError(
+        f"Unknown NPKERAS_BACKEND={_requested!r}. Expected one of: 'numpy', 'cupy'."
+    )
+
+ndarray = xp.ndarray
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+_VALID_FLOATX = ("float16", "float32", "float64")
+_rng = numpy.random.default_rng()
+
+
+def floatx() -> str:
+    """The default float type of weights and inputs: 'float32' unless changed."""
+    return _FLOATX
+
+
+def set_floatx(value: str) -> None:
+    """Set the default float type ('float16', 'float32' or 'float64')."""
+    global _FLOATX
+    value = str(value)
+    if value not in _VALID_FLOATX:
+        raise ValueError(
+            f"Unknown floatx {value!r}. Expected one of: {', '.join(_VALID_FLOATX)}."
+        )
+    _FLOATX = value
+
+
+def epsilon() -> float:
+    """The fuzz factor used by losses and optimizers (Keras's 1e-7)."""
+    return _EPSILON
+
+
+def set_epsilon(value: float) -> None:
+    """Set the fuzz factor returned by :func:`epsilon`."""
+    global _EPSILON
+    _EPSILON = float(value)
+
+
+def rng() -> numpy.random.Generator:
+    """The generator every initializer, dropout mask and shuffle draws from."""
+    return _rng
+
+
+def set_seed(seed: int | None) -> None:
+    """Reseed the generator; the same seed gives the same draws on one machine."""
+    global _rng
+    _rng = numpy.random.default_rng(seed)
+    if seed is not None:
+        numpy.random.seed(seed % 2**32)  # user scripts that draw from np.random directly
+
+
+def to_numpy(x):
+    """A host NumPy array for any backend array (a no-op on NumPy)."""
+    if xp is numpy:
+        return numpy.asarray(x)
+    return xp.asnumpy(x)  # pragma: no cover - needs a GPU
+
+
+def as_float_array(x, name: str = "x", dtype: str | None = None):
+    """``x`` as an array of the float type, with a clear error for non-numeric input.
+
+    Returns the input unchanged when it already has the right type (no copy).
+    """
+    dtype = dtype or _FLOATX
+    if isinstance(x, xp.ndarray) and x.dtype == dtype:
+        return x
+    try:
+        arr = xp.asarray(x)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"`{name}` must be a numeric array; it could not be converted: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"`{name}` must be a numeric array, but received dtype {arr.dtype} "
+            f"with shape {arr.shape}. Convert strings or objects to numbers first "
+            "(for labels: a mapping to integers, for categories: one-hot columns)."
+        )
+    return arr.astype(dtype, copy=False)
+
+
+def _make_erf():
+    try:
+        from scipy.special import erf as scipy_erf
+
+        return scipy_erf
+    except ImportError:
+        import math
+
+        return numpy.vectorize(math.erf, otypes=[float])
+
+
+_erf_impl = _make_erf()
+
+
+def erf(x):
+    """The error function, elementwise, keeping the input's float type."""
+    return xp.asarray(_erf_impl(x), dtype=x.dtype)

@@ -1,0 +1,23 @@
+"""Layers with Keras names."""
+
+from npkeras.layers.base import Layer
+from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from npkeras.layers.input_layer import Input, InputLayer
+from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from npkeras.layers.normalization import Normalization
+
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+           "Normalization", "layer_classes"]
+
+
+def layer_classes() -> dict:
+    """Every built-in layer class by its saved name (models included)."""
+    from npkeras.models.model import Model
+    from npkeras.models.sequential import Sequential
+
+    classes = {cls.__name__: cls for cls in (
+        Dense, Activation, Dropout, Flatten, Reshape, InputLayer, Normalization,
+        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
+    classes.update({"Functional": Model, "Sequential": Sequential})
+    return classes

@@ -1,0 +1,481 @@
+"""Losses with Keras names, reduction and sample weights, each with its gradient.
+
+A loss maps ``(y_true, y_pred)`` to a per-sample array (the last axis reduced), then
+reduces as Keras's ``"sum_over_batch_size"``: ``sum(per_sample * sample_weight) /
+per_sample.size``. :meth:`Loss.value_and_grad` returns that scalar and dL/dy_pred.
+
+>>> import numpy as np
+>>> from npkeras import losses
+>>> float(losses.MeanSquaredError()(np.array([[1.0], [2.0]]), np.array([[1.0], [4.0]])))
+2.0
+"""
+
+from __future__ import annotations
+
+from npkeras import backend
+from npkeras.activations import _sigmoid, logsumexp
+from npkeras.backend import xp
+from npkeras.utils.naming import unknown_name_error
+
+_REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
+
+
+class Loss:
+    """Base class: subclasses define ``compute(y_true, y_pred) -> (per_sample, d_per_sample)``.
+
+    ``d_per_sample`` is d(per_sample[i])/d(y_pred[i]), the same shape as ``y_pred``.
+    """
+
+    name = "loss"
+    #: what ``y_pred`` must be for the loss to be fed logits instead (fused gradient)
+    fusable_activation: str | None = None
+
+    def __init__(self, reduction: str | None = "sum_over_batch_size", name: str | None = None):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"Invalid `reduction` {reduction!r}; expected one of "
+                "'sum_over_batch_size', 'sum', 'mean', 'none' or None."
+            )
+        self.reduction = reduction
+        if name is not None:
+            self.name = name
+
+    # -- per-loss math -------------------------------------------------------------
+    def compute(self, y_true, y_pred, need_grad=True):
+        raise NotImplementedError
+
+    def prepare_targets(self, y_true, y_pred):
+        """y_true as an array of y_pred's type and rank (Keras expands a missing last axis)."""
+        y_true = backend.as_float_array(y_true, "y_true", dtype=y_pred.dtype)
+        if y_true.ndim == y_pred.ndim - 1:
+            y_true = y_true[..., None]
+        if y_true.shape != y_pred.shape:
+            raise ValueError(
+                f"Loss '{self.name}' expects y_true and y_pred of the same shape, but received "
+                f"y_true.shape={y_true.shape} and y_pred.shape={y_pred.shape}."
+            )
+        return y_true
+
+    # -- reduction -----------------------------------------------------------------
+    def _weights(self, per_sample, sample_weight):
+        if sample_weight is None:
+            return None
+        w = xp.asarray(sample_weight, dtype=per_sample.dtype)
+        while w.ndim < per_sample.ndim:
+            w = w[..., None]
+        return xp.broadcast_to(w, per_sample.shape)
+
+    def _denominator(self, per_sample):
+        if self.reduction == "sum":
+            return 1.0
+        return float(max(per_sample.size, 1))
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The reduced loss (a float, or the per-sample array for reduction='none')."""
+        y_pred = backend.as_float_array(y_pred, "y_pred")
+        per_sample, _ = self.compute(self.prepare_targets(y_true, y_pred), y_pred, need_grad=False)
+        w = self._weights(per_sample, sample_weight)
+        if w is not None:
+            per_sample = per_sample * w
+        if self.reduction in ("none", None):
+            return per_sample
+        return per_sample.sum() / self._denominator(per_sample)
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, need_grad=True):
+        """(reduced loss as a float, dL/dy_pred or None) for one batch.
+
+        ``y_true`` must already have gone through :meth:`prepare_targets`.
+        """
+        per_sample, d = self.compute(y_true, y_pred, need_grad=need_grad)
+        scale = 1.0 / self._denominator(per_sample)
+        w = self._weights(per_sample, sample_weight)
+        if w is None:
+            value = float(per_sample.sum()) * scale
+        else:
+            value = float((per_sample * w).sum()) * scale
+        if need_grad:
+            d *= scale if w is None else (w * scale)[..., None]
+        return value, d
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _mean_last(x):
+    return x.mean(axis=-1)
+
+
+class MeanSquaredError(Loss):
+    name = "mean_squared_error"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        diff = y_pred - y_true
+        per_sample = _mean_last(diff * diff)
+        if need_grad:
+            diff *= 2.0 / diff.shape[-1]
+        return per_sample, diff
+
+
+class MeanAbsoluteError(Loss):
+    name = "mean_absolute_error"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        diff = y_pred - y_true
+        per_sample = _mean_last(xp.abs(diff))
+        return per_sample, (xp.sign(diff) / diff.shape[-1] if need_grad else None)
+
+
+class MeanAbsolutePercentageError(Loss):
+    name = "mean_absolute_percentage_error"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        scale = 100.0 / xp.maximum(xp.abs(y_true), backend.epsilon())
+        diff = y_pred - y_true
+        per_sample = _mean_last(xp.abs(diff) * scale)
+        return per_sample, (xp.sign(diff) * scale / diff.shape[-1] if need_grad else None)
+
+
+class MeanSquaredLogarithmicError(Loss):
+    name = "mean_squared_logarithmic_error"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        eps = backend.epsilon()
+        p = xp.maximum(y_pred, eps)
+        diff = xp.log1p(p) - xp.log1p(xp.maximum(y_true, eps))
+        per_sample = _mean_last(diff * diff)
+        if not need_grad:
+            return per_sample, None
+        return per_sample, 2.0 * diff / (1.0 + p) * (y_pred > eps) / diff.shape[-1]
+
+
+class Huber(Loss):
+    """0.5 e**2 where |e| <= delta, else delta * (|e| - delta / 2); mean over the last axis."""
+
+    name = "huber_loss"
+
+    def __init__(self, delta: float = 1.0, reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction, name)
+        self.delta = float(delta)
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        e = y_pred - y_true
+        a = xp.abs(e)
+        quad = xp.minimum(a, self.delta)
+        per_sample = _mean_last(0.5 * quad * quad + self.delta * (a - quad))
+        return per_sample, (xp.clip(e, -self.delta, self.delta) / e.shape[-1] if need_grad else None)
+
+    def get_config(self):
+        return {**super().get_config(), "delta": self.delta}
+
+
+class LogCosh(Loss):
+    name = "log_cosh"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        e = y_pred - y_true
+        # log(cosh(e)) = e + softplus(-2e) - log(2), finite for any e
+        per_sample = _mean_last(e + xp.logaddexp(0.0, -2.0 * e) - xp.log(2.0))
+        return per_sample, (xp.tanh(e) / e.shape[-1] if need_grad else None)
+
+
+class BinaryCrossentropy(Loss):
+    """-(y log p + (1 - y) log(1 - p)), mean over the last axis.
+
+    With ``from_logits=True`` it is computed from z as ``max(z, 0) - z y + log(1 + e^-|z|)``
+    and its gradient is ``sigmoid(z) - y``. Probabilities are clipped to [eps, 1 - eps].
+    """
+
+    name = "binary_crossentropy"
+    fusable_activation = "sigmoid"
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
+                 reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction, name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_smoothing(label_smoothing)
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        y = y_true
+        if self.label_smoothing:
+            y = y * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        n = y_pred.shape[-1]
+        if self.from_logits:
+            z = y_pred
+            per = xp.maximum(z, 0) - z * y + xp.logaddexp(0.0, -xp.abs(z))
+            return _mean_last(per), ((_sigmoid(z) - y) / n if need_grad else None)
+        eps = backend.epsilon()
+        p = xp.clip(y_pred, eps, 1.0 - eps)
+        per = -(y * xp.log(p) + (1.0 - y) * xp.log1p(-p))
+        if not need_grad:
+            return _mean_last(per), None
+        inside = (y_pred >= eps) & (y_pred <= 1.0 - eps)
+        return _mean_last(per), (p - y) / (p * (1.0 - p)) * inside / n
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing}
+
+
+def _check_smoothing(value):
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"`label_smoothing` must be in [0, 1]; received label_smoothing={value}.")
+    return value
+
+
+def _softmax_xent(y, z, axis, need_grad):
+    """Cross-entropy of targets y against softmax(z): (per-sample, d/dz)."""
+    lse = logsumexp(z, axis)
+    total = y.sum(axis=axis, keepdims=True)
+    per = (total * lse - (y * z).sum(axis=axis, keepdims=True)).squeeze(axis)
+    if not need_grad:
+        return per, None
+    p = xp.exp(z - lse)
+    p *= total
+    p -= y
+    return per, p
+
+
+class CategoricalCrossentropy(Loss):
+    """-sum(y log p) over the class axis; targets are one-hot (or soft) rows."""
+
+    name = "categorical_crossentropy"
+    fusable_activation = "softmax"
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
+                 reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction, name)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = _check_smoothing(label_smoothing)
+        self.axis = int(axis)
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        y = y_true
+        if self.label_smoothing:
+            k = y_pred.shape[self.axis]
+            y = y * (1.0 - self.label_smoothing) + self.label_smoothing / k
+        if self.from_logits:
+            return _softmax_xent(y, y_pred, self.axis, need_grad)
+        # Keras renormalises the probabilities, then clips them to [eps, 1 - eps].
+        eps = backend.epsilon()
+        total = y_pred.sum(axis=self.axis, keepdims=True)
+        q = y_pred / total
+        qc = xp.clip(q, eps, 1.0 - eps)
+        per = -(y * xp.log(qc)).sum(axis=self.axis)
+        if not need_grad:
+            return per, None
+        dq = -y / qc * ((q >= eps) & (q <= 1.0 - eps))
+        # through q = p / sum(p): dL/dp_j = (dL/dq_j - sum_i dL/dq_i q_i) / sum(p)
+        dp = (dq - (dq * q).sum(axis=self.axis, keepdims=True)) / total
+        return per, dp
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits,
+                "label_smoothing": self.label_smoothing, "axis": self.axis}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Categorical cross-entropy with integer class labels of shape (batch,) or (batch, 1)."""
+
+    name = "sparse_categorical_crossentropy"
+    fusable_activation = "softmax"
+
+    def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction, name)
+        self.from_logits = bool(from_logits)
+
+    def prepare_targets(self, y_true, y_pred):
+        labels = xp.asarray(y_true)
+        if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
+            labels = labels[..., 0]
+        if labels.shape != y_pred.shape[:-1]:
+            raise ValueError(
+                f"Loss '{self.name}' expects integer labels of shape {y_pred.shape[:-1]} "
+                f"(or with a trailing 1) for y_pred of shape {y_pred.shape}, but received "
+                f"y_true.shape={tuple(labels.shape)}."
+            )
+        if labels.dtype.kind == "f":
+            if labels.size and not bool((labels == xp.round(labels)).all()):
+                raise ValueError(f"Loss '{self.name}' expects integer class labels; received fractional values.")
+        elif labels.dtype.kind not in "iu":
+            raise TypeError(f"Loss '{self.name}' expects integer class labels; received dtype {labels.dtype}.")
+        labels = labels.astype(xp.intp, copy=False)
+        k = y_pred.shape[-1]
+        if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
+            bad = labels[(labels < 0) | (labels >= k)]
+            raise ValueError(
+                f"Loss '{self.name}' received labels outside [0, {k - 1}] for {k} classes: "
+                f"{sorted(set(bad.tolist()))[:10]}. Labels must be integers in [0, {k})."
+            )
+        return labels
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        flat = y_pred.reshape(-1, y_pred.shape[-1])
+        rows = xp.arange(flat.shape[0])
+        labels = y_true.reshape(-1)
+        if self.from_logits:
+            lse = logsumexp(flat, -1)
+            per = (lse[:, 0] - flat[rows, labels]).reshape(y_pred.shape[:-1])
+            if not need_grad:
+                return per, None
+            d = xp.exp(flat - lse)
+            d[rows, labels] -= 1.0
+            return per, d.reshape(y_pred.shape)
+        eps = backend.epsilon()
+        total = flat.sum(axis=-1)
+        q = flat[rows, labels] / total
+        qc = xp.clip(q, eps, 1.0 - eps)
+        per = (-xp.log(qc)).reshape(y_pred.shape[:-1])
+        if not need_grad:
+            return per, None
+        dq = -1.0 / qc * ((q >= eps) & (q <= 1.0 - eps))
+        # dL/dp_j = dq * (onehot_j - q) / sum(p)
+        d = xp.repeat((-dq * q / total)[:, None], flat.shape[1], axis=1)
+        d[rows, labels] += dq / total
+        return per, d.reshape(y_pred.shape)
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class KLDivergence(Loss):
+    name = "kl_divergence"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        eps = backend.epsilon()
+        t = xp.clip(y_true, eps, 1.0)
+        p = xp.clip(y_pred, eps, 1.0)
+        per = (t * xp.log(t / p)).sum(axis=-1)
+        if not need_grad:
+            return per, None
+        return per, -t / p * ((y_pred >= eps) & (y_pred <= 1.0))
+
+
+def _signed_labels(y_true):
+    # Keras turns {0, 1} labels into {-1, 1} for the hinge losses.
+    if y_true.size and bool(((y_true == 0) | (y_true == 1)).all()):
+        return 2.0 * y_true - 1.0
+    return y_true
+
+
+class Hinge(Loss):
+    name = "hinge"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        t = _signed_labels(y_true)
+        margin = xp.maximum(1.0 - t * y_pred, 0.0)
+        per = _mean_last(margin)
+        return per, (-t * (margin > 0) / y_pred.shape[-1] if need_grad else None)
+
+
+class SquaredHinge(Loss):
+    name = "squared_hinge"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        t = _signed_labels(y_true)
+        margin = xp.maximum(1.0 - t * y_pred, 0.0)
+        per = _mean_last(margin * margin)
+        return per, (-2.0 * t * margin / y_pred.shape[-1] if need_grad else None)
+
+
+class Poisson(Loss):
+    name = "poisson"
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        eps = backend.epsilon()
+        per = _mean_last(y_pred - y_true * xp.log(y_pred + eps))
+        return per, ((1.0 - y_true / (y_pred + eps)) / y_pred.shape[-1] if need_grad else None)
+
+
+class CosineSimilarity(Loss):
+    """-cos(y_true, y_pred) along ``axis``: -1 for parallel vectors."""
+
+    name = "cosine_similarity"
+
+    def __init__(self, axis: int = -1, reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction, name)
+        self.axis = int(axis)
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        def norm(v):
+            return xp.sqrt(xp.maximum((v * v).sum(axis=self.axis, keepdims=True), 1e-12))
+
+        t_hat = y_true / norm(y_true)
+        n = norm(y_pred)
+        q = y_pred / n
+        cos = (t_hat * q).sum(axis=self.axis, keepdims=True)
+        per = -cos.squeeze(self.axis)
+        if not need_grad:
+            return per, None
+        return per, -(t_hat - cos * q) / n
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
+
+
+class LossFunctionWrapper(Loss):
+    """A loss from a function ``fn(y_true, y_pred) -> per-sample`` with a separate ``grad_fn``."""
+
+    def __init__(self, fn, grad_fn, name=None, reduction="sum_over_batch_size"):
+        super().__init__(reduction, name or getattr(fn, "__name__", "loss"))
+        self.fn, self.grad_fn = fn, grad_fn
+
+    def compute(self, y_true, y_pred, need_grad=True):
+        per = self.fn(y_true, y_pred)
+        return per, (self.grad_fn(y_true, y_pred) if need_grad else None)
+
+
+_CLASSES = {
+    "mean_squared_error": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "huber": Huber,
+    "log_cosh": LogCosh,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "kl_divergence": KLDivergence,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "poisson": Poisson,
+    "cosine_similarity": CosineSimilarity,
+}
+_ALIASES = {
+    "mse": "mean_squared_error", "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error", "msle": "mean_squared_logarithmic_error",
+    "huber_loss": "huber", "logcosh": "log_cosh", "kld": "kl_divergence",
+    "kullback_leibler_divergence": "kl_divergence",
+}
+ALL_NAMES = sorted(list(_CLASSES) + list(_ALIASES))
+
+
+def get(identifier) -> Loss:
+    """A loss from a name ('mse'), a :class:`Loss` or a config dict."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        key = _ALIASES.get(identifier.lower(), identifier.lower())
+        if key not in _CLASSES:
+            raise unknown_name_error("loss", identifier, ALL_NAMES)
+        return _CLASSES[key]()
+    if isinstance(identifier, dict):
+        from npkeras.saving.registry import deserialize_registered
+
+        return deserialize_registered(identifier, "loss", _CLASSES, Loss)
+    if callable(identifier):
+        raise TypeError(
+            f"Loss {identifier!r} is a plain function, which gives no gradient. Wrap it as "
+            "`npkeras.losses.LossFunctionWrapper(fn, grad_fn)` or subclass `Loss`."
+        )
+    raise TypeError(f"Could not interpret loss identifier: {identifier!r}")
+
+
+def serialize(loss: Loss) -> dict:
+    from npkeras.saving.registry import serialize_object
+
+    return serialize_object(loss)

@@ -1,0 +1,147 @@
+"""Turning what users pass to fit/evaluate/predict into lists of arrays and batches.
+
+Accepted: NumPy arrays, lists/tuples of arrays (one per model input or output), dicts
+keyed by input/output name, pandas DataFrames and Series, and Python iterables or
+generators that yield ``(x, y)`` or ``(x, y, sample_weight)`` batches.
+"""
+
+from __future__ import annotations
+
+import math
+
+from npkeras import backend
+from npkeras.backend import xp
+
+
+def _is_pandas(obj) -> bool:
+    return type(obj).__module__.startswith("pandas.")
+
+
+def is_batch_iterable(obj) -> bool:
+    """True for generators and other iterables that are not array-like data."""
+    if obj is None or isinstance(obj, (xp.ndarray, list, tuple, dict, str, bytes)) or _is_pandas(obj):
+        return False
+    return hasattr(obj, "__iter__") or hasattr(obj, "__next__")
+
+
+def _one_array(value, what, float_data):
+    if _is_pandas(value):
+        value = value.to_numpy()
+    if float_data:
+        return backend.as_float_array(value, what)
+    arr = xp.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"`{what}` must be numeric, but received dtype {arr.dtype} with shape {arr.shape}. "
+            "Map string labels to integers first."
+        )
+    if arr.dtype.kind == "f" and arr.dtype != backend.floatx():
+        arr = arr.astype(backend.floatx())
+    return arr
+
+
+def to_array_list(data, names, what, float_data=True):
+    """A list with one array per name; ``data`` is an array, a list or a dict by name."""
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ValueError(
+                f"`{what}` is a dict, but it has no entry for {missing}; it has keys "
+                f"{sorted(data)} and the model expects {names}."
+            )
+        return [_one_array(data[n], f"{what}['{n}']", float_data) for n in names]
+    if isinstance(data, (list, tuple)) and len(names) > 1:
+        if len(data) != len(names):
+            raise ValueError(
+                f"The model has {len(names)} {what} entries ({names}), but received a list of "
+                f"{len(data)} arrays."
+            )
+        return [_one_array(d, f"{what}[{i}]", float_data) for i, d in enumerate(data)]
+    if isinstance(data, (list, tuple)) and len(data) == 1 and not _looks_like_rows(data):
+        data = data[0]
+    return [_one_array(data, what, float_data)]
+
+
+def _looks_like_rows(data):
+    first = data[0]
+    return isinstance(first, (int, float)) or (isinstance(first, (list, tuple)) and first and
+                                               isinstance(first[0], (int, float)))
+
+
+def check_counts(xs, ys=None, sws=None) -> int:
+    """The number of samples; a ValueError when the arrays disagree or are empty."""
+    counts = {f"x[{i}]" if len(xs) > 1 else "x": len(a) for i, a in enumerate(xs) if a.ndim}
+    for i, a in enumerate(ys or []):
+        counts[f"y[{i}]" if len(ys) > 1 else "y"] = len(a)
+    for i, a in enumerate(sws or []):
+        if a is not None:
+            counts["sample_weight"] = len(a)
+    for i, a in enumerate(xs):
+        if a.ndim == 0:
+            raise ValueError(f"`x` must have a batch axis; received a scalar of shape {a.shape}.")
+    if len(set(counts.values())) > 1:
+        detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
+        raise ValueError(
+            f"Data cardinality is ambiguous: x and y must have the same number of samples, "
+            f"but received {detail}."
+        )
+    n = next(iter(counts.values()))
+    if n == 0:
+        raise ValueError("The data set is empty: x has 0 samples. Pass at least one sample.")
+    return n
+
+
+def check_batch_size(batch_size) -> int:
+    if batch_size is None:
+        return 32
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"`batch_size` must be a positive integer; received batch_size={batch_size!r}.")
+    return batch_size
+
+
+def take(arrays, index):
+    """Rows ``index`` of each array (``None`` entries stay None)."""
+    return [None if a is None else xp.take(a, index, axis=0) for a in arrays]
+
+
+def split_tail(arrays, n, fraction):
+    """(head, tail) where tail is the last ``fraction`` of the ``n`` samples, as Keras does."""
+    cut = int(math.floor(n * (1.0 - fraction)))
+    if cut <= 0 or cut >= n:
+        raise ValueError(
+            f"validation_split={fraction} leaves no sample for training or validation "
+            f"with {n} samples."
+        )
+    return [None if a is None else a[:cut] for a in arrays], [None if a is None else a[cut:] for a in arrays]
+
+
+def class_weights_to_sample_weights(y, class_weight):
+    """Per-sample weights from ``{class: weight}`` and labels (sparse or one-hot)."""
+    y = backend.to_numpy(y)
+    labels = y.argmax(axis=-1) if (y.ndim > 1 and y.shape[-1] > 1) else y.reshape(len(y), -1)[:, 0]
+    labels = labels.round().astype("int64")
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    missing = sorted(set(labels.tolist()) - set(table))
+    if missing:
+        raise ValueError(
+            f"`class_weight` has no weight for class(es) {missing[:10]}; it covers {sorted(table)}."
+        )
+    lookup = xp.zeros(max(table) + 1, dtype=backend.floatx())
+    for k, v in table.items():
+        lookup[k] = v
+    return lookup[labels]
+
+
+def unpack_batch(batch, step):
+    """(x, y, sample_weight) from one item of a batch iterable, with a clear error."""
+    if isinstance(batch, (tuple, list)) and len(batch) in (2, 3):
+        return tuple(batch) + ((None,) if len(batch) == 2 else ())
+    if isinstance(batch, (tuple, list)) and len(batch) == 1:
+        return batch[0], None, None
+    shape = getattr(batch, "shape", None)
+    raise ValueError(
+        f"A data generator must yield (x, y) or (x, y, sample_weight) tuples; batch {step} "
+        f"was a {type(batch).__name__}" + (f" of shape {shape}" if shape is not None else "") + "."
+    )

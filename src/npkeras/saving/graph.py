@@ -1,0 +1,125 @@
+"""Architecture configs (JSON-ready dicts) of Sequential and functional models, and
+rebuilding models from them through the class registry."""
+
+from __future__ import annotations
+
+from npkeras.saving.registry import custom_object_scope, get_registered_name, lookup_class
+
+
+def serialize_layer(layer) -> dict:
+    from npkeras.models.model import Model
+    from npkeras.models.sequential import Sequential
+
+    if type(layer) is Sequential:
+        class_name = "Sequential"
+    elif type(layer) is Model:
+        class_name = "Functional"
+    else:
+        class_name = get_registered_name(type(layer))
+    return {"class_name": class_name, "config": layer.get_config()}
+
+
+def deserialize_layer(config: dict):
+    """A layer (or nested model) from ``{"class_name", "config"}``."""
+    from npkeras.layers import layer_classes
+    from npkeras.layers.base import Layer
+
+    if not isinstance(config, dict) or not isinstance(config.get("config", {}), dict):
+        raise ValueError(f"A saved layer must be a dict with 'class_name' and 'config'; received {config!r}.")
+    cls = lookup_class(config.get("class_name"), "layer", layer_classes(), Layer)
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def sequential_config(model) -> dict:
+    input_shape = None
+    if model._input_layer is not None:
+        input_shape = list(model._input_layer.shape)
+    return {"name": model.name, "trainable": model.trainable, "input_shape": input_shape,
+            "layers": [serialize_layer(layer) for layer in model._stack]}
+
+
+def sequential_from_config(config, custom_objects=None):
+    from npkeras.layers.input_layer import Input
+    from npkeras.models.sequential import Sequential
+
+    with custom_object_scope(custom_objects):
+        model = Sequential(name=config.get("name"))
+        if config.get("input_shape") is not None:
+            model.add(Input(shape=tuple(config["input_shape"])))
+        for layer_config in config.get("layers", []):
+            model.add(deserialize_layer(layer_config))
+        model.trainable = config.get("trainable", True)
+    return model
+
+
+def _model_nodes(model):
+    """For each layer, the nodes of it that belong to ``model``, in execution order."""
+    per_layer: dict = {}
+    for t in model._input_tensors:
+        per_layer.setdefault(id(t.node.layer), []).append(t.node)
+    for step in model._plan:
+        per_layer.setdefault(id(step.layer), []).append(step.node)
+    return per_layer
+
+
+def functional_config(model) -> dict:
+    per_layer = _model_nodes(model)
+
+    def ref(t):
+        nodes = per_layer[id(t.node.layer)]
+        return [t.node.layer.name, nodes.index(t.node), t.index]
+
+    layers = []
+    for layer in model.layers:
+        inbound = [{"inputs": [ref(t) for t in node.inputs], "multi": node.multi_input}
+                   for node in per_layer.get(id(layer), []) if node.inputs]
+        layers.append({**serialize_layer(layer), "name": layer.name, "inbound_nodes": inbound})
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "layers": layers,
+        "input_layers": [ref(t) for t in model._input_tensors],
+        "output_layers": [ref(t) for t in model._output_tensors],
+        "input_names": list(model.input_names),
+        "output_names": list(model.output_names),
+    }
+
+
+def functional_from_config(config, custom_objects=None):
+    from npkeras.layers.input_layer import InputLayer
+    from npkeras.models.model import Model
+
+    with custom_object_scope(custom_objects):
+        created, pending = {}, []
+        tensors: dict = {}
+        for entry in config["layers"]:
+            layer = deserialize_layer(entry)
+            created[entry["name"]] = layer
+            if isinstance(layer, InputLayer):
+                tensors[(entry["name"], 0, 0)] = layer.output
+            for index, node in enumerate(entry.get("inbound_nodes", [])):
+                pending.append((layer, entry["name"], index, node))
+        while pending:
+            progress = False
+            for item in list(pending):
+                layer, name, index, node = item
+                keys = [tuple(r) for r in node["inputs"]]
+                if all(k in tensors for k in keys):
+                    args = [tensors[k] for k in keys]
+                    out = layer(args if node.get("multi") else args[0])
+                    for i, t in enumerate(out if isinstance(out, list) else [out]):
+                        tensors[(name, index, i)] = t
+                    pending.remove(item)
+                    progress = True
+            if not progress:
+                missing = sorted({tuple(r) for _, _, _, n in pending for r in n["inputs"]} - set(tensors))
+                raise ValueError(f"The saved model graph refers to tensors that no layer makes: {missing[:5]}.")
+
+        inputs = [tensors[tuple(r)] for r in config["input_layers"]]
+        outputs = [tensors[tuple(r)] for r in config["output_layers"]]
+        model = Model(inputs if len(inputs) > 1 else inputs[0],
+                      outputs if len(outputs) > 1 else outputs[0], name=config.get("name"))
+        if config.get("output_names") and len(outputs) == len(config["output_names"]):
+            model.output_names = list(config["output_names"])
+        model.trainable = config.get("trainable", True)
+    return model
