@@ -1,0 +1,149 @@
+import numpy as np
+import pytest
+
+import npkeras as keras
+from npkeras import layers
+from tests.helpers import check_layer
+
+ACTIVATIONS = ["linear", "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax",
+               "log_softmax", "softplus", "softsign", "silu", "hard_sigmoid", "exponential"]
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_dense_gradients_with_each_activation(activation):
+    check_layer(lambda: layers.Dense(4, activation=activation), (3,), (4,), expected_params=16)
+
+
+def test_dense_without_bias_and_on_3d_inputs():
+    check_layer(lambda: layers.Dense(2, use_bias=False), (5, 3), (5, 2), expected_params=6)
+
+
+def test_dense_kernel_layout_matches_keras():
+    layer = layers.Dense(4)
+    layer(np.zeros((2, 3)))
+    kernel, bias = layer.get_weights()
+    assert kernel.shape == (3, 4) and bias.shape == (4,)
+    assert kernel.dtype == np.float32
+    np.testing.assert_array_equal(bias, 0)
+
+
+def test_dense_computes_x_at_w_plus_b():
+    layer = layers.Dense(2)
+    layer(np.zeros((1, 3)))
+    w = np.arange(6, dtype=np.float32).reshape(3, 2)
+    layer.set_weights([w, np.array([1.0, -1.0])])
+    x = np.array([[1.0, 2.0, 3.0]])
+    np.testing.assert_allclose(layer(x), x @ w + [1.0, -1.0])
+
+
+def test_glorot_uniform_kernel_stays_within_its_limit():
+    layer = layers.Dense(300)
+    layer(np.zeros((1, 200)))
+    limit = np.sqrt(6 / 500)
+    kernel = layer.get_weights()[0]
+    assert np.abs(kernel).max() <= limit
+    assert abs(kernel.std() - limit / np.sqrt(3)) < 0.005
+
+
+@pytest.mark.parametrize("units", [0, -3, 2.5, "4", True])
+def test_dense_rejects_bad_units(units):
+    with pytest.raises(ValueError, match=r"invalid value for `units`.*expected a positive integer"):
+        layers.Dense(units)
+
+
+def test_dense_rejects_input_with_other_last_dimension():
+    layer = layers.Dense(2, name="dense_in")
+    layer(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match=r"Layer 'dense_in' expects inputs whose last dimension is 3, "
+                                         r"but received shape \(32, 5\)"):
+        layer(np.zeros((32, 5)))
+
+
+def test_set_weights_wrong_count_names_layer():
+    layer = layers.Dense(2, name="d2")
+    layer(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"Layer 'd2' expects 2 weight array\(s\) \(kernel, bias\), but received 1"):
+        layer.set_weights([np.zeros((3, 2))])
+
+
+def test_set_weights_wrong_shape_names_expected_and_received():
+    layer = layers.Dense(2, name="d3")
+    layer(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"Layer 'd3' weight 'kernel' has shape \(3, 2\), but the array "
+                                         r"provided has shape \(2, 3\)"):
+        layer.set_weights([np.zeros((2, 3)), np.zeros(2)])
+
+
+def test_non_numeric_input_is_refused():
+    with pytest.raises(TypeError, match=r"`inputs` must be a numeric array, but received dtype <U1"):
+        layers.Dense(2)(np.array([["a", "b"]]))
+
+
+def test_unknown_activation_lists_valid_names():
+    with pytest.raises(ValueError, match=r"Unknown activation: 'rellu'. Did you mean 'relu'\?.*Valid activations are: .*sigmoid"):
+        layers.Dense(2, activation="rellu")
+
+
+def test_count_params_before_build_is_an_error():
+    with pytest.raises(ValueError, match="has not been built yet"):
+        layers.Dense(2).count_params()
+
+
+def test_unique_automatic_names():
+    a, b = layers.Dense(1), layers.Dense(1)
+    assert a.name != b.name and b.name.startswith("dense")
+
+
+def test_activation_layer_gradients():
+    check_layer(lambda: layers.Activation("tanh"), (4,), (4,), expected_params=0)
+
+
+def test_flatten_and_reshape_gradients():
+    check_layer(lambda: layers.Flatten(), (2, 3), (6,))
+    check_layer(lambda: layers.Reshape((3, 2)), (6,), (3, 2))
+    check_layer(lambda: layers.Reshape((-1, 2)), (2, 3), (3, 2))
+
+
+def test_reshape_rejects_incompatible_target():
+    with pytest.raises(ValueError, match=r"cannot reshape inputs of shape \(None, 5\) to target_shape=\(2, 2\)"):
+        keras.Sequential([keras.Input(shape=(5,)), layers.Reshape((2, 2))])
+
+
+def test_dropout_is_identity_at_inference_and_inverted_when_training():
+    layer = layers.Dropout(0.5, seed=3)
+    x = np.ones((1000, 10), dtype=np.float32)
+    np.testing.assert_array_equal(layer(x), x)
+    y = layer(x, training=True)
+    kept = y != 0
+    assert 0.45 < kept.mean() < 0.55
+    np.testing.assert_allclose(y[kept], 2.0)
+    dy = np.ones_like(x)
+    np.testing.assert_array_equal(layer.backward(dy), y)  # same mask, same scale
+
+
+def test_dropout_with_seed_is_reproducible():
+    x = np.ones((4, 8), dtype=np.float32)
+    a = layers.Dropout(0.3, seed=7)(x, training=True)
+    b = layers.Dropout(0.3, seed=7)(x, training=True)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_dropout_noise_shape_shares_the_mask():
+    y = layers.Dropout(0.5, noise_shape=(None, 1), seed=1)(np.ones((6, 4)), training=True)
+    assert all(len(set(row.tolist())) == 1 for row in y)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 2])
+def test_dropout_rejects_bad_rate(rate):
+    with pytest.raises(ValueError, match=r"invalid value for `rate`.*\[0, 1\)"):
+        layers.Dropout(rate)
+
+
+def test_dense_regularizers_add_to_gradients():
+    layer = layers.Dense(2, kernel_regularizer=keras.regularizers.L2(0.1))
+    layer(np.ones((1, 3)))
+    w = layer.get_weights()[0]
+    assert layer.regularization_loss() == pytest.approx(0.1 * float((w.astype(np.float64) ** 2).sum()), rel=1e-6)
+    layer.zero_grads()
+    layer.add_regularization_grads()
+    np.testing.assert_allclose(layer.grads["kernel"], 0.2 * w, rtol=1e-6)
