@@ -14,7 +14,8 @@ from npkeras.backend import xp
 
 
 def _is_pandas(obj) -> bool:
-    return type(obj).__module__.startswith("pandas.")
+    module = type(obj).__module__
+    return module == "pandas" or module.startswith("pandas.")
 
 
 def is_batch_iterable(obj) -> bool:

@@ -159,9 +159,12 @@ class Trainer:
             grads.append(d)
         return total, per_output, grads
 
-    def _train_step(self, xs, ys, sws):
-        buf = self._param_buffer
-        buf.grads.fill(0)
+    def _compute_gradients(self, xs, ys, sws):
+        """Forward, loss and backward for one batch: fills the gradient buffer.
+
+        Returns (total loss with penalties, loss per output, outputs).
+        """
+        self._param_buffer.grads.fill(0)
         outs = self._forward(xs, training=True)
         loss, per_output, dys = self._losses_and_grads(ys, outs, sws, need_grad=True)
         fused_layers = [f[0] for f in self._fused if f is not None]
@@ -173,6 +176,11 @@ class Trainer:
             for layer in fused_layers:
                 layer.fused_activation_grad = False
         loss += self._penalties(add_grads=True)
+        return loss, per_output, outs
+
+    def _train_step(self, xs, ys, sws):
+        loss, per_output, outs = self._compute_gradients(xs, ys, sws)
+        buf = self._param_buffer
         if buf.params.size:
             self.optimizer.apply([buf.grads], [buf.params])
         return loss, per_output, outs

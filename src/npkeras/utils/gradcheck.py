@@ -76,3 +76,19 @@ def check_activation_gradient(activation, x, seed: int = 0) -> float:
     y = activation(x)
     analytic = activation.grad(r, x, y)
     return relative_error(analytic, numerical_gradient(lambda: float((activation(x) * r).sum()), x))
+
+
+def check_model_gradients(model, x, y, sample_weight=None) -> float:
+    """Relative error of a compiled model's weight gradients (loss, penalties, fused
+    output activations, shared layers and all) against finite differences."""
+    xs, ys, sws, _ = model._arrays(x, y, sample_weight)
+    buf = model._prepare_parameters()
+    model._compute_gradients(xs, ys, sws)
+    analytic = buf.grads.copy()
+
+    def loss():
+        outs = model._forward(xs, training=True)
+        total = model._losses_and_grads(ys, outs, sws, need_grad=False)[0]
+        return total + model._penalties(add_grads=False)
+
+    return relative_error(analytic, numerical_gradient(loss, buf.params))
