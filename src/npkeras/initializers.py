@@ -11,6 +11,7 @@ given its own ``seed``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 from npkeras import backend
@@ -216,6 +217,28 @@ _CLASSES = {
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
     "orthogonal": Orthogonal,
 }
+
+
+_skip_draws = False
+
+
+@contextlib.contextmanager
+def skipping_draws():
+    """Within the block, new weights start as zeros without drawing random numbers.
+
+    Loading a saved model uses this: the saved values overwrite the weights anyway, and
+    not drawing keeps the random stream where it was, so training resumes identically.
+    """
+    global _skip_draws
+    previous, _skip_draws = _skip_draws, True
+    try:
+        yield
+    finally:
+        _skip_draws = previous
+
+
+def draws_skipped() -> bool:
+    return _skip_draws
 
 
 def get(identifier) -> Initializer:

@@ -1,10 +1,11 @@
 """Training callbacks with Keras names."""
 
 from npkeras.callbacks.base import Callback, CallbackList, History
+from npkeras.callbacks.checkpoint import BackupAndRestore, ModelCheckpoint
 from npkeras.callbacks.misc import CSVLogger, LambdaCallback, LearningRateScheduler, TerminateOnNaN
 from npkeras.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from npkeras.callbacks.progbar import ProgbarLogger
 
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ReduceLROnPlateau",
            "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "CSVLogger",
-           "ProgbarLogger"]
+           "ProgbarLogger", "ModelCheckpoint", "BackupAndRestore"]

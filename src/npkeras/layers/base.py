@@ -66,7 +66,9 @@ class Layer:
                    regularizer=None, dtype=None):
         """Create weight ``name`` of ``shape``; returns the array."""
         init = initializers.get(initializer)
-        value = init(tuple(int(d) for d in shape), dtype or self.dtype or backend.floatx())
+        shape = tuple(int(d) for d in shape)
+        dtype = dtype or self.dtype or backend.floatx()
+        value = xp.zeros(shape, dtype) if initializers.draws_skipped() else init(shape, dtype)
         self.params[name] = value
         self.grads[name] = xp.zeros_like(value)
         self._weight_specs[name] = {"trainable": bool(trainable),

@@ -339,6 +339,31 @@ class Model(Trainer, Layer):
             inputs = [inputs[n] for n in self.input_names]
         return Layer.__call__(self, inputs, training)
 
+    # -- saving --------------------------------------------------------------------
+    def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Save architecture, weights, compile settings and optimizer state to one file."""
+        from npkeras.saving.format import save_model
+
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite: bool = True) -> None:
+        """Save only the weights to ``filepath`` (ending in ``.weights.npz``)."""
+        from npkeras.saving.format import save_weights
+
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
+        """Load weights from a ``.weights.npz`` or ``.npkeras`` file into this model."""
+        from npkeras.saving.format import load_weights
+
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON; rebuild with ``keras.models.model_from_json``."""
+        from npkeras.saving.format import model_to_json
+
+        return model_to_json(self, **kwargs)
+
     # -- config --------------------------------------------------------------------
     def get_config(self) -> dict:
         from npkeras.saving.graph import functional_config

@@ -62,6 +62,8 @@ class Trainer:
         self._compile_args = None
         self._losses = None
         self._metrics = None
+        self._resume_epoch = None
+        self._training_interrupted = False
 
     # -- compile -------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -338,7 +340,7 @@ class Trainer:
                 steps = min(steps, int(steps_per_epoch))
         val = self._validation_arrays(validation_data)
 
-        buf = self._prepare_parameters()
+        self._prepare_parameters()
         self.stop_training = False
         history = History()
         user_callbacks = list(callbacks or [])
@@ -352,12 +354,13 @@ class Trainer:
         interrupted = False
         nan_reported = False
         epoch_logs: dict = {}
+        self._resume_epoch = None
+        self._training_interrupted = False
         callback_list.on_train_begin()
+        start_epoch = self._resume_epoch if self._resume_epoch is not None else initial_epoch
         try:
             with deferred_interrupts(flag):
-                for epoch in range(initial_epoch, epochs):
-                    if self._param_buffer is not buf:
-                        buf = self._param_buffer
+                for epoch in range(start_epoch, epochs):
                     loss_tracker.reset_state()
                     if self._metrics is not None:
                         self._reset_metrics()
@@ -397,6 +400,7 @@ class Trainer:
                         break
         except KeyboardInterrupt:
             interrupted = True
+        self._training_interrupted = interrupted
         callback_list.on_train_end(epoch_logs)
         if interrupted:
             raise KeyboardInterrupt(

@@ -1,6 +1,13 @@
-"""Saving and loading: the class registry (and, later, the model file format)."""
+"""Saving and loading models: the safe ``.npkeras`` format and the class registry."""
 
+from npkeras.saving.format import (load_model, load_weights, model_from_json, model_to_json,
+                                   save_model, save_weights)
 from npkeras.saving.registry import (custom_object_scope, get_registered_name,
                                      register_serializable)
+from npkeras.saving.safety import (ChecksumMismatchError, ModelFileError,
+                                   UnsafeModelFileError, UnsupportedFormatVersionError)
 
-__all__ = ["register_serializable", "custom_object_scope", "get_registered_name"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_to_json",
+           "model_from_json", "register_serializable", "custom_object_scope",
+           "get_registered_name", "ModelFileError", "UnsafeModelFileError",
+           "ChecksumMismatchError", "UnsupportedFormatVersionError"]
