@@ -45,10 +45,17 @@ class Loss:
         raise NotImplementedError
 
     def prepare_targets(self, y_true, y_pred):
-        """y_true as an array of y_pred's type and rank (Keras expands a missing last axis)."""
+        """y_true as an array of y_pred's type and shape.
+
+        As in Keras, a missing last axis is added and a single target column is
+        broadcast against several output columns.
+        """
         y_true = backend.as_float_array(y_true, "y_true", dtype=y_pred.dtype)
         if y_true.ndim == y_pred.ndim - 1:
             y_true = y_true[..., None]
+        if y_true.shape != y_pred.shape and y_true.shape[:-1] == y_pred.shape[:-1] and y_true.shape[-1] == 1:
+            # as in Keras, one target column is compared with every output column
+            y_true = xp.broadcast_to(y_true, y_pred.shape)
         if y_true.shape != y_pred.shape:
             raise ValueError(
                 f"Loss '{self.name}' expects y_true and y_pred of the same shape, but received "

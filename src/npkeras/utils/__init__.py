@@ -8,6 +8,15 @@ from npkeras import backend
 from npkeras.backend import xp
 
 
+def __getattr__(name):
+    # plotting pulls in matplotlib, so it loads only when asked for
+    if name in ("plot_history", "plot_activations", "plot_model", "plot_predictions"):
+        from npkeras.utils import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module 'npkeras.utils' has no attribute {name!r}")
+
+
 def set_random_seed(seed: int) -> None:
     """Seed every random source npkeras uses (and Python's and NumPy's global ones).
 
