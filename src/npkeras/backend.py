@@ -97,7 +97,10 @@ def as_float_array(x, name: str = "x", dtype: str | None = None):
     return arr.astype(dtype, copy=False)
 
 
-def _make_erf():
+_erf_impl = None
+
+
+def _load_erf():
     try:
         from scipy.special import erf as scipy_erf
 
@@ -108,9 +111,13 @@ def _make_erf():
         return numpy.vectorize(math.erf, otypes=[float])
 
 
-_erf_impl = _make_erf()
-
-
 def erf(x):
-    """The error function, elementwise, keeping the input's float type."""
+    """The error function, elementwise, keeping the input's float type.
+
+    Uses SciPy's vectorised erf when SciPy is installed (loaded on first use), else
+    Python's math.erf element by element.
+    """
+    global _erf_impl
+    if _erf_impl is None:
+        _erf_impl = _load_erf()
     return xp.asarray(_erf_impl(x), dtype=x.dtype)

@@ -95,13 +95,15 @@ class Loss:
         """
         per_sample, d = self.compute(y_true, y_pred, need_grad=need_grad)
         scale = 1.0 / self._denominator(per_sample)
-        w = self._weights(per_sample, sample_weight)
-        if w is None:
+        if sample_weight is None:
             value = float(per_sample.sum()) * scale
-        else:
-            value = float((per_sample * w).sum()) * scale
+            if need_grad:
+                d *= scale
+            return value, d
+        w = self._weights(per_sample, sample_weight)
+        value = float((per_sample * w).sum()) * scale
         if need_grad:
-            d *= scale if w is None else (w * scale)[..., None]
+            d *= (w * scale)[..., None]
         return value, d
 
     def get_config(self) -> dict:
@@ -113,7 +115,11 @@ class Loss:
 
 
 def _mean_last(x):
-    return x.mean(axis=-1)
+    # sum then scale: cheaper than ndarray.mean on the small arrays of a training step
+    out = x.sum(axis=-1)
+    if x.shape[-1] != 1:
+        out *= 1.0 / x.shape[-1]
+    return out
 
 
 class MeanSquaredError(Loss):
@@ -124,7 +130,7 @@ class MeanSquaredError(Loss):
         per_sample = _mean_last(diff * diff)
         if need_grad:
             diff *= 2.0 / diff.shape[-1]
-        return per_sample, diff
+        return per_sample, diff if need_grad else None
 
 
 class MeanAbsoluteError(Loss):

@@ -54,10 +54,13 @@ class CallbackList:
                 cb.set_model(model)
             if params is not None:
                 cb.set_params(params)
+        self.wants_train_batch_logs = False
         for hook in _HOOKS:
             active = [getattr(cb, hook) for cb in self.callbacks
                       if hook in vars(cb) or getattr(type(cb), hook) is not getattr(Callback, hook)]
             setattr(self, hook, self._dispatcher(active))
+            if hook == "on_train_batch_end" and active:
+                self.wants_train_batch_logs = True
 
     @staticmethod
     def _dispatcher(methods):

@@ -96,14 +96,14 @@ class Dense(Layer):
             dy = dy + self.activity_regularizer.grad(y)
         dz = dy if (self._is_linear or self.fused_activation_grad) else self.activation.grad(dy, z, y)
         if self.trainable:
-            x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            dz2 = dz if dz.ndim == 2 else dz.reshape(-1, dz.shape[-1])
-            self.grads["kernel"] += x2.T @ dz2
+            if x.ndim != 2:  # (batch, ..., features): fold the middle axes into the batch
+                x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
+            self.grads["kernel"] += x.T @ dz  # dL/dW = x.T @ dz
             if self.use_bias:
-                self.grads["bias"] += dz2.sum(axis=0)
+                self.grads["bias"] += dz.sum(axis=0)
         if not self.input_grad_needed:
             return None
-        return dz @ self.params["kernel"].T  # dL/dx = dz @ W.T
+        return (dz @ self.params["kernel"].T).reshape(dy.shape[:-1] + (x.shape[-1],))  # dL/dx = dz @ W.T
 
     def get_config(self):
         return {

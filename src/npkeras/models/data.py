@@ -104,7 +104,7 @@ def check_batch_size(batch_size) -> int:
 
 def take(arrays, index):
     """Rows ``index`` of each array (``None`` entries stay None)."""
-    return [None if a is None else xp.take(a, index, axis=0) for a in arrays]
+    return [None if a is None else a.take(index, axis=0) for a in arrays]
 
 
 def split_tail(arrays, n, fraction):

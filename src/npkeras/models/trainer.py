@@ -89,6 +89,7 @@ class Trainer:
         self._metrics = None
         self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
         self._fused = self._find_fusions()
+        self._fused_layers = [f[0] for f in self._fused if f is not None]
         self.compiled = True
 
     def _find_fusions(self):
@@ -169,13 +170,12 @@ class Trainer:
         self._param_buffer.grads.fill(0)
         outs = self._forward(xs, training=True)
         loss, per_output, dys = self._losses_and_grads(ys, outs, sws, need_grad=True)
-        fused_layers = [f[0] for f in self._fused if f is not None]
-        for layer in fused_layers:
+        for layer in self._fused_layers:
             layer.fused_activation_grad = True
         try:
             self._backward(dys)
         finally:
-            for layer in fused_layers:
+            for layer in self._fused_layers:
                 layer.fused_activation_grad = False
         loss += self._penalties(add_grads=True)
         return loss, per_output, outs
@@ -184,7 +184,7 @@ class Trainer:
         loss, per_output, outs = self._compute_gradients(xs, ys, sws)
         buf = self._param_buffer
         if buf.params.size:
-            self.optimizer.apply([buf.grads], [buf.params])
+            self.optimizer.apply_flat(buf.grads, buf.params)
         return loss, per_output, outs
 
     def _test_step(self, xs, ys, sws):
@@ -207,6 +207,7 @@ class Trainer:
                 m.name = m.name if m.name.startswith("weighted_") else f"weighted_{m.name}"
         multi = len(self.output_names) > 1
         self._loss_trackers = [Mean(name=f"{n}_loss") for n in self.output_names] if multi else []
+        self._has_metrics = bool(self._loss_trackers or any(self._metrics) or any(self._weighted_metrics))
 
     @property
     def metrics_names(self) -> list[str]:
@@ -232,8 +233,8 @@ class Trainer:
         for tracker, value in zip(self._loss_trackers, per_output):
             tracker.update_state(value, sample_weight=batch_size)
 
-    def _logs(self, loss_tracker):
-        logs = {"loss": loss_tracker.result()}
+    def _logs(self, loss: float) -> dict:
+        logs = {"loss": loss}
         for t in self._loss_trackers:
             logs[t.name] = t.result()
         for group in self._metrics + self._weighted_metrics:
@@ -349,7 +350,6 @@ class Trainer:
                   "batch_size": batch_size}
         callback_list = CallbackList(cbs, model=self, params=params)
         self.history = history
-        loss_tracker = Mean(name="loss")
         flag: dict = {}
         interrupted = False
         nan_reported = False
@@ -358,37 +358,39 @@ class Trainer:
         self._training_interrupted = False
         callback_list.on_train_begin()
         start_epoch = self._resume_epoch if self._resume_epoch is not None else initial_epoch
+        batch_logs_wanted = callback_list.wants_train_batch_logs
         try:
             with deferred_interrupts(flag):
                 for epoch in range(start_epoch, epochs):
-                    loss_tracker.reset_state()
+                    loss_sum, seen = 0.0, 0
                     if self._metrics is not None:
                         self._reset_metrics()
                     callback_list.on_epoch_begin(epoch)
                     source = (self._iter_generator(x, steps, "fit") if generator
                               else self._batches([xs, ys, sws], n, batch_size, shuffle, steps))
-                    logs = {}
                     for step, (xb, yb, swb) in enumerate(source):
                         callback_list.on_train_batch_begin(step)
                         loss, per_output, outs = self._train_step(xb, yb, swb)
-                        self._ensure_metrics(yb, outs)
                         count = len(xb[0])
-                        self._update_metrics(yb, outs, swb, per_output, count)
+                        if self._metrics is None:
+                            self._ensure_metrics(yb, outs)
+                        if self._has_metrics:
+                            self._update_metrics(yb, outs, swb, per_output, count)
                         if not math.isfinite(loss) and not nan_reported:
                             nan_reported = True
                             warnings.warn(f"Loss became {loss} at epoch {epoch + 1}, batch {step}. "
                                           "Lower the learning rate, scale the inputs, or add "
                                           "TerminateOnNaN() to stop.", RuntimeWarning, stacklevel=2)
-                        loss_tracker.update_state(loss, sample_weight=count)
-                        logs = self._logs(loss_tracker)
-                        logs["loss_batch"] = loss
-                        callback_list.on_train_batch_end(step, logs)
-                        logs.pop("loss_batch")
+                        loss_sum += loss * count
+                        seen += count
+                        if batch_logs_wanted:
+                            callback_list.on_train_batch_end(step, self._logs(loss_sum / seen))
                         if flag.get("interrupted"):
                             raise KeyboardInterrupt
                         if self.stop_training:
                             break
-                    epoch_logs = dict(logs)
+                    logs = self._logs(loss_sum / seen) if seen else {}
+                    epoch_logs = logs
                     if val is not None and (epoch + 1) % validation_freq == 0:
                         val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size,
                                                          validation_steps)
@@ -423,19 +425,23 @@ class Trainer:
 
     # -- evaluate / predict --------------------------------------------------------
     def _evaluate_arrays(self, xs, ys, sws, n, batch_size, steps=None, callback_list=None):
+        return self._evaluate_batches(self._batches([xs, ys, sws], n, batch_size, False, steps), callback_list)
+
+    def _evaluate_batches(self, batches, callback_list=None):
         self._prepare_parameters()
-        loss_tracker = Mean(name="loss")
         if self._metrics is not None:
             self._reset_metrics()
-        logs = {}
-        for step, (xb, yb, swb) in enumerate(self._batches([xs, ys, sws], n, batch_size, False, steps)):
+        loss_sum, seen, logs = 0.0, 0, {}
+        for step, (xb, yb, swb) in enumerate(batches):
             if callback_list:
                 callback_list.on_test_batch_begin(step)
             loss, per_output, outs = self._test_step(xb, yb, swb)
             self._ensure_metrics(yb, outs)
-            self._update_metrics(yb, outs, swb, per_output, len(xb[0]))
-            loss_tracker.update_state(loss, sample_weight=len(xb[0]))
-            logs = self._logs(loss_tracker)
+            count = len(xb[0])
+            self._update_metrics(yb, outs, swb, per_output, count)
+            loss_sum += loss * count
+            seen += count
+            logs = self._logs(loss_sum / seen)
             if callback_list:
                 callback_list.on_test_batch_end(step, logs)
         return logs
@@ -448,17 +454,7 @@ class Trainer:
         callback_list = CallbackList(callbacks, model=self)
         callback_list.on_test_begin()
         if data_module.is_batch_iterable(x):
-            self._prepare_parameters()
-            tracker = Mean(name="loss")
-            if self._metrics is not None:
-                self._reset_metrics()
-            logs = {}
-            for xb, yb, swb in self._iter_generator(x, steps, "evaluate"):
-                loss, per_output, outs = self._test_step(xb, yb, swb)
-                self._ensure_metrics(yb, outs)
-                self._update_metrics(yb, outs, swb, per_output, len(xb[0]))
-                tracker.update_state(loss, sample_weight=len(xb[0]))
-                logs = self._logs(tracker)
+            logs = self._evaluate_batches(self._iter_generator(x, steps, "evaluate"), callback_list)
         else:
             xs, ys, sws, n = self._arrays(x, y, sample_weight)
             if ys is None:
@@ -534,9 +530,7 @@ class Trainer:
         self._ensure_metrics(ys, outs)
         self._reset_metrics()
         self._update_metrics(ys, outs, sws, per_output, len(xs[0]))
-        tracker = Mean()
-        tracker.update_state(loss)
-        logs = self._logs(tracker)
+        logs = self._logs(loss)
         if return_dict:
             return logs
         values = list(logs.values())

@@ -133,6 +133,8 @@ class Optimizer:
 
     # -- updates -------------------------------------------------------------------
     def _clip(self, grads):
+        if self.clipvalue is None and self.global_clipnorm is None and self.clipnorm is None:
+            return grads
         if self.clipvalue is not None:
             return [xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         if self.global_clipnorm is not None:
@@ -172,6 +174,15 @@ class Optimizer:
                 f"{type(self).__name__} was built for other variables; create a new optimizer "
                 "for a different set of weights."
             )
+        self._update(grads, variables)
+
+    def apply_flat(self, grad, variable) -> None:
+        """:meth:`apply` for the one flat buffer a model trains, without the checks."""
+        if not self.built:
+            self.build([variable])
+        self._update([grad], [variable])
+
+    def _update(self, grads, variables):
         grads = self._clip(grads)
         lr = self.learning_rate
         self.before_update()
