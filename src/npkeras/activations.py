@@ -27,9 +27,14 @@ _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 class Activation:
-    """Base class: subclasses define ``__call__`` and ``grad`` (dL/dx from dL/dy)."""
+    """Base class: subclasses define ``__call__`` and ``grad`` (dL/dx from dL/dy).
+
+    An activation whose ``grad`` reads only ``y`` may also define ``apply_inplace(z)``,
+    which overwrites ``z`` with the output; layers use it to save a copy.
+    """
 
     name = "activation"
+    apply_inplace = None
 
     def __call__(self, x):
         raise NotImplementedError
@@ -60,8 +65,11 @@ class ReLU(Activation):
     def __call__(self, x):
         return xp.maximum(x, 0)
 
+    def apply_inplace(self, z):
+        return xp.maximum(z, 0, out=z)
+
     def grad(self, dy, x, y):
-        return dy * (y > 0)
+        return xp.where(y > 0, dy, 0)
 
 
 class LeakyReLU(Activation):

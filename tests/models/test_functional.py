@@ -153,3 +153,16 @@ def test_float64_models(float64):
     model = keras.Sequential([keras.Input(shape=(2,)), layers.Dense(1)])
     assert model.get_weights()[0].dtype == np.float64
     assert backend.floatx() == "float64"
+
+
+def test_output_without_loss_leaves_its_head_untouched():
+    x = keras.Input(shape=(3,))
+    h = layers.Dense(4, activation="relu")(x)
+    model = keras.Model(x, [layers.Dense(1, name="used")(h), layers.Dense(2, name="unused")(h)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=["mse", None])
+    before = model.get_layer("unused").get_weights()
+    rng = np.random.default_rng(0)
+    model.fit(rng.standard_normal((16, 3)), [rng.standard_normal((16, 1)), np.zeros((16, 2))],
+              epochs=3, batch_size=4, verbose=0)
+    for a, b in zip(before, model.get_layer("unused").get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -34,6 +34,9 @@ class Layer:
 
     #: whether ``forward`` behaves differently while training (Dropout)
     has_training_mode = False
+    #: whether ``backward`` honours ``grads_fresh`` by overwriting every gradient it owns
+    #: on its first call of a step (so the engine need not zero the gradients first)
+    supports_fresh_grads = False
 
     def __init__(self, name: str | None = None, trainable: bool = True, dtype: str | None = None,
                  input_shape=None, input_dim: int | None = None, batch_size=None, **kwargs):
@@ -55,6 +58,8 @@ class Layer:
         self.input_grad_needed = True
         #: set by the engine: ``backward`` receives dL/d(pre-activation) directly
         self.fused_activation_grad = False
+        #: set by the engine at each step when ``supports_fresh_grads``: overwrite, don't add
+        self.grads_fresh = False
         self.input_shape_spec = None
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
@@ -179,6 +184,7 @@ class Layer:
     def zero_grads(self) -> None:
         for g in self.grads.values():
             g.fill(0)
+        self.grads_fresh = False
 
     def __call__(self, inputs, training: bool = False):
         """Apply the layer to arrays, or to symbolic ``Input`` tensors to build a graph."""

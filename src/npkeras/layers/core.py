@@ -45,6 +45,8 @@ class Dense(Layer):
     [[6.0, 6.0]]
     """
 
+    supports_fresh_grads = True
+
     def __init__(self, units, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
@@ -80,7 +82,13 @@ class Dense(Layer):
         z = x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
-        y = z if self._is_linear else self.activation(z)
+        if self._is_linear:
+            y = z
+        elif self.activation.apply_inplace is not None:
+            y = self.activation.apply_inplace(z)  # its gradient needs only y: z is not kept
+            z = None
+        else:
+            y = self.activation(z)
         self.cache = (x, z, y)
         if self.activity_regularizer is not None:
             self.activity_loss = self.activity_regularizer(y)
@@ -98,9 +106,15 @@ class Dense(Layer):
         if self.trainable:
             if x.ndim != 2:  # (batch, ..., features): fold the middle axes into the batch
                 x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
-            self.grads["kernel"] += x.T @ dz  # dL/dW = x.T @ dz
-            if self.use_bias:
-                self.grads["bias"] += dz.sum(axis=0)
+            if self.grads_fresh:  # first contribution this step: write, no zeroing or temporary
+                xp.matmul(x.T, dz, out=self.grads["kernel"])  # dL/dW = x.T @ dz
+                if self.use_bias:
+                    xp.sum(dz, axis=0, out=self.grads["bias"])
+                self.grads_fresh = False
+            else:
+                self.grads["kernel"] += x.T @ dz
+                if self.use_bias:
+                    self.grads["bias"] += dz.sum(axis=0)
         if not self.input_grad_needed:
             return None
         return (dz @ self.params["kernel"].T).reshape(dy.shape[:-1] + (x.shape[-1],))  # dL/dx = dz @ W.T

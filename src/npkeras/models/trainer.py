@@ -123,6 +123,10 @@ class Trainer:
                 self.optimizer.built = False
         if self.optimizer is not None and not self.optimizer.built:
             self.optimizer.build([buf.params], segments=[buf.bounds])
+        trainable = [layer for layer in layers if any(layer._weight_is_trainable(n) for n in layer.params)]
+        # when every trainable layer overwrites its gradients on first write, a step needs
+        # no zeroing pass over the gradient buffer
+        self._fresh_layers = trainable if all(layer.supports_fresh_grads for layer in trainable) else None
         self._regularized = [layer for layer in layers
                              if any(s["regularizer"] is not None for s in layer._weight_specs.values())]
         self._activity = [layer for layer in layers if getattr(layer, "activity_regularizer", None)]
@@ -167,7 +171,11 @@ class Trainer:
 
         Returns (total loss with penalties, loss per output, outputs).
         """
-        self._param_buffer.grads.fill(0)
+        if self._fresh_layers is None:
+            self._param_buffer.grads.fill(0)
+        else:
+            for layer in self._fresh_layers:
+                layer.grads_fresh = True
         outs = self._forward(xs, training=True)
         loss, per_output, dys = self._losses_and_grads(ys, outs, sws, need_grad=True)
         for layer in self._fused_layers:
@@ -177,6 +185,10 @@ class Trainer:
         finally:
             for layer in self._fused_layers:
                 layer.fused_activation_grad = False
+        if self._fresh_layers is not None:
+            for layer in self._fresh_layers:
+                if layer.grads_fresh:  # no gradient reached it this step
+                    layer.zero_grads()
         loss += self._penalties(add_grads=True)
         return loss, per_output, outs
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 from npkeras.backend import xp
+from npkeras.optimizers import fused
 from npkeras.optimizers.base import Optimizer, float_arg
 
 
@@ -32,6 +33,11 @@ class Adam(Optimizer):
         t = self.iterations + 1
         alpha = lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         m, vel = slots["momentum"], slots["velocity"]
+        if fused.usable(v, g, m, vel):
+            vel_hat = slots["velocity_hat"] if self.amsgrad else vel
+            fused.adam_update(v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2,
+                              self.epsilon, self.amsgrad)
+            return
         xp.subtract(g, m, out=tmp)
         tmp *= 1.0 - self.beta_1
         m += tmp

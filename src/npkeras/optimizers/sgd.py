@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from npkeras.backend import xp
+from npkeras.optimizers import fused
 from npkeras.optimizers.base import Optimizer, float_arg
 
 
@@ -24,6 +25,9 @@ class SGD(Optimizer):
         self.slot_names = ("momentum",) if self.momentum else ()
 
     def update_step(self, g, v, lr, slots, tmp):
+        if self.momentum and fused.usable(v, g, slots["momentum"]):
+            fused.sgd_momentum_update(v, g, slots["momentum"], lr, self.momentum, self.nesterov)
+            return
         xp.multiply(g, lr, out=tmp)
         if not self.momentum:
             v -= tmp
