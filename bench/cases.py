@@ -128,7 +128,7 @@ def case_tiny(peers, quick, repeats):
     x, y = _tiny_data(n)
     steps = -(-n // 32)
     for peer in peers:
-        peer.build([3, 4, 1], "relu", "linear", "sgd", 1e-6, seed=0)
+        peer.build([3, 4, 1], "relu", "linear", "sgd", 1e-7, seed=0)
     rows = interleaved(peers, lambda p: p.train_epoch(x, y, 32), repeats)
     for row in rows.values():
         row["us_per_step"] = row["median"] / steps * 1e6

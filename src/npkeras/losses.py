@@ -96,7 +96,7 @@ class Loss:
         per_sample, d = self.compute(y_true, y_pred, need_grad=need_grad)
         scale = 1.0 / self._denominator(per_sample)
         if sample_weight is None:
-            value = float(per_sample.sum()) * scale
+            value = float(xp.add.reduce(per_sample, axis=None)) * scale
             if need_grad:
                 d *= scale
             return value, d
@@ -116,7 +116,7 @@ class Loss:
 
 def _mean_last(x):
     # sum then scale: cheaper than ndarray.mean on the small arrays of a training step
-    out = x.sum(axis=-1)
+    out = xp.add.reduce(x, axis=-1)
     if x.shape[-1] != 1:
         out *= 1.0 / x.shape[-1]
     return out

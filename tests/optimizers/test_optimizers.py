@@ -128,3 +128,32 @@ def test_optimizer_refuses_other_variables_after_build():
     opt.apply([np.ones(2)], [np.ones(2)])
     with pytest.raises(ValueError, match="was built for other variables"):
         opt.apply([np.ones(3)], [np.ones(3)])
+
+
+@pytest.mark.parametrize("make", [lambda: optimizers.Adam(0.01), lambda: optimizers.Adam(0.01, amsgrad=True),
+                                  lambda: optimizers.AdamW(0.01), lambda: optimizers.SGD(0.1, momentum=0.9),
+                                  lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True)])
+def test_fused_kernels_match_the_numpy_update(make, monkeypatch):
+    from npkeras.optimizers import fused
+
+    if fused.numba is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal(1000).astype(np.float32) for _ in range(10)]
+    results = []
+    for enabled in (False, True):
+        monkeypatch.setattr(fused, "enabled", enabled)
+        w = np.ones(1000, dtype=np.float32)
+        opt = make()
+        for g in grads:
+            opt.apply_flat(g, w)
+        results.append(w)
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
+def test_fused_kernels_are_skipped_for_non_flat_arrays(monkeypatch):
+    from npkeras.optimizers import fused
+
+    monkeypatch.setattr(fused, "enabled", True)
+    assert not fused.usable(np.ones((2, 2)))
+    assert not fused.usable(np.ones(8)[::2])

@@ -76,9 +76,17 @@ def _run_both(make_ours, make_theirs, clipnorm):
     return ours, theirs
 
 
+@pytest.mark.parametrize("use_fused", [False, True], ids=["numpy", "fused"])
 @pytest.mark.parametrize("clipnorm", [None, 0.05])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_twenty_steps_match_torch(case, clipnorm):
+def test_twenty_steps_match_torch(case, clipnorm, use_fused, monkeypatch):
+    from npkeras.optimizers import fused
+
+    if use_fused and fused.numba is None:
+        pytest.skip("numba is not installed: no fused kernels to check")
+    if use_fused and not case.startswith(("sgd", "adam")):
+        pytest.skip("no fused kernel for this optimizer")
+    monkeypatch.setattr(fused, "enabled", use_fused)
     ours, theirs = _run_both(*CASES[case], clipnorm)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-9)

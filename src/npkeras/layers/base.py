@@ -188,6 +188,10 @@ class Layer:
 
     def __call__(self, inputs, training: bool = False):
         """Apply the layer to arrays, or to symbolic ``Input`` tensors to build a graph."""
+        spec = self.input_shape_spec
+        if (type(inputs) is xp.ndarray and inputs.ndim == 2 and type(spec) is tuple and len(spec) == 2
+                and inputs.shape[1] == spec[1] and inputs.dtype == backend.floatx()):
+            return self.forward(inputs, training=training)  # built, right shape and type: no checks left
         from npkeras.layers.input_layer import KerasTensor, call_symbolic
 
         first = inputs[0] if isinstance(inputs, (list, tuple)) and inputs else inputs

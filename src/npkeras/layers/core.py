@@ -109,7 +109,7 @@ class Dense(Layer):
             if self.grads_fresh:  # first contribution this step: write, no zeroing or temporary
                 xp.matmul(x.T, dz, out=self.grads["kernel"])  # dL/dW = x.T @ dz
                 if self.use_bias:
-                    xp.sum(dz, axis=0, out=self.grads["bias"])
+                    xp.add.reduce(dz, axis=0, out=self.grads["bias"])
                 self.grads_fresh = False
             else:
                 self.grads["kernel"] += x.T @ dz
@@ -117,7 +117,8 @@ class Dense(Layer):
                     self.grads["bias"] += dz.sum(axis=0)
         if not self.input_grad_needed:
             return None
-        return (dz @ self.params["kernel"].T).reshape(dy.shape[:-1] + (x.shape[-1],))  # dL/dx = dz @ W.T
+        dx = dz @ self.params["kernel"].T  # dL/dx = dz @ W.T
+        return dx if dy.ndim == 2 else dx.reshape(dy.shape[:-1] + (x.shape[-1],))
 
     def get_config(self):
         return {
