@@ -22,6 +22,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
+	-$(PY) -m pip install -q keras jax || echo "Keras 3 / JAX did not install: that peer is skipped"
 	$(PY) bench/run.py
 
 clean:

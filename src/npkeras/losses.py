@@ -125,6 +125,16 @@ def _mean_last(x):
 class MeanSquaredError(Loss):
     name = "mean_squared_error"
 
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, need_grad=True):
+        if sample_weight is not None or self.reduction != "sum_over_batch_size":
+            return super().value_and_grad(y_true, y_pred, sample_weight, need_grad)
+        # unweighted mean over every element: sum of squares / size, gradient 2 diff / size
+        diff = y_pred - y_true
+        value = float(xp.vdot(diff, diff)) / diff.size
+        if need_grad:
+            diff *= 2.0 / diff.size
+        return value, diff if need_grad else None
+
     def compute(self, y_true, y_pred, need_grad=True):
         diff = y_pred - y_true
         per_sample = _mean_last(diff * diff)

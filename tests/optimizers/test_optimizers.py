@@ -136,7 +136,7 @@ def test_optimizer_refuses_other_variables_after_build():
 def test_fused_kernels_match_the_numpy_update(make, monkeypatch):
     from npkeras.optimizers import fused
 
-    if fused.numba is None:
+    if fused.importlib.util.find_spec("numba") is None:
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(0)
     grads = [rng.standard_normal(1000).astype(np.float32) for _ in range(10)]
@@ -155,5 +155,27 @@ def test_fused_kernels_are_skipped_for_non_flat_arrays(monkeypatch):
     from npkeras.optimizers import fused
 
     monkeypatch.setattr(fused, "enabled", True)
-    assert not fused.usable(np.ones((2, 2)))
-    assert not fused.usable(np.ones(8)[::2])
+    opt = optimizers.Adam()
+    assert not fused.usable(opt, np.ones((2, 2)))
+    assert not fused.usable(opt, np.ones(8)[::2])
+    opt.use_fused_kernels = False
+    assert not fused.usable(opt, np.ones(8))
+
+
+def test_fit_loads_the_kernels_only_for_small_batches():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, numpy as np, npkeras as keras\n"
+        "m = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])\n"
+        "m.compile(optimizer='adam', loss='mse')\n"
+        "m.fit(np.zeros((256, 4)), np.zeros((256, 2)), batch_size=int(sys.argv[1]), verbose=0)\n"
+        "print(m.optimizer.use_fused_kernels, 'numba' in sys.modules)\n"
+    )
+    large = subprocess.run([sys.executable, "-c", script, "128"], capture_output=True, text=True, check=True)
+    assert large.stdout.split() == ["False", "False"]
+    small = subprocess.run([sys.executable, "-c", script, "32"], capture_output=True, text=True, check=True)
+    from npkeras.optimizers import fused
+
+    assert small.stdout.split() == ["True", str(fused.enabled)]

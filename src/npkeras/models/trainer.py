@@ -22,6 +22,7 @@ from npkeras.metrics import Mean
 from npkeras.models import data as data_module
 from npkeras.models import outputs as outputs_module
 from npkeras.models.parameters import ParameterBuffer
+from npkeras.optimizers import fused
 
 
 @contextlib.contextmanager
@@ -354,6 +355,7 @@ class Trainer:
         val = self._validation_arrays(validation_data)
 
         self._prepare_parameters()
+        self.optimizer.use_fused_kernels = batch_size <= fused.MAX_BATCH_SIZE
         self.stop_training = False
         history = History()
         user_callbacks = list(callbacks or [])

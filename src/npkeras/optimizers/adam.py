@@ -33,10 +33,10 @@ class Adam(Optimizer):
         t = self.iterations + 1
         alpha = lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         m, vel = slots["momentum"], slots["velocity"]
-        if fused.usable(v, g, m, vel):
+        if fused.usable(self, v, g, m, vel):
             vel_hat = slots["velocity_hat"] if self.amsgrad else vel
-            fused.adam_update(v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2,
-                              self.epsilon, self.amsgrad)
+            fused.kernels()[0](v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2,
+                               self.epsilon, self.amsgrad)
             return
         xp.subtract(g, m, out=tmp)
         tmp *= 1.0 - self.beta_1

@@ -2,32 +2,48 @@
 
 At small batch sizes a training step is dominated by the optimizer's elementwise
 passes over every weight: NumPy's Adam makes eleven passes, each reading and writing
-the whole buffer. These kernels do the same arithmetic in one pass, with no zero-division checks so the loop vectorises.
-They are used automatically when numba is installed and the backend is NumPy; the
-pure-NumPy path stays, tested, for everyone else. ``NPKERAS_FUSED=0`` turns them off.
+the whole buffer. These kernels do the same arithmetic in one pass, compiled without
+zero-division checks so the loop vectorises (about 1.5x faster than the NumPy passes
+for a 235k-weight MLP on the benchmark machine).
+
+numba occupies about 150 MB once loaded, so it is loaded lazily and ``fit`` asks for
+the kernels only at batch sizes up to :data:`MAX_BATCH_SIZE`, where they save 10-20%
+of a step; above that the saving is a few percent. The pure-NumPy path stays, tested,
+for everyone else. ``NPKERAS_FUSED=0`` turns the kernels off.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 
 from npkeras import backend
 
-try:  # numba is optional; without it the optimizers use their NumPy update
+MAX_BATCH_SIZE = 64
+
+enabled = (backend.xp.__name__ == "numpy" and os.environ.get("NPKERAS_FUSED", "1") != "0"
+           and importlib.util.find_spec("numba") is not None)
+
+_kernels = None
+
+
+def kernels():
+    """(adam_update, sgd_momentum_update), compiled on first use (cached on disk)."""
+    global _kernels
+    if _kernels is None:
+        _kernels = _compile()
+    return _kernels
+
+
+def _compile():
     import numba
-except ImportError:  # pragma: no cover - depends on the environment
-    numba = None
 
-enabled = (numba is not None and backend.xp.__name__ == "numpy"
-           and os.environ.get("NPKERAS_FUSED", "1") != "0")
-
-if numba is not None:
     # error_model="numpy": no zero-division checks, so the loops vectorise
-    _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
-    @_jit
-    def adam_update(v, g, m, vel, vel_hat, alpha, beta_1, beta_2, epsilon, amsgrad):  # pragma: no cover - compiled
+    @jit
+    def adam_update(v, g, m, vel, vel_hat, alpha, beta_1, beta_2, epsilon, amsgrad):  # pragma: no cover
         one_minus_b1 = 1.0 - beta_1
         one_minus_b2 = 1.0 - beta_2
         for i in range(v.size):
@@ -42,8 +58,8 @@ if numba is not None:
                 vi = vel_hat[i]
             v[i] -= alpha * mi / (math.sqrt(vi) + epsilon)
 
-    @_jit
-    def sgd_momentum_update(v, g, m, lr, momentum, nesterov):  # pragma: no cover - compiled
+    @jit
+    def sgd_momentum_update(v, g, m, lr, momentum, nesterov):  # pragma: no cover
         for i in range(v.size):
             step = lr * g[i]
             mi = momentum * m[i] - step
@@ -52,10 +68,11 @@ if numba is not None:
                 v[i] += momentum * mi - step
             else:
                 v[i] += mi
-else:  # pragma: no cover - depends on the environment
-    adam_update = sgd_momentum_update = None
+
+    return adam_update, sgd_momentum_update
 
 
-def usable(*arrays) -> bool:
-    """True when the kernels are on and every array is flat and contiguous."""
-    return enabled and all(a.ndim == 1 and a.flags.c_contiguous for a in arrays)
+def usable(optimizer, *arrays) -> bool:
+    """True when ``optimizer`` may use the kernels on these flat, contiguous arrays."""
+    return (enabled and optimizer.use_fused_kernels
+            and all(a.ndim == 1 and a.flags.c_contiguous for a in arrays))

@@ -25,8 +25,8 @@ class SGD(Optimizer):
         self.slot_names = ("momentum",) if self.momentum else ()
 
     def update_step(self, g, v, lr, slots, tmp):
-        if self.momentum and fused.usable(v, g, slots["momentum"]):
-            fused.sgd_momentum_update(v, g, slots["momentum"], lr, self.momentum, self.nesterov)
+        if self.momentum and fused.usable(self, v, g, slots["momentum"]):
+            fused.kernels()[1](v, g, slots["momentum"], lr, self.momentum, self.nesterov)
             return
         xp.multiply(g, lr, out=tmp)
         if not self.momentum:
