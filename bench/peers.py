@@ -29,12 +29,18 @@ class Peer:
         return self.predict(row, 1)
 
 
-class NpkerasPeer(Peer):
+class KerasApiPeer(Peer):
+    """A library with the Keras API: npkeras itself, or Keras 3 (same script, other module)."""
+
     name = "npkeras"
 
-    def build(self, sizes, hidden_activation, output, optimizer, lr, seed):
-        import npkeras as keras
+    def __init__(self, module=None):
+        if module is None:
+            import npkeras as module
+        self.keras = module
 
+    def build(self, sizes, hidden_activation, output, optimizer, lr, seed):
+        keras = self.keras
         keras.utils.set_random_seed(seed)
         layers = [keras.Input(shape=(sizes[0],))]
         layers += [keras.layers.Dense(s, activation=hidden_activation) for s in sizes[1:-1]]
@@ -207,38 +213,18 @@ class TorchPeer(Peer):
             return self.model(self.torch.from_numpy(row))
 
 
-class KerasPeer(Peer):
+class KerasPeer(KerasApiPeer):
     name = "keras-jax"
 
     def __init__(self, threads):
         import keras
 
-        self.keras = keras
-
-    def build(self, sizes, hidden_activation, output, optimizer, lr, seed):
-        keras = self.keras
-        keras.utils.set_random_seed(seed)
-        layers = [keras.Input(shape=(sizes[0],))]
-        layers += [keras.layers.Dense(s, activation=hidden_activation) for s in sizes[1:-1]]
-        layers.append(keras.layers.Dense(sizes[-1], activation="softmax" if output == "softmax" else None))
-        self.model = keras.Sequential(layers)
-        opt = keras.optimizers.Adam(lr) if optimizer == "adam" else keras.optimizers.SGD(lr)
-        loss = "sparse_categorical_crossentropy" if output == "softmax" else "mse"
-        self.model.compile(optimizer=opt, loss=loss)
-
-    def train_epoch(self, x, y, batch_size):
-        self.model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
-
-    def predict(self, x, batch_size):
-        return self.model.predict(x, batch_size=batch_size, verbose=0)
-
-    def predict_one(self, row):
-        return self.model(row)
+        super().__init__(keras)
 
 
 def available_peers(threads, only=None):
     """Instances of every peer that imports, and {name: reason} for the skipped ones."""
-    peers, skipped = [NpkerasPeer(), NumpyFloorPeer(), MatmulFloorPeer()], {}
+    peers, skipped = [KerasApiPeer(), NumpyFloorPeer(), MatmulFloorPeer()], {}
     for cls in (TorchPeer, KerasPeer):
         if only and cls.name not in only:
             continue

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 from npkeras.backend import erf, xp
-from npkeras.utils.naming import unknown_name_error
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
@@ -297,26 +296,17 @@ _ALIASES = {"swish": "silu", "none": "linear"}
 
 def get(identifier) -> Activation:
     """An activation from a name, an :class:`Activation`, a config dict or None (linear)."""
+    from npkeras.saving.registry import resolve
+
     if identifier is None:
         return linear
-    if isinstance(identifier, Activation):
-        return identifier
-    if isinstance(identifier, str):
-        key = _ALIASES.get(identifier.lower(), identifier.lower())
-        if key not in _CLASSES:
-            raise unknown_name_error("activation", identifier, list(_CLASSES) + list(_ALIASES))
-        return _CLASSES[key]()
-    if isinstance(identifier, dict):
-        from npkeras.saving.registry import deserialize_registered
-
-        return deserialize_registered(identifier, "activation", _CLASSES, Activation)
-    if callable(identifier):
+    if callable(identifier) and not isinstance(identifier, Activation):
         raise TypeError(
             f"Activation {identifier!r} is a plain function, which has no derivative. "
             "Subclass `npkeras.activations.Activation` and define `__call__(x)` and "
             "`grad(dy, x, y)`."
         )
-    raise TypeError(f"Could not interpret activation identifier: {identifier!r}")
+    return resolve(identifier, "activation", _CLASSES, Activation, _ALIASES)
 
 
 def serialize(activation: Activation):

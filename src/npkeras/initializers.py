@@ -16,7 +16,6 @@ import math
 
 from npkeras import backend
 from npkeras.backend import xp
-from npkeras.utils.naming import unknown_name_error
 
 # Keras rescales truncated-normal draws so the truncated distribution keeps the
 # requested variance: stddev of N(0, 1) truncated to [-2, 2].
@@ -243,18 +242,9 @@ def draws_skipped() -> bool:
 
 def get(identifier) -> Initializer:
     """An initializer from a name ('glorot_uniform'), an object or a config dict."""
-    if isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _CLASSES:
-            raise unknown_name_error("initializer", identifier, _CLASSES)
-        return _CLASSES[key]()
-    if isinstance(identifier, dict):
-        from npkeras.saving.registry import deserialize_registered
+    from npkeras.saving.registry import resolve
 
-        return deserialize_registered(identifier, "initializer", _CLASSES, Initializer)
-    raise TypeError(f"Could not interpret initializer identifier: {identifier!r}")
+    return resolve(identifier, "initializer", _CLASSES, Initializer)
 
 
 def serialize(initializer: Initializer) -> dict:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from npkeras import backend
 from npkeras.activations import _sigmoid, logsumexp
 from npkeras.backend import xp
-from npkeras.utils.naming import unknown_name_error
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
 
@@ -474,28 +473,18 @@ _ALIASES = {
     "huber_loss": "huber", "logcosh": "log_cosh", "kld": "kl_divergence",
     "kullback_leibler_divergence": "kl_divergence",
 }
-ALL_NAMES = sorted(list(_CLASSES) + list(_ALIASES))
 
 
 def get(identifier) -> Loss:
     """A loss from a name ('mse'), a :class:`Loss` or a config dict."""
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        key = _ALIASES.get(identifier.lower(), identifier.lower())
-        if key not in _CLASSES:
-            raise unknown_name_error("loss", identifier, ALL_NAMES)
-        return _CLASSES[key]()
-    if isinstance(identifier, dict):
-        from npkeras.saving.registry import deserialize_registered
+    from npkeras.saving.registry import resolve
 
-        return deserialize_registered(identifier, "loss", _CLASSES, Loss)
-    if callable(identifier):
+    if callable(identifier) and not isinstance(identifier, Loss):
         raise TypeError(
             f"Loss {identifier!r} is a plain function, which gives no gradient. Wrap it as "
             "`npkeras.losses.LossFunctionWrapper(fn, grad_fn)` or subclass `Loss`."
         )
-    raise TypeError(f"Could not interpret loss identifier: {identifier!r}")
+    return resolve(identifier, "loss", _CLASSES, Loss, _ALIASES)
 
 
 def serialize(loss: Loss) -> dict:

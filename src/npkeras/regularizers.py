@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 from npkeras.backend import xp
-from npkeras.utils.naming import unknown_name_error
 
 
 class Regularizer:
@@ -84,18 +83,9 @@ _CLASSES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 
 def get(identifier) -> Regularizer | None:
     """A regularizer from None, a name ('l2'), an object or a config dict."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _CLASSES:
-            raise unknown_name_error("regularizer", identifier, _CLASSES)
-        return _CLASSES[key]()
-    if isinstance(identifier, dict):
-        from npkeras.saving.registry import deserialize_registered
+    from npkeras.saving.registry import resolve
 
-        return deserialize_registered(identifier, "regularizer", _CLASSES, Regularizer)
-    raise TypeError(f"Could not interpret regularizer identifier: {identifier!r}")
+    return None if identifier is None else resolve(identifier, "regularizer", _CLASSES, Regularizer)
 
 
 def serialize(regularizer):

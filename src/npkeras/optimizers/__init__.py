@@ -5,7 +5,6 @@ from npkeras.optimizers.adam import Adam, Adamax, AdamW, Nadam
 from npkeras.optimizers.adaptive import Adadelta, Adagrad, RMSprop
 from npkeras.optimizers.base import Optimizer
 from npkeras.optimizers.sgd import SGD
-from npkeras.utils.naming import unknown_name_error
 
 _CLASSES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": Nadam,
             "rmsprop": RMSprop, "adagrad": Adagrad, "adadelta": Adadelta}
@@ -13,18 +12,9 @@ _CLASSES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam":
 
 def get(identifier) -> Optimizer:
     """An optimizer from a name ('adam'), an :class:`Optimizer` or a config dict."""
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key not in _CLASSES:
-            raise unknown_name_error("optimizer", identifier, _CLASSES)
-        return _CLASSES[key]()
-    if isinstance(identifier, dict):
-        from npkeras.saving.registry import deserialize_registered
+    from npkeras.saving.registry import resolve
 
-        return deserialize_registered(identifier, "optimizer", _CLASSES, Optimizer)
-    raise TypeError(f"Could not interpret optimizer identifier: {identifier!r}")
+    return resolve(identifier, "optimizer", _CLASSES, Optimizer)
 
 
 def serialize(optimizer: Optimizer) -> dict:

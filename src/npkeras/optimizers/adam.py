@@ -11,6 +11,17 @@ from npkeras.optimizers import fused
 from npkeras.optimizers.base import Optimizer, float_arg
 
 
+def update_moments(g, m, vel, tmp, beta_1, beta_2):
+    """In place: ``m += (g - m)(1 - beta_1)`` and ``vel += (g^2 - vel)(1 - beta_2)``."""
+    xp.subtract(g, m, out=tmp)
+    tmp *= 1.0 - beta_1
+    m += tmp
+    xp.multiply(g, g, out=tmp)
+    tmp -= vel
+    tmp *= 1.0 - beta_2
+    vel += tmp
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015).
 
@@ -38,13 +49,7 @@ class Adam(Optimizer):
             fused.kernels()[0](v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2,
                                self.epsilon, self.amsgrad)
             return
-        xp.subtract(g, m, out=tmp)
-        tmp *= 1.0 - self.beta_1
-        m += tmp
-        xp.multiply(g, g, out=tmp)
-        tmp -= vel
-        tmp *= 1.0 - self.beta_2
-        vel += tmp
+        update_moments(g, m, vel, tmp, self.beta_1, self.beta_2)
         if self.amsgrad:
             xp.maximum(slots["velocity_hat"], vel, out=slots["velocity_hat"])
             vel = slots["velocity_hat"]
@@ -119,13 +124,7 @@ class Nadam(Optimizer):
         u_t, u_next = self._u(t), self._u(t + 1)
         u_prod = self._globals["u_product"]
         m, vel = slots["momentum"], slots["velocity"]
-        xp.subtract(g, m, out=tmp)
-        tmp *= 1.0 - self.beta_1
-        m += tmp
-        xp.multiply(g, g, out=tmp)
-        tmp -= vel
-        tmp *= 1.0 - self.beta_2
-        vel += tmp
+        update_moments(g, m, vel, tmp, self.beta_1, self.beta_2)
         m_hat = m * (u_next / (1.0 - u_prod * u_next)) + g * ((1.0 - u_t) / (1.0 - u_prod))
         xp.divide(vel, 1.0 - self.beta_2**t, out=tmp)
         xp.sqrt(tmp, out=tmp)

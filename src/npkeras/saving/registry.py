@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from npkeras.utils.naming import to_snake_case
+from npkeras.utils.naming import to_snake_case, unknown_name_error
 
 _REGISTERED: dict[str, type] = {}
 _scope = threading.local()
@@ -98,3 +98,19 @@ def deserialize_registered(config: dict, kind: str, builtins: dict, base: type |
     if hasattr(cls, "from_config"):
         return cls.from_config(inner)
     return cls(**inner)
+
+
+def resolve(identifier, kind: str, classes: dict, base: type, aliases: dict | None = None):
+    """An object from an instance of ``base``, a name in ``classes`` (or ``aliases``),
+    or a saved ``{"class_name", "config"}`` dict; the shared body of every ``get()``."""
+    if isinstance(identifier, base):
+        return identifier
+    if isinstance(identifier, str):
+        aliases = aliases or {}
+        key = aliases.get(identifier.lower(), identifier.lower())
+        if key not in classes:
+            raise unknown_name_error(kind, identifier, list(classes) + list(aliases))
+        return classes[key]()
+    if isinstance(identifier, dict):
+        return deserialize_registered(identifier, kind, classes, base)
+    raise TypeError(f"Could not interpret {kind} identifier: {identifier!r}")
