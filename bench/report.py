@@ -17,6 +17,61 @@ def _us(seconds):
     return f"{seconds * 1e6:.1f} us"
 
 
+def _median(results, case, group, name):
+    try:
+        return results["cases"][case]["groups"][group][name]["median"]
+    except KeyError:
+        return None
+
+
+def targets(results) -> list:
+    """(target, measured, met) for each target of the performance issue found in the results."""
+    rows = []
+
+    def check(text, value, ok, unit=""):
+        if value is not None:
+            rows.append((text, f"{value:.2f}{unit}", "met" if ok(value) else "NOT met"))
+
+    def ratio(case, group, a, b):
+        x, y = _median(results, case, group, a), _median(results, case, group, b)
+        return None if x is None or y is None else x / y
+
+    if "1" in results["cases"]:
+        tiny = results["cases"]["1"]["groups"][""]
+        check("case 1: npkeras us/step <= 30", tiny["npkeras"]["us_per_step"], lambda v: v <= 30, " us")
+        for peer in ("torch", "keras-jax"):
+            check(f"case 1: {peer} time / npkeras >= 3.5", ratio("1", "", peer, "npkeras"), lambda v: v >= 3.5)
+    if "2" in results["cases"]:
+        for batch, limit in ((32, 1.2), (128, 1.0), (1024, 1.0)):
+            g = f"batch {batch}"
+            check(f"case 2, {g}: npkeras / keras-jax <= {limit}", ratio("2", g, "npkeras", "keras-jax"),
+                  lambda v, limit=limit: v <= limit)
+            check(f"case 2, {g}: npkeras / torch < 1", ratio("2", g, "npkeras", "torch"), lambda v: v < 1)
+        check("case 3, batch 1024: npkeras / matmul floor <= 1.3",
+              ratio("2", "batch 1024", "npkeras", "matmul-floor"), lambda v: v <= 1.3)
+    if "4" in results["cases"]:
+        one = _median(results, "4", "one row", "npkeras")
+        check("case 4: model(x) on one row < 30 us", None if one is None else one * 1e6, lambda v: v < 30, " us")
+        check("case 4: predict / NumPy forward <= 1.1", ratio("4", "predict", "npkeras", "numpy-floor"),
+              lambda v: v <= 1.1)
+    if "5" in results["cases"]:
+        m = results["cases"]["5"]["measurements"]
+        over = m["peak_rss_kb"] / 1024 - m["data_bytes"] / 2**20
+        check("case 5: peak RSS - data bytes <= 150 MB", over, lambda v: v <= 150, " MB")
+    if "6" in results["cases"]:
+        check("case 6: npkeras / hand-written NumPy <= 2", ratio("6", "", "npkeras", "numpy-floor"), lambda v: v <= 2)
+        accs = {k: v["test_accuracy"] for k, v in results["cases"]["6"]["groups"][""].items()}
+        check("case 6: npkeras accuracy within 1 point of the best", max(accs.values()) - accs["npkeras"],
+              lambda v: v <= 0.01)
+    return rows
+
+
+def render_targets(results) -> str:
+    out = ["| target | measured | status |", "| --- | ---: | --- |"]
+    out += [f"| {t} | {v} | {s} |" for t, v, s in targets(results)]
+    return "\n".join(out)
+
+
 def render(results) -> str:
     env = results["environment"]
     blas = ", ".join(f"{b['internal_api']} {b['version']} ({b['architecture']}, {b['num_threads']} threads)"
@@ -51,4 +106,7 @@ def render(results) -> str:
 
 if __name__ == "__main__":
     with open(sys.argv[1]) as f:
-        print(render(json.load(f)))
+        loaded = json.load(f)
+    print(render_targets(loaded))
+    print()
+    print(render(loaded))
