@@ -110,7 +110,7 @@ def run(out: str = "npkeras-demo", seed: int = 0, quick: bool = False, print_fn=
                                               path=os.path.join(out, "loss_model2.png")),
             "predictions_high": plots.plot_predictions(y_high, pred_high, "Model 2 on inputs in [5000, 10000)",
                                                        path=os.path.join(out, "predictions_high.png")),
-            "activations_model1": plots.plot_activations(model1, x_test,
+            "activations_model1": plots.plot_activations(model1, x_test, feature_names=table.feature_names,
                                                          path=os.path.join(out, "activations_model1.png")),
         }
         import matplotlib.pyplot as plt

@@ -84,13 +84,14 @@ def _dense_chain(model):
     return layers
 
 
-def plot_activations(model, x, path=None, max_neurons: int = 24):
+def plot_activations(model, x, path=None, max_neurons: int = 24, feature_names=None):
     """The network as columns of neurons, shaded by how active each is on ``x``.
 
     Columns are the inputs and every Dense layer's units; edges are weighted by |w|;
     each neuron's shade is its mean absolute activation over the rows of ``x``,
     relative to the most active neuron of its column (brighter = more active), as in
-    the tutorial's "activation significance" picture.
+    the tutorial's "activation significance" picture. Inputs are labelled with
+    ``feature_names`` (default: the model's recorded features, else x0, x1, ...).
     """
     from npkeras.layers.core import Dense
 
@@ -128,7 +129,7 @@ def plot_activations(model, x, path=None, max_neurons: int = 24):
     for col, rel in enumerate(relative):
         xs, ys = zip(*positions[col])
         ax.scatter(xs, ys, s=520, c=rel, cmap=cmap, vmin=0, vmax=1, edgecolors="#cccccc", zorder=2)
-    feature_names = getattr(model, "metadata", {}).get("features") if hasattr(model, "metadata") else None
+    feature_names = feature_names or (getattr(model, "metadata", None) or {}).get("features")
     for i, (x0, y0) in enumerate(positions[0]):
         name = feature_names[i] if feature_names and i < len(feature_names) else f"x{i}"
         ax.text(x0 - 0.18, y0, name, ha="right", va="center", fontsize=9, color="white")
