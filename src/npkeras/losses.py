@@ -13,7 +13,7 @@ per_sample.size``. :meth:`Loss.value_and_grad` returns that scalar and dL/dy_pre
 from __future__ import annotations
 
 from npkeras import backend
-from npkeras.activations import _sigmoid, logsumexp
+from npkeras.activations import _sigmoid
 from npkeras.backend import xp
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
@@ -249,15 +249,24 @@ def _check_smoothing(value):
     return value
 
 
+def _shifted_softmax(z, axis):
+    """(z - max, log of the softmax normaliser, softmax): one exp, all in the shifted
+    domain, so large logits lose no precision."""
+    shifted = z - z.max(axis=axis, keepdims=True)
+    p = xp.exp(shifted)
+    total = p.sum(axis=axis, keepdims=True)
+    p /= total
+    return shifted, xp.log(total), p
+
+
 def _softmax_xent(y, z, axis, need_grad):
     """Cross-entropy of targets y against softmax(z): (per-sample, d/dz)."""
-    lse = logsumexp(z, axis)
-    total = y.sum(axis=axis, keepdims=True)
-    per = (total * lse - (y * z).sum(axis=axis, keepdims=True)).squeeze(axis)
+    shifted, log_total, p = _shifted_softmax(z, axis)
+    mass = y.sum(axis=axis, keepdims=True)
+    per = (mass * log_total - (y * shifted).sum(axis=axis, keepdims=True)).squeeze(axis)
     if not need_grad:
         return per, None
-    p = xp.exp(z - lse)
-    p *= total
+    p *= mass
     p -= y
     return per, p
 
@@ -340,11 +349,10 @@ class SparseCategoricalCrossentropy(Loss):
         rows = xp.arange(flat.shape[0])
         labels = y_true.reshape(-1)
         if self.from_logits:
-            lse = logsumexp(flat, -1)
-            per = (lse[:, 0] - flat[rows, labels]).reshape(y_pred.shape[:-1])
+            shifted, log_total, d = _shifted_softmax(flat, -1)
+            per = (log_total[:, 0] - shifted[rows, labels]).reshape(y_pred.shape[:-1])
             if not need_grad:
                 return per, None
-            d = xp.exp(flat - lse)
             d[rows, labels] -= 1.0
             return per, d.reshape(y_pred.shape)
         eps = backend.epsilon()
