@@ -74,14 +74,23 @@ def _stats(samples, reference=None):
     return row
 
 
+PAUSE_SECONDS = 0.3
+
+
 def interleaved(peers, run, repeats, warmup=1):
-    """Time ``run(peer)`` for every peer, A B C A B C ..., after ``warmup`` rounds."""
+    """Time ``run(peer)`` for every peer, A B C, B C A, C A B, ... after ``warmup`` rounds.
+
+    The order rotates every repeat and each run starts after a short pause, because
+    thread pools (OpenMP, Eigen, OpenBLAS) keep spinning for a while after a library's
+    last operation and would otherwise slow whichever library runs next.
+    """
     for _ in range(warmup):
         for peer in peers:
             run(peer)
     times = {peer.name: [] for peer in peers}
-    for _ in range(repeats):
-        for peer in peers:
+    for r in range(repeats):
+        for peer in peers[r % len(peers):] + peers[:r % len(peers)]:
+            time.sleep(PAUSE_SECONDS)
             start = time.perf_counter()
             run(peer)
             times[peer.name].append(time.perf_counter() - start)

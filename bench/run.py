@@ -52,6 +52,8 @@ def main(argv=None):
     env = cases.environment(args.threads, peers, skipped)
     print(cases.format_environment(env))
     repeats = 1 if args.quick else max(args.repeats, 5)
+    if args.quick:
+        cases.PAUSE_SECONDS = 0.0
     results = {"environment": env, "quick": args.quick, "repeats": repeats, "cases": {}}
     selected = []
     for case in args.cases.split(","):
