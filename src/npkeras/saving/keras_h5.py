@@ -1,0 +1,95 @@
+"""Weights in Keras 3's ``.weights.h5`` layout, both ways (needs h5py: ``pip install npkeras[h5]``).
+
+Keras 3 stores each layer's variables, in creation order, under a path built from the
+model's structure: ``layers/dense/vars/0`` (kernel), ``layers/dense/vars/1`` (bias),
+``layers/dense_1/...`` for the second Dense, nested models under their own
+``layers/<model>/``. npkeras layers create their variables in the same order and
+shapes (Dense kernel ``(input_dim, units)``), so the files map one to one.
+"""
+
+from __future__ import annotations
+
+import os
+
+from npkeras.backend import to_numpy
+from npkeras.saving.atomic import atomic_write
+from npkeras.utils.naming import to_snake_case
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("Keras .weights.h5 files need h5py: `pip install npkeras[h5]` "
+                          "(or `pip install h5py`).") from None
+    return h5py
+
+
+def _keras_groups(model, prefix=""):
+    """[(group path, layer)] for every layer of ``model`` in Keras 3's naming."""
+    from npkeras.models.model import Model
+
+    out, counts = [], {}
+    for layer in model.layers:
+        base = "functional" if type(layer) is Model else to_snake_case(type(layer).__name__)
+        k = counts.get(base, 0)
+        counts[base] = k + 1
+        path = f"{prefix}layers/{base}" if k == 0 else f"{prefix}layers/{base}_{k}"
+        if isinstance(layer, Model):
+            out += _keras_groups(layer, prefix=f"{path}/")
+        else:
+            out.append((path, layer))
+    return out
+
+
+def load_keras_weights(model, filepath) -> None:
+    """Load weights saved by Keras 3's ``model.save_weights("x.weights.h5")`` into ``model``.
+
+    The npkeras model must have the same architecture (same layer types in the same
+    order); names, counts and shapes are checked and a mismatch names the layer.
+    """
+    h5py = _h5py()
+    filepath = os.fspath(filepath)
+    if not os.path.exists(filepath):
+        raise FileNotFoundError(f"No weights file at '{filepath}'.")
+    assignments = []
+    with h5py.File(filepath, "r") as f:
+        for path, layer in _keras_groups(model):
+            targets = list(layer.params.items())
+            group = f.get(f"{path}/vars")
+            stored = sorted(group.keys(), key=int) if group is not None else []
+            if len(stored) != len(targets):
+                raise ValueError(
+                    f"'{filepath}' holds {len(stored)} variable(s) at '{path}', but npkeras layer "
+                    f"'{layer.name}' ({type(layer).__name__}) has {len(targets)}. The two models "
+                    "must have the same layers in the same order."
+                )
+            for (name, target), key in zip(targets, stored):
+                value = group[key][()]
+                if getattr(value, "dtype", None) is None or value.dtype.kind not in "biuf":
+                    raise ValueError(f"'{filepath}' variable '{path}/vars/{key}' is not a numeric array.")
+                if value.shape != target.shape:
+                    raise ValueError(
+                        f"'{filepath}' variable '{path}/vars/{key}' has shape {value.shape}, but "
+                        f"layer '{layer.name}' weight '{name}' needs {target.shape}."
+                    )
+                assignments.append((target, value))
+    for target, value in assignments:  # all checked first: a mismatch changes nothing
+        target[...] = value
+
+
+def save_keras_weights(model, filepath) -> None:
+    """Write ``model``'s weights as a Keras 3 ``.weights.h5`` file (loadable by
+    ``keras_model.load_weights``), atomically."""
+    h5py = _h5py()
+    filepath = os.fspath(filepath)
+    if not filepath.endswith(".weights.h5"):
+        raise ValueError(f"Keras weight files must end in '.weights.h5'; received '{filepath}'.")
+    with atomic_write(filepath, mode="w+b") as f, h5py.File(f, "w") as h5:
+        h5.create_group("vars").attrs["name"] = model.name
+        h5.create_group("layers")
+        for path, layer in _keras_groups(model):
+            group = h5.require_group(path).create_group("vars")
+            group.attrs["name"] = layer.name
+            for i, value in enumerate(layer.params.values()):
+                group.create_dataset(str(i), data=to_numpy(value))
