@@ -25,7 +25,7 @@ def _median(results, case, group, name):
 
 
 def targets(results) -> list:
-    """(target, measured, met) for each target of the performance issue found in the results."""
+    """(target, measured, met) for each performance target found in the results."""
     rows = []
 
     def check(text, value, ok, unit=""):

@@ -121,3 +121,10 @@ def erf(x):
     if _erf_impl is None:
         _erf_impl = _load_erf()
     return xp.asarray(_erf_impl(x), dtype=x.dtype)
+
+
+def clear_session() -> None:
+    """Start automatic layer names afresh (``dense``, ``dense_1``, ... again), as in Keras."""
+    from npkeras.utils.naming import reset_names
+
+    reset_names()

@@ -147,3 +147,11 @@ def test_dense_regularizers_add_to_gradients():
     layer.zero_grads()
     layer.add_regularization_grads()
     np.testing.assert_allclose(layer.grads["kernel"], 0.2 * w, rtol=1e-6)
+
+
+def test_clear_session_restarts_automatic_names():
+    keras.backend.clear_session()
+    assert layers.Dense(1).name == "dense"
+    assert layers.Dense(1).name == "dense_1"
+    keras.backend.clear_session()
+    assert layers.Dense(1).name == "dense"
