@@ -32,8 +32,6 @@ class Layer:
         input_dim: shorthand for ``input_shape=(input_dim,)``.
     """
 
-    #: whether ``forward`` behaves differently while training (Dropout)
-    has_training_mode = False
     #: whether ``backward`` honours ``grads_fresh`` by overwriting every gradient it owns
     #: on its first call of a step (so the engine need not zero the gradients first)
     supports_fresh_grads = False
@@ -79,10 +77,6 @@ class Layer:
         self._weight_specs[name] = {"trainable": bool(trainable),
                                     "regularizer": regularizers.get(regularizer)}
         return value
-
-    @property
-    def weight_names(self) -> list[str]:
-        return list(self.params)
 
     def _weight_is_trainable(self, name):
         return self.trainable and self._weight_specs[name]["trainable"]

@@ -177,8 +177,6 @@ class Dropout(Layer):
     [[1.0, 1.0, 1.0, 1.0]]
     """
 
-    has_training_mode = True
-
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         rate = float(rate)

@@ -35,7 +35,6 @@ class Normalization(Layer):
         self.invert = bool(invert)
         self._init_mean = None if mean is None else xp.asarray(mean, dtype="float64").reshape(-1)
         self._init_variance = None if variance is None else xp.asarray(variance, dtype="float64").reshape(-1)
-        self._adapted = mean is not None
 
     def build(self, input_shape):
         features = input_shape[-1]
@@ -59,7 +58,6 @@ class Normalization(Layer):
         flat = x.reshape(-1, x.shape[-1])
         self.params["mean"][...] = flat.mean(axis=0)
         self.params["variance"][...] = flat.var(axis=0)
-        self._adapted = True
 
     def _scale(self, dtype):
         return xp.maximum(xp.sqrt(self.params["variance"]), backend.epsilon()).astype(dtype, copy=False)

@@ -329,7 +329,11 @@ class Model(Trainer, Layer):
 
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
                 show_trainable=False, layer_range=None):
-        """Print a Keras-style table of layers, output shapes and parameter counts."""
+        """Print a Keras-style table of layers, output shapes and parameter counts.
+
+        ``positions``, ``expand_nested``, ``show_trainable`` and ``layer_range`` are
+        accepted so Keras scripts run; nested models are shown as one row.
+        """
         from npkeras.utils.summary import print_summary
 
         print_summary(self, print_fn=print_fn, line_length=line_length)
