@@ -161,7 +161,7 @@ def case_mlp(peers, quick, repeats):
     for batch in (32, 128, 1024):
         for peer in peers:
             peer.build([784, 256, 128, 10], "relu", "softmax", "adam", 1e-3, seed=0)
-        rows = interleaved(peers, lambda p: p.train_epoch(x, y, batch), repeats)
+        rows = interleaved(peers, lambda p, batch=batch: p.train_epoch(x, y, batch), repeats)
         groups[f"batch {batch}"] = rows
         np_med = rows["npkeras"]["median"]
         notes.append(f"batch {batch}: npkeras / numpy-floor = {np_med / rows['numpy-floor']['median']:.2f}, "

@@ -39,7 +39,7 @@ def test_build_from_input_shape_argument_and_from_data():
 
 def test_unbuilt_model_shapes_error():
     with pytest.raises(ValueError, match="has not been built: its input shape is unknown"):
-        keras.Sequential([layers.Dense(2)]).output_shape
+        _ = keras.Sequential([layers.Dense(2)]).output_shape
 
 
 def test_call_on_arrays_equals_predict():

@@ -7,8 +7,6 @@ import pytest
 
 import npkeras as keras
 from npkeras import layers
-from npkeras.saving import (ChecksumMismatchError, ModelFileError, UnsafeModelFileError,
-                            UnsupportedFormatVersionError)
 
 
 def _data(n=256, seed=0):

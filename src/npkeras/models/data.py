@@ -73,15 +73,15 @@ def _looks_like_rows(data):
 
 def check_counts(xs, ys=None, sws=None) -> int:
     """The number of samples; a ValueError when the arrays disagree or are empty."""
-    counts = {f"x[{i}]" if len(xs) > 1 else "x": len(a) for i, a in enumerate(xs) if a.ndim}
-    for i, a in enumerate(ys or []):
-        counts[f"y[{i}]" if len(ys) > 1 else "y"] = len(a)
-    for i, a in enumerate(sws or []):
-        if a is not None:
-            counts["sample_weight"] = len(a)
-    for i, a in enumerate(xs):
+    for a in xs:
         if a.ndim == 0:
             raise ValueError(f"`x` must have a batch axis; received a scalar of shape {a.shape}.")
+    counts = {f"x[{i}]" if len(xs) > 1 else "x": len(a) for i, a in enumerate(xs)}
+    for i, a in enumerate(ys or []):
+        counts[f"y[{i}]" if len(ys) > 1 else "y"] = len(a)
+    for a in sws or []:
+        if a is not None:
+            counts["sample_weight"] = len(a)
     if len(set(counts.values())) > 1:
         detail = ", ".join(f"{k}: {v}" for k, v in counts.items())
         raise ValueError(
