@@ -64,3 +64,10 @@ def test_unknown_metric_and_one_shot_call():
     m = metrics.MeanAbsoluteError()
     assert m(np.array([[1.0]]), np.array([[3.0]])) == 2.0
     assert m.result() == 0.0  # one-shot calls leave the streaming state alone
+
+
+def test_get_by_name_and_the_data_dependent_accuracy():
+    assert isinstance(metrics.get("rmse"), metrics.RootMeanSquaredError)
+    assert metrics.get("auc").name == "auc"
+    with pytest.raises(ValueError, match="'accuracy' depends on the data"):
+        metrics.get("accuracy")

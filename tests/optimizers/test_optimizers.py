@@ -162,7 +162,7 @@ def test_fused_kernels_are_skipped_for_non_flat_arrays(monkeypatch):
     assert not fused.usable(opt, np.ones(8))
 
 
-def test_fit_loads_the_kernels_only_for_small_batches():
+def test_training_loads_the_kernels_only_for_small_batches():
     import subprocess
     import sys
 
@@ -171,6 +171,7 @@ def test_fit_loads_the_kernels_only_for_small_batches():
         "m = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])\n"
         "m.compile(optimizer='adam', loss='mse')\n"
         "m.fit(np.zeros((256, 4)), np.zeros((256, 2)), batch_size=int(sys.argv[1]), verbose=0)\n"
+        "m.train_on_batch(np.zeros((int(sys.argv[1]), 4)), np.zeros((int(sys.argv[1]), 2)))\n"
         "print(m.optimizer.use_fused_kernels, 'numba' in sys.modules)\n"
     )
     large = subprocess.run([sys.executable, "-c", script, "128"], capture_output=True, text=True, check=True)

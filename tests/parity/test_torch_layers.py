@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from npkeras import backend, layers, losses
+from npkeras import layers, losses
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -112,7 +112,3 @@ def test_loss_value_and_gradient_match_torch(float64, rng, index):
     expected.backward()
     assert value == pytest.approx(expected.item(), rel=1e-5, abs=1e-12), loss.name
     np.testing.assert_allclose(grad, pt.grad.numpy(), rtol=1e-5, atol=1e-12, err_msg=loss.name)
-
-
-def test_tests_run_in_float64(float64):
-    assert backend.floatx() == "float64"

@@ -22,6 +22,13 @@ def _format_shape(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def shape_fits(expected, shape) -> bool:
+    """True when ``shape`` has ``expected``'s rank and matches every known dimension
+    after the batch axis (``None`` matches anything)."""
+    return len(shape) == len(expected) and all(
+        e is None or d is None or e == d for e, d in zip(expected[1:], shape[1:]))
+
+
 class Layer:
     """Base class of all layers.
 
@@ -156,9 +163,7 @@ class Layer:
         spec = self.input_shape_spec
         if spec is None or isinstance(spec, list):
             return
-        if len(shape) != len(spec) or any(
-            s is not None and d is not None and s != d for s, d in zip(spec[1:], shape[1:])
-        ):
+        if not shape_fits(spec, shape):
             if len(spec) == 2 and len(shape) >= 2 and spec[-1] != shape[-1]:
                 raise ValueError(
                     f"Layer '{self.name}' expects inputs whose last dimension is {spec[-1]}, "

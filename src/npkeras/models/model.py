@@ -7,7 +7,7 @@ tensor feeds several nodes, so a layer used twice gets both contributions.
 
 from __future__ import annotations
 
-from npkeras.layers.base import Layer
+from npkeras.layers.base import Layer, _format_shape, shape_fits
 from npkeras.layers.input_layer import InputLayer, KerasTensor
 from npkeras.models.trainer import Trainer
 from npkeras.utils.naming import unique_name
@@ -57,13 +57,14 @@ class Model(Trainer, Layer):
                  **kwargs):
         Layer.__init__(self, name=name or unique_name(self._default_name()), **kwargs)
         self._init_trainer()
-        self._layers: list = []
-        self._plan: list = []
-        if type(self).__name__ != "Sequential":
+        if self._is_graph:
             if inputs is None or outputs is None:
                 raise TypeError("Model(inputs, outputs) needs both `inputs` and `outputs` tensors.")
             self._build_graph(inputs, outputs)
         self.trainable = trainable
+
+    #: built from input and output tensors (False for Sequential, which keeps a stack)
+    _is_graph = True
 
     @staticmethod
     def _default_name():
@@ -243,10 +244,10 @@ class Model(Trainer, Layer):
             )
         for x, t, name in zip(xs, self._input_tensors, self.input_names):
             expected = t.shape
-            if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected[1:], x.shape[1:])):
+            if not shape_fits(expected, x.shape):
                 raise ValueError(
                     f"Input '{name}' of model '{self.name}' expects shape "
-                    f"{_shape_text(expected)}, but received an array of shape {tuple(x.shape)}."
+                    f"{_format_shape(expected)}, but received an array of shape {tuple(x.shape)}."
                 )
 
     # -- shapes and weights ----------------------------------------------------------
@@ -379,9 +380,3 @@ class Model(Trainer, Layer):
         from npkeras.saving.graph import functional_from_config
 
         return functional_from_config(config, custom_objects)
-
-
-def _shape_text(shape):
-    from npkeras.layers.base import _format_shape
-
-    return _format_shape(shape)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from npkeras.layers.base import Layer
+from npkeras.layers.base import Layer, _format_shape, shape_fits
 from npkeras.layers.input_layer import InputLayer, KerasTensor
-from npkeras.models.model import Model, _shape_text
+from npkeras.models.model import Model
 
 
 class Sequential(Model):
@@ -32,13 +32,11 @@ class Sequential(Model):
     def _default_name():
         return "sequential"
 
+    _is_graph = False
+
     @property
     def _layers(self):
         return getattr(self, "_stack", [])
-
-    @_layers.setter
-    def _layers(self, value):
-        pass
 
     # -- building the stack --------------------------------------------------------
     def add(self, layer) -> None:
@@ -116,7 +114,7 @@ class Sequential(Model):
             self.build((None,) + tuple(x.shape[1:]))
             return
         expected = self.input_shape_spec
-        if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected[1:], x.shape[1:])):
+        if not shape_fits(expected, x.shape):
             first = self._stack[0]
             if len(expected) == 2 and x.ndim == 2:
                 raise ValueError(
@@ -124,7 +122,7 @@ class Sequential(Model):
                     f"last dimension is {expected[-1]}, but received shape {tuple(x.shape)}."
                 )
             raise ValueError(
-                f"Sequential model '{self.name}' expects inputs of shape {_shape_text(expected)}, "
+                f"Sequential model '{self.name}' expects inputs of shape {_format_shape(expected)}, "
                 f"but received an array of shape {tuple(x.shape)}."
             )
 
@@ -157,17 +155,9 @@ class Sequential(Model):
     def input_names(self):
         return [self._input_layer.name if self._input_layer is not None else "input_layer"]
 
-    @input_names.setter
-    def input_names(self, value):
-        pass
-
     @property
     def output_names(self):
         return [self._stack[-1].name] if self._stack else ["output"]
-
-    @output_names.setter
-    def output_names(self, value):
-        pass
 
     def _output_producers(self):
         return [self._stack[-1] if self._stack else None]

@@ -197,6 +197,8 @@ class Trainer:
         loss, per_output, outs = self._compute_gradients(xs, ys, sws)
         buf = self._param_buffer
         if buf.params.size:
+            # compiled kernels only where they pay for their memory (see optimizers.fused)
+            self.optimizer.use_fused_kernels = len(xs[0]) <= fused.MAX_BATCH_SIZE
             self.optimizer.apply_flat(buf.grads, buf.params)
         return loss, per_output, outs
 
@@ -355,7 +357,6 @@ class Trainer:
         val = self._validation_arrays(validation_data)
 
         self._prepare_parameters()
-        self.optimizer.use_fused_kernels = batch_size <= fused.MAX_BATCH_SIZE
         self.stop_training = False
         history = History()
         user_callbacks = list(callbacks or [])

@@ -6,9 +6,9 @@ the whole buffer. These kernels do the same arithmetic in one pass, compiled wit
 zero-division checks so the loop vectorises (about 1.5x faster than the NumPy passes
 for a 235k-weight MLP on the benchmark machine).
 
-numba occupies about 150 MB once loaded, so it is loaded lazily and ``fit`` asks for
-the kernels only at batch sizes up to :data:`MAX_BATCH_SIZE`, where they save 10-20%
-of a step; above that the saving is a few percent. The pure-NumPy path stays, tested,
+numba occupies about 150 MB once loaded, so it is loaded lazily and a model's
+training step asks for the kernels only at batch sizes up to :data:`MAX_BATCH_SIZE`,
+where they save 10-20% of a step; above that the saving is a few percent. The pure-NumPy path stays, tested,
 for everyone else. ``NPKERAS_FUSED=0`` turns the kernels off.
 """
 

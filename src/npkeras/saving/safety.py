@@ -52,8 +52,9 @@ def check_member_names(zf: zipfile.ZipFile, allowed, path) -> None:
 
 
 def read_member(zf: zipfile.ZipFile, name: str, path, limit: int | None = None) -> bytes:
-    """A member's bytes, refusing members that declare or inflate beyond ``limit``
-    (default :data:`MAX_MEMBER_BYTES`)."""
+    """A member's bytes, refusing members that declare more than ``limit`` bytes
+    (default :data:`MAX_MEMBER_BYTES`). zipfile never inflates past the declared size:
+    a member that lies about it fails its CRC check instead."""
     limit = MAX_MEMBER_BYTES if limit is None else limit
     info = zf.getinfo(name)
     if info.file_size > limit:
@@ -61,11 +62,7 @@ def read_member(zf: zipfile.ZipFile, name: str, path, limit: int | None = None) 
             f"Member {name!r} of '{path}' declares {info.file_size:,} bytes uncompressed, over the "
             f"limit of {limit:,}; refusing to inflate it."
         )
-    with zf.open(info) as member:
-        data = member.read(limit + 1)
-    if len(data) > limit:
-        raise UnsafeModelFileError(f"Member {name!r} of '{path}' inflates beyond {limit:,} bytes.")
-    return data
+    return zf.read(info)
 
 
 def _json_depth(text: str) -> int:
