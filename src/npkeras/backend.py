@@ -23,6 +23,33 @@ else:
 
 ndarray = xp.ndarray
 
+
+def _load_kernels():
+    if xp is not numpy or os.environ.get("NPKERAS_KERNELS", "1") == "0":
+        return None
+    try:
+        from npkeras import _kernels
+    except ImportError:  # built without a C compiler: NumPy alone
+        return None
+    return _kernels
+
+
+#: the compiled one-pass kernels (``npkeras/_kernels.c``), or None where they were not
+#: built, ``NPKERAS_KERNELS=0`` is set or the backend is not NumPy; callers fall back
+#: to NumPy expressions of the same arithmetic
+kernels = _load_kernels()
+_KERNEL_DTYPES = (numpy.dtype("float32"), numpy.dtype("float64"))
+
+
+def kernels_accept(*arrays) -> bool:
+    """True when :data:`kernels` is loaded and can take these arrays: C-contiguous,
+    all float32 or all float64."""
+    if kernels is None:
+        return False
+    dtype = arrays[0].dtype
+    return dtype in _KERNEL_DTYPES and all(a.dtype == dtype and a.flags.c_contiguous
+                                           for a in arrays)
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _VALID_FLOATX = ("float16", "float32", "float64")

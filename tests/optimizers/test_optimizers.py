@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from npkeras import optimizers
+from npkeras import backend, optimizers
 from npkeras.optimizers import schedules
 
 ALL = ["sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad", "adadelta"]
@@ -130,53 +130,46 @@ def test_optimizer_refuses_other_variables_after_build():
         opt.apply([np.ones(3)], [np.ones(3)])
 
 
-@pytest.mark.parametrize("make", [lambda: optimizers.Adam(0.01), lambda: optimizers.Adam(0.01, amsgrad=True),
-                                  lambda: optimizers.AdamW(0.01), lambda: optimizers.SGD(0.1, momentum=0.9),
-                                  lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True)])
-def test_fused_kernels_match_the_numpy_update(make, monkeypatch):
-    from npkeras.optimizers import fused
+KERNEL_OPTIMIZERS = {
+    "adam": lambda: optimizers.Adam(0.01), "amsgrad": lambda: optimizers.Adam(0.01, amsgrad=True),
+    "adamw": lambda: optimizers.AdamW(0.01), "sgd": lambda: optimizers.SGD(0.1),
+    "momentum": lambda: optimizers.SGD(0.1, momentum=0.9),
+    "nesterov": lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+}
 
-    if fused.importlib.util.find_spec("numba") is None:
-        pytest.skip("numba is not installed")
+
+@pytest.mark.skipif(backend.kernels is None, reason="the C kernels are not built")
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(KERNEL_OPTIMIZERS))
+def test_compiled_update_equals_the_numpy_update_bit_for_bit(name, dtype, monkeypatch):
     rng = np.random.default_rng(0)
-    grads = [rng.standard_normal(1000).astype(np.float32) for _ in range(10)]
+    grads = [rng.standard_normal(1001).astype(dtype) for _ in range(10)]
     results = []
-    for enabled in (False, True):
-        monkeypatch.setattr(fused, "enabled", enabled)
-        w = np.ones(1000, dtype=np.float32)
-        opt = make()
+    for kernels in (None, backend.kernels):
+        monkeypatch.setattr(backend, "kernels", kernels)
+        w = np.linspace(-1, 1, 1001).astype(dtype)
+        opt = KERNEL_OPTIMIZERS[name]()
         for g in grads:
             opt.apply_flat(g, w)
         results.append(w)
-    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+    assert np.array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], np.linspace(-1, 1, 1001).astype(dtype))
 
 
-def test_fused_kernels_are_skipped_for_non_flat_arrays(monkeypatch):
-    from npkeras.optimizers import fused
+def test_kernels_are_used_only_for_arrays_they_can_take():
+    if backend.kernels is None:
+        assert not backend.kernels_accept(np.ones(4, np.float32))
+        return
+    assert backend.kernels_accept(np.ones(4, np.float32), np.ones(4, np.float32))
+    assert backend.kernels_accept(np.ones((2, 2)))
+    assert not backend.kernels_accept(np.ones(8)[::2])
+    assert not backend.kernels_accept(np.ones(4, np.float16))
+    assert not backend.kernels_accept(np.ones(4, np.float32), np.ones(4))
 
-    monkeypatch.setattr(fused, "enabled", True)
-    opt = optimizers.Adam()
-    assert not fused.usable(opt, np.ones((2, 2)))
-    assert not fused.usable(opt, np.ones(8)[::2])
-    opt.use_fused_kernels = False
-    assert not fused.usable(opt, np.ones(8))
 
-
-def test_training_loads_the_kernels_only_for_small_batches():
-    import subprocess
-    import sys
-
-    script = (
-        "import sys, numpy as np, npkeras as keras\n"
-        "m = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(2)])\n"
-        "m.compile(optimizer='adam', loss='mse')\n"
-        "m.fit(np.zeros((256, 4)), np.zeros((256, 2)), batch_size=int(sys.argv[1]), verbose=0)\n"
-        "m.train_on_batch(np.zeros((int(sys.argv[1]), 4)), np.zeros((int(sys.argv[1]), 2)))\n"
-        "print(m.optimizer.use_fused_kernels, 'numba' in sys.modules)\n"
-    )
-    large = subprocess.run([sys.executable, "-c", script, "128"], capture_output=True, text=True, check=True)
-    assert large.stdout.split() == ["False", "False"]
-    small = subprocess.run([sys.executable, "-c", script, "32"], capture_output=True, text=True, check=True)
-    from npkeras.optimizers import fused
-
-    assert small.stdout.split() == ["True", str(fused.enabled)]
+@pytest.mark.parametrize("make", [lambda: optimizers.Adam(0.1), lambda: optimizers.SGD(0.1, momentum=0.5)])
+def test_non_contiguous_and_half_precision_variables_still_update(make):
+    w16 = np.ones(4, np.float16)
+    strided = np.ones(8)[::2]
+    make().apply([np.ones(4, np.float16), np.ones(4)], [w16, strided])
+    assert (w16 < 1).all() and (strided < 1).all()

@@ -80,15 +80,14 @@ class Dense(Layer):
 
     def forward(self, x, training=False):
         z = x @ self.params["kernel"]
-        if self.use_bias:
-            z += self.params["bias"]
-        if self._is_linear:
-            y = z
-        elif self.activation.apply_inplace is not None:
-            y = self.activation.apply_inplace(z)  # its gradient needs only y: z is not kept
+        bias = self.params["bias"] if self.use_bias else None
+        if self.activation.apply_inplace is not None:
+            y = self.activation.apply_inplace(z, bias)  # its gradient needs only y: z is not kept
             z = None
         else:
-            y = self.activation(z)
+            if bias is not None:
+                z += bias
+            y = z if self._is_linear else self.activation(z)
         self.cache = (x, z, y)
         if self.activity_regularizer is not None:
             self.activity_loss = self.activity_regularizer(y)

@@ -22,7 +22,6 @@ from npkeras.metrics import Mean
 from npkeras.models import data as data_module
 from npkeras.models import outputs as outputs_module
 from npkeras.models.parameters import ParameterBuffer
-from npkeras.optimizers import fused
 
 
 @contextlib.contextmanager
@@ -197,8 +196,6 @@ class Trainer:
         loss, per_output, outs = self._compute_gradients(xs, ys, sws)
         buf = self._param_buffer
         if buf.params.size:
-            # compiled kernels only where they pay for their memory (see optimizers.fused)
-            self.optimizer.use_fused_kernels = len(xs[0]) <= fused.MAX_BATCH_SIZE
             self.optimizer.apply_flat(buf.grads, buf.params)
         return loss, per_output, outs
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 
+from npkeras import backend
 from npkeras.backend import xp
-from npkeras.optimizers import fused
 from npkeras.optimizers.base import Optimizer, float_arg
 
 
@@ -44,15 +44,15 @@ class Adam(Optimizer):
         t = self.iterations + 1
         alpha = lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         m, vel = slots["momentum"], slots["velocity"]
-        if fused.usable(self, v, g, m, vel):
-            vel_hat = slots["velocity_hat"] if self.amsgrad else vel
-            fused.kernels()[0](v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2,
-                               self.epsilon, self.amsgrad)
+        vel_hat = slots["velocity_hat"] if self.amsgrad else None
+        if backend.kernels_accept(v, g, m, vel, *([vel_hat] if self.amsgrad else [])):
+            backend.kernels.adam(v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2,
+                                 self.epsilon)
             return
         update_moments(g, m, vel, tmp, self.beta_1, self.beta_2)
         if self.amsgrad:
-            xp.maximum(slots["velocity_hat"], vel, out=slots["velocity_hat"])
-            vel = slots["velocity_hat"]
+            xp.maximum(vel_hat, vel, out=vel_hat)
+            vel = vel_hat
         xp.sqrt(vel, out=tmp)
         tmp += self.epsilon
         xp.divide(m, tmp, out=tmp)

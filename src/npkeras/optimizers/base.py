@@ -63,9 +63,6 @@ class Optimizer:
         if sum(v is not None for v in (self.clipnorm, self.clipvalue, self.global_clipnorm)) > 1:
             raise ValueError(f"{owner}: set only one of `clipnorm`, `clipvalue` and `global_clipnorm`.")
         self.name = name or type(self).__name__.lower()
-        #: whether compiled kernels (numba, when installed) may run the update; a model's
-        #: training step sets it from the batch size (see :mod:`npkeras.optimizers.fused`)
-        self.use_fused_kernels = True
         self.iterations = 0
         self.built = False
         self._slots: list[dict] = []

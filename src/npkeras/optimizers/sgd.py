@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from npkeras import backend
 from npkeras.backend import xp
-from npkeras.optimizers import fused
 from npkeras.optimizers.base import Optimizer, float_arg
 
 
@@ -25,14 +25,14 @@ class SGD(Optimizer):
         self.slot_names = ("momentum",) if self.momentum else ()
 
     def update_step(self, g, v, lr, slots, tmp):
-        if self.momentum and fused.usable(self, v, g, slots["momentum"]):
-            fused.kernels()[1](v, g, slots["momentum"], lr, self.momentum, self.nesterov)
+        m = slots["momentum"] if self.momentum else None
+        if backend.kernels_accept(v, g, *([m] if self.momentum else [])):
+            backend.kernels.sgd(v, g, m, lr, self.momentum, self.nesterov)
             return
         xp.multiply(g, lr, out=tmp)
         if not self.momentum:
             v -= tmp
             return
-        m = slots["momentum"]
         m *= self.momentum
         m -= tmp
         if self.nesterov:

@@ -1,0 +1,289 @@
+/* One-pass elementwise kernels for the training step (optional; see npkeras/backend.py).
+ *
+ * NumPy runs an expression such as Adam's update as one pass over memory per operator
+ * (eleven for Adam), each reading and writing whole arrays; these loops do the same
+ * arithmetic, in the same order and precision, in one pass. Built with
+ * -ffp-contract=off so no multiply-add is fused: results equal the NumPy path bit for bit.
+ *
+ * Arrays arrive through the buffer protocol (C-contiguous float32 or float64, no NumPy
+ * headers needed); every length, type and writability is checked before any loop runs.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct {
+    Py_buffer view;
+    int held;
+} Array;
+
+static void release(Array *arrays, int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (arrays[i].held) {
+            PyBuffer_Release(&arrays[i].view);
+            arrays[i].held = 0;
+        }
+    }
+}
+
+/* 'f' -> 4, 'd' -> 8, anything else -> 0 */
+static int item_kind(const Py_buffer *view)
+{
+    const char *f = view->format ? view->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    if (strcmp(f, "f") == 0 && view->itemsize == 4) return 4;
+    if (strcmp(f, "d") == 0 && view->itemsize == 8) return 8;
+    return 0;
+}
+
+/* Acquire `obj` as a C-contiguous float buffer; all arrays of one call share a type. */
+static int acquire(PyObject *obj, Array *arr, int writable, const char *name, int *kind)
+{
+    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &arr->view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError,
+                     "kernel argument `%s` must be a %sC-contiguous float32 or float64 array",
+                     name, writable ? "writable " : "");
+        return -1;
+    }
+    arr->held = 1;
+    int k = item_kind(&arr->view);
+    if (k == 0 || (*kind && k != *kind)) {
+        PyErr_Format(PyExc_TypeError,
+                     "kernel argument `%s` must be float32 or float64 like the other arrays "
+                     "(received format '%s')", name, arr->view.format ? arr->view.format : "?");
+        return -1;
+    }
+    *kind = k;
+    return 0;
+}
+
+static int same_length(Array *arrays, int count, const char *const *names)
+{
+    for (int i = 1; i < count; i++) {
+        if (arrays[i].view.len != arrays[0].view.len) {
+            PyErr_Format(PyExc_ValueError,
+                         "kernel arguments `%s` and `%s` must have the same size "
+                         "(%zd and %zd bytes)", names[0], names[i],
+                         arrays[0].view.len, arrays[i].view.len);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- Adam -------- */
+
+#define DEFINE_ADAM(T, SQRT)                                                           \
+    static void adam_##T(T *v, const T *g, T *m, T *vel, T *vel_hat, Py_ssize_t n,     \
+                         double alpha, double beta_1, double beta_2, double epsilon)   \
+    {                                                                                  \
+        const T c1 = (T)(1.0 - beta_1), c2 = (T)(1.0 - beta_2);                        \
+        const T a = (T)alpha, eps = (T)epsilon;                                        \
+        for (Py_ssize_t i = 0; i < n; i++) {                                           \
+            T gi = g[i];                                                               \
+            T mi = m[i] + (gi - m[i]) * c1;                                            \
+            T vi = vel[i] + (gi * gi - vel[i]) * c2;                                   \
+            m[i] = mi;                                                                 \
+            vel[i] = vi;                                                               \
+            if (vel_hat) {                                                             \
+                vi = vel_hat[i] > vi ? vel_hat[i] : vi;                                \
+                vel_hat[i] = vi;                                                       \
+            }                                                                          \
+            v[i] -= mi / (SQRT(vi) + eps) * a;                                         \
+        }                                                                              \
+    }
+DEFINE_ADAM(float, sqrtf)
+DEFINE_ADAM(double, sqrt)
+
+static PyObject *adam(PyObject *self, PyObject *args)
+{
+    PyObject *objs[5];
+    double alpha, beta_1, beta_2, epsilon;
+    if (!PyArg_ParseTuple(args, "OOOOOdddd:adam", &objs[0], &objs[1], &objs[2], &objs[3],
+                          &objs[4], &alpha, &beta_1, &beta_2, &epsilon))
+        return NULL;
+    static const char *const names[] = {"variable", "gradient", "momentum", "velocity",
+                                        "velocity_hat"};
+    const int count = objs[4] == Py_None ? 4 : 5;
+    Array arrays[5] = {{0}};
+    int kind = 0;
+    for (int i = 0; i < count; i++)
+        if (acquire(objs[i], &arrays[i], i != 1, names[i], &kind) < 0) goto fail;
+    if (same_length(arrays, count, names) < 0) goto fail;
+    Py_ssize_t n = arrays[0].view.len / kind;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        adam_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf,
+                   arrays[3].view.buf, count == 5 ? arrays[4].view.buf : NULL, n,
+                   alpha, beta_1, beta_2, epsilon);
+    else
+        adam_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf,
+                    arrays[3].view.buf, count == 5 ? arrays[4].view.buf : NULL, n,
+                    alpha, beta_1, beta_2, epsilon);
+    Py_END_ALLOW_THREADS
+    release(arrays, count);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, count);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- SGD --------- */
+
+#define DEFINE_SGD(T)                                                                  \
+    static void sgd_##T(T *v, const T *g, T *m, Py_ssize_t n, double lr,               \
+                        double momentum, int nesterov)                                 \
+    {                                                                                  \
+        const T rate = (T)lr, mu = (T)momentum;                                        \
+        if (!m) {                                                                      \
+            for (Py_ssize_t i = 0; i < n; i++) v[i] -= g[i] * rate;                    \
+            return;                                                                    \
+        }                                                                              \
+        for (Py_ssize_t i = 0; i < n; i++) {                                           \
+            T step = g[i] * rate;                                                      \
+            T mi = m[i] * mu - step;                                                   \
+            m[i] = mi;                                                                 \
+            if (nesterov) {                                                            \
+                v[i] -= step;                                                          \
+                v[i] += mi * mu;                                                       \
+            } else {                                                                   \
+                v[i] += mi;                                                            \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_SGD(float)
+DEFINE_SGD(double)
+
+static PyObject *sgd(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    double lr, momentum;
+    int nesterov;
+    if (!PyArg_ParseTuple(args, "OOOddp:sgd", &objs[0], &objs[1], &objs[2], &lr, &momentum,
+                          &nesterov))
+        return NULL;
+    static const char *const names[] = {"variable", "gradient", "momentum"};
+    const int count = objs[2] == Py_None ? 2 : 3;
+    Array arrays[3] = {{0}};
+    int kind = 0;
+    for (int i = 0; i < count; i++)
+        if (acquire(objs[i], &arrays[i], i != 1, names[i], &kind) < 0) goto fail;
+    if (same_length(arrays, count, names) < 0) goto fail;
+    Py_ssize_t n = arrays[0].view.len / kind;
+    void *m = count == 3 ? arrays[2].view.buf : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        sgd_float(arrays[0].view.buf, arrays[1].view.buf, m, n, lr, momentum, nesterov);
+    else
+        sgd_double(arrays[0].view.buf, arrays[1].view.buf, m, n, lr, momentum, nesterov);
+    Py_END_ALLOW_THREADS
+    release(arrays, count);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, count);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- ReLU -------- */
+
+#define DEFINE_BIAS_RELU(T)                                                            \
+    static void bias_relu_##T(T *z, const T *b, Py_ssize_t rows, Py_ssize_t cols)      \
+    {                                                                                  \
+        for (Py_ssize_t r = 0; r < rows; r++, z += cols)                               \
+            for (Py_ssize_t c = 0; c < cols; c++) {                                    \
+                T s = z[c] + b[c];                                                     \
+                z[c] = s < 0 ? 0 : s; /* NaN stays NaN, as in np.maximum */          \
+            }                                                                          \
+    }
+DEFINE_BIAS_RELU(float)
+DEFINE_BIAS_RELU(double)
+
+/* bias_relu(z, bias): z = max(z + bias, 0) in place; z is (rows, units), bias (units,) */
+static PyObject *bias_relu(PyObject *self, PyObject *args)
+{
+    PyObject *objs[2];
+    if (!PyArg_ParseTuple(args, "OO:bias_relu", &objs[0], &objs[1])) return NULL;
+    Array arrays[2] = {{0}};
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], 1, "z", &kind) < 0 ||
+        acquire(objs[1], &arrays[1], 0, "bias", &kind) < 0)
+        goto fail;
+    Py_ssize_t cols = arrays[1].view.len / kind;
+    Py_ssize_t total = arrays[0].view.len / kind;
+    if (cols == 0 || total % cols != 0 || arrays[0].view.ndim < 1 ||
+        arrays[0].view.shape[arrays[0].view.ndim - 1] != cols) {
+        PyErr_Format(PyExc_ValueError,
+                     "kernel argument `bias` (%zd values) must match the last axis of `z`", cols);
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        bias_relu_float(arrays[0].view.buf, arrays[1].view.buf, total / cols, cols);
+    else
+        bias_relu_double(arrays[0].view.buf, arrays[1].view.buf, total / cols, cols);
+    Py_END_ALLOW_THREADS
+    release(arrays, 2);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 2);
+    return NULL;
+}
+
+#define DEFINE_RELU_GRAD(T)                                                            \
+    static void relu_grad_##T(const T *dy, const T *y, T *out, Py_ssize_t n)           \
+    {                                                                                  \
+        for (Py_ssize_t i = 0; i < n; i++) {                                           \
+            T d = dy[i];                                                               \
+            out[i] = y[i] > 0 ? d : 0;                                                 \
+        }                                                                              \
+    }
+DEFINE_RELU_GRAD(float)
+DEFINE_RELU_GRAD(double)
+
+/* relu_grad(dy, y, out): out = dy where y > 0, else 0 */
+static PyObject *relu_grad(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    if (!PyArg_ParseTuple(args, "OOO:relu_grad", &objs[0], &objs[1], &objs[2])) return NULL;
+    static const char *const names[] = {"dy", "y", "out"};
+    Array arrays[3] = {{0}};
+    int kind = 0;
+    for (int i = 0; i < 3; i++)
+        if (acquire(objs[i], &arrays[i], i == 2, names[i], &kind) < 0) goto fail;
+    if (same_length(arrays, 3, names) < 0) goto fail;
+    Py_ssize_t n = arrays[0].view.len / kind;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        relu_grad_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, n);
+    else
+        relu_grad_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, n);
+    Py_END_ALLOW_THREADS
+    release(arrays, 3);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 3);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"adam", adam, METH_VARARGS,
+     "adam(v, g, m, vel, vel_hat_or_None, alpha, beta_1, beta_2, epsilon): one Adam step "
+     "in place (AMSGrad when vel_hat is given)."},
+    {"sgd", sgd, METH_VARARGS,
+     "sgd(v, g, m_or_None, lr, momentum, nesterov): one SGD step in place."},
+    {"bias_relu", bias_relu, METH_VARARGS,
+     "bias_relu(z, bias): z = max(z + bias, 0) in place; z (rows, units), bias (units,)."},
+    {"relu_grad", relu_grad, METH_VARARGS,
+     "relu_grad(dy, y, out): out = dy where y > 0, else 0."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_kernels",
+    "One-pass elementwise kernels for the training step (float32 and float64).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }

@@ -1,0 +1,105 @@
+"""The compiled kernels (npkeras/_kernels.c): same numbers as the NumPy expressions they
+replace, and every bad argument refused before a loop runs."""
+
+import os
+
+import numpy as np
+import pytest
+
+from npkeras import activations, backend, layers
+
+kernels = backend.kernels
+needs_kernels = pytest.mark.skipif(kernels is None, reason="the C kernels are not built")
+
+
+@pytest.mark.skipif(os.environ.get("NPKERAS_KERNELS") == "0", reason="kernels switched off")
+def test_kernels_are_built_by_the_install():
+    # `pip install -e .` compiles them wherever a C compiler exists, as on CI
+    assert kernels is not None
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_bias_relu_equals_add_then_maximum(dtype):
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((37, 13)).astype(dtype)
+    bias = rng.standard_normal(13).astype(dtype)
+    expected = np.maximum(z + bias, 0)
+    kernels.bias_relu(z, bias)
+    assert np.array_equal(z, expected)
+
+
+@needs_kernels
+def test_bias_relu_keeps_nan_like_numpy():
+    z = np.array([[np.nan, -1.0, 2.0]], np.float32)
+    kernels.bias_relu(z, np.zeros(3, np.float32))
+    assert np.isnan(z[0, 0]) and z[0, 1:].tolist() == [0.0, 2.0]
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_relu_grad_equals_the_masked_product(dtype):
+    rng = np.random.default_rng(1)
+    dy, y = (rng.standard_normal(1003).astype(dtype) for _ in range(2))
+    y[::7] = 0.0
+    out = np.empty_like(dy)
+    kernels.relu_grad(dy, y, out)
+    assert np.array_equal(out, dy * (y > 0))
+
+
+@needs_kernels
+def test_dense_relu_layer_gives_the_same_numbers_with_and_without_kernels(monkeypatch):
+    rng = np.random.default_rng(2)
+    x, dy = rng.standard_normal((16, 5)), rng.standard_normal((16, 7))
+    weights = [rng.standard_normal((5, 7)), rng.standard_normal(7)]
+    results = []
+    for compiled in (None, kernels):
+        monkeypatch.setattr(backend, "kernels", compiled)
+        layer = layers.Dense(7, activation="relu")
+        layer.build(x.shape)
+        layer.set_weights(weights)
+        y = layer.forward(x.astype(np.float32), training=True)
+        dx = layer.backward(dy.astype(np.float32))
+        results.append((y, dx, layer.grads["kernel"].copy(), layer.grads["bias"].copy()))
+    for ours, reference in zip(results[1], results[0]):
+        assert np.array_equal(ours, reference)
+
+
+@needs_kernels
+def test_relu_falls_back_for_arrays_the_kernels_cannot_take():
+    relu = activations.get("relu")
+    z = np.array([[-1.0, 2.0]], np.float16)
+    assert relu.apply_inplace(z, np.ones(2, np.float16)).tolist() == [[0.0, 3.0]]
+    dy, y = np.ones((2, 4))[:, ::2], np.array([[1.0, 0.0], [0.0, 2.0]])
+    assert relu.grad(dy, None, y).tolist() == [[1.0, 0.0], [0.0, 1.0]]
+
+
+@needs_kernels
+@pytest.mark.parametrize("call,error,message", [
+    (lambda f, d: kernels.adam(f, f, f, np.ones(4, np.int64), None, 0.1, 0.9, 0.999, 1e-7),
+     TypeError, "`velocity` must be float32 or float64 like the other arrays"),
+    (lambda f, d: kernels.adam(f, f, f, d, None, 0.1, 0.9, 0.999, 1e-7),
+     TypeError, "`velocity` must be float32 or float64 like the other arrays"),
+    (lambda f, d: kernels.adam(f, f, f, np.ones(5, np.float32), None, 0.1, 0.9, 0.999, 1e-7),
+     ValueError, "`variable` and `velocity` must have the same size"),
+    (lambda f, d: kernels.sgd(np.ones(8, np.float32)[::2], f, None, 0.1, 0.0, False),
+     TypeError, "`variable` must be a writable C-contiguous"),
+    (lambda f, d: kernels.sgd(np.ones(4, np.float32).view(), np.ones(4, np.float32), "m", 0.1, 0.9, False),
+     TypeError, "`momentum` must be a writable C-contiguous"),
+    (lambda f, d: kernels.bias_relu(np.ones((2, 3), np.float32), f),
+     ValueError, "`bias` \\(4 values\\) must match the last axis of `z`"),
+    (lambda f, d: kernels.relu_grad(f, f, _read_only()),
+     TypeError, "`out` must be a writable C-contiguous"),
+])
+def test_bad_kernel_arguments_are_refused_with_their_name(call, error, message):
+    f, d = np.ones(4, np.float32), np.ones(4, np.float64)
+    before = f.copy()
+    with pytest.raises(error, match=message):
+        call(f, d)
+    assert np.array_equal(f, before)  # nothing written
+
+
+def _read_only():
+    a = np.ones(4, np.float32)
+    a.setflags(write=False)
+    return a
