@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import statistics
@@ -82,7 +83,10 @@ def interleaved(peers, run, repeats, warmup=1):
 
     The order rotates every repeat and each run starts after a short pause, because
     thread pools (OpenMP, Eigen, OpenBLAS) keep spinning for a while after a library's
-    last operation and would otherwise slow whichever library runs next.
+    last operation and would otherwise slow whichever library runs next; then a full
+    garbage collection, so that no library pays for another's garbage (the timed run
+    starts on a busy CPU rather than one just woken from the pause, which on this
+    shared machine made short runs up to twice as slow at random).
     """
     for _ in range(warmup):
         for peer in peers:
@@ -91,6 +95,7 @@ def interleaved(peers, run, repeats, warmup=1):
     for r in range(repeats):
         for peer in peers[r % len(peers):] + peers[:r % len(peers)]:
             time.sleep(PAUSE_SECONDS)
+            gc.collect()
             start = time.perf_counter()
             run(peer)
             times[peer.name].append(time.perf_counter() - start)
@@ -138,7 +143,9 @@ def case_tiny(peers, quick, repeats):
     steps = -(-n // 32)
     for peer in peers:
         peer.build([3, 4, 1], "relu", "linear", "sgd", 1e-7, seed=0)
-    rows = interleaved(peers, lambda p: p.train_epoch(x, y, 32), repeats)
+    # an epoch takes ~10 ms, short enough for a busy neighbour to double it: three
+    # times the repeats keep the median steady
+    rows = interleaved(peers, lambda p: p.train_epoch(x, y, 32), 3 * repeats)
     for row in rows.values():
         row["us_per_step"] = row["median"] / steps * 1e6
         row["steps_per_second"] = steps / row["median"]

