@@ -69,8 +69,13 @@ static int acquire(PyObject *obj, Array *arr, int writable, const char *name, in
     return 0;
 }
 
-static int same_length(Array *arrays, int count, const char *const *names)
+/* Acquire objs[0..count) (writable where bit i of `writable` is set), all of one float
+ * type and one size; returns the element count, or -1 with an exception set. */
+static Py_ssize_t acquire_same(PyObject **objs, Array *arrays, int count,
+                               const char *const *names, unsigned writable, int *kind)
 {
+    for (int i = 0; i < count; i++)
+        if (acquire(objs[i], &arrays[i], (writable >> i) & 1u, names[i], kind) < 0) return -1;
     for (int i = 1; i < count; i++) {
         if (arrays[i].view.len != arrays[0].view.len) {
             PyErr_Format(PyExc_ValueError,
@@ -80,7 +85,7 @@ static int same_length(Array *arrays, int count, const char *const *names)
             return -1;
         }
     }
-    return 0;
+    return arrays[0].view.len / *kind;
 }
 
 /* ---------------------------------------------------------------- Adam -------- */
@@ -119,10 +124,8 @@ static PyObject *adam(PyObject *self, PyObject *args)
     const int count = objs[4] == Py_None ? 4 : 5;
     Array arrays[5] = {{0}};
     int kind = 0;
-    for (int i = 0; i < count; i++)
-        if (acquire(objs[i], &arrays[i], i != 1, names[i], &kind) < 0) goto fail;
-    if (same_length(arrays, count, names) < 0) goto fail;
-    Py_ssize_t n = arrays[0].view.len / kind;
+    Py_ssize_t n = acquire_same(objs, arrays, count, names, ~2u, &kind);  /* g read-only */
+    if (n < 0) goto fail;
     Py_BEGIN_ALLOW_THREADS
     if (kind == 4)
         adam_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf,
@@ -178,10 +181,8 @@ static PyObject *sgd(PyObject *self, PyObject *args)
     const int count = objs[2] == Py_None ? 2 : 3;
     Array arrays[3] = {{0}};
     int kind = 0;
-    for (int i = 0; i < count; i++)
-        if (acquire(objs[i], &arrays[i], i != 1, names[i], &kind) < 0) goto fail;
-    if (same_length(arrays, count, names) < 0) goto fail;
-    Py_ssize_t n = arrays[0].view.len / kind;
+    Py_ssize_t n = acquire_same(objs, arrays, count, names, ~2u, &kind);  /* g read-only */
+    if (n < 0) goto fail;
     void *m = count == 3 ? arrays[2].view.buf : NULL;
     Py_BEGIN_ALLOW_THREADS
     if (kind == 4)
@@ -260,10 +261,8 @@ static PyObject *relu_grad(PyObject *self, PyObject *args)
     static const char *const names[] = {"dy", "y", "out"};
     Array arrays[3] = {{0}};
     int kind = 0;
-    for (int i = 0; i < 3; i++)
-        if (acquire(objs[i], &arrays[i], i == 2, names[i], &kind) < 0) goto fail;
-    if (same_length(arrays, 3, names) < 0) goto fail;
-    Py_ssize_t n = arrays[0].view.len / kind;
+    Py_ssize_t n = acquire_same(objs, arrays, 3, names, 4u, &kind);  /* only out written */
+    if (n < 0) goto fail;
     Py_BEGIN_ALLOW_THREADS
     if (kind == 4)
         relu_grad_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, n);
