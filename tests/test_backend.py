@@ -13,3 +13,19 @@ def test_column_sum_equals_the_sum_over_rows(shape):
     out = np.empty(shape[1], np.float32)  # another type: converted on the way out
     assert backend.column_sum(a, out=out) is out
     np.testing.assert_allclose(out, a.sum(axis=0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("shape", [(1, 1), (7, 10), (2, 3, 5)])
+def test_row_max_and_row_sum_keep_the_last_axis(shape, compiled, monkeypatch):
+    if not compiled:
+        monkeypatch.setattr(backend, "kernels", None)
+    a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    assert np.array_equal(backend.row_max(a), a.max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(backend.row_sum(a), a.sum(axis=-1, keepdims=True), rtol=1e-6, atol=1e-6)
+
+
+def test_row_max_of_a_row_with_nan_is_nan():
+    a = np.array([[1.0, np.nan, 3.0], [np.nan, 0.0, 5.0], [1.0, 2.0, 3.0]], np.float32)
+    assert np.array_equal(backend.row_max(a), np.array([[np.nan], [np.nan], [3.0]], np.float32),
+                          equal_nan=True)

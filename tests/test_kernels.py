@@ -90,6 +90,12 @@ def test_relu_falls_back_for_arrays_the_kernels_cannot_take():
      ValueError, "`bias` \\(4 values\\) must match the last axis of `z`"),
     (lambda f, d: kernels.relu_grad(f, f, _read_only()),
      TypeError, "`out` must be a writable C-contiguous"),
+    (lambda f, d: kernels.row_max(np.ones((2, 3), np.float32), f),
+     ValueError, "`out` must hold one value per row of a non-empty `z` \\(2 rows of 3\\)"),
+    (lambda f, d: kernels.row_max(np.ones((2, 0), np.float32), f[:0]),
+     ValueError, "`out` must hold one value per row of a non-empty `z`"),
+    (lambda f, d: kernels.row_max(f, d[:1]),
+     TypeError, "`out` must be float32 or float64 like the other arrays"),
 ])
 def test_bad_kernel_arguments_are_refused_with_their_name(call, error, message):
     f, d = np.ones(4, np.float32), np.ones(4, np.float64)

@@ -276,6 +276,54 @@ fail:
     return NULL;
 }
 
+/* ---------------------------------------------------------------- row max ----- */
+
+#define DEFINE_ROW_MAX(T)                                                              \
+    WIDEST static void row_max_##T(const T *z, T *out, Py_ssize_t rows, Py_ssize_t cols) \
+    {                                                                                  \
+        for (Py_ssize_t r = 0; r < rows; r++, z += cols) {                             \
+            T top = z[0];                                                              \
+            for (Py_ssize_t c = 1; c < cols; c++)                                      \
+                if (z[c] > top || z[c] != z[c]) top = z[c]; /* NaN wins, as in max */  \
+            out[r] = top;                                                              \
+        }                                                                              \
+    }
+DEFINE_ROW_MAX(float)
+DEFINE_ROW_MAX(double)
+
+/* row_max(z, out): out[r] = max over the last axis of z; z (..., k), out of z's size / k.
+ * NumPy's reduction along a short last axis costs ~45 ns a row; this loop ~3. */
+static PyObject *row_max(PyObject *self, PyObject *args)
+{
+    PyObject *objs[2];
+    if (!PyArg_ParseTuple(args, "OO:row_max", &objs[0], &objs[1])) return NULL;
+    Array arrays[2] = {{0}};
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], 0, "z", &kind) < 0 ||
+        acquire(objs[1], &arrays[1], 1, "out", &kind) < 0)
+        goto fail;
+    const Py_buffer *z = &arrays[0].view;
+    Py_ssize_t cols = z->ndim ? z->shape[z->ndim - 1] : 0;
+    Py_ssize_t rows = cols ? z->len / kind / cols : 0;
+    if (cols == 0 || arrays[1].view.len / kind != rows) {
+        PyErr_Format(PyExc_ValueError,
+                     "kernel argument `out` must hold one value per row of a non-empty `z` "
+                     "(%zd rows of %zd)", rows, cols);
+        goto fail;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        row_max_float(z->buf, arrays[1].view.buf, rows, cols);
+    else
+        row_max_double(z->buf, arrays[1].view.buf, rows, cols);
+    Py_END_ALLOW_THREADS
+    release(arrays, 2);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 2);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"adam", adam, METH_VARARGS,
      "adam(v, g, m, vel, vel_hat_or_None, alpha, beta_1, beta_2, epsilon): one Adam step "
@@ -286,6 +334,8 @@ static PyMethodDef methods[] = {
      "bias_relu(z, bias): z = max(z + bias, 0) in place; z (rows, units), bias (units,)."},
     {"relu_grad", relu_grad, METH_VARARGS,
      "relu_grad(dy, y, out): out = dy where y > 0, else 0."},
+    {"row_max", row_max, METH_VARARGS,
+     "row_max(z, out): out = the max over the last axis of z, one value per row."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -199,6 +199,10 @@ class Softmax(Activation):
         self.axis = int(axis)
 
     def __call__(self, x):
+        if self.axis in (-1, x.ndim - 1):
+            e = xp.exp(x - backend.row_max(x))
+            e /= backend.row_sum(e)
+            return e
         e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
         e /= e.sum(axis=self.axis, keepdims=True)
         return e

@@ -252,9 +252,10 @@ def _check_smoothing(value):
 def _shifted_softmax(z, axis):
     """(z - max, log of the softmax normaliser, softmax): one exp, all in the shifted
     domain, so large logits lose no precision."""
-    shifted = z - z.max(axis=axis, keepdims=True)
+    last = axis in (-1, z.ndim - 1)
+    shifted = z - (backend.row_max(z) if last else z.max(axis=axis, keepdims=True))
     p = xp.exp(shifted)
-    total = p.sum(axis=axis, keepdims=True)
+    total = backend.row_sum(p) if last else p.sum(axis=axis, keepdims=True)
     p /= total
     return shifted, xp.log(total), p
 
