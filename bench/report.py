@@ -80,8 +80,8 @@ def render(results) -> str:
            f"NumPy {env['numpy']}; BLAS: {blas}; OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE removed.",
            "Peers: " + ", ".join(f"{k} {v}" for k, v in env["peers"].items() if k not in ("numpy-floor", "matmul-floor"))
            + "." + (" Skipped: " + ", ".join(f"{k} ({v})" for k, v in env["skipped"].items()) if env["skipped"] else ""),
-           f"Medians of {results['repeats']} interleaved repeats after a warm-up; ratio = library / npkeras "
-           "(above 1: slower than npkeras).", ""]
+           f"Medians of {results['repeats']} interleaved repeats after a warm-up ({3 * results['repeats']} for "
+           f"case 1 and the one-row latency, {max(3, results['repeats'] // 2)} for case 6); ratio = library / npkeras (above 1: slower than npkeras).", ""]
     for case in results["cases"].values():
         out.append(f"### Case {case['case']}: {case['title']}")
         out.append("")

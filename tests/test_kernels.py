@@ -109,3 +109,10 @@ def _read_only():
     a = np.ones(4, np.float32)
     a.setflags(write=False)
     return a
+
+
+@needs_kernels
+def test_relu_grad_is_zero_where_the_unit_was_off_even_for_infinite_gradients():
+    out = np.empty(3, np.float32)
+    kernels.relu_grad(np.array([np.inf, np.nan, 2.0], np.float32), np.array([0.0, -1.0, 1.0], np.float32), out)
+    assert out.tolist() == [0.0, 0.0, 2.0]

@@ -3,7 +3,9 @@
  * NumPy runs an expression such as Adam's update as one pass over memory per operator
  * (eleven for Adam), each reading and writing whole arrays; these loops do the same
  * arithmetic, in the same order and precision, in one pass. Built with
- * -ffp-contract=off so no multiply-add is fused: results equal the NumPy path bit for bit.
+ * -ffp-contract=off so no multiply-add is fused: results equal the NumPy path bit for bit
+ * (one exception: the relu gradient is 0 where the unit was off, as in PyTorch, even for
+ * an infinite or NaN incoming gradient, where NumPy's product with the mask gives NaN).
  *
  * Arrays arrive through the buffer protocol (C-contiguous float32 or float64, no NumPy
  * headers needed); every length, type and writability is checked before any loop runs.
