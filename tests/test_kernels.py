@@ -116,3 +116,32 @@ def test_relu_grad_is_zero_where_the_unit_was_off_even_for_infinite_gradients():
     out = np.empty(3, np.float32)
     kernels.relu_grad(np.array([np.inf, np.nan, 2.0], np.float32), np.array([0.0, -1.0, 1.0], np.float32), out)
     assert out.tolist() == [0.0, 0.0, 2.0]
+
+
+@needs_kernels
+def test_training_without_kernels_gives_the_same_weights(tmp_path):
+    # NPKERAS_KERNELS=0 is read at import: compare a fresh interpreter with this one
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, npkeras as keras\n"
+        "keras.utils.set_random_seed(0)\n"
+        "x = np.random.default_rng(0).standard_normal((256, 5)).astype('float32')\n"
+        "y = (x[:, :3] @ np.array([1.0, -2.0, 0.5])).astype('float32')\n"
+        "m = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation='relu'),\n"
+        "                      keras.layers.Dense(3, activation='softmax')])\n"
+        "m.compile(optimizer=keras.optimizers.Adam(0.01), loss='sparse_categorical_crossentropy')\n"
+        "m.fit(x, (y > 0).astype('int64') + (y > 1), batch_size=32, epochs=3, verbose=0)\n"
+        "print(keras.backend.kernels is not None)\n"
+        "np.save(__import__('sys').argv[1], np.concatenate([w.ravel() for w in m.get_weights()]))\n"
+    )
+    results = []
+    for flag in ("1", "0"):
+        path = tmp_path / f"weights_{flag}.npy"
+        env = {**os.environ, "NPKERAS_KERNELS": flag}
+        out = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True,
+                             text=True, check=True)
+        assert out.stdout.split() == [str(flag == "1")]
+        results.append(np.load(path))
+    assert np.array_equal(results[0], results[1])
