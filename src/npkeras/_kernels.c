@@ -124,7 +124,8 @@ static PyObject *adam(PyObject *self, PyObject *args)
     static const char *const names[] = {"variable", "gradient", "momentum", "velocity",
                                         "velocity_hat"};
     const int count = objs[4] == Py_None ? 4 : 5;
-    Array arrays[5] = {{0}};
+    Array arrays[5];
+    memset(arrays, 0, sizeof arrays);
     int kind = 0;
     Py_ssize_t n = acquire_same(objs, arrays, count, names, ~2u, &kind);  /* g read-only */
     if (n < 0) goto fail;
@@ -181,7 +182,8 @@ static PyObject *sgd(PyObject *self, PyObject *args)
         return NULL;
     static const char *const names[] = {"variable", "gradient", "momentum"};
     const int count = objs[2] == Py_None ? 2 : 3;
-    Array arrays[3] = {{0}};
+    Array arrays[3];
+    memset(arrays, 0, sizeof arrays);
     int kind = 0;
     Py_ssize_t n = acquire_same(objs, arrays, count, names, ~2u, &kind);  /* g read-only */
     if (n < 0) goto fail;
@@ -201,49 +203,6 @@ fail:
 
 /* ---------------------------------------------------------------- ReLU -------- */
 
-#define DEFINE_BIAS_RELU(T)                                                            \
-    WIDEST static void bias_relu_##T(T *z, const T *b, Py_ssize_t rows, Py_ssize_t cols)      \
-    {                                                                                  \
-        for (Py_ssize_t r = 0; r < rows; r++, z += cols)                               \
-            for (Py_ssize_t c = 0; c < cols; c++) {                                    \
-                T s = z[c] + b[c];                                                     \
-                z[c] = s < 0 ? 0 : s; /* NaN stays NaN, as in np.maximum */          \
-            }                                                                          \
-    }
-DEFINE_BIAS_RELU(float)
-DEFINE_BIAS_RELU(double)
-
-/* bias_relu(z, bias): z = max(z + bias, 0) in place; z is (rows, units), bias (units,) */
-static PyObject *bias_relu(PyObject *self, PyObject *args)
-{
-    PyObject *objs[2];
-    if (!PyArg_ParseTuple(args, "OO:bias_relu", &objs[0], &objs[1])) return NULL;
-    Array arrays[2] = {{0}};
-    int kind = 0;
-    if (acquire(objs[0], &arrays[0], 1, "z", &kind) < 0 ||
-        acquire(objs[1], &arrays[1], 0, "bias", &kind) < 0)
-        goto fail;
-    Py_ssize_t cols = arrays[1].view.len / kind;
-    Py_ssize_t total = arrays[0].view.len / kind;
-    if (cols == 0 || total % cols != 0 || arrays[0].view.ndim < 1 ||
-        arrays[0].view.shape[arrays[0].view.ndim - 1] != cols) {
-        PyErr_Format(PyExc_ValueError,
-                     "kernel argument `bias` (%zd values) must match the last axis of `z`", cols);
-        goto fail;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    if (kind == 4)
-        bias_relu_float(arrays[0].view.buf, arrays[1].view.buf, total / cols, cols);
-    else
-        bias_relu_double(arrays[0].view.buf, arrays[1].view.buf, total / cols, cols);
-    Py_END_ALLOW_THREADS
-    release(arrays, 2);
-    Py_RETURN_NONE;
-fail:
-    release(arrays, 2);
-    return NULL;
-}
-
 #define DEFINE_RELU_GRAD(T)                                                            \
     WIDEST static void relu_grad_##T(const T *dy, const T *y, T *out, Py_ssize_t n)           \
     {                                                                                  \
@@ -261,7 +220,8 @@ static PyObject *relu_grad(PyObject *self, PyObject *args)
     PyObject *objs[3];
     if (!PyArg_ParseTuple(args, "OOO:relu_grad", &objs[0], &objs[1], &objs[2])) return NULL;
     static const char *const names[] = {"dy", "y", "out"};
-    Array arrays[3] = {{0}};
+    Array arrays[3];
+    memset(arrays, 0, sizeof arrays);
     int kind = 0;
     Py_ssize_t n = acquire_same(objs, arrays, 3, names, 4u, &kind);  /* only out written */
     if (n < 0) goto fail;
@@ -278,11 +238,72 @@ fail:
     return NULL;
 }
 
-/* ---------------------------------------------------------------- row max ----- */
+/* ------------------------------------------------ kernels over the rows of z ---- */
+
+/* f(z, vector, rows, cols) on a non-empty z (..., cols) with rows = its size / cols */
+typedef void (*RowsKernel)(void *z, void *vector, Py_ssize_t rows, Py_ssize_t cols);
+
+/* Parse (z, vector), check that the vector holds one value per row (per_row) or per
+ * column of z, and run the float32 or float64 kernel without the GIL. */
+static PyObject *call_rows(PyObject *args, const char *format, const char *const *names,
+                           unsigned writable, int per_row, RowsKernel f32, RowsKernel f64)
+{
+    PyObject *objs[2];
+    if (!PyArg_ParseTuple(args, format, &objs[0], &objs[1])) return NULL;
+    Array arrays[2];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    for (int i = 0; i < 2; i++)
+        if (acquire(objs[i], &arrays[i], (writable >> i) & 1u, names[i], &kind) < 0) goto fail;
+    const Py_buffer *z = &arrays[0].view;
+    Py_ssize_t cols = z->ndim ? z->shape[z->ndim - 1] : 0;
+    Py_ssize_t rows = cols ? z->len / kind / cols : 0;
+    Py_ssize_t values = arrays[1].view.len / kind;
+    if (cols == 0 || values != (per_row ? rows : cols)) {
+        PyErr_Format(PyExc_ValueError,
+                     "kernel argument `%s` (%zd values) must hold one value per %s of a "
+                     "non-empty `%s` (%zd rows of %zd)", names[1], values,
+                     per_row ? "row" : "column", names[0], rows, cols);
+        goto fail;
+    }
+    RowsKernel f = kind == 4 ? f32 : f64;
+    Py_BEGIN_ALLOW_THREADS
+    f(arrays[0].view.buf, arrays[1].view.buf, rows, cols);
+    Py_END_ALLOW_THREADS
+    release(arrays, 2);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 2);
+    return NULL;
+}
+
+#define DEFINE_BIAS_RELU(T)                                                            \
+    WIDEST static void bias_relu_##T(void *z_, void *bias, Py_ssize_t rows,            \
+                                     Py_ssize_t cols)                                  \
+    {                                                                                  \
+        T *z = z_;                                                                     \
+        const T *b = bias;                                                             \
+        for (Py_ssize_t r = 0; r < rows; r++, z += cols)                               \
+            for (Py_ssize_t c = 0; c < cols; c++) {                                    \
+                T s = z[c] + b[c];                                                     \
+                z[c] = s < 0 ? 0 : s; /* NaN stays NaN, as in np.maximum */            \
+            }                                                                          \
+    }
+DEFINE_BIAS_RELU(float)
+DEFINE_BIAS_RELU(double)
+
+/* bias_relu(z, bias): z = max(z + bias, 0) in place; z (..., units), bias (units,) */
+static PyObject *bias_relu(PyObject *self, PyObject *args)
+{
+    static const char *const names[] = {"z", "bias"};
+    return call_rows(args, "OO:bias_relu", names, 1u, 0, bias_relu_float, bias_relu_double);
+}
 
 #define DEFINE_ROW_MAX(T)                                                              \
-    WIDEST static void row_max_##T(const T *z, T *out, Py_ssize_t rows, Py_ssize_t cols) \
+    WIDEST static void row_max_##T(void *z_, void *out_, Py_ssize_t rows, Py_ssize_t cols) \
     {                                                                                  \
+        const T *z = z_;                                                               \
+        T *out = out_;                                                                 \
         for (Py_ssize_t r = 0; r < rows; r++, z += cols) {                             \
             T top = z[0];                                                              \
             for (Py_ssize_t c = 1; c < cols; c++)                                      \
@@ -293,37 +314,12 @@ fail:
 DEFINE_ROW_MAX(float)
 DEFINE_ROW_MAX(double)
 
-/* row_max(z, out): out[r] = max over the last axis of z; z (..., k), out of z's size / k.
- * NumPy's reduction along a short last axis costs ~45 ns a row; this loop ~3. */
+/* row_max(z, out): out[r] = the max over the last axis of z. NumPy's reduction along a
+ * short last axis costs ~45 ns a row; this loop ~3. */
 static PyObject *row_max(PyObject *self, PyObject *args)
 {
-    PyObject *objs[2];
-    if (!PyArg_ParseTuple(args, "OO:row_max", &objs[0], &objs[1])) return NULL;
-    Array arrays[2] = {{0}};
-    int kind = 0;
-    if (acquire(objs[0], &arrays[0], 0, "z", &kind) < 0 ||
-        acquire(objs[1], &arrays[1], 1, "out", &kind) < 0)
-        goto fail;
-    const Py_buffer *z = &arrays[0].view;
-    Py_ssize_t cols = z->ndim ? z->shape[z->ndim - 1] : 0;
-    Py_ssize_t rows = cols ? z->len / kind / cols : 0;
-    if (cols == 0 || arrays[1].view.len / kind != rows) {
-        PyErr_Format(PyExc_ValueError,
-                     "kernel argument `out` must hold one value per row of a non-empty `z` "
-                     "(%zd rows of %zd)", rows, cols);
-        goto fail;
-    }
-    Py_BEGIN_ALLOW_THREADS
-    if (kind == 4)
-        row_max_float(z->buf, arrays[1].view.buf, rows, cols);
-    else
-        row_max_double(z->buf, arrays[1].view.buf, rows, cols);
-    Py_END_ALLOW_THREADS
-    release(arrays, 2);
-    Py_RETURN_NONE;
-fail:
-    release(arrays, 2);
-    return NULL;
+    static const char *const names[] = {"z", "out"};
+    return call_rows(args, "OO:row_max", names, 2u, 1, row_max_float, row_max_double);
 }
 
 static PyMethodDef methods[] = {
