@@ -45,7 +45,8 @@ class Adam(Optimizer):
         alpha = lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         m, vel = slots["momentum"], slots["velocity"]
         vel_hat = slots["velocity_hat"] if self.amsgrad else None
-        if backend.kernels_accept(v, g, m, vel, *([vel_hat] if self.amsgrad else [])):
+        state = (m, vel, vel_hat) if self.amsgrad else (m, vel)
+        if backend.kernels_accept(v, g, *state):
             backend.kernels.adam(v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2,
                                  self.epsilon)
             return

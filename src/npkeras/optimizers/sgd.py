@@ -26,7 +26,8 @@ class SGD(Optimizer):
 
     def update_step(self, g, v, lr, slots, tmp):
         m = slots["momentum"] if self.momentum else None
-        if backend.kernels_accept(v, g, *([m] if self.momentum else [])):
+        state = (m,) if self.momentum else ()
+        if backend.kernels_accept(v, g, *state):
             backend.kernels.sgd(v, g, m, lr, self.momentum, self.nesterov)
             return
         xp.multiply(g, lr, out=tmp)
