@@ -23,3 +23,14 @@ def test_quick_benchmark_runs_every_case(tmp_path):
     assert set(results["cases"]["2"]["groups"]["batch 1024"]) >= {"npkeras", "numpy-floor", "matmul-floor"}
     assert results["environment"]["forced_blas_variables_removed"]
     assert "kernel=" in proc.stdout
+
+
+def test_quick_kernel_benchmark_compares_every_piece():
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "kernels.py"), "--quick"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    expected = 8 if "not built" not in proc.stdout else 4
+    timed = [line for line in lines[1:] if line.split()[-1].replace(".", "").isdigit()]
+    assert len(timed) == expected
+    assert all(float(line.split()[-2]) > 0 and float(line.split()[-1]) > 0 for line in timed)
