@@ -26,4 +26,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache npkeras-demo
+	rm -rf $(VENV) build *.egg-info src/*.egg-info src/npkeras/*.so .pytest_cache npkeras-demo

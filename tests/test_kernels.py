@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from npkeras import activations, backend, layers
 
@@ -145,3 +147,23 @@ def test_training_without_kernels_gives_the_same_weights(tmp_path):
         assert out.stdout.split() == [str(flag == "1")]
         results.append(np.load(path))
     assert np.array_equal(results[0], results[1])
+
+
+@needs_kernels
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(0, 40), cols=st.integers(1, 20), wide=st.booleans(), seed=st.integers(0, 2**16))
+def test_kernels_equal_numpy_on_any_shape(rows, cols, wide, seed):
+    dtype = np.float64 if wide else np.float32
+    rng = np.random.default_rng(seed)
+    z, dy = (rng.standard_normal((rows, cols)).astype(dtype) for _ in range(2))
+    bias = rng.standard_normal(cols).astype(dtype)
+    expected = np.maximum(z + bias, 0)
+    kernels.bias_relu(z, bias)
+    assert np.array_equal(z, expected)
+    out = np.empty_like(dy)
+    kernels.relu_grad(dy, z, out)
+    assert np.array_equal(out, dy * (z > 0))
+    if rows:
+        top = np.empty((rows, 1), dtype)
+        kernels.row_max(dy, top)
+        assert np.array_equal(top, dy.max(axis=-1, keepdims=True))
