@@ -10,7 +10,7 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP): pyproject.toml | $(PY)
+$(STAMP): pyproject.toml setup.py src/npkeras/_kernels.c | $(PY)
 	$(PY) -m pip install -q -e ".[test,plot,pandas]"
 	touch $(STAMP)
 
