@@ -18,6 +18,23 @@ def test_dense_without_bias_and_on_3d_inputs():
     check_layer(lambda: layers.Dense(2, use_bias=False), (5, 3), (5, 2), expected_params=6)
 
 
+def test_dense_with_float32_weights_takes_float64_inputs():
+    layer = layers.Dense(3, activation="relu")
+    layer.build((None, 4))
+    rng = np.random.default_rng(0)
+    layer.set_weights([rng.standard_normal((4, 3)), rng.standard_normal(3)])
+    x, dy = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    y = layer.forward(x, training=True)
+    layer.grads_fresh = True
+    dx = layer.backward(dy)
+    w, b = (v.astype(np.float64) for v in layer.get_weights())
+    mask = (x @ w + b) > 0
+    np.testing.assert_allclose(y, np.maximum(x @ w + b, 0), rtol=1e-6)
+    np.testing.assert_allclose(layer.grads["kernel"], x.T @ (dy * mask), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(layer.grads["bias"], (dy * mask).sum(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dx, (dy * mask) @ w.T, rtol=1e-6)
+
+
 def test_dense_kernel_layout_matches_keras():
     layer = layers.Dense(4)
     layer(np.zeros((2, 3)))
