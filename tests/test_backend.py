@@ -17,15 +17,31 @@ def test_column_sum_equals_the_sum_over_rows(shape):
 
 @pytest.mark.parametrize("compiled", [True, False])
 @pytest.mark.parametrize("shape", [(1, 1), (7, 10), (2, 3, 5)])
-def test_row_max_and_row_sum_keep_the_last_axis(shape, compiled, monkeypatch):
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_reduce_max_and_reduce_sum_keep_the_axis(shape, axis, compiled, monkeypatch):
     if not compiled:
         monkeypatch.setattr(backend, "kernels", None)
     a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
-    assert np.array_equal(backend.row_max(a), a.max(axis=-1, keepdims=True))
-    np.testing.assert_allclose(backend.row_sum(a), a.sum(axis=-1, keepdims=True), rtol=1e-6, atol=1e-6)
+    assert np.array_equal(backend.reduce_max(a, axis), a.max(axis=axis, keepdims=True))
+    np.testing.assert_allclose(backend.reduce_sum(a, axis), a.sum(axis=axis, keepdims=True),
+                               rtol=1e-6, atol=1e-6)
 
 
-def test_row_max_of_a_row_with_nan_is_nan():
+def test_reduce_sum_of_integers_and_booleans_counts():
+    flags = np.array([[True, True, False]])
+    assert backend.reduce_sum(flags).tolist() == [[2]]
+    assert backend.reduce_sum(np.array([[1, 2, 3]])).tolist() == [[6]]
+
+
+def test_reduce_max_of_a_row_with_nan_is_nan():
     a = np.array([[1.0, np.nan, 3.0], [np.nan, 0.0, 5.0], [1.0, 2.0, 3.0]], np.float32)
-    assert np.array_equal(backend.row_max(a), np.array([[np.nan], [np.nan], [3.0]], np.float32),
+    assert np.array_equal(backend.reduce_max(a), np.array([[np.nan], [np.nan], [3.0]], np.float32),
                           equal_nan=True)
+
+
+def test_dot_into_writes_any_float_type():
+    a, b = np.arange(6.0).reshape(2, 3), np.ones((3, 2))
+    for dtype in (np.float64, np.float32):
+        out = np.empty((2, 2), dtype)
+        assert backend.dot_into(a, b, out) is out
+        assert out.tolist() == [[3.0, 3.0], [12.0, 12.0]]

@@ -199,17 +199,13 @@ class Softmax(Activation):
         self.axis = int(axis)
 
     def __call__(self, x):
-        if self.axis in (-1, x.ndim - 1):
-            e = xp.exp(x - backend.row_max(x))
-            e /= backend.row_sum(e)
-            return e
-        e = xp.exp(x - x.max(axis=self.axis, keepdims=True))
-        e /= e.sum(axis=self.axis, keepdims=True)
+        e = xp.exp(x - backend.reduce_max(x, self.axis))
+        e /= backend.reduce_sum(e, self.axis)
         return e
 
     def grad(self, dy, x, y):
         # dL/dx = y * (dy - sum(dy * y))
-        return y * (dy - (dy * y).sum(axis=self.axis, keepdims=True))
+        return y * (dy - backend.reduce_sum(dy * y, self.axis))
 
     def get_config(self):
         return {"axis": self.axis}
@@ -217,8 +213,8 @@ class Softmax(Activation):
 
 def logsumexp(x, axis=-1):
     """log(sum(exp(x))) along ``axis`` without overflow; keeps the reduced axis."""
-    top = x.max(axis=axis, keepdims=True)
-    return top + xp.log(xp.exp(x - top).sum(axis=axis, keepdims=True))
+    top = backend.reduce_max(x, axis)
+    return top + xp.log(backend.reduce_sum(xp.exp(x - top), axis))
 
 
 class LogSoftmax(Activation):
@@ -231,7 +227,7 @@ class LogSoftmax(Activation):
         return x - logsumexp(x, self.axis)
 
     def grad(self, dy, x, y):
-        return dy - xp.exp(y) * dy.sum(axis=self.axis, keepdims=True)
+        return dy - xp.exp(y) * backend.reduce_sum(dy, self.axis)
 
     def get_config(self):
         return {"axis": self.axis}

@@ -252,10 +252,9 @@ def _check_smoothing(value):
 def _shifted_softmax(z, axis):
     """(z - max, log of the softmax normaliser, softmax): one exp, all in the shifted
     domain, so large logits lose no precision."""
-    last = axis in (-1, z.ndim - 1)
-    shifted = z - (backend.row_max(z) if last else z.max(axis=axis, keepdims=True))
+    shifted = z - backend.reduce_max(z, axis)
     p = xp.exp(shifted)
-    total = backend.row_sum(p) if last else p.sum(axis=axis, keepdims=True)
+    total = backend.reduce_sum(p, axis)
     p /= total
     return shifted, xp.log(total), p
 
@@ -263,8 +262,8 @@ def _shifted_softmax(z, axis):
 def _softmax_xent(y, z, axis, need_grad):
     """Cross-entropy of targets y against softmax(z): (per-sample, d/dz)."""
     shifted, log_total, p = _shifted_softmax(z, axis)
-    mass = y.sum(axis=axis, keepdims=True)
-    per = (mass * log_total - (y * shifted).sum(axis=axis, keepdims=True)).squeeze(axis)
+    mass = backend.reduce_sum(y, axis)
+    per = (mass * log_total - backend.reduce_sum(y * shifted, axis)).squeeze(axis)
     if not need_grad:
         return per, None
     p *= mass
@@ -294,7 +293,7 @@ class CategoricalCrossentropy(Loss):
             return _softmax_xent(y, y_pred, self.axis, need_grad)
         # Keras renormalises the probabilities, then clips them to [eps, 1 - eps].
         eps = backend.epsilon()
-        total = y_pred.sum(axis=self.axis, keepdims=True)
+        total = backend.reduce_sum(y_pred, self.axis)
         q = y_pred / total
         qc = xp.clip(q, eps, 1.0 - eps)
         per = -(y * xp.log(qc)).sum(axis=self.axis)
@@ -302,7 +301,7 @@ class CategoricalCrossentropy(Loss):
             return per, None
         dq = -y / qc * ((q >= eps) & (q <= 1.0 - eps))
         # through q = p / sum(p): dL/dp_j = (dL/dq_j - sum_i dL/dq_i q_i) / sum(p)
-        dp = (dq - (dq * q).sum(axis=self.axis, keepdims=True)) / total
+        dp = (dq - backend.reduce_sum(dq * q, self.axis)) / total
         return per, dp
 
     def get_config(self):

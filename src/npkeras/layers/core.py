@@ -106,11 +106,7 @@ class Dense(Layer):
             if x.ndim != 2:  # (batch, ..., features): fold the middle axes into the batch
                 x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
             if self.grads_fresh:  # first contribution this step: write, no zeroing or temporary
-                kernel_grad = self.grads["kernel"]
-                if x.dtype is kernel_grad.dtype and dz.dtype is kernel_grad.dtype:
-                    xp.dot(x.T, dz, out=kernel_grad)  # dL/dW = x.T @ dz
-                else:  # dot writes only its own type
-                    kernel_grad[...] = x.T @ dz
+                backend.dot_into(x.T, dz, self.grads["kernel"])  # dL/dW = x.T @ dz
                 if self.use_bias:
                     backend.column_sum(dz, out=self.grads["bias"])
                 self.grads_fresh = False
