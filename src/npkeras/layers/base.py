@@ -29,6 +29,39 @@ def shape_fits(expected, shape) -> bool:
         e is None or d is None or e == d for e, d in zip(expected[1:], shape[1:]))
 
 
+class BackwardContext:
+    """What the engine asks of one ``backward`` call; it travels with the call, never on
+    the layer, so a layer shared by several models (or used twice in one) stays correct.
+
+    Args:
+        need_input_grad: False when no one reads dL/dx (the first layer of a model); the
+            layer may then skip computing it and return ``None``.
+        fused_activation: ``dy`` is already dL/d(pre-activation) (softmax or sigmoid fused
+            into the cross-entropy), so the layer skips its activation's derivative.
+        fresh: the set of layers whose gradients hold nothing yet this step; a layer in it
+            may overwrite its gradients instead of adding to them (see :meth:`take_fresh`).
+    """
+
+    __slots__ = ("need_input_grad", "fused_activation", "fresh")
+
+    def __init__(self, need_input_grad: bool = True, fused_activation: bool = False, fresh=None):
+        self.need_input_grad = need_input_grad
+        self.fused_activation = fused_activation
+        self.fresh = fresh
+
+    def take_fresh(self, layer) -> bool:
+        """True (once per step) when ``layer`` may overwrite its gradients rather than add."""
+        fresh = self.fresh
+        if fresh is not None and layer in fresh:
+            fresh.discard(layer)
+            return True
+        return False
+
+
+#: the context of a plain ``layer.backward(dy)``: input gradient wanted, gradients added
+DEFAULT_BACKWARD = BackwardContext()
+
+
 class Layer:
     """Base class of all layers.
 
