@@ -108,9 +108,17 @@ def test_aliases_and_unknown_names():
         losses.get("mean_square_error")
 
 
-def test_plain_function_loss_is_refused_with_guidance():
-    with pytest.raises(TypeError, match="LossFunctionWrapper"):
-        losses.get(lambda t, p: (t - p) ** 2)
+def test_plain_function_loss_gets_its_gradient_from_the_tape(float64, rng):
+    from npkeras import ops
+
+    def quartic(y_true, y_pred):
+        return ops.mean(ops.power(y_pred - y_true, 4), axis=-1)
+
+    loss = losses.get(quartic)
+    assert loss.name == "quartic"
+    y_true, y_pred = rng.standard_normal((3, 2)), rng.standard_normal((3, 2))
+    assert check_loss_gradient(loss, y_true, y_pred) < 1e-6
+    np.testing.assert_allclose(float(loss(y_true, y_pred)), ((y_pred - y_true) ** 4).mean())
 
 
 def test_loss_function_wrapper(float64, rng):

@@ -12,14 +12,17 @@ runs ordinary Keras training scripts.
 (2, 1)
 """
 
-from npkeras import (activations, backend, callbacks, initializers, layers, losses, metrics,
+from npkeras import (activations, backend, callbacks, initializers, layers, losses, metrics, ops,
                      optimizers, regularizers, saving, utils)
-from npkeras.layers import Input
+from npkeras.layers import Input, InputLayer, Layer
+from npkeras.layers.node import KerasTensor
 from npkeras.models import Model, Sequential
+from npkeras.ops import GradientTape, Variable
 from npkeras import models
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "Model", "Input", "layers", "activations", "losses", "metrics",
+__all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor", "Variable",
+           "GradientTape", "ops", "layers", "activations", "losses", "metrics",
            "optimizers", "initializers", "regularizers", "callbacks", "saving", "utils",
            "backend", "models", "__version__"]

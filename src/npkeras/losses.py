@@ -15,6 +15,7 @@ from __future__ import annotations
 from npkeras import backend
 from npkeras.activations import _sigmoid
 from npkeras.backend import xp
+from npkeras.ops.tape import Tape, current_tape, record, tracked, value_of
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
 
@@ -40,8 +41,24 @@ class Loss:
             self.name = name
 
     # -- per-loss math -------------------------------------------------------------
+    def call(self, y_true, y_pred):
+        """Per-sample losses written with ``keras.ops`` (Keras's way to define a loss);
+        built-in losses define :meth:`compute` instead."""
+        raise NotImplementedError(
+            f"Loss {type(self).__name__} defines neither `call(y_true, y_pred)` nor `compute`.")
+
     def compute(self, y_true, y_pred, need_grad=True):
-        raise NotImplementedError
+        """(per-sample losses, d per_sample[i] / d y_pred[i]) for a loss written with
+        :meth:`call`: the derivative comes from the tape (each sample's loss depends on
+        its own row only, so one backward pass with ones gives every row's derivative)."""
+        if not need_grad:
+            return xp.asarray(value_of(self.call(y_true, y_pred))), None
+        with Tape() as tape:
+            pred = tape.watch(y_pred)
+            per_sample = self.call(y_true, pred)
+        values = xp.asarray(value_of(per_sample))
+        (d,) = tape.backprop([per_sample], [xp.ones_like(values)], [pred])
+        return values, (xp.zeros_like(y_pred) if d is None else d)
 
     def prepare_targets(self, y_true, y_pred):
         """y_true as an array of y_pred's type and shape.
@@ -77,15 +94,32 @@ class Loss:
         return float(max(per_sample.size, 1))
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The reduced loss (a float, or the per-sample array for reduction='none')."""
-        y_pred = backend.as_float_array(y_pred, "y_pred")
-        per_sample, _ = self.compute(self.prepare_targets(y_true, y_pred), y_pred, need_grad=False)
-        w = self._weights(per_sample, sample_weight)
+        """The reduced loss (a scalar, or the per-sample array for reduction='none').
+
+        Under a tape with a tracked ``y_pred`` the result is tracked too: its gradient
+        is this loss's own derivative, so ``GradientTape.gradient`` reaches the model.
+        """
+        pred = backend.as_float_array(value_of(y_pred), "y_pred")
+        target = self.prepare_targets(value_of(y_true), pred)
+        need = current_tape() is not None and tracked(y_pred)
+        per_sample, d = self.compute(target, pred, need_grad=need)
+        w = self._weights(per_sample, value_of(sample_weight))
         if w is not None:
             per_sample = per_sample * w
         if self.reduction in ("none", None):
-            return per_sample
-        return per_sample.sum() / self._denominator(per_sample)
+            value = per_sample
+
+            def vjp(dy):  # dy: one value per sample
+                scale = dy if w is None else dy * w
+                return (d * scale[..., None],)
+        else:
+            value = per_sample.sum() / self._denominator(per_sample)
+            scale = 1.0 / self._denominator(per_sample)
+
+            def vjp(dy):
+                factor = dy * scale if w is None else (dy * scale * w)[..., None]
+                return (d * factor,)
+        return record(value, (y_pred,), vjp) if need else value
 
     def value_and_grad(self, y_true, y_pred, sample_weight=None, need_grad=True):
         """(reduced loss as a float, dL/dy_pred or None) for one batch.
@@ -459,6 +493,21 @@ class LossFunctionWrapper(Loss):
         return per, (self.grad_fn(y_true, y_pred) if need_grad else None)
 
 
+class FunctionLoss(Loss):
+    """A loss from a plain function ``fn(y_true, y_pred) -> per-sample losses`` written
+    with ``keras.ops`` (``compile(loss=my_loss)``); its gradient comes from the tape."""
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None):
+        super().__init__(reduction, name or getattr(fn, "__name__", "loss"))
+        self.fn = fn
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred)
+
+    def get_config(self):
+        return {**super().get_config(), "fn": getattr(self.fn, "__name__", repr(self.fn))}
+
+
 _CLASSES = {
     "mean_squared_error": MeanSquaredError,
     "mean_absolute_error": MeanAbsoluteError,
@@ -487,11 +536,8 @@ def get(identifier) -> Loss:
     """A loss from a name ('mse'), a :class:`Loss` or a config dict."""
     from npkeras.saving.registry import resolve
 
-    if callable(identifier) and not isinstance(identifier, Loss):
-        raise TypeError(
-            f"Loss {identifier!r} is a plain function, which gives no gradient. Wrap it as "
-            "`npkeras.losses.LossFunctionWrapper(fn, grad_fn)` or subclass `Loss`."
-        )
+    if callable(identifier) and not isinstance(identifier, (Loss, type)):
+        return FunctionLoss(identifier)
     return resolve(identifier, "loss", _CLASSES, Loss, _ALIASES)
 
 

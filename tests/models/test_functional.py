@@ -44,11 +44,12 @@ def test_shared_layer_gradients_add_up(float64):
     y = rng.standard_normal((4, 1))
     assert check_model_gradients(model, x, y) < 1e-6
     # the shared kernel's gradient is the sum of both uses: not equal to either alone
-    buf = model._prepare_parameters()
+    step = model._training_step()
+    buf = step.prepare()
     xs, ys, sws, _ = model._arrays(x, y)
-    model._compute_gradients(xs, ys, sws)
+    step.compute_gradients(xs, ys, sws)
     both = shared.grads["kernel"].copy()
-    model._compute_gradients([xs[0], np.zeros_like(xs[1])], ys, sws)
+    step.compute_gradients([xs[0], np.zeros_like(xs[1])], ys, sws)
     assert not np.allclose(both, shared.grads["kernel"])
     assert buf.params.size == model.count_params()
 

@@ -95,13 +95,14 @@ def test_validation_split_takes_the_last_samples_before_shuffling():
     x = np.arange(10, dtype=np.float32).reshape(10, 1)
     model = keras.Sequential([keras.Input(shape=(1,)), layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mae")
-    original = model._train_step
+    step = model._training_step()
+    original = step.train_batch
 
-    def recording(xs, ys, sws):
+    def recording(xs, ys, sws, distribution=None):
         seen.extend(xs[0][:, 0].tolist())
-        return original(xs, ys, sws)
+        return original(xs, ys, sws, distribution)
 
-    model._train_step = recording
+    step.train_batch = recording
     history = model.fit(x, x, validation_split=0.3, epochs=1, batch_size=4, verbose=0)
     assert sorted(seen) == list(range(7))
     assert "val_loss" in history.history
@@ -220,6 +221,7 @@ def _interrupt_after(model, epochs_done, at_batch):
 
 def test_keyboard_interrupt_keeps_model_and_history():
     assert threading.current_thread() is threading.main_thread()
+    handler_before = signal.getsignal(signal.SIGINT)
     x, y = _regression_data(640)
     model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(1)])
     model.compile(optimizer="adam", loss="mse")
@@ -233,7 +235,7 @@ def test_keyboard_interrupt_keeps_model_and_history():
     for a, b in zip(spy.snapshot, model.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert np.isfinite(model.predict(x[:4], verbose=0)).all()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is handler_before
 
 
 def test_fit_errors():
@@ -269,12 +271,12 @@ def test_fused_softmax_cross_entropy_matches_unfused_gradient(float64):
     model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(5, activation="tanh"),
                               layers.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
-    assert model._fused[0] is not None
+    assert model._training_step().fused[0] is not None
     y = np.eye(3)[rng.integers(0, 3, 6)]
     assert check_model_gradients(model, rng.standard_normal((6, 4)), y) < 1e-6
     binary = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(1, activation="sigmoid")])
     binary.compile(optimizer="sgd", loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1))
-    assert binary._fused[0] is not None
+    assert binary._training_step().fused[0] is not None
     assert check_model_gradients(binary, rng.standard_normal((6, 4)), rng.integers(0, 2, (6, 1))) < 1e-6
 
 

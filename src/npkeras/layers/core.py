@@ -6,7 +6,7 @@ import math
 
 from npkeras import activations, backend, initializers, regularizers
 from npkeras.backend import xp
-from npkeras.layers.base import Layer
+from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 
 
 def _positive_int(owner, name, value):
@@ -97,24 +97,23 @@ class Dense(Layer):
         """The pre-activation ``x @ kernel + bias`` of the last forward call (logits)."""
         return self.cache[1]
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         x, z, y = self.cache
         if self.activity_regularizer is not None:
             dy = dy + self.activity_regularizer.grad(y)
-        dz = dy if (self._is_linear or self.fused_activation_grad) else self.activation.grad(dy, z, y)
+        dz = dy if (self._is_linear or ctx.fused_activation) else self.activation.grad(dy, z, y)
         if self.trainable:
             if x.ndim != 2:  # (batch, ..., features): fold the middle axes into the batch
                 x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
-            if self.grads_fresh:  # first contribution this step: write, no zeroing or temporary
+            if ctx.take_fresh(self):  # first contribution this step: write, no zeroing
                 backend.dot_into(x.T, dz, self.grads["kernel"])  # dL/dW = x.T @ dz
                 if self.use_bias:
                     backend.column_sum(dz, out=self.grads["bias"])
-                self.grads_fresh = False
             else:
                 self.grads["kernel"] += x.T @ dz
                 if self.use_bias:
                     self.grads["bias"] += backend.column_sum(dz)
-        if not self.input_grad_needed:
+        if not ctx.need_input_grad:
             return None
         dx = xp.dot(dz, self.params["kernel"].T)  # dL/dx = dz @ W.T
         return dx if dy.ndim == 2 else dx.reshape(dy.shape[:-1] + (x.shape[-1],))
@@ -153,8 +152,8 @@ class Activation(Layer):
     def preactivation(self):
         return self.cache[0]
 
-    def backward(self, dy):
-        if self.fused_activation_grad:
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
+        if ctx.fused_activation:
             return dy
         x, y = self.cache
         return self.activation.grad(dy, x, y)

@@ -1,39 +1,10 @@
-"""Symbolic tensors, graph nodes and the ``Input`` that starts a functional model."""
+"""``Input`` and ``InputLayer``: where a functional model's graph starts."""
 
 from __future__ import annotations
 
 from npkeras import backend
-from npkeras.layers.base import Layer, _format_shape
-
-
-class KerasTensor:
-    """A placeholder for an array in a layer graph: its shape (batch axis None) and origin."""
-
-    def __init__(self, shape, node=None, index: int = 0, name: str | None = None):
-        self.shape = tuple(shape)
-        self.node = node
-        self.index = index
-        self.name = name
-        self.dtype = backend.floatx()
-
-    @property
-    def ndim(self) -> int:
-        return len(self.shape)
-
-    def __repr__(self) -> str:
-        origin = self.node.layer.name if self.node is not None else "?"
-        return f"<KerasTensor shape={_format_shape(self.shape)}, from '{origin}'>"
-
-
-class Node:
-    """One call of a layer in a graph: the tensors it read and the tensors it made."""
-
-    def __init__(self, layer, inputs, multi_input: bool):
-        self.layer = layer
-        self.inputs = list(inputs)
-        self.multi_input = multi_input
-        self.outputs: list[KerasTensor] = []
-        self.cache = None
+from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
+from npkeras.layers.node import KerasTensor, Node
 
 
 class InputLayer(Layer):
@@ -43,7 +14,10 @@ class InputLayer(Layer):
     (None, 3)
     """
 
-    def __init__(self, shape=None, batch_size=None, name=None, input_shape=None, **kwargs):
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=False, name=None,
+                 input_shape=None, batch_shape=None, input_tensor=None, **kwargs):
+        if batch_shape is not None and shape is None:
+            batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
         shape = shape if shape is not None else input_shape
         if shape is None:
             raise ValueError("InputLayer needs a `shape` (per-sample, without the batch axis).")
@@ -55,62 +29,51 @@ class InputLayer(Layer):
                 f"Every dimension of an Input shape must be a positive integer or None; "
                 f"received shape={shape}."
             )
+        if sparse:
+            raise ValueError("npkeras has no sparse tensors: pass dense arrays (sparse=False).")
         super().__init__(name=name, **kwargs)
         self.shape = shape
         self.batch_size = batch_size
+        self.input_dtype = str(dtype) if dtype is not None else backend.floatx()
+        self.integer_inputs = self.input_dtype.startswith(("int", "uint", "bool"))
         self.input_shape_spec = (batch_size,) + shape
         self.built = True
         node = Node(self, [], multi_input=False)
-        self.output = KerasTensor(self.input_shape_spec, node=node, name=self.name)
+        self.output = KerasTensor(self.input_shape_spec, node=node, name=self.name,
+                                  dtype=self.input_dtype)
         node.outputs = [self.output]
         self._inbound_nodes.append(node)
 
     def forward(self, x, training=False):
         return x
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         return dy
 
     def get_config(self):
-        return {"name": self.name, "shape": list(self.shape), "batch_size": self.batch_size}
+        config = {"name": self.name, "shape": list(self.shape), "batch_size": self.batch_size}
+        if self.input_dtype != backend.floatx():
+            config["dtype"] = self.input_dtype
+        return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        if "batch_shape" in config and "shape" not in config:
+            config["shape"] = tuple(config.pop("batch_shape")[1:])
         config["shape"] = tuple(config["shape"])
         return cls(**config)
 
 
-def Input(shape=None, batch_size=None, name=None) -> KerasTensor:
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
+          tensor=None, optional=False) -> KerasTensor:
     """A symbolic input of per-sample ``shape`` for the functional API.
 
     >>> import npkeras as keras
     >>> keras.Input(shape=(4,)).shape
     (None, 4)
+    >>> keras.Input(shape=(5,), dtype="int32").dtype
+    'int32'
     """
-    return InputLayer(shape=shape, batch_size=batch_size, name=name).output
-
-
-def call_symbolic(layer: Layer, inputs):
-    """Record a call of ``layer`` on KerasTensors; returns the output KerasTensor(s)."""
-    multi = isinstance(inputs, (list, tuple))
-    tensors = list(inputs) if multi else [inputs]
-    for t in tensors:
-        if not isinstance(t, KerasTensor):
-            raise TypeError(
-                f"Layer '{layer.name}' was called on a mix of symbolic tensors and {type(t).__name__}; "
-                "pass only outputs of `keras.Input` or of other layers."
-            )
-    shapes = [t.shape for t in tensors]
-    input_shape = shapes if multi else shapes[0]
-    if layer.built:
-        if not multi:
-            layer.check_input_shape(input_shape)
-    else:
-        layer._maybe_build(input_shape)
-    out_shape = layer.compute_output_shape(input_shape)
-    node = Node(layer, tensors, multi_input=multi)
-    out_shapes = out_shape if isinstance(out_shape, list) else [out_shape]
-    node.outputs = [KerasTensor(s, node=node, index=i) for i, s in enumerate(out_shapes)]
-    layer._inbound_nodes.append(node)
-    return node.outputs if isinstance(out_shape, list) else node.outputs[0]
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=bool(sparse),
+                      batch_shape=batch_shape, name=name).output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from npkeras import backend
 from npkeras.backend import xp
-from npkeras.layers.base import Layer
+from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 
 
 class Normalization(Layer):
@@ -68,8 +68,8 @@ class Normalization(Layer):
             return x * scale + self.params["mean"]
         return (x - self.params["mean"]) / scale
 
-    def backward(self, dy):
-        if not self.input_grad_needed:
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
+        if not ctx.need_input_grad:
             return None
         scale = self._scale(dy.dtype)
         return dy * scale if self.invert else dy / scale

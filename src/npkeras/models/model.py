@@ -1,28 +1,53 @@
-"""The functional ``Model``: a graph of layers built from ``keras.Input`` tensors.
+"""``Model``: a graph of layers built from ``keras.Input`` tensors, or a subclass with
+``call``.
 
-The forward pass runs the layer calls (nodes) in topological order, keeping each
-node's cache; the backward pass walks them in reverse, adding gradients where a
-tensor feeds several nodes, so a layer used twice gets both contributions.
+A functional model's forward pass runs the layer calls (nodes) in topological order,
+keeping each call's cache; the backward pass walks them in reverse, adding gradients
+where a tensor feeds several nodes, so a layer used twice gets both contributions. A
+subclassed model (``class M(keras.Model)`` with ``call``) runs its ``call`` on the tape:
+its built-in layers are one node each with their own backward.
 """
 
 from __future__ import annotations
 
-from npkeras.layers.base import Layer, _format_shape, shape_fits
-from npkeras.layers.input_layer import InputLayer, KerasTensor
-from npkeras.models.trainer import Trainer
-from npkeras.utils.naming import unique_name
+import inspect
+
+from npkeras.backend import xp
+from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer, shape_fits
+from npkeras.layers.input_layer import InputLayer
+from npkeras.layers.node import KerasTensor, format_shape
+from npkeras.ops.tape import no_grad
+from npkeras.training import data as data_module
+from npkeras.training.loop import Trainer
+from npkeras.utils.naming import to_snake_case, unique_name
+
+_format_shape = format_shape
 
 
 class _Step:
-    """One node of the plan: which slots it reads and writes."""
+    """One node of the plan: which slots it reads and writes, and how to call its layer."""
 
-    __slots__ = ("layer", "node", "inputs", "outputs", "multi_input", "multi_output", "reads_model_input")
+    __slots__ = ("layer", "node", "inputs", "outputs", "multi_input", "multi_output",
+                 "reads_model_input", "kwargs", "takes_context")
 
     def __init__(self, layer, node, inputs, outputs, multi_input, multi_output, reads_model_input):
         self.layer, self.node = layer, node
         self.inputs, self.outputs = inputs, outputs
         self.multi_input, self.multi_output = multi_input, multi_output
         self.reads_model_input = reads_model_input
+        # the call's other arguments (mask, initial_state, ...); `training` comes per run
+        self.kwargs = {k: v for k, v in node.call_kwargs.items() if k != "training"}
+        self.takes_context = _backward_takes_context(layer)
+
+
+def _backward_takes_context(layer) -> bool:
+    """Whether ``layer.backward`` accepts the :class:`BackwardContext` (user layers written
+    before it existed take ``backward(dy)`` only)."""
+    try:
+        parameters = inspect.signature(layer.backward).parameters
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
 
 
 def _as_list(value, what):
@@ -55,13 +80,20 @@ class Model(Trainer, Layer):
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None, trainable: bool = True,
                  **kwargs):
-        Layer.__init__(self, name=name or unique_name(self._default_name()), **kwargs)
+        subclassed = type(self)._uses_call() and inputs is None and outputs is None
+        default = to_snake_case(type(self).__name__) if subclassed else self._default_name()
+        Layer.__init__(self, name=name or unique_name(default), **kwargs)
         self._init_trainer()
-        if self._is_graph:
+        self._subclassed = subclassed
+        self._caches: list = []
+        self._subclass_io = None  # (input names, output names) once a subclass is built
+        if self._is_graph and not subclassed:
             if inputs is None or outputs is None:
-                raise TypeError("Model(inputs, outputs) needs both `inputs` and `outputs` tensors.")
+                raise TypeError(
+                    "Model(inputs, outputs) needs both `inputs` and `outputs` tensors; to "
+                    "write a model as code, subclass keras.Model and define `call`.")
             self._build_graph(inputs, outputs)
-        self.trainable = trainable
+        self._trainable = bool(trainable)
 
     #: built from input and output tensors (False for Sequential, which keeps a stack)
     _is_graph = True
@@ -70,16 +102,8 @@ class Model(Trainer, Layer):
     def _default_name():
         return "functional"
 
-    # -- trainable flag propagates to every layer, as in Keras -----------------------
-    @property
-    def trainable(self) -> bool:
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        self._trainable = bool(value)
-        for layer in getattr(self, "_layers", None) or []:
-            layer.trainable = value
+    def _kind(self) -> str:
+        return "model"
 
     # -- graph ---------------------------------------------------------------------
     def _build_graph(self, inputs, outputs):
@@ -157,20 +181,20 @@ class Model(Trainer, Layer):
 
     @property
     def layers(self) -> list:
+        if self._subclassed:
+            return self._sublayers()
         return list(self._layers)
 
     def _all_layers(self) -> list:
-        """Every leaf layer, nested models flattened, each once."""
-        flat, seen = [], set()
-        for layer in self.layers:
-            for leaf in (layer._all_layers() if isinstance(layer, Model) else [layer]):
-                if id(leaf) not in seen:
-                    seen.add(id(leaf))
-                    flat.append(leaf)
-        return flat
+        """Every layer that holds weights or computes, nested models flattened, each once
+        (a model itself only when it owns variables of its own)."""
+        return [layer for layer in self._flatten_layers()
+                if not isinstance(layer, Model) or layer._variables]
 
     def _output_producers(self):
         """The layer making each output, when it is safe to fuse its activation into the loss."""
+        if self._subclassed:
+            return [None] * len(self.output_names)
         producers = []
         consumed = {i for step in self._plan for i in step.inputs}
         for slot, t in zip(self._output_slots, self._output_tensors):
@@ -181,13 +205,19 @@ class Model(Trainer, Layer):
 
     # -- execution -----------------------------------------------------------------
     def _forward(self, inputs, training=False):
+        if self._subclassed:
+            y = Layer.forward(self, inputs[0] if len(inputs) == 1 else list(inputs), training)
+            return list(y) if isinstance(y, (list, tuple)) else [y]
         values = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
-        for step in self._plan:
-            x = [values[i] for i in step.inputs] if step.multi_input else values[step.inputs[0]]
-            y = step.layer.forward(x, training=training)
-            step.node.cache = step.layer.cache
+        caches = self._caches = [None] * len(self._plan)
+        for i, step in enumerate(self._plan):
+            x = [values[j] for j in step.inputs] if step.multi_input else values[step.inputs[0]]
+            layer = step.layer
+            y = layer.forward(x, training=training, **step.kwargs) if step.kwargs else \
+                layer.forward(x, training=training)
+            caches[i] = layer.cache
             if step.multi_output:
                 for slot, v in zip(step.outputs, y):
                     values[slot] = v
@@ -195,12 +225,21 @@ class Model(Trainer, Layer):
                 values[step.outputs[0]] = y
         return [values[s] for s in self._output_slots]
 
-    def _backward(self, output_grads, need_input_grads=False):
+    def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):
+        """dL/d(each input) from dL/d(each output); weight gradients go into the layers'
+        ``grads``. ``fused``: output layers whose gradient arrives already through their
+        activation; ``fresh``: layers that may overwrite their gradients this step."""
+        if self._subclassed:
+            dy = output_grads[0] if len(output_grads) == 1 else list(output_grads)
+            dx = Layer.backward(self, dy, BackwardContext(need_input_grads, False, fresh))
+            return dx if isinstance(dx, list) else [dx]
         grads = [None] * self._n_slots
         for slot, g in zip(self._output_slots, output_grads):
             if g is not None:
                 grads[slot] = g if grads[slot] is None else grads[slot] + g
-        for step in reversed(self._plan):
+        caches = self._caches
+        for i in range(len(self._plan) - 1, -1, -1):
+            step = self._plan[i]
             if step.multi_output:
                 dy = [grads[s] for s in step.outputs]
                 if all(d is None for d in dy):
@@ -210,9 +249,10 @@ class Model(Trainer, Layer):
                 if dy is None:
                     continue
             layer = step.layer
-            layer.cache = step.node.cache
-            layer.input_grad_needed = need_input_grads or not step.reads_model_input
-            dx = layer.backward(dy)
+            layer.cache = caches[i]
+            ctx = BackwardContext(need_input_grads or not step.reads_model_input,
+                                  layer in fused, fresh)
+            dx = layer.backward(dy, ctx) if step.takes_context else layer.backward(dy)
             if dx is None:
                 continue
             for slot, g in zip(step.inputs, dx if step.multi_input else [dx]):
@@ -221,22 +261,32 @@ class Model(Trainer, Layer):
         return [grads[s] for s in self._input_slots]
 
     # -- use as a layer --------------------------------------------------------------
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, **kwargs):
+        if self._subclassed:
+            return Layer.forward(self, x, training, **kwargs)
         outs = self._forward(x if isinstance(x, list) else [x], training)
-        self.cache = [step.node.cache for step in self._plan]
+        self.cache = self._caches
         return outs[0] if len(outs) == 1 else outs
 
-    def backward(self, dy):
-        for step, cache in zip(self._plan, self.cache):
-            step.node.cache = cache
-        dxs = self._backward(dy if isinstance(dy, list) else [dy], need_input_grads=self.input_grad_needed)
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
+        if self._subclassed:
+            return Layer.backward(self, dy, ctx)
+        self._caches = self.cache
+        dxs = self._backward(dy if isinstance(dy, list) else [dy],
+                             need_input_grads=ctx.need_input_grad, fresh=ctx.fresh)
         return dxs[0] if len(dxs) == 1 else dxs
 
     def compute_output_shape(self, input_shape):
+        if self._subclassed:
+            return Layer.compute_output_shape(self, input_shape)
         shapes = [t.shape for t in self._output_tensors]
         return shapes[0] if len(shapes) == 1 else shapes
 
     def _ensure_built_for(self, xs):
+        if self._subclassed:
+            if not self.built:
+                self._build_subclass([x[:2] for x in xs])
+            return
         if len(xs) != len(self.input_names):
             raise ValueError(
                 f"Model '{self.name}' expects {len(self.input_names)} input(s) "
@@ -250,6 +300,51 @@ class Model(Trainer, Layer):
                     f"{_format_shape(expected)}, but received an array of shape {tuple(x.shape)}."
                 )
 
+    # -- subclassed models -----------------------------------------------------------
+    def _build_subclass(self, xs):
+        """Build a subclassed model by calling it on a couple of rows (as Keras does on
+        the first batch): its layers build, and the outputs are counted."""
+        x = xs[0] if len(xs) == 1 else list(xs)
+        shapes = [(None,) + tuple(a.shape[1:]) for a in xs]
+        if not self.built:
+            self.input_shape_spec = shapes[0] if len(shapes) == 1 else shapes
+            if type(self).build is not Layer.build:
+                self.build(self.input_shape_spec)
+        with no_grad():
+            y = Layer.forward(self, x, training=False)
+        self._adopt_variables()
+        outs = list(y) if isinstance(y, (list, tuple)) else [y]
+        self._output_shapes = [(None,) + tuple(o.shape[1:]) for o in outs]
+        previous = self.output_names
+        self._subclass_io = (self.input_names, [f"output_{i + 1}" for i in range(len(outs))]
+                             if len(outs) > 1 else ["output_1"])
+        self.built = True
+        if self.compiled and len(previous) != len(outs):
+            self._resolve_compiled_losses()
+
+    def build(self, input_shape=None):
+        """Build a subclassed model for ``input_shape`` (batch axis first) by calling it on
+        zeros, as Keras does; graph models are built already."""
+        if not self._subclassed or input_shape is None:
+            self.built = True
+            return
+        shapes = input_shape if isinstance(input_shape, list) else [input_shape]
+        probes = [xp.zeros((2,) + tuple(1 if d is None else d for d in s[1:]),
+                           self.dtype or "float32") for s in shapes]
+        self._build_subclass(probes)
+
+    def _note_inputs(self, x):
+        """A subclassed model learns how many inputs it takes from the first data."""
+        if not self._subclassed or self._subclass_io is not None:
+            return
+        if isinstance(x, dict):
+            names = list(x)
+        elif isinstance(x, (list, tuple)) and len(x) > 1 and not data_module._looks_like_rows(x):
+            names = [f"input_{i + 1}" for i in range(len(x))]
+        else:
+            names = ["input_1"]
+        self._subclass_io = (names, ["output_1"])
+
     # -- shapes and weights ----------------------------------------------------------
     @property
     def inputs(self) -> list:
@@ -261,59 +356,21 @@ class Model(Trainer, Layer):
 
     @property
     def input_shape(self):
+        if self._subclassed:
+            return self.input_shape_spec
         shapes = [t.shape for t in self.inputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
     @property
     def output_shape(self):
+        if self._subclassed:
+            shapes = getattr(self, "_output_shapes", None) or [None]
+            return shapes[0] if len(shapes) == 1 else shapes
         shapes = [t.shape for t in self.outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
-    @property
-    def weights(self) -> list:
-        return [w for layer in self._all_layers() for w in layer.weights]
-
-    @property
-    def trainable_weights(self) -> list:
-        return [w for layer in self._all_layers() for w in layer.trainable_weights]
-
-    @property
-    def non_trainable_weights(self) -> list:
-        return [w for layer in self._all_layers() for w in layer.non_trainable_weights]
-
-    def get_weights(self) -> list:
-        """Copies of every weight, layer by layer in Keras order."""
-        return [w for layer in self._all_layers() for w in layer.get_weights()]
-
-    def set_weights(self, weights) -> None:
-        """Set every weight from a list like the one :meth:`get_weights` returns."""
-        weights = list(weights)
-        layers = self._all_layers()
-        expected = sum(len(layer.params) for layer in layers)
-        if len(weights) != expected:
-            raise ValueError(
-                f"Model '{self.name}' has {expected} weight arrays, but set_weights received "
-                f"{len(weights)}."
-            )
-        position = 0
-        for layer in layers:
-            count = len(layer.params)
-            layer.set_weights(weights[position:position + count])
-            position += count
-
     def count_params(self) -> int:
         return int(sum(w.size for w in self.weights))
-
-    def regularization_loss(self) -> float:
-        return sum(layer.regularization_loss() for layer in self._all_layers())
-
-    def add_regularization_grads(self) -> None:
-        for layer in self._all_layers():
-            layer.add_regularization_grads()
-
-    def zero_grads(self) -> None:
-        for layer in self._all_layers():
-            layer.zero_grads()
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by ``name`` or by ``index`` in ``model.layers``."""
@@ -339,10 +396,33 @@ class Model(Trainer, Layer):
 
         print_summary(self, print_fn=print_fn, line_length=line_length)
 
-    def __call__(self, inputs, training=False):
-        if isinstance(inputs, dict):
+    def __call__(self, inputs=None, *args, training=None, mask=None, **kwargs):
+        if isinstance(inputs, dict) and not self._subclassed:
             inputs = [inputs[n] for n in self.input_names]
-        return Layer.__call__(self, inputs, training)
+        if self._subclassed and not self.built:
+            self._note_inputs(inputs)
+        return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+
+    # -- names -----------------------------------------------------------------------
+    @property
+    def input_names(self) -> list:
+        if self._subclassed:
+            return self._subclass_io[0] if self._subclass_io else ["input_1"]
+        return self._input_names
+
+    @input_names.setter
+    def input_names(self, names):
+        self._input_names = list(names)
+
+    @property
+    def output_names(self) -> list:
+        if self._subclassed:
+            return self._subclass_io[1] if self._subclass_io else ["output_1"]
+        return self._output_names
+
+    @output_names.setter
+    def output_names(self, names):
+        self._output_names = list(names)
 
     # -- saving --------------------------------------------------------------------
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:

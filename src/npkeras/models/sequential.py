@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from npkeras.layers.base import Layer, _format_shape, shape_fits
-from npkeras.layers.input_layer import InputLayer, KerasTensor
-from npkeras.models.model import Model
+from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer, shape_fits
+from npkeras.layers.input_layer import InputLayer
+from npkeras.layers.node import KerasTensor
+from npkeras.layers.node import format_shape as _format_shape
+from npkeras.models.model import Model, _backward_takes_context
 
 
 class Sequential(Model):
@@ -96,8 +98,7 @@ class Sequential(Model):
             shapes.append(shape)
         self._layer_output_shapes = shapes
         self.input_shape_spec = (None,) + input_shape[1:]
-        if self._stack:
-            self._stack[0].input_grad_needed = False
+        self._takes_context = [_backward_takes_context(layer) for layer in self._stack]
         self.built = True
 
     def _maybe_build(self, input_shape):
@@ -129,26 +130,33 @@ class Sequential(Model):
     # -- execution -----------------------------------------------------------------
     def _forward(self, inputs, training=False):
         x = inputs[0]
-        for layer in self._stack:
+        caches = self._caches = [None] * len(self._stack)
+        for i, layer in enumerate(self._stack):
             x = layer.forward(x, training=training)
+            caches[i] = layer.cache
         return [x]
 
-    def _backward(self, output_grads, need_input_grads=False):
+    def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):
         dy = output_grads[0]
-        self._stack[0].input_grad_needed = need_input_grads
-        for layer in reversed(self._stack):
-            dy = layer.backward(dy)
+        stack, caches, takes_context = self._stack, self._caches, self._takes_context
+        for i in range(len(stack) - 1, -1, -1):
+            layer = stack[i]
+            layer.cache = caches[i]
+            if takes_context[i]:
+                ctx = BackwardContext(need_input_grads or i > 0, layer in fused, fresh)
+                dy = layer.backward(dy, ctx)
+            else:
+                dy = layer.backward(dy)
         return [dy]
 
     def forward(self, x, training=False):
         outs = self._forward([x], training)
-        self.cache = [layer.cache for layer in self._stack]
+        self.cache = self._caches
         return outs[0]
 
-    def backward(self, dy):
-        for layer, cache in zip(self._stack, self.cache):
-            layer.cache = cache
-        return self._backward([dy], need_input_grads=self.input_grad_needed)[0]
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
+        self._caches = self.cache
+        return self._backward([dy], need_input_grads=ctx.need_input_grad, fresh=ctx.fresh)[0]
 
     # -- names and shapes ----------------------------------------------------------
     @property

@@ -45,17 +45,20 @@ def check_layer_gradients(layer, x, seed: int = 0) -> dict:
         return float((layer.forward(x, training=False) * r).sum())
 
     layer.forward(x, training=False)
-    layer.zero_grads()
-    layer.input_grad_needed = True
+    for sublayer in layer._flatten_layers():
+        sublayer.zero_grads()
     dx = layer.backward(r)
     dxs = dx if isinstance(dx, list) else [dx]
     errors = {}
     for i, (inp, analytic) in enumerate(zip(inputs, dxs)):
         key = "input" if i == 0 else f"input_{i}"
         errors[key] = relative_error(analytic, numerical_gradient(loss, inp))
-    for name, value in layer.params.items():
-        if layer._weight_is_trainable(name):
-            errors[name] = relative_error(layer.grads[name], numerical_gradient(loss, value))
+    for sublayer in layer._flatten_layers():
+        prefix = "" if sublayer is layer else f"{sublayer.name}/"
+        for name, value in sublayer.params.items():
+            if sublayer._weight_is_trainable(name):
+                errors[prefix + name] = relative_error(sublayer.grads[name],
+                                                       numerical_gradient(loss, value))
     return errors
 
 
@@ -82,13 +85,14 @@ def check_model_gradients(model, x, y, sample_weight=None) -> float:
     """Relative error of a compiled model's weight gradients (loss, penalties, fused
     output activations, shared layers and all) against finite differences."""
     xs, ys, sws, _ = model._arrays(x, y, sample_weight)
-    buf = model._prepare_parameters()
-    model._compute_gradients(xs, ys, sws)
+    step = model._training_step()
+    buf = step.prepare()
+    step.compute_gradients(xs, ys, sws)
     analytic = buf.grads.copy()
 
     def loss():
         outs = model._forward(xs, training=True)
-        total = model._losses_and_grads(ys, outs, sws, need_grad=False)[0]
-        return total + model._penalties(add_grads=False)
+        total = step.losses_and_grads(ys, outs, sws, need_grad=False)[0]
+        return total + step.penalties(add_grads=False)
 
     return relative_error(analytic, numerical_gradient(loss, buf.params))

@@ -24,7 +24,7 @@ class ParameterBuffer:
     """
 
     def __init__(self, layers):
-        self.entries = [(layer, name) for layer in layers for name in layer.params
+        self.entries = [(layer, name) for layer in layers for name in layer._variables
                         if layer._weight_is_trainable(name)]
         dtypes = {layer.params[name].dtype for layer, name in self.entries}
         dtype = dtypes.pop() if len(dtypes) == 1 else backend.floatx()
@@ -48,7 +48,8 @@ class ParameterBuffer:
     @staticmethod
     def _signature(layers):
         return tuple((id(layer), name, layer.params[name].shape)
-                     for layer in layers for name in layer.params if layer._weight_is_trainable(name))
+                     for layer in layers for name in layer._variables
+                     if layer._weight_is_trainable(name))
 
     def is_current(self, layers) -> bool:
         """False when weights were added, frozen or re-pointed since packing."""

@@ -29,10 +29,7 @@ def resolve_losses(loss, names):
     def convert(value):
         return None if value is None else losses_module.get(value)
 
-    resolved = _per_output(loss, names, "loss", convert)
-    if all(r is None for r in resolved):
-        raise ValueError("compile() needs a `loss` for at least one output; received loss=None.")
-    return resolved
+    return _per_output(loss, names, "loss", convert)
 
 
 def resolve_loss_weights(loss_weights, names):
@@ -77,3 +74,40 @@ def logits_twin(loss):
     """The same loss configured to take logits (for the fused softmax/sigmoid gradient)."""
     config = {**loss.get_config(), "from_logits": True}
     return type(loss).from_config(config)
+
+
+class CompileMetrics(metrics_module.Metric):
+    """The metrics given to ``compile()``, as one metric (``model.compiled_metrics``):
+    ``update_state(y, y_pred, sample_weight)`` feeds every output's metrics and
+    ``result()`` returns their values by name."""
+
+    name = "compile_metrics"
+
+    def __init__(self, model):
+        self._model = model
+        super().__init__(name="compile_metrics")
+
+    def has_metrics(self) -> bool:
+        return bool(self._model._metric_spec or self._model._weighted_metric_spec)
+
+    def reset_state(self):
+        model = getattr(self, "_model", None)
+        if model is not None and model._metrics is not None:
+            model._reset_metrics()
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        model = self._model
+        names = model.output_names
+        preds = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+        ys = y_true if isinstance(y_true, (list, tuple)) else [y_true]
+        sws = None if sample_weight is None else (
+            list(sample_weight) if isinstance(sample_weight, (list, tuple)) else
+            [sample_weight] * len(names))
+        model._record_metrics(ys, preds, sws, [0.0] * len(names), len(preds[0]))
+
+    def result(self) -> dict:
+        model = self._model
+        if model._metrics is None:
+            return {}
+        return {m.name: m.result()
+                for group in model._metrics + model._weighted_metrics for m in group}

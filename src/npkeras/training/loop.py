@@ -1,8 +1,9 @@
-"""compile / fit / evaluate / predict, shared by functional models and Sequential.
+"""The training loop: compile / fit / evaluate / predict, for every kind of model.
 
 A model supplies ``_forward(inputs, training) -> outputs`` and ``_backward(output_grads)``
 over lists of arrays, plus ``input_names``, ``output_names`` and ``_all_layers()``; this
-mixin supplies the training loop around them.
+mixin supplies batching, callbacks and progress around the per-batch steps, and asks the
+current :class:`~npkeras.training.distribution.Distribution` which process is the chief.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import signal
 import threading
 import warnings
 
-from npkeras import backend
+from npkeras import backend, ops
 from npkeras import optimizers as optimizers_module
 from npkeras.backend import xp
 from npkeras.callbacks.base import CallbackList, History
 from npkeras.callbacks.progbar import ProgbarLogger
-from npkeras.metrics import Mean
-from npkeras.models import data as data_module
-from npkeras.models import outputs as outputs_module
-from npkeras.models.parameters import ParameterBuffer
+from npkeras.metrics import Mean, Metric
+from npkeras.ops.tape import no_grad, record, value_of
+from npkeras.training import data as data_module
+from npkeras.training import distribution as distribution_module
+from npkeras.training import outputs as outputs_module
+from npkeras.training.step import TrainingStep
 
 
 @contextlib.contextmanager
@@ -51,19 +54,32 @@ def deferred_interrupts(flag: dict):
 
 
 class Trainer:
-    """The Keras training API. Mixed into :class:`~npkeras.models.Model`."""
+    """The Keras training API, mixed into :class:`~npkeras.models.Model`.
+
+    ``fit``/``evaluate``/``predict`` run the loop (batching, callbacks, progress); each
+    batch goes through ``train_step``/``test_step``/``predict_step``. A model that keeps
+    the default steps trains through :class:`~npkeras.training.step.TrainingStep`'s
+    fused fast path; a model that overrides a step gets Keras's contract: the step
+    receives ``data`` (``(x, y)`` or ``(x, y, sample_weight)``) and returns a logs dict.
+    """
 
     def _init_trainer(self):
         self.optimizer = None
         self.compiled = False
         self.stop_training = False
         self.history = None
-        self._param_buffer = None
+        self._step = None
         self._compile_args = None
         self._losses = None
+        self._loss_weights = None
         self._metrics = None
+        self._weighted_metrics = None
+        self._loss_trackers = []
+        self._has_metrics = False
         self._resume_epoch = None
         self._training_interrupted = False
+        self._loss_tracker = Mean(name="loss")
+        self._compile_metrics = None
 
     # -- compile -------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -73,7 +89,9 @@ class Trainer:
 
         Args:
             optimizer: name or :class:`~npkeras.optimizers.Optimizer` (default 'rmsprop').
-            loss: name, :class:`~npkeras.losses.Loss`, or a list/dict per output.
+            loss: name, :class:`~npkeras.losses.Loss`, a function ``f(y_true, y_pred)``,
+                or a list/dict per output. May be None for a model whose ``train_step``
+                computes its own loss.
             metrics: list of names/metrics, or a list/dict per output. 'accuracy' picks
                 binary, categorical or sparse accuracy from the data as Keras does.
             loss_weights: scalar weight per output (list or dict).
@@ -81,29 +99,20 @@ class Trainer:
                 compatibility with Keras scripts; npkeras always runs eagerly.
         """
         self.optimizer = optimizers_module.get(optimizer)
-        names = self.output_names
-        self._losses = outputs_module.resolve_losses(loss, names)
-        self._loss_weights = outputs_module.resolve_loss_weights(loss_weights, names)
+        self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
         self._metric_spec = metrics
         self._weighted_metric_spec = weighted_metrics
-        self._metrics = None
-        self._compile_args = {"loss": loss, "metrics": metrics, "loss_weights": loss_weights}
-        self._fused = self._find_fusions()
-        self._fused_layers = [f[0] for f in self._fused if f is not None]
+        self._resolve_compiled_losses()
         self.compiled = True
 
-    def _find_fusions(self):
-        """For each output: (layer, logits loss) when softmax/sigmoid + cross-entropy can be fused."""
-        fused = []
-        for loss, producer in zip(self._losses, self._output_producers()):
-            activation = getattr(producer, "activation", None)
-            ok = (loss is not None and loss.fusable_activation is not None
-                  and not getattr(loss, "from_logits", True)
-                  and producer is not None and hasattr(producer, "preactivation")
-                  and activation is not None and activation.name == loss.fusable_activation
-                  and getattr(activation, "axis", -1) in (-1, getattr(loss, "axis", -1)))
-            fused.append((producer, outputs_module.logits_twin(loss)) if ok else None)
-        return fused
+    def _resolve_compiled_losses(self):
+        names = self.output_names
+        args = self._compile_args
+        self._losses = outputs_module.resolve_losses(args["loss"], names)
+        self._loss_weights = outputs_module.resolve_loss_weights(args["loss_weights"], names)
+        self._metrics = None
+        self._compile_metrics = outputs_module.CompileMetrics(self)
+        self._step = None
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -112,97 +121,112 @@ class Trainer:
                 "optimizer yet. Example: model.compile(optimizer='adam', loss='mse')."
             )
 
-    # -- weights for training ------------------------------------------------------
-    def _prepare_parameters(self):
-        layers = self._all_layers()
-        buf = self._param_buffer
-        if buf is None or not buf.is_current(layers):
-            layout_changed = buf is None or buf.signature != ParameterBuffer._signature(layers)
-            self._param_buffer = buf = ParameterBuffer(layers)
-            if layout_changed and self.optimizer is not None and self.optimizer.built:
-                self.optimizer.built = False
-        if self.optimizer is not None and not self.optimizer.built:
-            self.optimizer.build([buf.params], segments=[buf.bounds])
-        trainable = [layer for layer in layers if any(layer._weight_is_trainable(n) for n in layer.params)]
-        # when every trainable layer overwrites its gradients on first write, a step needs
-        # no zeroing pass over the gradient buffer
-        self._fresh_layers = trainable if all(layer.supports_fresh_grads for layer in trainable) else None
-        self._regularized = [layer for layer in layers
-                             if any(s["regularizer"] is not None for s in layer._weight_specs.values())]
-        self._activity = [layer for layer in layers if getattr(layer, "activity_regularizer", None)]
-        return buf
+    def _training_step(self) -> TrainingStep:
+        if self._step is None:
+            if all(loss is None for loss in self._losses):
+                raise ValueError(
+                    f"Model '{self.name}' was compiled without a loss, so the default "
+                    "train_step has nothing to minimise: pass `loss=` to compile(), or "
+                    "override train_step().")
+            self._step = TrainingStep(self, self.optimizer, self._losses, self._loss_weights)
+        return self._step
 
-    def _penalties(self, add_grads: bool) -> float:
+    def _prepare_parameters(self):
+        """Pack the trainable weights into the step's flat buffer; returns the buffer."""
+        return self._training_step().prepare()
+
+    # -- the overridable steps -----------------------------------------------------
+    def _uses_default_steps(self, name) -> bool:
+        return getattr(type(self), name) is getattr(Trainer, name)
+
+    def train_step(self, data):
+        """One optimizer step on ``data`` = ``(x, y)`` or ``(x, y, sample_weight)``;
+        returns the logs (running loss and metrics). Override to customise ``fit``."""
+        x, y, sample_weight = data_module.unpack_batch(data, 0)
+        xs, ys, sws, n = self._arrays(x, y, sample_weight)
+        step = self._training_step()
+        step.prepare()
+        loss, per_output, outs = step.train_batch(xs, ys, sws, self.distribution)
+        self._loss_tracker.update_state(loss, sample_weight=n)
+        self._record_metrics(ys, outs, sws, per_output, n)
+        return self._logs(self._loss_tracker.result())
+
+    def test_step(self, data):
+        """Loss and metrics on ``data`` without updating weights (used by ``evaluate``)."""
+        x, y, sample_weight = data_module.unpack_batch(data, 0)
+        xs, ys, sws, n = self._arrays(x, y, sample_weight)
+        loss, per_output, outs = self._training_step().test_batch(xs, ys, sws)
+        self._loss_tracker.update_state(loss, sample_weight=n)
+        self._record_metrics(ys, outs, sws, per_output, n)
+        return self._logs(self._loss_tracker.result())
+
+    def predict_step(self, data):
+        """The model's outputs for one batch of inputs (used by ``predict``)."""
+        x, _, _ = data_module.unpack_batch(data, 0) if isinstance(data, tuple) else (data, None, None)
+        return self(x, training=False)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of ``y_pred`` against ``y`` plus every weight penalty and
+        ``add_loss`` term, as a scalar that gradients flow through (under a tape)."""
+        if self._losses is None:
+            raise RuntimeError("compute_loss() needs compile(loss=...) first.")
+        preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
+        if isinstance(y_pred, dict):
+            preds = [y_pred[name] for name in self.output_names]
+        targets = data_module.to_array_list(y, self.output_names, "y", float_data=False)
+        weights = None
+        if sample_weight is not None:
+            weights = sample_weight if isinstance(sample_weight, (list, tuple)) else [
+                sample_weight] * len(preds)
         total = 0.0
-        for layer in self._regularized:
-            total += layer.regularization_loss()
-            if add_grads:
-                layer.add_regularization_grads()
-        for layer in self._activity:
-            total += float(getattr(layer, "activity_loss", 0.0))
+        for i, (loss, pred) in enumerate(zip(self._losses, preds)):
+            if loss is None:
+                continue
+            value = loss(targets[i], pred, None if weights is None else weights[i])
+            total = ops.add(total, ops.multiply(value, self._loss_weights[i]))
+        for variable in self.trainable_weights:
+            if variable.regularizer is not None:
+                total = ops.add(total, _penalty(variable))
+        for layer in self._flatten_layers():
+            for term in layer._losses:
+                total = ops.add(total, ops.stop_gradient(term))
         return total
 
-    # -- one batch -----------------------------------------------------------------
-    def _losses_and_grads(self, ys, outs, sws, need_grad):
-        total, per_output, grads = 0.0, [], []
-        for i, out in enumerate(outs):
-            loss = self._losses[i]
-            if loss is None:
-                per_output.append(0.0)
-                grads.append(None)
-                continue
-            fused = self._fused[i]
-            if fused is not None:
-                pred, loss = fused[0].preactivation(), fused[1]
-            else:
-                pred = out
-            target = loss.prepare_targets(ys[i], pred)
-            value, d = loss.value_and_grad(target, pred, sws[i] if sws else None, need_grad)
-            weight = self._loss_weights[i]
-            if need_grad and weight != 1.0:
-                d *= weight
-            total += weight * value
-            per_output.append(value)
-            grads.append(d)
-        return total, per_output, grads
+    @property
+    def compiled_loss(self):
+        """Keras 2's ``self.compiled_loss(y, y_pred, sample_weight, regularization_losses)``."""
+        def compiled_loss(y, y_pred, sample_weight=None, regularization_losses=None):
+            return self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
+        return compiled_loss
 
-    def _compute_gradients(self, xs, ys, sws):
-        """Forward, loss and backward for one batch: fills the gradient buffer.
+    @property
+    def compiled_metrics(self):
+        """The compiled metrics as one object (``update_state(y, y_pred)``, ``result()``)."""
+        return self._compile_metrics
 
-        Returns (total loss with penalties, loss per output, outputs).
-        """
-        if self._fresh_layers is None:
-            self._param_buffer.grads.fill(0)
-        else:
-            for layer in self._fresh_layers:
-                layer.grads_fresh = True
-        outs = self._forward(xs, training=True)
-        loss, per_output, dys = self._losses_and_grads(ys, outs, sws, need_grad=True)
-        for layer in self._fused_layers:
-            layer.fused_activation_grad = True
-        try:
-            self._backward(dys)
-        finally:
-            for layer in self._fused_layers:
-                layer.fused_activation_grad = False
-        if self._fresh_layers is not None:
-            for layer in self._fresh_layers:
-                if layer.grads_fresh:  # no gradient reached it this step
-                    layer.zero_grads()
-        loss += self._penalties(add_grads=True)
-        return loss, per_output, outs
+    @property
+    def metrics(self) -> list:
+        """The loss tracker, the compiled metrics and any metric assigned as an attribute
+        (reset at the start of each epoch and of ``evaluate``)."""
+        found = []
+        if self.compiled:
+            found.append(self._loss_tracker)
+            if self._compile_metrics is not None and self._compile_metrics.has_metrics():
+                found.append(self._compile_metrics)
+        for attr, value in vars(self).items():
+            if isinstance(value, Metric) and not attr.startswith("_") and all(
+                    value is not m for m in found):
+                found.append(value)
+        return found
 
-    def _train_step(self, xs, ys, sws):
-        loss, per_output, outs = self._compute_gradients(xs, ys, sws)
-        buf = self._param_buffer
-        if buf.params.size:
-            self.optimizer.apply_flat(buf.grads, buf.params)
-        return loss, per_output, outs
+    def reset_metrics(self):
+        for metric in self.metrics:
+            metric.reset_state()
+        self._reset_metrics()
 
-    def _test_step(self, xs, ys, sws):
-        outs = self._forward(xs, training=False)
-        loss, per_output, _ = self._losses_and_grads(ys, outs, sws, need_grad=False)
-        return loss + self._penalties(add_grads=False), per_output, outs
+    @property
+    def distribution(self):
+        return distribution_module.get_distribution()
 
     # -- metrics -------------------------------------------------------------------
     def _ensure_metrics(self, ys, outs):
@@ -245,6 +269,12 @@ class Trainer:
         for tracker, value in zip(self._loss_trackers, per_output):
             tracker.update_state(value, sample_weight=batch_size)
 
+    def _record_metrics(self, ys, outs, sws, per_output, batch_size):
+        if self._metrics is None:
+            self._ensure_metrics(ys, outs)
+        if self._has_metrics:
+            self._update_metrics(ys, outs, sws, per_output, batch_size)
+
     def _logs(self, loss: float) -> dict:
         logs = {"loss": loss}
         for t in self._loss_trackers:
@@ -256,6 +286,7 @@ class Trainer:
 
     # -- data ----------------------------------------------------------------------
     def _arrays(self, x, y=None, sample_weight=None, class_weight=None):
+        self._note_inputs(x)
         xs = data_module.to_array_list(x, self.input_names, "x")
         ys = data_module.to_array_list(y, self.output_names, "y", float_data=False)
         sws = None
@@ -327,6 +358,7 @@ class Trainer:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"`epochs` must be a non-negative integer; received epochs={epochs!r}.")
         verbose = 1 if verbose == "auto" else int(verbose)
+        custom = not self._uses_default_steps("train_step")
 
         generator = data_module.is_batch_iterable(x)
         if generator:
@@ -337,15 +369,12 @@ class Trainer:
             steps = steps_per_epoch
         else:
             xs, ys, sws, n = self._arrays(x, y, sample_weight, class_weight)
-            if ys is None:
+            if ys is None and not custom:
                 raise ValueError("fit() needs targets `y` when `x` is an array.")
             if validation_split and validation_data is None:
-                (xs, xv), (ys, yv) = (data_module.split_tail(xs, n, validation_split),
-                                      data_module.split_tail(ys, n, validation_split))
-                if sws is not None:
-                    sws, swv = data_module.split_tail(sws, n, validation_split)
-                else:
-                    swv = None
+                xs, xv = data_module.split_tail(xs, n, validation_split)
+                ys, yv = data_module.split_tail(ys, n, validation_split) if ys else (None, None)
+                sws, swv = data_module.split_tail(sws, n, validation_split) if sws else (None, None)
                 validation_data = (xv, yv, swv)
                 n = len(xs[0])
             steps = math.ceil(n / batch_size)
@@ -353,11 +382,15 @@ class Trainer:
                 steps = min(steps, int(steps_per_epoch))
         val = self._validation_arrays(validation_data)
 
-        self._prepare_parameters()
+        step_runner = None if custom else self._training_step()
+        if step_runner is not None:
+            step_runner.prepare()
+        distribution = self.distribution
         self.stop_training = False
         history = History()
         user_callbacks = list(callbacks or [])
-        cbs = user_callbacks + ([ProgbarLogger(verbose)] if verbose else []) + [history]
+        chief = distribution.is_chief
+        cbs = user_callbacks + ([ProgbarLogger(verbose)] if verbose and chief else []) + [history]
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "samples": n,
                   "batch_size": batch_size}
         callback_list = CallbackList(cbs, model=self, params=params)
@@ -368,41 +401,48 @@ class Trainer:
         epoch_logs: dict = {}
         self._resume_epoch = None
         self._training_interrupted = False
-        callback_list.on_train_begin()
+        callback_list.on_train_begin({})
         start_epoch = self._resume_epoch if self._resume_epoch is not None else initial_epoch
         batch_logs_wanted = callback_list.wants_train_batch_logs
         try:
             with deferred_interrupts(flag):
                 for epoch in range(start_epoch, epochs):
                     loss_sum, seen = 0.0, 0
-                    if self._metrics is not None:
-                        self._reset_metrics()
-                    callback_list.on_epoch_begin(epoch)
+                    self.reset_metrics()
+                    callback_list.on_epoch_begin(epoch, {})
                     source = (self._iter_generator(x, steps, "fit") if generator
                               else self._batches([xs, ys, sws], n, batch_size, shuffle, steps))
+                    logs = {}
                     for step, (xb, yb, swb) in enumerate(source):
-                        callback_list.on_train_batch_begin(step)
-                        loss, per_output, outs = self._train_step(xb, yb, swb)
-                        count = len(xb[0])
-                        if self._metrics is None:
-                            self._ensure_metrics(yb, outs)
-                        if self._has_metrics:
-                            self._update_metrics(yb, outs, swb, per_output, count)
+                        callback_list.on_train_batch_begin(step, {})
+                        if custom:
+                            logs = _flat_logs(self.train_step(_as_data(xb, yb, swb)))
+                            loss = logs.get("loss", 0.0)
+                        else:
+                            loss, per_output, outs = step_runner.train_batch(xb, yb, swb, distribution)
+                            count = len(xb[0])
+                            if self._metrics is None:
+                                self._ensure_metrics(yb, outs)
+                            if self._has_metrics:
+                                self._update_metrics(yb, outs, swb, per_output, count)
+                            loss_sum += loss * count
+                            seen += count
                         if not math.isfinite(loss) and not nan_reported:
                             nan_reported = True
-                            warnings.warn(f"Loss became {loss} at epoch {epoch + 1}, batch {step}. "
-                                          "Lower the learning rate, scale the inputs, or add "
-                                          "TerminateOnNaN() to stop.", RuntimeWarning, stacklevel=2)
-                        loss_sum += loss * count
-                        seen += count
+                            warnings.warn(f"Loss became {loss} at epoch {epoch + 1}, batch {step}: "
+                                          "that update was skipped. Lower the learning rate, "
+                                          "scale the inputs, or add TerminateOnNaN() to stop.",
+                                          RuntimeWarning, stacklevel=2)
                         if batch_logs_wanted:
-                            callback_list.on_train_batch_end(step, self._logs(loss_sum / seen))
+                            callback_list.on_train_batch_end(
+                                step, logs if custom else self._logs(loss_sum / seen))
                         if flag.get("interrupted"):
                             raise KeyboardInterrupt
                         if self.stop_training:
                             break
-                    logs = self._logs(loss_sum / seen) if seen else {}
-                    epoch_logs = logs
+                    if not custom:
+                        logs = self._logs(loss_sum / seen) if seen else {}
+                    epoch_logs = dict(logs)
                     if val is not None and (epoch + 1) % validation_freq == 0:
                         val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size,
                                                          validation_steps)
@@ -437,25 +477,32 @@ class Trainer:
 
     # -- evaluate / predict --------------------------------------------------------
     def _evaluate_arrays(self, xs, ys, sws, n, batch_size, steps=None, callback_list=None):
-        return self._evaluate_batches(self._batches([xs, ys, sws], n, batch_size, False, steps), callback_list)
+        return self._evaluate_batches(self._batches([xs, ys, sws], n, batch_size, False, steps),
+                                      callback_list)
 
     def _evaluate_batches(self, batches, callback_list=None):
-        self._prepare_parameters()
-        if self._metrics is not None:
-            self._reset_metrics()
+        custom = not self._uses_default_steps("test_step")
+        step_runner = None if custom else self._training_step()
+        if step_runner is not None:
+            step_runner.prepare()
+        self.reset_metrics()
         loss_sum, seen, logs = 0.0, 0, {}
-        for step, (xb, yb, swb) in enumerate(batches):
-            if callback_list:
-                callback_list.on_test_batch_begin(step)
-            loss, per_output, outs = self._test_step(xb, yb, swb)
-            self._ensure_metrics(yb, outs)
-            count = len(xb[0])
-            self._update_metrics(yb, outs, swb, per_output, count)
-            loss_sum += loss * count
-            seen += count
-            logs = self._logs(loss_sum / seen)
-            if callback_list:
-                callback_list.on_test_batch_end(step, logs)
+        with no_grad():
+            for step, (xb, yb, swb) in enumerate(batches):
+                if callback_list:
+                    callback_list.on_test_batch_begin(step, {})
+                if custom:
+                    logs = _flat_logs(self.test_step(_as_data(xb, yb, swb)))
+                else:
+                    loss, per_output, outs = step_runner.test_batch(xb, yb, swb)
+                    self._ensure_metrics(yb, outs)
+                    count = len(xb[0])
+                    self._update_metrics(yb, outs, swb, per_output, count)
+                    loss_sum += loss * count
+                    seen += count
+                    logs = self._logs(loss_sum / seen)
+                if callback_list:
+                    callback_list.on_test_batch_end(step, logs)
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
@@ -464,16 +511,16 @@ class Trainer:
         self._require_compiled("evaluate")
         batch_size = data_module.check_batch_size(batch_size)
         callback_list = CallbackList(callbacks, model=self)
-        callback_list.on_test_begin()
+        callback_list.on_test_begin({})
         if data_module.is_batch_iterable(x):
             logs = self._evaluate_batches(self._iter_generator(x, steps, "evaluate"), callback_list)
         else:
             xs, ys, sws, n = self._arrays(x, y, sample_weight)
-            if ys is None:
+            if ys is None and self._uses_default_steps("test_step"):
                 raise ValueError("evaluate() needs targets `y`.")
             logs = self._evaluate_arrays(xs, ys, sws, n, batch_size, steps, callback_list)
         callback_list.on_test_end(logs)
-        if int(1 if verbose == "auto" else verbose):
+        if int(1 if verbose == "auto" else verbose) and self.distribution.is_chief:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         if return_dict:
             return logs
@@ -484,37 +531,44 @@ class Trainer:
         """Outputs for every sample of ``x`` in batches: an array, or a list per output."""
         batch_size = data_module.check_batch_size(batch_size)
         callback_list = CallbackList(callbacks, model=self)
-        callback_list.on_predict_begin()
+        callback_list.on_predict_begin({})
         if data_module.is_batch_iterable(x):
             batches = ([data_module.to_array_list(data_module.unpack_batch(b, i)[0]
                                                   if isinstance(b, tuple) else b, self.input_names, "x")]
                        for i, b in enumerate(x))
             n = None
         else:
+            self._note_inputs(x)
             xs = data_module.to_array_list(x, self.input_names, "x")
             n = data_module.check_counts(xs)
             self._ensure_built_for(xs)
             batches = self._batches([xs], n, batch_size, False, steps)
+        custom = not self._uses_default_steps("predict_step")
         chunks = None
-        for step, (xb,) in enumerate(batches):
-            callback_list.on_predict_batch_begin(step)
-            outs = self._forward(xb, training=False)
-            if chunks is None:
-                if n is not None:
-                    chunks = [xp.empty((n,) + o.shape[1:], dtype=o.dtype) for o in outs]
-                    filled = 0
+        with no_grad():
+            for step, (xb,) in enumerate(batches):
+                callback_list.on_predict_batch_begin(step, {})
+                if custom:
+                    out = self.predict_step(xb[0] if len(xb) == 1 else xb)
+                    outs = [value_of(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
                 else:
-                    chunks = [[] for _ in outs]
-            if n is not None:
-                size = len(outs[0])
-                for buf, o in zip(chunks, outs):
-                    buf[filled:filled + size] = o
-                filled += size
-            else:
-                for buf, o in zip(chunks, outs):
-                    buf.append(o.copy())
-            callback_list.on_predict_batch_end(step, {"outputs": outs})
-        callback_list.on_predict_end()
+                    outs = self._forward(xb, training=False)
+                if chunks is None:
+                    if n is not None:
+                        chunks = [xp.empty((n,) + o.shape[1:], dtype=o.dtype) for o in outs]
+                        filled = 0
+                    else:
+                        chunks = [[] for _ in outs]
+                if n is not None:
+                    size = len(outs[0])
+                    for buf, o in zip(chunks, outs):
+                        buf[filled:filled + size] = o
+                    filled += size
+                else:
+                    for buf, o in zip(chunks, outs):
+                        buf.append(o.copy())
+                callback_list.on_predict_batch_end(step, {"outputs": outs})
+        callback_list.on_predict_end({})
         if n is None:
             chunks = [xp.concatenate(c, axis=0) for c in chunks]
         elif steps is not None:
@@ -526,16 +580,19 @@ class Trainer:
         """One optimizer step on one batch; returns the loss (and metrics) of that batch."""
         self._require_compiled("train_on_batch")
         xs, ys, sws, n = self._arrays(x, y, sample_weight, class_weight)
-        self._prepare_parameters()
-        loss, per_output, outs = self._train_step(xs, ys, sws)
+        step = self._training_step()
+        step.prepare()
+        loss, per_output, outs = step.train_batch(xs, ys, sws, self.distribution)
         return self._single_batch_logs(loss, per_output, xs, ys, sws, outs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         """Loss (and metrics) on one batch, without updating weights."""
         self._require_compiled("test_on_batch")
         xs, ys, sws, n = self._arrays(x, y, sample_weight)
-        self._prepare_parameters()
-        loss, per_output, outs = self._test_step(xs, ys, sws)
+        step = self._training_step()
+        step.prepare()
+        with no_grad():
+            loss, per_output, outs = step.test_batch(xs, ys, sws)
         return self._single_batch_logs(loss, per_output, xs, ys, sws, outs, return_dict)
 
     def _single_batch_logs(self, loss, per_output, xs, ys, sws, outs, return_dict):
@@ -550,8 +607,42 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """Outputs for one batch."""
+        self._note_inputs(x)
         xs = data_module.to_array_list(x, self.input_names, "x")
         self._ensure_built_for(xs)
-        outs = self._forward(xs, training=False)
+        with no_grad():
+            outs = self._forward(xs, training=False)
         return outs[0] if len(outs) == 1 else outs
 
+
+def _penalty(variable):
+    """A variable's weight penalty as a tape op (its derivative: the regularizer's grad)."""
+    regularizer = variable.regularizer
+    value = regularizer(variable.value)
+    return record(xp.asarray(value), (variable,),
+                  lambda dy: (dy * regularizer.grad(variable.value),))
+
+
+def _as_data(xs, ys, sws):
+    """The ``data`` a custom step receives: ``(x, y)`` or ``(x, y, sample_weight)``, each
+    a single array for a single input/output, else a list."""
+    def one(arrays):
+        if arrays is None:
+            return None
+        return arrays[0] if len(arrays) == 1 else list(arrays)
+    if sws is None:
+        return one(xs), one(ys)
+    return one(xs), one(ys), one(sws)
+
+
+def _flat_logs(logs) -> dict:
+    """A step's logs as ``{name: float}``: nested dicts (compiled metrics) flattened,
+    tensors and arrays turned into numbers."""
+    flat = {}
+    for key, value in (logs or {}).items():
+        if isinstance(value, dict):
+            flat.update(_flat_logs(value))
+        else:
+            value = value_of(value)
+            flat[key] = float(value) if getattr(value, "size", 1) == 1 else value
+    return flat

@@ -1,0 +1,167 @@
+"""One training step of a compiled model: forward, loss, backward, apply.
+
+The step owns what a model needs only while it trains: the flat parameter buffer (every
+trainable weight of the model in one array, with one for the gradients), the optimizer
+link, the resolved losses and the fused softmax/sigmoid + cross-entropy outputs. Which
+layers may overwrite their gradients this step, and which outputs arrive already fused,
+travel with the backward call; nothing is written onto the layers, so a layer shared
+with another model keeps training correctly in both.
+"""
+
+from __future__ import annotations
+
+import math
+
+from npkeras.ops.tape import value_of
+from npkeras.training import outputs as outputs_module
+from npkeras.training.parameters import ParameterBuffer
+
+
+class TrainingStep:
+    """The step of ``model`` with ``optimizer`` and per-output ``losses``/``loss_weights``.
+
+    Attributes:
+        buffer: the :class:`ParameterBuffer` (after :meth:`prepare`).
+    """
+
+    def __init__(self, model, optimizer, losses, loss_weights):
+        self.model = model
+        self.optimizer = optimizer
+        self.losses = losses
+        self.loss_weights = loss_weights
+        self.fused = self._find_fusions()
+        self.fused_layers = frozenset(f[0] for f in self.fused if f is not None)
+        self.buffer = None
+        self._fresh_layers = None
+        self._fresh: set = set()
+        self._regularized: list = []
+        self._activity: list = []
+        self._call_layers: list = []
+
+    def _find_fusions(self):
+        """For each output: (layer, logits loss) when softmax/sigmoid + cross-entropy can
+        be fused into one stable gradient, ``(p - y) / n``."""
+        fused = []
+        for loss, producer in zip(self.losses, self.model._output_producers()):
+            activation = getattr(producer, "activation", None)
+            ok = (loss is not None and loss.fusable_activation is not None
+                  and not getattr(loss, "from_logits", True)
+                  and producer is not None and hasattr(producer, "preactivation")
+                  and activation is not None and activation.name == loss.fusable_activation
+                  and getattr(activation, "axis", -1) in (-1, getattr(loss, "axis", -1)))
+            fused.append((producer, outputs_module.logits_twin(loss)) if ok else None)
+        return fused
+
+    # -- weights -------------------------------------------------------------------
+    def prepare(self) -> ParameterBuffer:
+        """Pack the trainable weights (again, when layers were added, frozen or moved into
+        another model's buffer since) and build the optimizer for them."""
+        layers = self.model._all_layers()
+        buf = self.buffer
+        if buf is None or not buf.is_current(layers):
+            layout_changed = buf is None or buf.signature != ParameterBuffer._signature(layers)
+            self.buffer = buf = ParameterBuffer(layers)
+            if layout_changed and self.optimizer.built:
+                self.optimizer.built = False
+        if not self.optimizer.built:
+            self.optimizer.build([buf.params], segments=[buf.bounds])
+        trainable = [layer for layer in layers
+                     if any(layer._weight_is_trainable(n) for n in layer._variables)]
+        # when every trainable layer overwrites its gradients on its first write, a step
+        # needs no zeroing pass over the gradient buffer
+        self._fresh_layers = (trainable if trainable and all(
+            layer.supports_fresh_grads for layer in trainable) else None)
+        self._regularized = [layer for layer in layers if any(
+            v.regularizer is not None for v in layer._variables.values())]
+        self._activity = [layer for layer in layers
+                          if getattr(layer, "activity_regularizer", None) is not None]
+        # layers written with `call` may add_loss() terms during their forward
+        self._call_layers = [layer for layer in self.model._flatten_layers()
+                             if layer._uses_call()]
+        return buf
+
+    def get_state(self) -> dict:
+        """The optimizer's arrays (iterations and slots) for the packed weights."""
+        return self.optimizer.get_state()
+
+    def set_state(self, state: dict) -> None:
+        """Restore :meth:`get_state` output (packing the weights first)."""
+        buf = self.prepare()
+        self.optimizer.set_state(state, [buf.params])
+
+    # -- losses --------------------------------------------------------------------
+    def penalties(self, add_grads: bool) -> float:
+        """Weight penalties, activity penalties and ``add_loss`` terms of the last call."""
+        total = 0.0
+        for layer in self._regularized:
+            total += layer.regularization_loss()
+            if add_grads:
+                layer.add_regularization_grads()
+        for layer in self._activity:
+            total += float(getattr(layer, "activity_loss", 0.0))
+        for layer in self._call_layers:
+            total += sum(float(value_of(v)) for v in layer._losses)
+        return total
+
+    def losses_and_grads(self, ys, outs, sws, need_grad):
+        """(total loss, loss per output, dL/d(each output)) for one batch."""
+        total, per_output, grads = 0.0, [], []
+        for i, out in enumerate(outs):
+            loss = self.losses[i]
+            if loss is None:
+                per_output.append(0.0)
+                grads.append(None)
+                continue
+            fused = self.fused[i]
+            if fused is not None:
+                pred, loss = fused[0].preactivation(), fused[1]
+            else:
+                pred = out
+            target = loss.prepare_targets(ys[i], pred)
+            value, d = loss.value_and_grad(target, pred, sws[i] if sws else None, need_grad)
+            weight = self.loss_weights[i]
+            if need_grad and weight != 1.0:
+                d *= weight
+            total += weight * value
+            per_output.append(value)
+            grads.append(d)
+        return total, per_output, grads
+
+    # -- the step ------------------------------------------------------------------
+    def compute_gradients(self, xs, ys, sws):
+        """Forward, loss and backward for one batch: fills the gradient buffer.
+
+        Returns (total loss with penalties, loss per output, outputs).
+        """
+        fresh = self._fresh
+        if self._fresh_layers is None:
+            self.buffer.grads.fill(0)
+            fresh = None
+        else:
+            fresh.clear()
+            fresh.update(self._fresh_layers)
+        model = self.model
+        outs = model._forward(xs, training=True)
+        loss, per_output, dys = self.losses_and_grads(ys, outs, sws, need_grad=True)
+        model._backward(dys, fused=self.fused_layers, fresh=fresh)
+        if fresh:  # layers no gradient reached this step
+            for layer in fresh:
+                layer.zero_grads()
+        loss += self.penalties(add_grads=True)
+        return loss, per_output, outs
+
+    def train_batch(self, xs, ys, sws, distribution=None):
+        """One optimizer step on one batch; returns (loss, loss per output, outputs)."""
+        loss, per_output, outs = self.compute_gradients(xs, ys, sws)
+        buf = self.buffer
+        if distribution is not None and distribution.world_size > 1:
+            distribution.reduce_gradients(buf.grads, len(xs[0]), None)
+        if buf.params.size and math.isfinite(loss):
+            self.optimizer.apply_flat(buf.grads, buf.params)
+        return loss, per_output, outs
+
+    def test_batch(self, xs, ys, sws):
+        """Loss and outputs for one batch, without gradients."""
+        outs = self.model._forward(xs, training=False)
+        loss, per_output, _ = self.losses_and_grads(ys, outs, sws, need_grad=False)
+        return loss + self.penalties(add_grads=False), per_output, outs
