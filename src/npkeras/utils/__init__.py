@@ -19,6 +19,10 @@ def __getattr__(name):
         from npkeras.utils.gradient_flow import plot_gradient_flow
 
         return plot_gradient_flow
+    if name == "plot_trace":
+        from npkeras.utils.trace import plot_trace
+
+        return plot_trace
     raise AttributeError(f"module 'npkeras.utils' has no attribute {name!r}")
 
 
