@@ -57,7 +57,7 @@ def test_tutorial_code_learns_weights_1_2_3(tmp_path, monkeypatch, capsys):
     (tmp_path / "data").mkdir()
     np.random.seed(0)
     namespace = {}
-    exec(TUTORIAL_CODE, namespace)
+    exec(TUTORIAL_CODE, namespace)  # noqa: S102 - our own constant: the tutorial's code
     weights, bias = namespace["weights"], namespace["bias"]
     assert weights.shape == (3, 3) and bias.shape == (3, 1)
     np.testing.assert_allclose(weights, np.tile([1.0, 2.0, 3.0], (3, 1)), atol=0.02)
@@ -142,7 +142,7 @@ def test_predict_rounds_the_mean_of_the_outputs():
     layer.weights, layer.bias = [[1.0], [2.0]], [[0.0], [0.2]]
     model.add(layer)
     assert model.predict(np.array([[1.0], [3.0]])) == [2, 5]  # means 1.6 and 4.6
-    weights, bias = model.coef()
+    weights, _ = model.coef()
     np.testing.assert_array_equal(weights, [[1.0], [2.0]])
 
 

@@ -74,7 +74,7 @@ def test_dead_units_are_counted(rng):
     model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(4, activation="relu"),
                               keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    kernel, bias = model.layers[0].get_weights()
+    kernel, _ = model.layers[0].get_weights()
     model.layers[0].set_weights([kernel, np.array([-100.0, -100.0, -100.0, 0.0])])
     trace = model.trace_step(rng.standard_normal((8, 2)), rng.standard_normal(8), verbose=0)
     assert trace["forward"][0]["dead_fraction"] == 0.75
@@ -135,8 +135,7 @@ def saved_model(tmp_path, rng):
     data = tmp_path / "houses.csv"
     with open(data, "w") as f:
         f.write("rooms,age,distance,price\n")
-        for r in x:
-            f.write(f"{r[0]},{r[1]},{r[2]},{100 + 30 * r[0] - 10 * r[1] + 5 * r[2]}\n")
+        f.writelines(f"{r[0]},{r[1]},{r[2]},{100 + 30 * r[0] - 10 * r[1] + 5 * r[2]}\n" for r in x)
     model = tmp_path / "houses.npkeras"
     assert cli.main(["train", str(data), "--target", "price", "--epochs", "1", "--hidden", "4",
                      "--out", str(model), "--verbose", "0"]) == 0

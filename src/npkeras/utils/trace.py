@@ -202,13 +202,14 @@ def _fmt_weights(values: dict) -> str:
 
 def format_trace(trace: dict) -> str:
     """The trace as text: a forward table, then a backward table with the formulas."""
-    lines = [f"One training step: batch {trace['batch_size']}, loss {trace['loss']:.6g}, "
-             f"optimizer {trace['optimizer']}", "", "Forward (input -> output)"]
+    title = (f"One training step: batch {trace['batch_size']}, loss {trace['loss']:.6g}, "
+             f"optimizer {trace['optimizer']}")
+    lines = [title, "", "Forward (input -> output)"]
     header = f"  {'layer':<16}{'type':<14}{'input shape':<18}{'output shape':<18}{'mean':>10}{'std':>10}{'dead':>7}"
     lines += [header, "  " + "-" * (len(header) - 2)]
     for r in trace["forward"]:
-        lines.append(f"  {r['layer']:<16}{r['class']:<14}{str(r['input_shape']):<18}"
-                     f"{str(r['output_shape']):<18}{r['activation_mean']:>10.4g}"
+        lines.append(f"  {r['layer']:<16}{r['class']:<14}{r['input_shape']!s:<18}"
+                     f"{r['output_shape']!s:<18}{r['activation_mean']:>10.4g}"
                      f"{r['activation_std']:>10.4g}{r['dead_fraction']:>7.0%}")
     lines += ["", "Backward (output -> input)"]
     header = f"  {'layer':<16}{'|dL/dy|':>11}  {'|dL/dweight|':<36}{'update / weight':<36}"
