@@ -163,3 +163,13 @@ def test_cli_trace_errors(saved_model, capsys):
     model, data = saved_model
     assert cli.main(["trace", str(model), str(data), "--rows", "0"]) == 2
     assert "--rows must be a positive integer; received 0." in capsys.readouterr().err
+
+
+def test_update_ratio_of_an_all_zero_weight_is_none(rng, tmp_path):
+    pytest.importorskip("matplotlib")
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(2, kernel_initializer="zeros")])
+    model.compile(optimizer="sgd", loss="mse")
+    trace = model.trace_step(rng.standard_normal((4, 2)), rng.standard_normal((4, 2)), verbose=0,
+                             plot_path=tmp_path / "zero.png")
+    assert trace["backward"][0]["update_ratios"] == {"kernel": None, "bias": None}
+    assert "kernel n/a, bias n/a" in format_trace(trace)

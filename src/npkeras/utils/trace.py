@@ -152,7 +152,7 @@ def trace_step(model, x, y, sample_weight=None, verbose: int = 1, plot_path=None
         Each backward row (reverse order): ``layer``, ``class``, ``grad_output_norm``
         (||dL/dy||), ``grad_input_norm``, ``grad_norms`` and ``weight_norms`` per weight
         (``{"kernel": ||dL/dW||, "bias": ||dL/db||}``), ``update_ratios`` per weight
-        (||update|| / ||weight|| of this step), ``chain_rule`` (text) and, for 2-D
+        (||update|| / ||weight|| of this step; None for an all-zero weight), ``chain_rule`` (text) and, for 2-D
         kernels, ``kernel_grad`` (|dL/dW| as nested lists, for the picture).
     """
     model._require_compiled("trace_step")
@@ -180,9 +180,11 @@ def trace_step(model, x, y, sample_weight=None, verbose: int = 1, plot_path=None
         names = [name for (owner, name) in grads if owner == record["layer"]]
         record["grad_norms"] = {name: _norm([grads[(record["layer"], name)]]) for name in names}
         record["weight_norms"] = {name: _norm([before[(record["layer"], name)]]) for name in names}
+        # None where the weight is all zeros (a fresh bias): no ratio to speak of
         record["update_ratios"] = {
             name: _norm([after[(record["layer"], name)] - before[(record["layer"], name)]])
-            / (record["weight_norms"][name] or 1.0) for name in names}
+            / record["weight_norms"][name] if record["weight_norms"][name] else None
+            for name in names}
         kernel = grads.get((record["layer"], "kernel"))
         if kernel is not None and kernel.ndim == 2:
             record["kernel_grad"] = xp.abs(kernel).tolist()
@@ -197,7 +199,8 @@ def trace_step(model, x, y, sample_weight=None, verbose: int = 1, plot_path=None
 
 
 def _fmt_weights(values: dict) -> str:
-    return ", ".join(f"{name} {value:.3e}" for name, value in values.items()) or "-"
+    return ", ".join(f"{name} " + ("n/a" if value is None else f"{value:.3e}")
+                     for name, value in values.items()) or "-"
 
 
 def format_trace(trace: dict) -> str:
@@ -262,8 +265,9 @@ def plot_trace(trace: dict, path=None, max_neurons: int = 24):
     labels = ["inputs"]
     for record in dense:
         b = by_name[record["layer"]]
+        ratio = b["update_ratios"]["kernel"]
         labels.append(f"{record['layer']}\n|dL/dW| {b['grad_norms']['kernel']:.2g}\n"
-                      f"update/W {b['update_ratios']['kernel']:.1e}")
+                      f"update/W {'n/a' if ratio is None else f'{ratio:.1e}'}")
     ax.set_xlim(-0.6, len(columns) - 0.4)
     ax.set_ylim(0, 1)
     ax.set_xticks(range(len(labels)), labels, fontsize=8)
