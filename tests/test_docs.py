@@ -14,7 +14,7 @@ PAGES = sorted(name for name in os.listdir(DOCS) if name.endswith(".md"))
 
 def python_blocks(page: str) -> list:
     with open(os.path.join(DOCS, page)) as f:
-        return re.findall(r"^```python\n(.*?)^```", f.read(), re.S | re.M)
+        return re.findall(r"^```python\n(.*?)^```", f.read(), re.DOTALL | re.MULTILINE)
 
 
 def test_every_page_is_linked_from_the_index_and_links_resolve():
@@ -37,5 +37,5 @@ def test_page_code_runs(page, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg",
            "PYTHONPATH": os.path.join(ROOT, "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env=env)
+                          text=True, timeout=120, env=env, check=False)
     assert proc.returncode == 0, f"{page}:\n{proc.stderr[-3000:]}"

@@ -32,8 +32,8 @@ def test_flags_a_wrong_backward_with_its_worst_element(rng):
 
 
 def test_runs_in_float64_and_restores_weights_and_floatx(rng):
-    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="sigmoid"),
-                              keras.layers.Dense(2)])
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="sigmoid", name="a"),
+                              keras.layers.Dense(2, name="b")])
     model.compile(optimizer="adam", loss="mse")
     x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
     model.fit(x, y, epochs=1, verbose=0)
@@ -42,7 +42,7 @@ def test_runs_in_float64_and_restores_weights_and_floatx(rng):
     result = keras.utils.check_gradients(model, x, y)
     # float32 finite differences would give errors near 1e-2; float64 ones near 1e-9
     assert result.passed and max(result.errors.values()) < 1e-7
-    assert set(result.errors) == {"input", "dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"}
+    assert set(result.errors) == {"input", "a/kernel", "a/bias", "b/kernel", "b/bias"}
     assert backend.floatx() == "float32"
     assert model.layers[0].params["kernel"] is kernel and kernel.dtype == np.float32
     for old, new in zip(before, model.get_weights()):
