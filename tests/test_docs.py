@@ -24,7 +24,9 @@ def test_every_page_is_linked_from_the_index_and_links_resolve():
     for page in PAGES:
         with open(os.path.join(DOCS, page)) as f:
             for target in re.findall(r"\]\(([^)#]+)\)", f.read()):
-                assert os.path.exists(os.path.join(DOCS, target)), f"{page} links to missing {target}"
+                assert os.path.exists(os.path.join(DOCS, target)), (
+                    f"{page} links to missing {target}"
+                )
 
 
 @pytest.mark.slow
@@ -34,8 +36,18 @@ def test_page_code_runs(page, tmp_path):
     if page != "index.md":
         assert blocks, f"{page} has no Python example"
     script = "\n".join(blocks)  # the blocks of a page build on each other
-    env = {**os.environ, "MPLBACKEND": "Agg",
-           "PYTHONPATH": os.path.join(ROOT, "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env=env, check=False)
+    env = {
+        **os.environ,
+        "MPLBACKEND": "Agg",
+        "PYTHONPATH": os.path.join(ROOT, "src") + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 0, f"{page}:\n{proc.stderr[-3000:]}"

@@ -149,7 +149,9 @@ def test_predict_rounds_the_mean_of_the_outputs():
 def test_errors():
     with pytest.raises(ValueError, match="knows 'relu', 'softmax', 'none'; received func='tanh'"):
         Activation("tanh")
-    with pytest.raises(ValueError, match=r"expects data of shape \(3, n_samples\).*received shape \(5, 3\)"):
+    with pytest.raises(
+        ValueError, match=r"expects data of shape \(3, n_samples\).*received shape \(5, 3\)"
+    ):
         Dense(2, 3).forward_pass(np.ones((5, 3)))
     with pytest.raises(RuntimeError, match="compile_"):
         Sequential().fit(np.ones((3, 2)), np.ones(2), 1, 0.1)

@@ -101,9 +101,13 @@ class Layer:
     def __init__(self, output_size, input_size, activation="none"):
         self._activation = Activation(activation)
         # float64 like the tutorial's NumPy arrays; Keras's default would be float32
-        self.keras_layer = layers.Dense(output_size, activation=self._activation.activation,
-                                        kernel_initializer=_uniform_0_1(),
-                                        bias_initializer=_uniform_0_1(), dtype="float64")
+        self.keras_layer = layers.Dense(
+            output_size,
+            activation=self._activation.activation,
+            kernel_initializer=_uniform_0_1(),
+            bias_initializer=_uniform_0_1(),
+            dtype="float64",
+        )
         self.keras_layer.build((None, input_size))
         self.keras_layer.built = True
         self.input_size = int(input_size)

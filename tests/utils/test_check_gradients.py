@@ -32,8 +32,13 @@ def test_flags_a_wrong_backward_with_its_worst_element(rng):
 
 
 def test_runs_in_float64_and_restores_weights_and_floatx(rng):
-    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="sigmoid", name="a"),
-                              keras.layers.Dense(2, name="b")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,)),
+            keras.layers.Dense(4, activation="sigmoid", name="a"),
+            keras.layers.Dense(2, name="b"),
+        ]
+    )
     model.compile(optimizer="adam", loss="mse")
     x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
     model.fit(x, y, epochs=1, verbose=0)
@@ -75,5 +80,7 @@ def test_merge_layer_inputs_are_checked(rng):
 
 
 def test_unbuilt_layer_raises():
-    with pytest.raises(ValueError, match="check_gradients needs a built layer: call 'dense.*' on data"):
+    with pytest.raises(
+        ValueError, match="check_gradients needs a built layer: call 'dense.*' on data"
+    ):
         keras.utils.check_gradients(keras.layers.Dense(2), np.ones((1, 3)))

@@ -23,8 +23,8 @@ def test_one_layer_numbers_equal_a_hand_computation(rng):
     model = _linear_model(w, b)
     trace = model.trace_step(x, y, verbose=0)
     z = x @ w + b
-    dz = 2 / 4 * (z - y)                       # d mse / d prediction
-    dw, db = x.T @ dz, dz.sum(axis=0)          # dL/dW = x.T @ dL/dz
+    dz = 2 / 4 * (z - y)  # d mse / d prediction
+    dw, db = x.T @ dz, dz.sum(axis=0)  # dL/dW = x.T @ dL/dz
     assert trace["loss"] == pytest.approx(np.mean((z - y) ** 2), rel=1e-5)
     (fwd,), (bwd,) = trace["forward"], trace["backward"]
     assert fwd["input_shape"] == (4, 2) and fwd["output_shape"] == (4, 1)
@@ -34,7 +34,9 @@ def test_one_layer_numbers_equal_a_hand_computation(rng):
     assert bwd["grad_norms"]["kernel"] == pytest.approx(np.linalg.norm(dw), rel=1e-5)
     assert bwd["grad_norms"]["bias"] == pytest.approx(np.linalg.norm(db), rel=1e-5)
     # SGD: the update is lr * dL/dW, so the ratio is lr * ||dL/dW|| / ||W||
-    assert bwd["update_ratios"]["kernel"] == pytest.approx(0.1 * np.linalg.norm(dw) / np.linalg.norm(w), rel=1e-5)
+    assert bwd["update_ratios"]["kernel"] == pytest.approx(
+        0.1 * np.linalg.norm(dw) / np.linalg.norm(w), rel=1e-5
+    )
     np.testing.assert_allclose(bwd["kernel_grad"], np.abs(dw), rtol=1e-5)
     assert bwd["chain_rule"].startswith("dL/dz = dL/dy (linear); dL/dW = x.T @ dL/dz")
     np.testing.assert_array_equal(model.layers[0].get_weights()[0], w.astype(np.float32))
@@ -42,8 +44,14 @@ def test_one_layer_numbers_equal_a_hand_computation(rng):
 
 def _adam_model():
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(5, activation="relu"),
-                              keras.layers.Dropout(0.3), keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,)),
+            keras.layers.Dense(5, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     return model
 
@@ -71,8 +79,9 @@ def test_tracing_changes_nothing(rng):
 
 
 def test_dead_units_are_counted(rng):
-    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(4, activation="relu"),
-                              keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input(shape=(2,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+    )
     model.compile(optimizer="sgd", loss="mse")
     kernel, _ = model.layers[0].get_weights()
     model.layers[0].set_weights([kernel, np.array([-100.0, -100.0, -100.0, 0.0])])
@@ -96,7 +105,9 @@ def test_table_is_printed_in_forward_then_backward_order(rng, capsys):
 
 
 def test_chain_rule_texts():
-    assert chain_rule(keras.layers.Dense(2, activation="tanh")).startswith("dL/dz = dL/dy * tanh'(z)")
+    assert chain_rule(keras.layers.Dense(2, activation="tanh")).startswith(
+        "dL/dz = dL/dy * tanh'(z)"
+    )
 
     class Cube(keras.layers.Layer):
         chain_rule = "dL/dx = 3 x^2 * dL/dy"
@@ -137,8 +148,25 @@ def saved_model(tmp_path, rng):
         f.write("rooms,age,distance,price\n")
         f.writelines(f"{r[0]},{r[1]},{r[2]},{100 + 30 * r[0] - 10 * r[1] + 5 * r[2]}\n" for r in x)
     model = tmp_path / "houses.npkeras"
-    assert cli.main(["train", str(data), "--target", "price", "--epochs", "1", "--hidden", "4",
-                     "--out", str(model), "--verbose", "0"]) == 0
+    assert (
+        cli.main(
+            [
+                "train",
+                str(data),
+                "--target",
+                "price",
+                "--epochs",
+                "1",
+                "--hidden",
+                "4",
+                "--out",
+                str(model),
+                "--verbose",
+                "0",
+            ]
+        )
+        == 0
+    )
     return model, data
 
 
@@ -167,9 +195,15 @@ def test_cli_trace_errors(saved_model, capsys):
 
 def test_update_ratio_of_an_all_zero_weight_is_none(rng, tmp_path):
     pytest.importorskip("matplotlib")
-    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(2, kernel_initializer="zeros")])
+    model = keras.Sequential(
+        [keras.Input(shape=(2,)), keras.layers.Dense(2, kernel_initializer="zeros")]
+    )
     model.compile(optimizer="sgd", loss="mse")
-    trace = model.trace_step(rng.standard_normal((4, 2)), rng.standard_normal((4, 2)), verbose=0,
-                             plot_path=tmp_path / "zero.png")
+    trace = model.trace_step(
+        rng.standard_normal((4, 2)),
+        rng.standard_normal((4, 2)),
+        verbose=0,
+        plot_path=tmp_path / "zero.png",
+    )
     assert trace["backward"][0]["update_ratios"] == {"kernel": None, "bias": None}
     assert "kernel n/a, bias n/a" in format_trace(trace)

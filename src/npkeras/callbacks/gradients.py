@@ -60,5 +60,6 @@ class GradientStats(Callback):
             return
         for layer, total in zip(self._layers, self._sums):
             logs[f"{layer.name}/grad_norm"] = total / self._steps
-            logs[f"{layer.name}/weight_norm"] = _norm(layer.params[name]
-                                                      for name in _trainable_names(layer))
+            logs[f"{layer.name}/weight_norm"] = _norm(
+                layer.params[name] for name in _trainable_names(layer)
+            )

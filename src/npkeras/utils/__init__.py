@@ -6,7 +6,7 @@ import random
 
 from npkeras import backend
 from npkeras.backend import xp
-from npkeras.utils.gradcheck import GradientCheck, check_gradients
+from npkeras.utils.gradcheck import GradientCheck, check_gradients  # noqa: F401 - public names
 
 
 def __getattr__(name):

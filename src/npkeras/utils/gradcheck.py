@@ -236,7 +236,8 @@ def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: flo
         else:
             ys = y if isinstance(y, (list, tuple)) and len(outs) > 1 else [y]
             compiled = model and getattr(layer_or_model, "compiled", False)
-            loss_fns = layer_or_model._losses if compiled else [losses.MeanSquaredError()] * len(outs)
+            mse = losses.MeanSquaredError()
+            loss_fns = layer_or_model._losses if compiled else [mse] * len(outs)
             loss_weights = layer_or_model._loss_weights if compiled else [1.0] * len(outs)
             targets = [fn.prepare_targets(t, o) if fn is not None else None
                        for fn, t, o in zip(loss_fns, ys, outs)]
@@ -283,5 +284,5 @@ def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: flo
             numeric[key] = numerical_gradient(f, array, eps)
             errors[key] = relative_error(analytic, numeric[key])
     worst_key = max(errors, key=errors.get)
-    return GradientCheck(errors, _worst_element(worst_key, checked[worst_key][0], numeric[worst_key]),
-                         tolerance)
+    worst = _worst_element(worst_key, checked[worst_key][0], numeric[worst_key])
+    return GradientCheck(errors, worst, tolerance)
