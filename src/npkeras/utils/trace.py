@@ -162,6 +162,12 @@ class _Watch:
         return watched
 
 
+def _one_training_step(model, xs, ys, sws) -> float:
+    """The model's own training step on one batch (forward, loss, backward, optimizer);
+    returns the loss. The one call into the training engine besides ``_prepare_parameters``."""
+    return model._train_step(xs, ys, sws)[0]
+
+
 def _trainable(layer) -> list:
     return [name for name in layer.params if layer._weight_is_trainable(name)]
 
@@ -200,7 +206,7 @@ def trace_step(
     before = {(layer.name, name): layer.params[name].astype("float64") for layer, name in keys}
     try:
         with _Watch(layers) as watch:
-            loss = model._train_step(xs, ys, sws)[0]
+            loss = _one_training_step(model, xs, ys, sws)
         grads = {
             (layer.name, name): to_numpy(layer.grads[name]).astype("float64")
             for layer, name in keys
