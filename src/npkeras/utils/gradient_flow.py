@@ -36,6 +36,9 @@ def plot_gradient_flow(history, path=None):
     for name in names:
         values = logs[name + _GRAD]
         left.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=name)
+    from matplotlib.ticker import MaxNLocator
+
+    left.xaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_yscale("log")
     left.set_xlabel("epoch")
     left.set_ylabel("mean gradient norm")
