@@ -194,6 +194,16 @@ class Sequential:
     ``(features, samples)`` and runs full-batch gradient descent, one step per epoch,
     printing the loss every 100th epoch; ``predict`` takes row-major ``X`` (as the
     tutorial's does) and returns the rounded mean of the output neurons per sample.
+
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 2.0, 3.0, 4.0]])  # 1 feature x 4 samples; learn y = 2x
+    >>> model = Sequential()
+    >>> model.add(Dense(1, 1))
+    >>> model.compile_(MSE())
+    >>> model.fit(X, 2 * X[0], epochs=500, learning_rate=0.05)  # doctest: +ELLIPSIS
+    Epoch 100/500, Loss: ...
+    >>> model.predict(np.array([[10.0]]))
+    [20]
     """
 
     def __init__(self):
