@@ -207,3 +207,44 @@ def test_update_ratio_of_an_all_zero_weight_is_none(rng, tmp_path):
     )
     assert trace["backward"][0]["update_ratios"] == {"kernel": None, "bias": None}
     assert "kernel n/a, bias n/a" in format_trace(trace)
+
+
+def test_plot_trace_refuses_a_branching_graph(rng):
+    pytest.importorskip("matplotlib")
+    inputs = keras.Input(shape=(3,))
+    a = keras.layers.Dense(4, name="a")(inputs)
+    b = keras.layers.Dense(2, name="b")(inputs)
+    out = keras.layers.Dense(1, name="c")(keras.layers.Concatenate()([a, b]))
+    model = keras.Model(inputs, out)
+    model.compile(optimizer="sgd", loss="mse")
+    trace = model.trace_step(rng.standard_normal((4, 3)), rng.standard_normal(4), verbose=0)
+    assert [r["layer"] for r in trace["forward"]][-1] == "c"
+    with pytest.raises(ValueError, match="chains of Dense layers.*layer 'b' does not take"):
+        keras.utils.plot_trace(trace)
+
+
+def test_cli_trace_needs_a_compiled_model_and_a_target(saved_model, tmp_path, capsys):
+    _, data = saved_model
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+    model.save(tmp_path / "bare.npkeras")
+    assert cli.main(["trace", str(tmp_path / "bare.npkeras"), str(data)]) == 2
+    assert "saved without a loss and optimizer (not compiled)" in capsys.readouterr().err
+    model.compile(optimizer="sgd", loss="mse")
+    model.save(tmp_path / "compiled.npkeras")
+    assert cli.main(["trace", str(tmp_path / "compiled.npkeras"), str(data)]) == 2
+    assert "does not record its target column; pass --target" in capsys.readouterr().err
+    assert (
+        cli.main(
+            [
+                "trace",
+                str(tmp_path / "compiled.npkeras"),
+                str(data),
+                "--target",
+                "price",
+                "--rows",
+                "5",
+            ]
+        )
+        == 0
+    )
+    assert "One training step: batch 5" in capsys.readouterr().out
