@@ -146,6 +146,19 @@ def test_predict_rounds_the_mean_of_the_outputs():
     np.testing.assert_array_equal(weights, [[1.0], [2.0]])
 
 
+def test_star_import_brings_only_the_tutorial_classes():
+    namespace = {}
+    exec("from npkeras.tutorial import *", namespace)  # noqa: S102 - the tutorial's import
+    assert sorted(k for k in namespace if k != "__builtins__") == [
+        "Activation",
+        "Dense",
+        "Layer",
+        "Loss",
+        "MSE",
+        "Sequential",
+    ]
+
+
 def test_errors():
     with pytest.raises(ValueError, match="knows 'relu', 'softmax', 'none'; received func='tanh'"):
         Activation("tanh")

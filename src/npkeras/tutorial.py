@@ -27,6 +27,8 @@ from __future__ import annotations
 from npkeras import activations, initializers, layers, losses
 from npkeras.backend import xp
 
+__all__ = ["Activation", "Layer", "Dense", "Sequential", "Loss", "MSE"]
+
 #: the tutorial's activation names and the npkeras activation behind each
 _ACTIVATIONS = {"relu": "relu", "softmax": "softmax", "none": "linear"}
 

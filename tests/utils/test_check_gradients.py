@@ -84,3 +84,16 @@ def test_unbuilt_layer_raises():
         ValueError, match="check_gradients needs a built layer: call 'dense.*' on data"
     ):
         keras.utils.check_gradients(keras.layers.Dense(2), np.ones((1, 3)))
+
+
+def test_layer_with_targets_uses_mean_squared_error(rng):
+    layer = keras.layers.Dense(2, name="d")
+    x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    layer(x)
+    result = keras.utils.check_gradients(layer, x, y, tolerance=1e-8)
+    assert result.passed and set(result.errors) == {"input", "kernel", "bias"}
+    kernel, bias = layer.get_weights()
+    dz = 2 * (x @ kernel + bias - y) / y.size  # d mse / d prediction
+    worst = result.worst
+    expected = {"input": dz @ kernel.T, "kernel": x.T @ dz, "bias": dz.sum(axis=0)}[worst["name"]]
+    assert worst["numeric"] == pytest.approx(expected[worst["index"]], rel=1e-5)
