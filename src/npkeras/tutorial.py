@@ -27,7 +27,7 @@ from __future__ import annotations
 from npkeras import activations, initializers, layers, losses
 from npkeras.backend import xp
 
-__all__ = ["Activation", "Layer", "Dense", "Sequential", "Loss", "MSE"]
+__all__ = ["MSE", "Activation", "Dense", "Layer", "Loss", "Sequential"]
 
 #: the tutorial's activation names and the npkeras activation behind each
 _ACTIVATIONS = {"relu": "relu", "softmax": "softmax", "none": "linear"}
