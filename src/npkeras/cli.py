@@ -21,6 +21,7 @@ EXAMPLES = {
     "predict": "npkeras predict houses.npkeras new.csv --out predictions.csv",
     "summary": "npkeras summary houses.npkeras",
     "demo": "npkeras demo --out npkeras-demo --quick",
+    "trace": "npkeras trace houses.npkeras houses.csv --rows 32 --plot step.png",
 }
 MAX_CLASSES_FROM_INTEGERS = 20
 
@@ -69,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
 
     summary = add("summary", "Print a saved model's layers and parameter counts.")
     summary.add_argument("model")
+
+    trace = add("trace", "Show one training step of a saved model on the first rows of a CSV "
+                         "file, layer by layer (the model file is not changed).")
+    trace.add_argument("model")
+    trace.add_argument("data")
+    trace.add_argument("--target", help="default: the target the model was trained on")
+    trace.add_argument("--rows", type=int, default=32, help="batch size: the first ROWS rows (default 32)")
+    trace.add_argument("--plot", help="also draw the step to this image file (needs matplotlib)")
+    trace.add_argument("--json", help="also write the report as JSON to this file")
 
     demo = add("demo", "Run the tutorial's experiment end to end, with pictures.")
     demo.add_argument("--out", default="npkeras-demo", help="output folder (default npkeras-demo)")
@@ -227,6 +237,40 @@ def _summary(args) -> int:
     return 0
 
 
+def _trace(args) -> int:
+    if args.rows < 1:
+        raise UsageError(f"--rows must be a positive integer; received {args.rows}.")
+    for path, what in ((args.plot, "the picture"), (args.json, "the report")):
+        if path:
+            _check_writable(path, what)
+    model = _load(args.model)
+    if not model.compiled:
+        raise UsageError(f"'{args.model}' was saved without a loss and optimizer (not compiled), "
+                         "so it has no training step to trace.")
+    meta = getattr(model, "metadata", {}) or {}
+    target = args.target or meta.get("target")
+    if target is None:
+        raise UsageError("the model does not record its target column; pass --target.")
+    table, meta = _features_for(model, args.data, target)
+    rows = slice(0, args.rows)
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install npkeras[plot].") from None
+    report = model.trace_step(table.features[rows], _encode_target(meta, table.target[rows]),
+                              plot_path=args.plot)
+    if args.plot:
+        print(f"Drew the step to {args.plot}")
+    if args.json:
+        import json
+
+        with open(args.json, "w") as stream:
+            json.dump(report, stream, indent=1)
+        print(f"Wrote the report to {args.json}")
+    return 0
+
+
 def _demo(args) -> int:
     from npkeras import demo
 
@@ -238,7 +282,7 @@ def main(argv=None) -> int:
     """Entry point of the ``npkeras`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
     handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict,
-                "summary": _summary, "demo": _demo}
+                "summary": _summary, "demo": _demo, "trace": _trace}
     try:
         return handlers[args.command](args)
     except (UsageError, DataError, ModelFileError, FileNotFoundError, IsADirectoryError,

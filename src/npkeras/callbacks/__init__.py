@@ -1,6 +1,7 @@
 """Training callbacks with Keras names."""
 
 from npkeras.callbacks.base import Callback, CallbackList, History
+from npkeras.callbacks.gradients import GradientStats
 from npkeras.callbacks.checkpoint import BackupAndRestore, ModelCheckpoint
 from npkeras.callbacks.misc import CSVLogger, LambdaCallback, LearningRateScheduler, TerminateOnNaN
 from npkeras.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
@@ -9,3 +10,4 @@ from npkeras.callbacks.progbar import ProgbarLogger
 __all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ReduceLROnPlateau",
            "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "CSVLogger",
            "ProgbarLogger", "ModelCheckpoint", "BackupAndRestore"]
+__all__ += ["GradientStats"]

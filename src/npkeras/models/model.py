@@ -424,6 +424,15 @@ class Model(Trainer, Layer):
     def output_names(self, names):
         self._output_names = list(names)
 
+    def trace_step(self, x, y, sample_weight=None, verbose=1, plot_path=None) -> dict:
+        """Run one training step on ``(x, y)`` and report every layer's forward and backward
+        (shapes, activations, gradient norms, update ratios, chain-rule formulas) as a
+        printed table, a returned dict and, with ``plot_path``, a picture. Weights and
+        optimizer state are restored: nothing changes. See :mod:`npkeras.utils.trace`."""
+        from npkeras.utils.trace import trace_step
+
+        return trace_step(self, x, y, sample_weight, verbose=verbose, plot_path=plot_path)
+
     # -- saving --------------------------------------------------------------------
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Save architecture, weights, compile settings and optimizer state to one file."""

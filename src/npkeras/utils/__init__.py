@@ -6,6 +6,7 @@ import random
 
 from npkeras import backend
 from npkeras.backend import xp
+from npkeras.utils.gradcheck import GradientCheck, check_gradients  # noqa: F401 - public names
 
 
 def __getattr__(name):
@@ -14,6 +15,14 @@ def __getattr__(name):
         from npkeras.utils import plots
 
         return getattr(plots, name)
+    if name == "plot_gradient_flow":
+        from npkeras.utils.gradient_flow import plot_gradient_flow
+
+        return plot_gradient_flow
+    if name == "plot_trace":
+        from npkeras.utils.trace import plot_trace
+
+        return plot_trace
     raise AttributeError(f"module 'npkeras.utils' has no attribute {name!r}")
 
 
