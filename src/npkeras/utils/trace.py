@@ -165,7 +165,7 @@ class _Watch:
 def _one_training_step(model, xs, ys, sws) -> float:
     """The model's own training step on one batch (forward, loss, backward, optimizer);
     returns the loss. The one call into the training engine besides ``_prepare_parameters``."""
-    return model._train_step(xs, ys, sws)[0]
+    return model._training_step().train_batch(xs, ys, sws)[0]
 
 
 def _trainable(layer) -> list:
