@@ -83,6 +83,16 @@ def _accepts(function, name) -> bool:
     return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
+def backward_takes_context(layer) -> bool:
+    """Whether ``layer.backward`` accepts the :class:`BackwardContext` (user layers written
+    before it existed take ``backward(dy)`` only)."""
+    try:
+        parameters = inspect.signature(layer.backward).parameters
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
+
+
 def _flat_arrays(structure) -> list:
     if isinstance(structure, (list, tuple)):
         return [a for item in structure for a in _flat_arrays(item)]
@@ -403,6 +413,10 @@ class Layer:
                 "`call(self, inputs)` with keras.ops, or `forward` and `backward`.")
         return self.forward(inputs, training=bool(kwargs.get("training")))
 
+    def _has_own_backward(self) -> bool:
+        """Whether ``backward`` is written out (else it comes from the tape)."""
+        return type(self).backward is not Layer.backward
+
     def _run_call(self, inputs, training, call_kwargs):
         kwargs = dict(call_kwargs or {})
         if _accepts(self.call, "training"):
@@ -416,9 +430,10 @@ class Layer:
         if not self._uses_call():
             raise NotImplementedError(
                 f"Layer {type(self).__name__} defines neither `call` nor `forward`.")
-        if type(self).backward is not Layer.backward or not grad_enabled():
+        own_backward = self._has_own_backward()
+        if own_backward or not grad_enabled():
             y = self._run_call(x, training, call_kwargs)
-            if type(self).backward is Layer.backward:
+            if not own_backward:
                 self.cache = None
             return _map_structure(value_of, y)
         with Tape() as tape:
@@ -498,14 +513,18 @@ class Layer:
         y = self._forward_with(x, training, kwargs)
         cache = self.cache
         layer = self
+        takes_context = backward_takes_context(self)
         multi_output = isinstance(y, (list, tuple))
         outputs = list(y) if multi_output else [y]
 
         def vjp(dys):
             layer.cache = cache
             dy = dys if multi_output else dys[0]
-            need = any(isinstance(t, (Tensor,)) for t in flat)
-            dx = layer.backward(dy, DEFAULT_BACKWARD if need else _NO_INPUT_GRAD)
+            if not takes_context:
+                dx = layer.backward(dy)
+            else:
+                need = any(isinstance(t, Tensor) for t in flat)
+                dx = layer.backward(dy, DEFAULT_BACKWARD if need else _NO_INPUT_GRAD)
             if dx is None:
                 return [None] * len(flat)
             return _flat_arrays(dx)

@@ -78,6 +78,16 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
+    @property
+    def kernel(self):
+        """The kernel :class:`~npkeras.Variable`, ``(input_dim, units)``."""
+        return self._variables["kernel"]
+
+    @property
+    def bias(self):
+        """The bias :class:`~npkeras.Variable` (None without ``use_bias``)."""
+        return self._variables.get("bias")
+
     def forward(self, x, training=False):
         z = xp.dot(x, self.params["kernel"])  # dot: a third of matmul's call cost on small arrays
         bias = self.params["bias"] if self.use_bias else None
@@ -202,7 +212,7 @@ class Dropout(Layer):
         self.cache = mask
         return x * mask
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         return dy if self.cache is None else dy * self.cache
 
     def get_config(self):
@@ -223,7 +233,7 @@ class Flatten(Layer):
         self.cache = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         return dy.reshape(self.cache)
 
 
@@ -268,7 +278,7 @@ class Reshape(Layer):
         except ValueError:
             raise ValueError(self._mismatch((None,) + x.shape[1:])) from None
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         return dy.reshape(self.cache)
 
     def get_config(self):

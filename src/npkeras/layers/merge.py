@@ -4,7 +4,7 @@ Minimum and Concatenate. Each takes a list of arrays and its backward returns a 
 from __future__ import annotations
 
 from npkeras.backend import xp
-from npkeras.layers.base import Layer
+from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 
 
 class _Merge(Layer):
@@ -52,7 +52,7 @@ class Add(_Merge):
             out += x
         return out
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         return [dy] * self.cache
 
 
@@ -67,7 +67,7 @@ class Subtract(_Merge):
     def forward(self, xs, training=False):
         return xs[0] - xs[1]
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         return [dy, -dy]
 
 
@@ -81,7 +81,7 @@ class Multiply(_Merge):
             out *= x
         return out
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         xs = self.cache
         grads = []
         for i in range(len(xs)):
@@ -104,7 +104,7 @@ class Average(_Merge):
         out /= len(xs)
         return out
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         return [dy / self.cache] * self.cache
 
 
@@ -119,7 +119,7 @@ class _Extremum(_Merge):
         self.cache = (winner, len(xs))
         return xp.take_along_axis(stacked, winner[None], axis=0)[0]
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         winner, n = self.cache
         return [dy * (winner == i) for i in range(n)]
 
@@ -178,7 +178,7 @@ class Concatenate(Layer):
         self.cache = [x.shape[self.axis] for x in xs]
         return xp.concatenate(xs, axis=self.axis)
 
-    def backward(self, dy):
+    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         bounds = xp.cumsum(self.cache)[:-1]
         return xp.split(dy, bounds, axis=self.axis)
 

@@ -10,10 +10,9 @@ its built-in layers are one node each with their own backward.
 
 from __future__ import annotations
 
-import inspect
-
 from npkeras.backend import xp
-from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer, shape_fits
+from npkeras.layers.base import (DEFAULT_BACKWARD, BackwardContext, Layer,
+                                 backward_takes_context, shape_fits)
 from npkeras.layers.input_layer import InputLayer
 from npkeras.layers.node import KerasTensor, format_shape
 from npkeras.ops.tape import no_grad
@@ -37,17 +36,7 @@ class _Step:
         self.reads_model_input = reads_model_input
         # the call's other arguments (mask, initial_state, ...); `training` comes per run
         self.kwargs = {k: v for k, v in node.call_kwargs.items() if k != "training"}
-        self.takes_context = _backward_takes_context(layer)
-
-
-def _backward_takes_context(layer) -> bool:
-    """Whether ``layer.backward`` accepts the :class:`BackwardContext` (user layers written
-    before it existed take ``backward(dy)`` only)."""
-    try:
-        parameters = inspect.signature(layer.backward).parameters
-    except (TypeError, ValueError):
-        return False
-    return len(parameters) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
+        self.takes_context = backward_takes_context(layer)
 
 
 def _as_list(value, what):
@@ -104,6 +93,22 @@ class Model(Trainer, Layer):
 
     def _kind(self) -> str:
         return "model"
+
+    def _has_own_backward(self) -> bool:
+        return not self._subclassed
+
+    def _context_driven_layers(self) -> set:
+        """The layers whose backward this model calls with its context (so they honour
+        the step's ``fresh`` set): plan members, and those of nested graph models."""
+        if self._subclassed:
+            return set()
+        driven = set()
+        for step in self._plan:
+            if isinstance(step.layer, Model):
+                driven |= step.layer._context_driven_layers()
+            elif step.takes_context:
+                driven.add(step.layer)
+        return driven
 
     # -- graph ---------------------------------------------------------------------
     def _build_graph(self, inputs, outputs):
@@ -308,7 +313,7 @@ class Model(Trainer, Layer):
         shapes = [(None,) + tuple(a.shape[1:]) for a in xs]
         if not self.built:
             self.input_shape_spec = shapes[0] if len(shapes) == 1 else shapes
-            if type(self).build is not Layer.build:
+            if type(self).build is not Model.build:
                 self.build(self.input_shape_spec)
         with no_grad():
             y = Layer.forward(self, x, training=False)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer, shape_fits
+from npkeras.layers.base import (DEFAULT_BACKWARD, BackwardContext, Layer,
+                                 backward_takes_context, shape_fits)
 from npkeras.layers.input_layer import InputLayer
 from npkeras.layers.node import KerasTensor
 from npkeras.layers.node import format_shape as _format_shape
-from npkeras.models.model import Model, _backward_takes_context
+from npkeras.models.model import Model
 
 
 class Sequential(Model):
@@ -98,7 +99,7 @@ class Sequential(Model):
             shapes.append(shape)
         self._layer_output_shapes = shapes
         self.input_shape_spec = (None,) + input_shape[1:]
-        self._takes_context = [_backward_takes_context(layer) for layer in self._stack]
+        self._takes_context = [backward_takes_context(layer) for layer in self._stack]
         self.built = True
 
     def _maybe_build(self, input_shape):
@@ -148,6 +149,15 @@ class Sequential(Model):
             else:
                 dy = layer.backward(dy)
         return [dy]
+
+    def _context_driven_layers(self) -> set:
+        driven = set()
+        for layer, takes_context in zip(self._stack, self._takes_context):
+            if isinstance(layer, Model):
+                driven |= layer._context_driven_layers()
+            elif takes_context:
+                driven.add(layer)
+        return driven
 
     def forward(self, x, training=False):
         outs = self._forward([x], training)

@@ -56,7 +56,7 @@ class Tensor:
         return len(self.value)
 
     def __array__(self, dtype=None, copy=None):
-        return self.value if dtype is None else self.value.astype(dtype)
+        return xp.asarray(self.value, dtype=dtype)
 
     def numpy(self):
         return self.value

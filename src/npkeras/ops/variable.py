@@ -107,7 +107,7 @@ class Variable(Leaf):
         return len(self.value)
 
     def __array__(self, dtype=None, copy=None):
-        return self.value if dtype is None else self.value.astype(dtype)
+        return xp.asarray(self.value, dtype=dtype)
 
     def __float__(self):
         return float(self.value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from npkeras.backend import xp
+from npkeras.ops.tape import value_of
 from npkeras.optimizers import schedules
 
 
@@ -159,7 +160,8 @@ class Optimizer:
 
     def apply(self, grads, variables) -> None:
         """One update of every variable from its gradient (lists of equal length)."""
-        grads, variables = list(grads), list(variables)
+        grads = [value_of(g) for g in grads]
+        variables = [value_of(v) for v in variables]
         if len(grads) != len(variables):
             raise ValueError(
                 f"{type(self).__name__}.apply needs one gradient per variable; received "

@@ -70,7 +70,7 @@ class Trainer:
         self.history = None
         self._step = None
         self._compile_args = None
-        self._losses = None
+        self._compiled_losses = None
         self._loss_weights = None
         self._metrics = None
         self._weighted_metrics = None
@@ -108,7 +108,7 @@ class Trainer:
     def _resolve_compiled_losses(self):
         names = self.output_names
         args = self._compile_args
-        self._losses = outputs_module.resolve_losses(args["loss"], names)
+        self._compiled_losses = outputs_module.resolve_losses(args["loss"], names)
         self._loss_weights = outputs_module.resolve_loss_weights(args["loss_weights"], names)
         self._metrics = None
         self._compile_metrics = outputs_module.CompileMetrics(self)
@@ -123,12 +123,12 @@ class Trainer:
 
     def _training_step(self) -> TrainingStep:
         if self._step is None:
-            if all(loss is None for loss in self._losses):
+            if all(loss is None for loss in self._compiled_losses):
                 raise ValueError(
                     f"Model '{self.name}' was compiled without a loss, so the default "
                     "train_step has nothing to minimise: pass `loss=` to compile(), or "
                     "override train_step().")
-            self._step = TrainingStep(self, self.optimizer, self._losses, self._loss_weights)
+            self._step = TrainingStep(self, self.optimizer, self._compiled_losses, self._loss_weights)
         return self._step
 
     def _prepare_parameters(self):
@@ -168,7 +168,7 @@ class Trainer:
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The compiled loss of ``y_pred`` against ``y`` plus every weight penalty and
         ``add_loss`` term, as a scalar that gradients flow through (under a tape)."""
-        if self._losses is None:
+        if self._compiled_losses is None:
             raise RuntimeError("compute_loss() needs compile(loss=...) first.")
         preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
         if isinstance(y_pred, dict):
@@ -179,7 +179,7 @@ class Trainer:
             weights = sample_weight if isinstance(sample_weight, (list, tuple)) else [
                 sample_weight] * len(preds)
         total = 0.0
-        for i, (loss, pred) in enumerate(zip(self._losses, preds)):
+        for i, (loss, pred) in enumerate(zip(self._compiled_losses, preds)):
             if loss is None:
                 continue
             value = loss(targets[i], pred, None if weights is None else weights[i])

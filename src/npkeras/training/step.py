@@ -69,8 +69,9 @@ class TrainingStep:
                      if any(layer._weight_is_trainable(n) for n in layer._variables)]
         # when every trainable layer overwrites its gradients on its first write, a step
         # needs no zeroing pass over the gradient buffer
+        driven = self.model._context_driven_layers()
         self._fresh_layers = (trainable if trainable and all(
-            layer.supports_fresh_grads for layer in trainable) else None)
+            layer.supports_fresh_grads and layer in driven for layer in trainable) else None)
         self._regularized = [layer for layer in layers if any(
             v.regularizer is not None for v in layer._variables.values())]
         self._activity = [layer for layer in layers

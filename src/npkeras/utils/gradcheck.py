@@ -241,7 +241,7 @@ def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: flo
             ys = y if isinstance(y, (list, tuple)) and len(outs) > 1 else [y]
             compiled = model and getattr(layer_or_model, "compiled", False)
             mse = losses.MeanSquaredError()
-            loss_fns = layer_or_model._losses if compiled else [mse] * len(outs)
+            loss_fns = layer_or_model._compiled_losses if compiled else [mse] * len(outs)
             loss_weights = layer_or_model._loss_weights if compiled else [1.0] * len(outs)
             targets = [fn.prepare_targets(t, o) if fn is not None else None
                        for fn, t, o in zip(loss_fns, ys, outs)]

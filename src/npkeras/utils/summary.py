@@ -17,6 +17,8 @@ def _rows(model):
     from npkeras.layers.input_layer import InputLayer
     from npkeras.models.model import Model
 
+    if getattr(model, "_subclassed", False):
+        return [(layer, None, None) for layer in model.layers], False
     if hasattr(model, "_stack"):
         shapes = model._layer_output_shapes if model.built else [None] * len(model._stack)
         return [(layer, shape, None) for layer, shape in zip(model._stack, shapes)], False
