@@ -1,14 +1,17 @@
 """Layers with Keras names."""
 
 from npkeras.layers.base import Layer
+from npkeras.layers.batch_normalization import BatchNormalization
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.input_layer import Input, InputLayer
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
+from npkeras.layers.normalization import GroupNormalization, LayerNormalization, UnitNormalization
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
            "Normalization", "layer_classes"]
+__all__ += ["BatchNormalization", "GroupNormalization", "LayerNormalization", "UnitNormalization"]
 
 
 def layer_classes() -> dict:
@@ -19,5 +22,7 @@ def layer_classes() -> dict:
     classes = {cls.__name__: cls for cls in (
         Dense, Activation, Dropout, Flatten, Reshape, InputLayer, Normalization,
         Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
+    classes.update({cls.__name__: cls for cls in (
+        BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes

@@ -1,10 +1,84 @@
-"""Feature-wise normalization learned from data with ``adapt``."""
+"""Normalization layers: Normalization (learned with ``adapt``), LayerNormalization,
+GroupNormalization and UnitNormalization, with the standardisation helpers that
+BatchNormalization shares."""
 
 from __future__ import annotations
 
-from npkeras import backend
+from npkeras import backend, initializers, regularizers
 from npkeras.backend import xp
-from npkeras.layers.base import Layer
+from npkeras.layers.base import DEFAULT_BACKWARD, Layer
+
+
+def standardize(x, axes, epsilon):
+    """``x_hat = (x - mean) / sqrt(var + epsilon)`` over ``axes`` (biased variance).
+
+    Returns ``(x_hat, inv, mean, var)``; ``inv``, ``mean`` and ``var`` keep the reduced
+    axes as size 1.
+    """
+    mean = x.mean(axis=axes, keepdims=True)
+    centered = x - mean
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    inv = 1.0 / xp.sqrt(var + epsilon)
+    centered *= inv
+    return centered, inv, mean, var
+
+
+def standardize_backward(dx_hat, x_hat, inv, axes):
+    """dL/dx of :func:`standardize` given dL/dx_hat: mean and variance depend on x, so
+    ``dx = inv * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))`` over ``axes``."""
+    mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
+    mean_proj = (dx_hat * x_hat).mean(axis=axes, keepdims=True)
+    return inv * (dx_hat - mean_dx_hat - x_hat * mean_proj)
+
+
+def check_axis_argument(owner, axis):
+    """``axis`` as Keras takes it (an int or a list/tuple of ints), else a TypeError."""
+    if isinstance(axis, (list, tuple)) and axis and all(
+            isinstance(a, int) and not isinstance(a, bool) for a in axis):
+        return list(axis)
+    if isinstance(axis, int) and not isinstance(axis, bool):
+        return axis
+    raise TypeError(
+        f"{owner} expects an int or a list/tuple of ints for the argument `axis`, but "
+        f"received: axis={axis!r}"
+    )
+
+
+def resolve_axes(owner, axis, input_shape, need_known=True):
+    """Sorted non-negative axes of ``axis`` for ``input_shape``, with Keras-style errors
+    for an axis out of bounds or (``need_known``) a feature dimension not known."""
+    ndim = len(input_shape)
+    axes = axis if isinstance(axis, list) else [axis]
+    resolved = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"{owner}: axis {a} is out of bounds for input shape {tuple(input_shape)}. "
+                "Ensure axis is within the range of input dimensions."
+            )
+        resolved.append(a % ndim)
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(f"{owner}: axis {axis} names the same dimension twice.")
+    resolved = tuple(sorted(resolved))
+    if need_known and any(input_shape[a] is None for a in resolved):
+        raise ValueError(
+            f"{owner} needs a defined dimension on axis {axis}, but received an input with "
+            f"shape {tuple(input_shape)}."
+        )
+    return resolved
+
+
+def broadcast_shape(ndim, axes, input_shape):
+    """The shape that broadcasts a weight over ``axes`` against an input of ``ndim``."""
+    shape = [1] * ndim
+    for a in axes:
+        shape[a] = input_shape[a]
+    return tuple(shape)
+
+
+def other_axes(ndim, axes):
+    """Every axis of an ``ndim`` array that is not in ``axes``."""
+    return tuple(a for a in range(ndim) if a not in axes)
 
 
 class Normalization(Layer):
@@ -76,3 +150,246 @@ class Normalization(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis, "invert": self.invert}
+
+
+class AffineNormalization(Layer):
+    """Shared part of the layers that standardise, then scale by ``gamma`` and shift by
+    ``beta``: the arguments, the two weights (Keras order: gamma, then beta), the affine
+    map and its weight gradients."""
+
+    def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        epsilon = float(epsilon)
+        if not epsilon >= 0:
+            raise ValueError(
+                f"Received an invalid value for `epsilon` of {type(self).__name__} layer "
+                f"'{self.name}', expected a non-negative float. Received: epsilon={epsilon}"
+            )
+        self.epsilon = epsilon
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    @property
+    def _owner(self):
+        return f"{type(self).__name__} layer '{self.name}'"
+
+    def _build_affine(self, shape, scale=None, center=None):
+        if self.scale if scale is None else scale:
+            self.add_weight("gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer)
+        if self.center if center is None else center:
+            self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer)
+
+    def _affine(self, x_hat, shape):
+        """``x_hat * gamma + beta``, the weights reshaped to broadcast ``shape``."""
+        y = x_hat
+        if "gamma" in self.params:
+            y = y * self.params["gamma"].reshape(shape)
+        if "beta" in self.params:
+            y = y + self.params["beta"].reshape(shape)
+        return y
+
+    def _affine_backward(self, dy, x_hat, sum_axes, shape):
+        """Add dL/dgamma and dL/dbeta; return dL/dx_hat."""
+        if self.trainable:
+            if "gamma" in self.params:
+                self.grads["gamma"] += (dy * x_hat).sum(axis=sum_axes).reshape(self.grads["gamma"].shape)
+            if "beta" in self.params:
+                self.grads["beta"] += dy.sum(axis=sum_axes).reshape(self.grads["beta"].shape)
+        return dy * self.params["gamma"].reshape(shape) if "gamma" in self.params else dy
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+        }
+
+
+class LayerNormalization(AffineNormalization):
+    """Normalises each sample over ``axis``: ``(x - mean) / sqrt(var + epsilon) * gamma +
+    beta`` (Ba et al., 2016, https://arxiv.org/abs/1607.06450).
+
+    Args:
+        axis: int or list of ints, the axes to normalise (default the last).
+        epsilon: added to the variance.
+        center, scale: learn ``beta`` / ``gamma`` (shape: the ``axis`` dimensions).
+        rms_scaling: as Keras 3: ``x * gamma / sqrt(var(x) + epsilon)`` with no mean
+            subtracted and no ``beta`` (``center`` and ``scale`` are ignored).
+        beta_initializer, gamma_initializer: zeros, ones.
+        beta_regularizer, gamma_regularizer: weight penalties.
+
+    Shapes: output = input shape.
+
+    >>> import numpy as np
+    >>> LayerNormalization(epsilon=0.0)(np.array([[1.0, 3.0]])).tolist()
+    [[-1.0, 1.0]]
+    """
+
+    def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
+                 rms_scaling: bool = False, **kwargs):
+        super().__init__(epsilon=epsilon, center=center, scale=scale, **kwargs)
+        self.axis = check_axis_argument(self._owner, axis)
+        self.rms_scaling = bool(rms_scaling)
+
+    def build(self, input_shape):
+        axes = resolve_axes(self._owner, self.axis, input_shape)
+        shape = tuple(input_shape[a] for a in axes)
+        self._build_affine(shape, scale=self.scale or self.rms_scaling,
+                           center=self.center and not self.rms_scaling)
+        super().build(input_shape)
+
+    def forward(self, x, training=False):
+        axes = resolve_axes(self._owner, self.axis, x.shape)
+        shape = broadcast_shape(x.ndim, axes, x.shape)
+        x_hat, inv, _, _ = standardize(x, axes, self.epsilon)
+        self.cache = (x, x_hat, inv)
+        return self._affine(x * inv if self.rms_scaling else x_hat, shape)
+
+    def backward(self, dy, ctx=DEFAULT_BACKWARD):
+        x, x_hat, inv = self.cache
+        axes = resolve_axes(self._owner, self.axis, x.shape)
+        shape = broadcast_shape(x.ndim, axes, x.shape)
+        sum_axes = other_axes(x.ndim, axes)
+        if self.rms_scaling:
+            # y = x * s * gamma with s = (var(x) + eps)^-1/2 and ds/dx = -s^3 (x - mean) / n:
+            # dL/dx = s * (g - x_hat * s * mean(g * x)), g = dL/d(x * s)
+            g = self._affine_backward(dy, x * inv, sum_axes, shape)
+            if not ctx.need_input_grad:
+                return None
+            return inv * (g - x_hat * inv * (g * x).mean(axis=axes, keepdims=True))
+        dx_hat = self._affine_backward(dy, x_hat, sum_axes, shape)
+        if not ctx.need_input_grad:
+            return None
+        return standardize_backward(dx_hat, x_hat, inv, axes)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "rms_scaling": self.rms_scaling}
+
+
+class GroupNormalization(AffineNormalization):
+    """Splits the channels on ``axis`` into ``groups`` and normalises each group of each
+    sample (Wu & He, 2018, https://arxiv.org/abs/1803.08494).
+
+    Args:
+        groups: number of groups; must divide the channels. ``-1``: one per channel
+            (instance normalization).
+        axis: the channel axis (default the last).
+        epsilon, center, scale, *_initializer, *_regularizer: as LayerNormalization;
+            ``gamma`` and ``beta`` have shape ``(channels,)``.
+
+    Shapes: output = input shape.
+
+    >>> import numpy as np
+    >>> GroupNormalization(groups=2, epsilon=0.0)(np.array([[1.0, 3.0, 5.0, 9.0]])).tolist()
+    [[-1.0, 1.0, -1.0, 1.0]]
+    """
+
+    def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3,
+                 center: bool = True, scale: bool = True, **kwargs):
+        super().__init__(epsilon=epsilon, center=center, scale=scale, **kwargs)
+        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0 and groups != -1):
+            raise ValueError(
+                f"Received an invalid value for `groups` of {self._owner}, expected a positive "
+                f"integer or -1. Received: groups={groups!r}"
+            )
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise TypeError(f"{self._owner} expects an int `axis`; received axis={axis!r}")
+        self.groups = groups
+        self.axis = axis
+
+    def build(self, input_shape):
+        (axis,) = resolve_axes(self._owner, self.axis, input_shape)
+        channels = input_shape[axis]
+        if self.groups == -1:
+            self.groups = channels
+        if channels < self.groups:
+            raise ValueError(
+                f"{self._owner}: number of groups ({self.groups}) cannot be more than the "
+                f"number of channels ({channels})."
+            )
+        if channels % self.groups:
+            raise ValueError(
+                f"{self._owner}: number of groups ({self.groups}) must divide the number of "
+                f"channels ({channels})."
+            )
+        self._build_affine((channels,))
+        super().build(input_shape)
+
+    def _grouping(self, shape):
+        """The grouped shape ``(..., groups, channels // groups, ...)``, the axes each
+        group reduces over, and the weights' broadcast shape in the grouped layout."""
+        (axis,) = resolve_axes(self._owner, self.axis, shape)
+        grouped = tuple(shape[:axis]) + (self.groups, shape[axis] // self.groups) + tuple(shape[axis + 1:])
+        reduce_axes = tuple(a for a in range(1, len(grouped)) if a != axis)
+        weight_shape = broadcast_shape(len(grouped), (axis, axis + 1), grouped)
+        return grouped, reduce_axes, weight_shape, (axis, axis + 1)
+
+    def forward(self, x, training=False):
+        grouped, reduce_axes, weight_shape, _ = self._grouping(x.shape)
+        x_hat, inv, _, _ = standardize(x.reshape(grouped), reduce_axes, self.epsilon)
+        self.cache = (x.shape, x_hat, inv)
+        return self._affine(x_hat, weight_shape).reshape(x.shape)
+
+    def backward(self, dy, ctx=DEFAULT_BACKWARD):
+        shape, x_hat, inv = self.cache
+        grouped, reduce_axes, weight_shape, channel_axes = self._grouping(shape)
+        sum_axes = other_axes(len(grouped), channel_axes)
+        dx_hat = self._affine_backward(dy.reshape(grouped), x_hat, sum_axes, weight_shape)
+        if not ctx.need_input_grad:
+            return None
+        return standardize_backward(dx_hat, x_hat, inv, reduce_axes).reshape(shape)
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis}
+
+
+class UnitNormalization(Layer):
+    """Scales each sample to unit L2 norm over ``axis``: ``x / sqrt(max(sum(x**2), 1e-12))``.
+
+    Args:
+        axis: int or list of ints (default the last).
+
+    Shapes: output = input shape.
+
+    >>> import numpy as np
+    >>> [round(float(v), 4) for v in UnitNormalization()(np.array([[3.0, 4.0]]))[0]]
+    [0.6, 0.8]
+    """
+
+    _MIN_SQUARE_SUM = 1e-12
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = check_axis_argument(f"UnitNormalization layer '{self.name}'", axis)
+
+    def forward(self, x, training=False):
+        axes = resolve_axes(f"UnitNormalization layer '{self.name}'", self.axis, x.shape,
+                            need_known=False)
+        square_sum = (x * x).sum(axis=axes, keepdims=True)
+        clamped = square_sum <= self._MIN_SQUARE_SUM
+        inv_norm = 1.0 / xp.sqrt(xp.maximum(square_sum, self._MIN_SQUARE_SUM))
+        y = x * inv_norm
+        self.cache = (axes, y, inv_norm, clamped)
+        return y
+
+    def backward(self, dy, ctx=DEFAULT_BACKWARD):
+        if not ctx.need_input_grad:
+            return None
+        axes, y, inv_norm, clamped = self.cache
+        # y = x / |x|: dx = (dy - y * sum(dy * y)) / |x|; below the clamp |x| is a constant
+        projection = xp.where(clamped, 0.0, (dy * y).sum(axis=axes, keepdims=True))
+        return inv_norm * (dy - y * projection)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}
