@@ -3,7 +3,9 @@
 from npkeras.layers.base import Layer
 from npkeras.layers.batch_normalization import BatchNormalization
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
+from npkeras.layers.embedding import Embedding
 from npkeras.layers.input_layer import Input, InputLayer
+from npkeras.layers.masking import Masking
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
 from npkeras.layers.normalization import GroupNormalization, LayerNormalization, UnitNormalization
@@ -12,6 +14,7 @@ __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Inp
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
            "Normalization", "layer_classes"]
 __all__ += ["BatchNormalization", "GroupNormalization", "LayerNormalization", "UnitNormalization"]
+__all__ += ["Embedding", "Masking"]
 
 
 def layer_classes() -> dict:
@@ -24,5 +27,6 @@ def layer_classes() -> dict:
         Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
     classes.update({cls.__name__: cls for cls in (
         BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)})
+    classes.update({cls.__name__: cls for cls in (Embedding, Masking)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
