@@ -9,12 +9,27 @@ from npkeras.layers.masking import Masking
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
 from npkeras.layers.normalization import GroupNormalization, LayerNormalization, UnitNormalization
+from npkeras.layers.reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    Permute,
+    RepeatVector,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+)
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
            "Normalization", "layer_classes"]
 __all__ += ["BatchNormalization", "GroupNormalization", "LayerNormalization", "UnitNormalization"]
 __all__ += ["Embedding", "Masking"]
+__all__ += ["Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector", "UpSampling1D",
+            "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
 
 
 def layer_classes() -> dict:
@@ -28,5 +43,8 @@ def layer_classes() -> dict:
     classes.update({cls.__name__: cls for cls in (
         BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)})
     classes.update({cls.__name__: cls for cls in (Embedding, Masking)})
+    classes.update({cls.__name__: cls for cls in (
+        Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
+        UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
