@@ -15,13 +15,11 @@ from npkeras.layers.reshaping import (
     Cropping3D,
     Permute,
     RepeatVector,
-    UpSampling1D,
-    UpSampling2D,
-    UpSampling3D,
     ZeroPadding1D,
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from npkeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
