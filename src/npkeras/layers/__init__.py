@@ -9,6 +9,15 @@ from npkeras.layers.masking import Masking
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
 from npkeras.layers.normalization import GroupNormalization, LayerNormalization, UnitNormalization
+from npkeras.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from npkeras.layers.reshaping import (
     Cropping1D,
     Cropping2D,
@@ -28,6 +37,8 @@ __all__ += ["BatchNormalization", "GroupNormalization", "LayerNormalization", "U
 __all__ += ["Embedding", "Masking"]
 __all__ += ["Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector", "UpSampling1D",
             "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
+__all__ += ["ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise",
+            "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
 
 
 def layer_classes() -> dict:
@@ -44,5 +55,8 @@ def layer_classes() -> dict:
     classes.update({cls.__name__: cls for cls in (
         Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
         UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)})
+    classes.update({cls.__name__: cls for cls in (
+        ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
+        SpatialDropout2D, SpatialDropout3D)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
