@@ -119,3 +119,52 @@ def test_batch_normalization_float32_stays_float32(rng):
     x = rng.standard_normal((4, 3)).astype("float32")
     assert bn(x, training=True).dtype == np.float32 and bn(x).dtype == np.float32
     assert bn.get_weights()[2].dtype == np.float32 and backend.floatx() == "float32"
+
+
+def test_batch_normalization_mask_leaves_padding_out_of_the_statistics(float64, rng):
+    x = rng.standard_normal((3, 5, 2)) * 2 + 1
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]], bool)
+    x[~mask] = 100.0  # padding values must not move the statistics
+    bn = layers.BatchNormalization(momentum=0.0, epsilon=1e-3)
+    bn.build((None, 5, 2))
+    y = bn.forward(x, training=True, mask=mask)
+    real = x[mask]  # (steps, features) of the unmasked steps
+    np.testing.assert_allclose(bn.get_weights()[2], real.mean(axis=0))
+    np.testing.assert_allclose(bn.get_weights()[3], real.var(axis=0))
+    np.testing.assert_allclose(y[mask], (real - real.mean(0)) / np.sqrt(real.var(0) + 1e-3))
+
+
+def test_batch_normalization_masked_training_gradients(float64, rng):
+    x = rng.standard_normal((2, 4, 3))
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 0]], bool)
+    layer = layers.BatchNormalization(beta_initializer="random_normal",
+                                      gamma_initializer="random_normal")
+    layer(x)
+    unmasked_forward = layer.forward
+    layer.forward = lambda x, training=False: unmasked_forward(x, training=training, mask=mask)
+    errors = check_layer_gradients(layer, x, training=True)
+    assert set(errors) == {"input", "gamma", "beta"}
+    for key, err in errors.items():
+        assert err < 1e-6, (key, err)
+
+
+def test_batch_normalization_mask_shape_error(rng):
+    bn = layers.BatchNormalization()
+    x = rng.standard_normal((2, 4, 3))
+    bn(x)
+    with pytest.raises(ValueError, match="one dimension less than the inputs. Received: "
+                                         "mask.shape=\\(2, 4, 3\\), inputs.shape=\\(2, 4, 3\\)"):
+        bn.forward(x, training=True, mask=np.ones((2, 4, 3), bool))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.LayerNormalization(), lambda: layers.GroupNormalization(groups=3),
+    lambda: layers.UnitNormalization(), lambda: layers.GaussianNoise(0.1),
+    lambda: layers.GaussianDropout(0.1), lambda: layers.AlphaDropout(0.1),
+    lambda: layers.SpatialDropout1D(0.1), lambda: layers.ActivityRegularization(l1=0.1),
+])
+def test_mask_passing_layers_accept_and_ignore_a_mask(rng, make):
+    x = rng.standard_normal((2, 4, 3)).astype("float32")
+    layer = make()
+    assert layer.supports_masking
+    np.testing.assert_array_equal(layer.forward(x, mask=np.ones((2, 4), bool)), layer(x))

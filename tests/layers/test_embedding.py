@@ -81,8 +81,10 @@ def test_embedding_errors():
         layers.Embedding(4, 2)(np.array([[1, 7]]))
     with pytest.raises(ValueError, match="received id -1, outside the vocabulary"):
         layers.Embedding(4, 2)(np.array([[-1, 2]]))
+    emb = layers.Embedding(4, 2)
+    emb(np.array([[1]]))
     with pytest.raises(TypeError, match="expects integer ids, but received an array of dtype <U1"):
-        layers.Embedding(4, 2)(np.array([["a"]]))
+        emb.forward(np.array([["a"]]))
     with pytest.raises(ValueError, match="`weights` of shape \\(input_dim, output_dim\\) = \\(4, 2\\)"):
         layers.Embedding(4, 2, weights=np.zeros((2, 4)))
 

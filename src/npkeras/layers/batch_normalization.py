@@ -38,6 +38,8 @@ class BatchNormalization(AffineNormalization):
 
     Weights (Keras order): gamma, beta (trainable), moving_mean, moving_variance
     (non-trainable), each of shape ``(features,)``. Shapes: output = input shape.
+    A mask ``(batch, ..., steps)`` (one dimension less than the inputs) leaves masked
+    steps out of the batch statistics.
 
     >>> import numpy as np
     >>> bn = BatchNormalization(epsilon=0.0)
@@ -46,6 +48,8 @@ class BatchNormalization(AffineNormalization):
     >>> [round(float(v[0]), 4) for v in bn.get_weights()[2:]]   # moving mean, variance
     [0.03, 1.03]
     """
+
+    supports_masking = True
 
     def __init__(self, axis=-1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer="zeros",
@@ -87,31 +91,45 @@ class BatchNormalization(AffineNormalization):
         axes = resolve_axes(self._owner, self.axis, x.shape)
         return other_axes(x.ndim, axes), broadcast_shape(x.ndim, axes, x.shape)
 
-    def forward(self, x, training=False):
+    def _mask_weights(self, x, mask, reduce_axes):
+        """Weights that leave masked steps out of the batch statistics: the mask (one
+        dimension less than the inputs, as in Keras) divided by its count per feature."""
+        mask = xp.asarray(mask)
+        if mask.shape != x.shape[:-1]:
+            raise ValueError(
+                f"{self._owner}: the mask provided should be one dimension less than the "
+                f"inputs. Received: mask.shape={mask.shape}, inputs.shape={x.shape}"
+            )
+        weights = xp.broadcast_to(mask[..., None].astype(x.dtype), x.shape)
+        count = weights.sum(axis=reduce_axes, keepdims=True)
+        return weights / xp.maximum(count, 1.0)
+
+    def forward(self, x, training=False, mask=None):
         reduce_axes, shape = self._layout(x)
         moving_mean, moving_variance = self.params["moving_mean"], self.params["moving_variance"]
         if training and self.trainable:
-            x_hat, inv, mean, var = standardize(x, reduce_axes, self.epsilon)
+            weights = None if mask is None else self._mask_weights(x, mask, reduce_axes)
+            x_hat, inv, mean, var = standardize(x, reduce_axes, self.epsilon, weights)
             # in place: the moving statistics may live in the model's parameter buffer
             moving_mean *= self.momentum
             moving_mean += (1.0 - self.momentum) * mean.reshape(moving_mean.shape)
             moving_variance *= self.momentum
             moving_variance += (1.0 - self.momentum) * var.reshape(moving_variance.shape)
-            self.cache = (True, x_hat, inv)
+            self.cache = (True, x_hat, inv, weights)
         else:
             inv = (1.0 / xp.sqrt(moving_variance + self.epsilon)).reshape(shape).astype(x.dtype, copy=False)
             x_hat = (x - moving_mean.reshape(shape)) * inv
-            self.cache = (False, x_hat, inv)
+            self.cache = (False, x_hat, inv, None)
         return self._affine(x_hat, shape)
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
-        batch_statistics, x_hat, inv = self.cache
+        batch_statistics, x_hat, inv, weights = self.cache
         reduce_axes, shape = self._layout(dy)
         dx_hat = self._affine_backward(dy, x_hat, reduce_axes, shape)
         if not ctx.need_input_grad:
             return None
         if batch_statistics:  # the batch mean and variance depend on x too
-            return standardize_backward(dx_hat, x_hat, inv, reduce_axes)
+            return standardize_backward(dx_hat, x_hat, inv, reduce_axes, weights)
         return dx_hat * inv  # moving statistics are constants
 
     def get_config(self):

@@ -60,6 +60,10 @@ class Embedding(Layer):
     [[[3.0, 4.0], [1.0, 2.0], [0.0, 0.0]]]
     """
 
+    #: ids reach ``forward`` as integers where the engine supports it; float ids (a
+    #: model's float inputs) are cast back, exact below 2**24 in float32
+    integer_inputs = True
+
     def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
                  embeddings_regularizer=None, mask_zero: bool = False, weights=None, **kwargs):
         if kwargs.pop("input_length", None) is not None:
@@ -87,18 +91,6 @@ class Embedding(Layer):
             self.params["embeddings"][...] = self._initial_weights
             self._initial_weights = None
         super().build(input_shape)
-
-    def __call__(self, inputs, training: bool = False):
-        """As :meth:`Layer.__call__`, but keeps the ids integers (the base converts every
-        array input to floats)."""
-        from npkeras.layers.input_layer import KerasTensor
-
-        if isinstance(inputs, KerasTensor):
-            return super().__call__(inputs, training=training)
-        ids = as_indices(inputs, f"Embedding layer '{self.name}'")
-        if not self.built:
-            self._maybe_build((None,) + tuple(ids.shape[1:]))
-        return self.forward(ids, training=training)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)

@@ -9,26 +9,38 @@ from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 
 
-def standardize(x, axes, epsilon):
+def standardize(x, axes, epsilon, weights=None):
     """``x_hat = (x - mean) / sqrt(var + epsilon)`` over ``axes`` (biased variance).
 
+    ``weights`` (broadcastable to ``x``, summing to 1 over ``axes``) gives a weighted mean
+    and variance: a mask divided by its count leaves padded steps out of the statistics.
     Returns ``(x_hat, inv, mean, var)``; ``inv``, ``mean`` and ``var`` keep the reduced
     axes as size 1.
     """
-    mean = x.mean(axis=axes, keepdims=True)
-    centered = x - mean
-    var = (centered * centered).mean(axis=axes, keepdims=True)
+    if weights is None:
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered).mean(axis=axes, keepdims=True)
+    else:
+        mean = (x * weights).sum(axis=axes, keepdims=True)
+        centered = x - mean
+        var = (centered * centered * weights).sum(axis=axes, keepdims=True)
     inv = 1.0 / xp.sqrt(var + epsilon)
     centered *= inv
     return centered, inv, mean, var
 
 
-def standardize_backward(dx_hat, x_hat, inv, axes):
-    """dL/dx of :func:`standardize` given dL/dx_hat: mean and variance depend on x, so
-    ``dx = inv * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))`` over ``axes``."""
-    mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
-    mean_proj = (dx_hat * x_hat).mean(axis=axes, keepdims=True)
-    return inv * (dx_hat - mean_dx_hat - x_hat * mean_proj)
+def standardize_backward(dx_hat, x_hat, inv, axes, weights=None):
+    """dL/dx of :func:`standardize` given dL/dx_hat. The mean and variance depend on x:
+    ``dx = inv * (dx_hat - w * sum(dx_hat) - w * x_hat * sum(dx_hat * x_hat))`` over
+    ``axes``, with ``w = 1 / n`` unweighted (the sums become means)."""
+    if weights is None:
+        mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
+        mean_proj = (dx_hat * x_hat).mean(axis=axes, keepdims=True)
+        return inv * (dx_hat - mean_dx_hat - x_hat * mean_proj)
+    sum_dx_hat = dx_hat.sum(axis=axes, keepdims=True)
+    sum_proj = (dx_hat * x_hat).sum(axis=axes, keepdims=True)
+    return inv * (dx_hat - weights * (sum_dx_hat + x_hat * sum_proj))
 
 
 def check_axis_argument(owner, axis):
@@ -155,7 +167,10 @@ class Normalization(Layer):
 class AffineNormalization(Layer):
     """Shared part of the layers that standardise, then scale by ``gamma`` and shift by
     ``beta``: the arguments, the two weights (Keras order: gamma, then beta), the affine
-    map and its weight gradients."""
+    map and its weight gradients. Masks pass through unchanged (Keras's
+    ``supports_masking``)."""
+
+    supports_masking = True
 
     def __init__(self, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
@@ -249,7 +264,7 @@ class LayerNormalization(AffineNormalization):
                            center=self.center and not self.rms_scaling)
         super().build(input_shape)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         axes = resolve_axes(self._owner, self.axis, x.shape)
         shape = broadcast_shape(x.ndim, axes, x.shape)
         x_hat, inv, _, _ = standardize(x, axes, self.epsilon)
@@ -335,7 +350,7 @@ class GroupNormalization(AffineNormalization):
         weight_shape = broadcast_shape(len(grouped), (axis, axis + 1), grouped)
         return grouped, reduce_axes, weight_shape, (axis, axis + 1)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         grouped, reduce_axes, weight_shape, _ = self._grouping(x.shape)
         x_hat, inv, _, _ = standardize(x.reshape(grouped), reduce_axes, self.epsilon)
         self.cache = (x.shape, x_hat, inv)
@@ -367,13 +382,14 @@ class UnitNormalization(Layer):
     [0.6, 0.8]
     """
 
+    supports_masking = True
     _MIN_SQUARE_SUM = 1e-12
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         self.axis = check_axis_argument(f"UnitNormalization layer '{self.name}'", axis)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         axes = resolve_axes(f"UnitNormalization layer '{self.name}'", self.axis, x.shape,
                             need_known=False)
         square_sum = (x * x).sum(axis=axes, keepdims=True)

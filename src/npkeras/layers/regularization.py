@@ -3,7 +3,7 @@ AlphaDropout, ActivityRegularization.
 
 Random only while training (``training=True``), the identity at inference. Each layer
 draws from its own generator when given a ``seed``, else from ``backend.rng()`` (seeded by
-``npkeras.utils.set_random_seed``).
+``npkeras.utils.set_random_seed``). Masks pass through unchanged (``supports_masking``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class _SpatialDropout(Dropout):
     spatial axes, via Dropout's ``noise_shape``."""
 
     rank = 1
+    supports_masking = True
 
     def __init__(self, rate: float, data_format=None, seed: int | None = None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
@@ -37,7 +38,7 @@ class _SpatialDropout(Dropout):
         self.noise_shape = ((None,) + spatial + (None,) if self.data_format == "channels_last"
                             else (None, None) + spatial)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         if x.ndim != self.rank + 2:
             raise ValueError(
                 f"{type(self).__name__} layer '{self.name}' expects inputs of rank "
@@ -108,6 +109,8 @@ class SpatialDropout3D(_SpatialDropout):
 class _Noise(Layer):
     """Seed handling and argument checks shared by the noise layers."""
 
+    supports_masking = True
+
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
@@ -146,7 +149,7 @@ class GaussianNoise(_Noise):
         super().__init__(seed=seed, **kwargs)
         self.stddev = self._check_fraction("stddev", stddev, high_open=False)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         if not training or self.stddev == 0.0:
             return x
         noise = self._generator().standard_normal(x.shape, dtype=_noise_dtype(x.dtype))
@@ -175,7 +178,7 @@ class GaussianDropout(_Noise):
         super().__init__(seed=seed, **kwargs)
         self.rate = self._check_fraction("rate", rate)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         if not training or self.rate == 0.0:
             self.cache = None
             return x
@@ -217,7 +220,7 @@ class AlphaDropout(_Noise):
         self.rate = self._check_fraction("rate", rate)
         self.noise_shape = tuple(noise_shape) if noise_shape is not None else None
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         if not training or self.rate == 0.0:
             self.cache = None
             return x
@@ -263,12 +266,14 @@ class ActivityRegularization(Layer):
     ([[1.0, 2.0]], 2.5)
     """
 
+    supports_masking = True
+
     def __init__(self, l1: float = 0.0, l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.activity_regularizer = regularizers.L1L2(l1=l1, l2=l2)
         self.l1, self.l2 = self.activity_regularizer.l1, self.activity_regularizer.l2
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         self.cache = x
         self.activity_loss = self.activity_regularizer(x)  # the trainer adds it to the loss
         return x
