@@ -13,6 +13,7 @@ from npkeras.layers.normalization import (
     resolve_axes,
     standardize,
     standardize_backward,
+    sum_over,
 )
 
 
@@ -101,7 +102,7 @@ class BatchNormalization(AffineNormalization):
                 f"inputs. Received: mask.shape={mask.shape}, inputs.shape={x.shape}"
             )
         weights = xp.broadcast_to(mask[..., None].astype(x.dtype), x.shape)
-        count = weights.sum(axis=reduce_axes, keepdims=True)
+        count = sum_over(reduce_axes, weights)
         return weights / xp.maximum(count, 1.0)
 
     def forward(self, x, training=False, mask=None):
@@ -125,6 +126,17 @@ class BatchNormalization(AffineNormalization):
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
         batch_statistics, x_hat, inv, weights = self.cache
         reduce_axes, shape = self._layout(dy)
+        if batch_statistics and weights is None and ctx.need_input_grad:
+            # gamma is constant over the reduced axes, so the sums dx needs are the weight
+            # gradients': dx = gamma * inv * (dy - mean(dy) - x_hat * mean(dy * x_hat))
+            sum_dy, sum_proj = sum_over(reduce_axes, dy), sum_over(reduce_axes, dy, x_hat)
+            self._add_affine_grads(sum_proj, sum_dy)
+            scale = inv * self.params["gamma"].reshape(shape) if self.scale else inv
+            count = dy.size // sum_dy.size
+            dx = dy * scale
+            dx -= x_hat * (scale * (sum_proj / count))
+            dx -= scale * (sum_dy / count)
+            return dx
         dx_hat = self._affine_backward(dy, x_hat, reduce_axes, shape)
         if not ctx.need_input_grad:
             return None

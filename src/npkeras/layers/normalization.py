@@ -4,27 +4,43 @@ BatchNormalization shares."""
 
 from __future__ import annotations
 
+import math
+
 from npkeras import backend, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 
 
+def sum_over(axes, *operands):
+    """``prod(operands).sum(axis=axes, keepdims=True)`` in one pass with ``einsum``: no
+    product temporary, and its loops beat NumPy's strided reductions 3-10x when the kept
+    or the summed axis is short (64x16x16x32 float32 over all but channels: 1.9 -> 0.3 ms).
+    """
+    ndim = operands[0].ndim
+    index = list(range(ndim))
+    kept = [a for a in index if a not in axes]
+    args = [arg for operand in operands for arg in (operand, index)]
+    total = xp.einsum(*args, kept)
+    return total.reshape([1 if a in axes else n for a, n in enumerate(operands[0].shape)])
+
+
 def standardize(x, axes, epsilon, weights=None):
     """``x_hat = (x - mean) / sqrt(var + epsilon)`` over ``axes`` (biased variance).
 
-    ``weights`` (broadcastable to ``x``, summing to 1 over ``axes``) gives a weighted mean
+    ``weights`` (the shape of ``x``, summing to 1 over ``axes``) gives a weighted mean
     and variance: a mask divided by its count leaves padded steps out of the statistics.
     Returns ``(x_hat, inv, mean, var)``; ``inv``, ``mean`` and ``var`` keep the reduced
     axes as size 1.
     """
     if weights is None:
-        mean = x.mean(axis=axes, keepdims=True)
+        count = math.prod(x.shape[a] for a in axes)
+        mean = sum_over(axes, x) / count
         centered = x - mean
-        var = (centered * centered).mean(axis=axes, keepdims=True)
+        var = sum_over(axes, centered, centered) / count
     else:
-        mean = (x * weights).sum(axis=axes, keepdims=True)
+        mean = sum_over(axes, x, weights)
         centered = x - mean
-        var = (centered * centered * weights).sum(axis=axes, keepdims=True)
+        var = sum_over(axes, centered, centered, weights)
     inv = 1.0 / xp.sqrt(var + epsilon)
     centered *= inv
     return centered, inv, mean, var
@@ -33,13 +49,12 @@ def standardize(x, axes, epsilon, weights=None):
 def standardize_backward(dx_hat, x_hat, inv, axes, weights=None):
     """dL/dx of :func:`standardize` given dL/dx_hat. The mean and variance depend on x:
     ``dx = inv * (dx_hat - w * sum(dx_hat) - w * x_hat * sum(dx_hat * x_hat))`` over
-    ``axes``, with ``w = 1 / n`` unweighted (the sums become means)."""
+    ``axes``, with ``w = 1 / n`` unweighted."""
+    sum_dx_hat = sum_over(axes, dx_hat)
+    sum_proj = sum_over(axes, dx_hat, x_hat)
     if weights is None:
-        mean_dx_hat = dx_hat.mean(axis=axes, keepdims=True)
-        mean_proj = (dx_hat * x_hat).mean(axis=axes, keepdims=True)
-        return inv * (dx_hat - mean_dx_hat - x_hat * mean_proj)
-    sum_dx_hat = dx_hat.sum(axis=axes, keepdims=True)
-    sum_proj = (dx_hat * x_hat).sum(axis=axes, keepdims=True)
+        w = 1.0 / math.prod(dx_hat.shape[a] for a in axes)
+        return inv * (dx_hat - w * (sum_dx_hat + x_hat * sum_proj))
     return inv * (dx_hat - weights * (sum_dx_hat + x_hat * sum_proj))
 
 
@@ -206,16 +221,27 @@ class AffineNormalization(Layer):
         if "gamma" in self.params:
             y = y * self.params["gamma"].reshape(shape)
         if "beta" in self.params:
-            y = y + self.params["beta"].reshape(shape)
+            beta = self.params["beta"].reshape(shape)
+            if y is x_hat:
+                y = y + beta
+            else:
+                y += beta  # in place: y is ours
         return y
+
+    def _add_affine_grads(self, sum_dy_x_hat, sum_dy):
+        """Add dL/dgamma = sum(dy * x_hat) and dL/dbeta = sum(dy) (over the non-weight axes)."""
+        if self.trainable:
+            if "gamma" in self.params:
+                self.grads["gamma"] += sum_dy_x_hat.reshape(self.grads["gamma"].shape)
+            if "beta" in self.params:
+                self.grads["beta"] += sum_dy.reshape(self.grads["beta"].shape)
 
     def _affine_backward(self, dy, x_hat, sum_axes, shape):
         """Add dL/dgamma and dL/dbeta; return dL/dx_hat."""
         if self.trainable:
-            if "gamma" in self.params:
-                self.grads["gamma"] += (dy * x_hat).sum(axis=sum_axes).reshape(self.grads["gamma"].shape)
-            if "beta" in self.params:
-                self.grads["beta"] += dy.sum(axis=sum_axes).reshape(self.grads["beta"].shape)
+            self._add_affine_grads(
+                sum_over(sum_axes, dy, x_hat) if "gamma" in self.params else None,
+                sum_over(sum_axes, dy) if "beta" in self.params else None)
         return dy * self.params["gamma"].reshape(shape) if "gamma" in self.params else dy
 
     def get_config(self):
@@ -282,7 +308,8 @@ class LayerNormalization(AffineNormalization):
             g = self._affine_backward(dy, x * inv, sum_axes, shape)
             if not ctx.need_input_grad:
                 return None
-            return inv * (g - x_hat * inv * (g * x).mean(axis=axes, keepdims=True))
+            count = math.prod(x.shape[a] for a in axes)
+            return inv * (g - x_hat * inv * (sum_over(axes, g, x) / count))
         dx_hat = self._affine_backward(dy, x_hat, sum_axes, shape)
         if not ctx.need_input_grad:
             return None
@@ -392,7 +419,7 @@ class UnitNormalization(Layer):
     def forward(self, x, training=False, mask=None):
         axes = resolve_axes(f"UnitNormalization layer '{self.name}'", self.axis, x.shape,
                             need_known=False)
-        square_sum = (x * x).sum(axis=axes, keepdims=True)
+        square_sum = sum_over(axes, x, x)
         clamped = square_sum <= self._MIN_SQUARE_SUM
         inv_norm = 1.0 / xp.sqrt(xp.maximum(square_sum, self._MIN_SQUARE_SUM))
         y = x * inv_norm
@@ -404,7 +431,7 @@ class UnitNormalization(Layer):
             return None
         axes, y, inv_norm, clamped = self.cache
         # y = x / |x|: dx = (dy - y * sum(dy * y)) / |x|; below the clamp |x| is a constant
-        projection = xp.where(clamped, 0.0, (dy * y).sum(axis=axes, keepdims=True))
+        projection = xp.where(clamped, 0.0, sum_over(axes, dy, y))
         return inv_norm * (dy - y * projection)
 
     def get_config(self):
