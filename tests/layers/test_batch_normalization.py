@@ -168,3 +168,19 @@ def test_mask_passing_layers_accept_and_ignore_a_mask(rng, make):
     layer = make()
     assert layer.supports_masking
     np.testing.assert_array_equal(layer.forward(x, mask=np.ones((2, 4), bool)), layer(x))
+
+
+def test_model_gradients_through_training_mode_normalization(float64, rng):
+    import npkeras as keras
+    from npkeras.utils.gradcheck import check_model_gradients
+
+    ids = rng.integers(0, 12, size=(6, 5))
+    y = rng.integers(0, 2, size=(6, 1)).astype("float64")
+    model = keras.Sequential([
+        keras.Input((5,)), layers.Embedding(12, 3, embeddings_regularizer="l2"),
+        layers.BatchNormalization(), layers.GroupNormalization(groups=3, beta_initializer="random_normal"),
+        layers.LayerNormalization(gamma_initializer="random_normal"),
+        layers.ActivityRegularization(l1=0.01), layers.Flatten(),
+        layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="binary_crossentropy")
+    assert check_model_gradients(model, ids, y) < 1e-6
