@@ -131,3 +131,17 @@ def test_embedding_classifier_learns_a_keyword_task():
     model.fit(ids[:500], labels[:500], epochs=15, batch_size=32, verbose=0)
     _, accuracy = model.evaluate(ids[500:], labels[500:], verbose=0)
     assert accuracy > 0.9
+
+
+@pytest.mark.parametrize("ids", [np.array([], int), np.array([3]), np.array([2, 2, 2]), np.array([5, 1, 5, 0, 1, 7]),
+                                 np.arange(6)[::-1]])
+def test_segment_sum_rows_edge_cases(ids):
+    from npkeras.layers.embedding import segment_sum_rows
+
+    rows = np.arange(ids.size * 2, dtype="float64").reshape(-1, 2) + 1
+    unique, sums = segment_sum_rows(ids, rows)
+    assert sorted(unique.tolist()) == sorted(set(ids.tolist()))
+    dense, reference = np.zeros((8, 2)), np.zeros((8, 2))
+    dense[unique] = sums
+    np.add.at(reference, ids, rows)
+    np.testing.assert_array_equal(dense, reference)
