@@ -4,11 +4,12 @@ from npkeras.layers.base import Layer
 from npkeras.layers.batch_normalization import BatchNormalization
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.embedding import Embedding
+from npkeras.layers.group_normalization import GroupNormalization
 from npkeras.layers.input_layer import Input, InputLayer
+from npkeras.layers.layer_normalization import LayerNormalization
 from npkeras.layers.masking import Masking
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
-from npkeras.layers.normalization import GroupNormalization, LayerNormalization, UnitNormalization
 from npkeras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -28,6 +29,7 @@ from npkeras.layers.reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from npkeras.layers.unit_normalization import UnitNormalization
 from npkeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
