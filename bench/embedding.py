@@ -69,30 +69,48 @@ def main():
     def bincount_step():
         np.take(table, ids, axis=0)
         flat_ids, rows = ids.reshape(-1), dy.reshape(-1, DIM)
-        dense = np.stack([np.bincount(flat_ids, rows[:, j], minlength=VOCAB) for j in range(DIM)], 1)
+        dense = np.stack(
+            [np.bincount(flat_ids, rows[:, j], minlength=VOCAB) for j in range(DIM)], 1
+        )
         emb.grads["embeddings"] += dense
 
-    print(f"ids: {'zipf(1.3)' if args.zipf else 'uniform'}, {np.unique(ids).size} unique of "
-          f"{ids.size} per batch; vocab {VOCAB} x {DIM}, batch {BATCH} x {LENGTH}")
+    print(
+        f"ids: {'zipf(1.3)' if args.zipf else 'uniform'}, {np.unique(ids).size} unique of "
+        f"{ids.size} per batch; vocab {VOCAB} x {DIM}, batch {BATCH} x {LENGTH}"
+    )
     steps = {"npkeras": npkeras_step, "add.at": add_at_step, "bincount": bincount_step}
     best = dict.fromkeys(steps, float("inf"))
     for _ in range(args.repeats):  # interleaved, so machine load hits every variant alike
         for name, step in steps.items():
-            best[name] = min(best[name], min(timeit.repeat(step, number=1, repeat=1)))
+            best[name] = min(best[name], timeit.timeit(step, number=1))
     for name, seconds in best.items():
-        print(f"  {name:9s} forward+backward per batch: {seconds * 1e3:7.3f} ms (best of {args.repeats})")
+        print(
+            f"  {name:9s} forward+backward per batch: {seconds * 1e3:7.3f} ms "
+            f"(best of {args.repeats})"
+        )
 
     keras.utils.set_random_seed(0)
     x = draw_ids(rng, (N, LENGTH), args.zipf)
     y = (x[:, 0] % 2).astype("float32")
-    model = keras.Sequential([keras.Input((LENGTH,)), layers.Embedding(VOCAB, DIM), MeanOverTime(),
-                              layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((LENGTH,)),
+            layers.Embedding(VOCAB, DIM),
+            MeanOverTime(),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer="adam", loss="binary_crossentropy")
-    model.fit(x[:BATCH * 4], y[:BATCH * 4], batch_size=BATCH, epochs=1, verbose=0)  # warm-up
-    seconds = min(timeit.repeat(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0),
-                                number=1, repeat=3))
-    print(f"  one epoch of fit, N={N}, batch {BATCH}: {seconds:.2f} s "
-          f"({seconds / -(-N // BATCH) * 1e3:.2f} ms per step, Adam over the whole table)")
+    model.fit(x[: BATCH * 4], y[: BATCH * 4], batch_size=BATCH, epochs=1, verbose=0)  # warm-up
+    seconds = min(
+        timeit.repeat(
+            lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0), number=1, repeat=3
+        )
+    )
+    print(
+        f"  one epoch of fit, N={N}, batch {BATCH}: {seconds:.2f} s "
+        f"({seconds / -(-N // BATCH) * 1e3:.2f} ms per step, Adam over the whole table)"
+    )
 
 
 if __name__ == "__main__":

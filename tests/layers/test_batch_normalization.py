@@ -6,25 +6,35 @@ from npkeras.utils.gradcheck import check_layer_gradients
 from tests.helpers import check_layer
 
 
-@pytest.mark.parametrize("kwargs, input_shape, params", [
-    ({}, (4,), 16),
-    ({"axis": 1}, (3, 2, 2), 12),               # channels_first images
-    ({"axis": -1}, (2, 2, 3), 12),              # channels_last images
-    ({"center": False}, (3,), 9),
-    ({"scale": False, "epsilon": 0.1}, (2, 3), 9),
-    ({"axis": [1, 2]}, (2, 3), 24),             # one statistic per (row, column)
-])
+@pytest.mark.parametrize(
+    "kwargs, input_shape, params",
+    [
+        ({}, (4,), 16),
+        ({"axis": 1}, (3, 2, 2), 12),  # channels_first images
+        ({"axis": -1}, (2, 2, 3), 12),  # channels_last images
+        ({"center": False}, (3,), 9),
+        ({"scale": False, "epsilon": 0.1}, (2, 3), 9),
+        ({"axis": [1, 2]}, (2, 3), 24),  # one statistic per (row, column)
+    ],
+)
 def test_batch_normalization_check_layer(kwargs, input_shape, params):
-    check_layer(lambda: layers.BatchNormalization(**kwargs), input_shape, input_shape,
-                expected_params=params)
+    check_layer(
+        lambda: layers.BatchNormalization(**kwargs),
+        input_shape,
+        input_shape,
+        expected_params=params,
+    )
 
 
-@pytest.mark.parametrize("kwargs, input_shape", [
-    ({}, (4, 3)),
-    ({"axis": 1}, (3, 2, 2)),
-    ({"center": False, "gamma_initializer": "random_normal"}, (2, 2, 3)),
-    ({"axis": [1, 2]}, (2, 3)),
-])
+@pytest.mark.parametrize(
+    "kwargs, input_shape",
+    [
+        ({}, (4, 3)),
+        ({"axis": 1}, (3, 2, 2)),
+        ({"center": False, "gamma_initializer": "random_normal"}, (2, 2, 3)),
+        ({"axis": [1, 2]}, (2, 3)),
+    ],
+)
 def test_batch_normalization_training_gradients(float64, rng, kwargs, input_shape):
     layer = layers.BatchNormalization(beta_initializer="random_normal", **kwargs)
     x = rng.standard_normal((5,) + input_shape)
@@ -89,8 +99,13 @@ def test_batch_normalization_in_a_model_learns_and_updates_statistics(rng):
 
     x = rng.normal(5.0, 3.0, size=(256, 4)).astype("float32")
     y = (x[:, :1] > 5.0).astype("float32")
-    model = keras.Sequential([keras.Input((4,)), layers.BatchNormalization(momentum=0.8),
-                              layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            layers.BatchNormalization(momentum=0.8),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer="adam", loss="binary_crossentropy")
     history = model.fit(x, y, epochs=5, batch_size=32, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
@@ -137,8 +152,9 @@ def test_batch_normalization_mask_leaves_padding_out_of_the_statistics(float64, 
 def test_batch_normalization_masked_training_gradients(float64, rng):
     x = rng.standard_normal((2, 4, 3))
     mask = np.array([[1, 1, 0, 0], [1, 1, 1, 0]], bool)
-    layer = layers.BatchNormalization(beta_initializer="random_normal",
-                                      gamma_initializer="random_normal")
+    layer = layers.BatchNormalization(
+        beta_initializer="random_normal", gamma_initializer="random_normal"
+    )
     layer(x)
     unmasked_forward = layer.forward
     layer.forward = lambda x, training=False: unmasked_forward(x, training=training, mask=mask)
@@ -152,17 +168,27 @@ def test_batch_normalization_mask_shape_error(rng):
     bn = layers.BatchNormalization()
     x = rng.standard_normal((2, 4, 3))
     bn(x)
-    with pytest.raises(ValueError, match="one dimension less than the inputs. Received: "
-                                         "mask.shape=\\(2, 4, 3\\), inputs.shape=\\(2, 4, 3\\)"):
+    with pytest.raises(
+        ValueError,
+        match="one dimension less than the inputs. Received: "
+        "mask.shape=\\(2, 4, 3\\), inputs.shape=\\(2, 4, 3\\)",
+    ):
         bn.forward(x, training=True, mask=np.ones((2, 4, 3), bool))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: layers.LayerNormalization(), lambda: layers.GroupNormalization(groups=3),
-    lambda: layers.UnitNormalization(), lambda: layers.GaussianNoise(0.1),
-    lambda: layers.GaussianDropout(0.1), lambda: layers.AlphaDropout(0.1),
-    lambda: layers.SpatialDropout1D(0.1), lambda: layers.ActivityRegularization(l1=0.1),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: layers.LayerNormalization(),
+        lambda: layers.GroupNormalization(groups=3),
+        lambda: layers.UnitNormalization(),
+        lambda: layers.GaussianNoise(0.1),
+        lambda: layers.GaussianDropout(0.1),
+        lambda: layers.AlphaDropout(0.1),
+        lambda: layers.SpatialDropout1D(0.1),
+        lambda: layers.ActivityRegularization(l1=0.1),
+    ],
+)
 def test_mask_passing_layers_accept_and_ignore_a_mask(rng, make):
     x = rng.standard_normal((2, 4, 3)).astype("float32")
     layer = make()
@@ -176,11 +202,17 @@ def test_model_gradients_through_training_mode_normalization(float64, rng):
 
     ids = rng.integers(0, 12, size=(6, 5))
     y = rng.integers(0, 2, size=(6, 1)).astype("float64")
-    model = keras.Sequential([
-        keras.Input((5,)), layers.Embedding(12, 3, embeddings_regularizer="l2"),
-        layers.BatchNormalization(), layers.GroupNormalization(groups=3, beta_initializer="random_normal"),
-        layers.LayerNormalization(gamma_initializer="random_normal"),
-        layers.ActivityRegularization(l1=0.01), layers.Flatten(),
-        layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((5,)),
+            layers.Embedding(12, 3, embeddings_regularizer="l2"),
+            layers.BatchNormalization(),
+            layers.GroupNormalization(groups=3, beta_initializer="random_normal"),
+            layers.LayerNormalization(gamma_initializer="random_normal"),
+            layers.ActivityRegularization(l1=0.01),
+            layers.Flatten(),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="binary_crossentropy")
     assert check_model_gradients(model, ids, y) < 1e-6

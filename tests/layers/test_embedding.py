@@ -15,8 +15,13 @@ def _ids(shape, vocab):
 
 @pytest.mark.parametrize("id_shape", [(), (5,), (2, 3)])
 def test_embedding_check_layer(id_shape):
-    layer = check_layer(lambda: layers.Embedding(4, 3, embeddings_initializer="random_normal"),
-                        id_shape, id_shape + (3,), expected_params=12, inputs=_ids(id_shape, 4))
+    layer = check_layer(
+        lambda: layers.Embedding(4, 3, embeddings_initializer="random_normal"),
+        id_shape,
+        id_shape + (3,),
+        expected_params=12,
+        inputs=_ids(id_shape, 4),
+    )
     assert list(layer.params) == ["embeddings"]
 
 
@@ -85,7 +90,9 @@ def test_embedding_errors():
     emb(np.array([[1]]))
     with pytest.raises(TypeError, match="expects integer ids, but received an array of dtype <U1"):
         emb.forward(np.array([["a"]]))
-    with pytest.raises(ValueError, match="`weights` of shape \\(input_dim, output_dim\\) = \\(4, 2\\)"):
+    with pytest.raises(
+        ValueError, match="`weights` of shape \\(input_dim, output_dim\\) = \\(4, 2\\)"
+    ):
         layers.Embedding(4, 2, weights=np.zeros((2, 4)))
 
 
@@ -124,17 +131,32 @@ def test_embedding_classifier_learns_a_keyword_task():
     labels = data_rng.integers(0, 2, size=600)
     positions = data_rng.integers(0, 12, size=600)
     ids[labels == 1, positions[labels == 1]] = data_rng.integers(1, 6, size=int(labels.sum()))
-    model = keras.Sequential([keras.Input((12,)), layers.Embedding(100, 8), _MeanOverTime(),
-                              layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((12,)),
+            layers.Embedding(100, 8),
+            _MeanOverTime(),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     model.fit(ids[:500], labels[:500], epochs=15, batch_size=32, verbose=0)
     _, accuracy = model.evaluate(ids[500:], labels[500:], verbose=0)
     assert accuracy > 0.9
 
 
-@pytest.mark.parametrize("ids", [np.array([], int), np.array([3]), np.array([2, 2, 2]), np.array([5, 1, 5, 0, 1, 7]),
-                                 np.arange(6)[::-1]])
+@pytest.mark.parametrize(
+    "ids",
+    [
+        np.array([], int),
+        np.array([3]),
+        np.array([2, 2, 2]),
+        np.array([5, 1, 5, 0, 1, 7]),
+        np.arange(6)[::-1],
+    ],
+)
 def test_segment_sum_rows_edge_cases(ids):
     from npkeras.layers.embedding import segment_sum_rows
 

@@ -47,7 +47,8 @@ def test_spatial_dropout_drops_whole_channels():
     np.testing.assert_array_equal(y, np.broadcast_to(per_channel, y.shape))
     assert set(np.unique(y)) == {0.0, 2.0}
     y = layers.SpatialDropout2D(0.5, data_format="channels_first", seed=3)(
-        np.ones((2, 10, 3, 3)), training=True)
+        np.ones((2, 10, 3, 3)), training=True
+    )
     np.testing.assert_array_equal(y, np.broadcast_to(y[:, :, :1, :1], y.shape))
 
 
@@ -69,7 +70,7 @@ def test_alpha_dropout_keeps_selu_statistics():
     values, counts = np.unique(y, return_counts=True)
     assert np.isclose(counts.max() / y.size, 0.2, atol=0.01)  # dropped: one saturation value
     alpha_p, rate = -1.6732632423543772 * 1.0507009873554805, 0.2
-    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    a = ((1 - rate) * (1 + rate * alpha_p**2)) ** -0.5
     assert np.isclose(values[counts.argmax()], a * alpha_p * (1 - rate))  # a * alpha_p + b
 
 
@@ -78,7 +79,7 @@ def test_activity_regularization_penalty_and_gradient(float64):
     r = np.random.default_rng(1).standard_normal((3, 4))
     layer = layers.ActivityRegularization(l1=0.1, l2=0.3)
     layer(x)
-    assert np.isclose(layer.activity_loss, 0.1 * np.abs(x).sum() + 0.3 * (x ** 2).sum())
+    assert np.isclose(layer.activity_loss, 0.1 * np.abs(x).sum() + 0.3 * (x**2).sum())
     dx = layer.backward(r)
 
     def loss():  # what the trainer minimises: the output term plus the activity penalty
@@ -90,8 +91,13 @@ def test_activity_regularization_penalty_and_gradient(float64):
 
 def test_activity_regularization_adds_to_the_model_loss():
     x = np.ones((4, 2), "float32")
-    model = keras.Sequential([keras.Input((2,)), layers.ActivityRegularization(l2=0.5),
-                              layers.Dense(1, kernel_initializer="zeros")])
+    model = keras.Sequential(
+        [
+            keras.Input((2,)),
+            layers.ActivityRegularization(l2=0.5),
+            layers.Dense(1, kernel_initializer="zeros"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     loss = model.evaluate(x, np.zeros((4, 1)), verbose=0)
     assert np.isclose(loss, 0.5 * 8.0)  # 0.5 * sum(x**2) over the batch; the mse is 0
@@ -104,13 +110,20 @@ def test_regularization_layer_errors():
         layers.SpatialDropout2D(0.1, data_format="NHWC")
     with pytest.raises(ValueError, match="expects inputs of rank 4; received shape \\(2, 3\\)"):
         layers.SpatialDropout2D(0.1)(np.ones((2, 3)), training=True)
-    with pytest.raises(ValueError, match="`stddev` of GaussianNoise.*between 0 and 1. Received: stddev=2.0"):
+    with pytest.raises(
+        ValueError, match="`stddev` of GaussianNoise.*between 0 and 1. Received: stddev=2.0"
+    ):
         layers.GaussianNoise(2.0)
-    with pytest.raises(ValueError, match="`rate` of GaussianDropout.*\\(1 excluded\\). Received: rate=1.0"):
+    with pytest.raises(
+        ValueError, match="`rate` of GaussianDropout.*\\(1 excluded\\). Received: rate=1.0"
+    ):
         layers.GaussianDropout(1.0)
     with pytest.raises(ValueError, match="`rate` of AlphaDropout.*Received: rate=-0.1"):
         layers.AlphaDropout(-0.1)
-    with pytest.raises(ValueError, match="noise_shape=\\(None, 1\\) has rank 2, but the inputs have shape \\(2, 3, 4\\)"):
+    with pytest.raises(
+        ValueError,
+        match="noise_shape=\\(None, 1\\) has rank 2, but the inputs have shape \\(2, 3, 4\\)",
+    ):
         layers.AlphaDropout(0.5, noise_shape=(None, 1))(np.ones((2, 3, 4)), training=True)
     with pytest.raises(ValueError, match="`l1` must be a non-negative float"):
         layers.ActivityRegularization(l1=-1.0)

@@ -50,7 +50,8 @@ def test_batch_normalization_training_matches_torch(float64, rng, shape, axis):
     y, dx = _run(bn, x, dy, training=True)
 
     twin = (torch.nn.BatchNorm1d if len(shape) == 2 else torch.nn.BatchNorm2d)(
-        channels, eps=1e-3, momentum=1 - 0.9).double()
+        channels, eps=1e-3, momentum=1 - 0.9
+    ).double()
     with torch.no_grad():
         twin.weight.copy_(torch.tensor(gamma))
         twin.bias.copy_(torch.tensor(beta))
@@ -82,8 +83,12 @@ def test_batch_normalization_inference_matches_torch_eval(float64, rng):
     y, dx = _run(bn, x.transpose(0, 2, 3, 1), dy.transpose(0, 2, 3, 1))
     twin = torch.nn.BatchNorm2d(3, eps=1e-3).double().eval()
     with torch.no_grad():
-        for p, v in ((twin.weight, gamma), (twin.bias, beta), (twin.running_mean, mean),
-                     (twin.running_var, var)):
+        for p, v in (
+            (twin.weight, gamma),
+            (twin.bias, beta),
+            (twin.running_mean, mean),
+            (twin.running_var, var),
+        ):
             p.copy_(torch.tensor(v))
     yt, dxt, (dgamma, dbeta) = _torch_grads(twin, x, dy, twin.weight, twin.bias)
     np.testing.assert_allclose(y.transpose(0, 3, 1, 2), yt, **TOL)
@@ -106,7 +111,12 @@ def test_layer_normalization_matches_torch(float64, rng, shape, axis):
         twin.weight.copy_(torch.tensor(gamma))
         twin.bias.copy_(torch.tensor(beta))
     yt, dxt, (dgamma, dbeta) = _torch_grads(twin, x, dy, twin.weight, twin.bias)
-    for ours, theirs in ((y, yt), (dx, dxt), (ln.grads["gamma"], dgamma), (ln.grads["beta"], dbeta)):
+    for ours, theirs in (
+        (y, yt),
+        (dx, dxt),
+        (ln.grads["gamma"], dgamma),
+        (ln.grads["beta"], dbeta),
+    ):
         np.testing.assert_allclose(ours, theirs, **TOL)
 
 
@@ -122,7 +132,10 @@ def test_layer_normalization_rms_scaling_matches_torch_autograd(float64, rng):
     gt = torch.tensor(gamma, requires_grad=True)
     yt, dxt, (dgamma,) = _torch_grads(
         lambda v: v * torch.rsqrt(v.var(dim=-1, unbiased=False, keepdim=True) + 1e-3) * gt,
-        x, dy, gt)
+        x,
+        dy,
+        gt,
+    )
     for ours, theirs in ((y, yt), (dx, dxt), (ln.grads["gamma"], dgamma)):
         np.testing.assert_allclose(ours, theirs, **TOL)
 
@@ -140,7 +153,12 @@ def test_group_normalization_matches_torch(float64, rng, groups):
         twin.weight.copy_(torch.tensor(gamma))
         twin.bias.copy_(torch.tensor(beta))
     yt, dxt, (dgamma, dbeta) = _torch_grads(twin, x, dy, twin.weight, twin.bias)
-    for ours, theirs in ((y, yt), (dx, dxt), (gn.grads["gamma"], dgamma), (gn.grads["beta"], dbeta)):
+    for ours, theirs in (
+        (y, yt),
+        (dx, dxt),
+        (gn.grads["gamma"], dgamma),
+        (gn.grads["beta"], dbeta),
+    ):
         np.testing.assert_allclose(ours, theirs, **TOL)
 
 
@@ -181,8 +199,9 @@ def test_zero_padding_matches_torch_pad(float64, rng):
     np.testing.assert_allclose(dx, dxt, **TOL)
 
 
-@pytest.mark.parametrize("interpolation, size", [("nearest", (2, 3)), ("bilinear", (2, 2)),
-                                                 ("bilinear", (3, 2))])
+@pytest.mark.parametrize(
+    "interpolation, size", [("nearest", (2, 3)), ("bilinear", (2, 2)), ("bilinear", (3, 2))]
+)
 def test_upsampling2d_matches_torch_interpolate(float64, rng, interpolation, size):
     x = rng.standard_normal((2, 3, 4, 5))
     dy = rng.standard_normal((2, 3, 4 * size[0], 5 * size[1]))
@@ -190,7 +209,8 @@ def test_upsampling2d_matches_torch_interpolate(float64, rng, interpolation, siz
     y, dx = _run(layer, x, dy)
     kwargs = {} if interpolation == "nearest" else {"align_corners": False}
     yt, dxt, _ = _torch_grads(
-        lambda v: F.interpolate(v, scale_factor=size, mode=interpolation, **kwargs), x, dy)
+        lambda v: F.interpolate(v, scale_factor=size, mode=interpolation, **kwargs), x, dy
+    )
     np.testing.assert_allclose(y, yt, **TOL)
     np.testing.assert_allclose(dx, dxt, **TOL)
 
@@ -199,7 +219,8 @@ def test_upsampling3d_matches_torch_interpolate(float64, rng):
     x = rng.standard_normal((1, 2, 2, 3, 2))
     dy = rng.standard_normal((1, 2, 4, 3, 6))
     y, dx = _run(layers.UpSampling3D((2, 1, 3), data_format="channels_first"), x, dy)
-    yt, dxt, _ = _torch_grads(lambda v: F.interpolate(v, scale_factor=(2, 1, 3), mode="nearest"),
-                              x, dy)
+    yt, dxt, _ = _torch_grads(
+        lambda v: F.interpolate(v, scale_factor=(2, 1, 3), mode="nearest"), x, dy
+    )
     np.testing.assert_allclose(y, yt, **TOL)
     np.testing.assert_allclose(dx, dxt, **TOL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from npkeras import initializers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD
-from npkeras.layers.normalization import (
+from npkeras.layers.standardization import (
     AffineNormalization,
     broadcast_shape,
     check_axis_argument,
@@ -52,15 +52,32 @@ class BatchNormalization(AffineNormalization):
 
     supports_masking = True
 
-    def __init__(self, axis=-1, momentum: float = 0.99, epsilon: float = 1e-3,
-                 center: bool = True, scale: bool = True, beta_initializer="zeros",
-                 gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, synchronized: bool = False, **kwargs):
-        super().__init__(epsilon=epsilon, center=center, scale=scale,
-                         beta_initializer=beta_initializer, gamma_initializer=gamma_initializer,
-                         beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                         **kwargs)
+    def __init__(
+        self,
+        axis=-1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        synchronized: bool = False,
+        **kwargs,
+    ):
+        super().__init__(
+            epsilon=epsilon,
+            center=center,
+            scale=scale,
+            beta_initializer=beta_initializer,
+            gamma_initializer=gamma_initializer,
+            beta_regularizer=beta_regularizer,
+            gamma_regularizer=gamma_regularizer,
+            **kwargs,
+        )
         self.axis = check_axis_argument(self._owner, axis)
         momentum = float(momentum)
         if not 0.0 <= momentum <= 1.0:
@@ -118,7 +135,11 @@ class BatchNormalization(AffineNormalization):
             moving_variance += (1.0 - self.momentum) * var.reshape(moving_variance.shape)
             self.cache = (True, x_hat, inv, weights)
         else:
-            inv = (1.0 / xp.sqrt(moving_variance + self.epsilon)).reshape(shape).astype(x.dtype, copy=False)
+            inv = (
+                (1.0 / xp.sqrt(moving_variance + self.epsilon))
+                .reshape(shape)
+                .astype(x.dtype, copy=False)
+            )
             x_hat = (x - moving_mean.reshape(shape)) * inv
             self.cache = (False, x_hat, inv, None)
         return self._affine(x_hat, shape)

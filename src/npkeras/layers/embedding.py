@@ -44,8 +44,11 @@ def segment_sum_rows(ids, rows):
     repeated_lengths = lengths[~once]
     repeated_rows = rows[order[xp.repeat(~once, lengths)]]  # the repeated ids' rows, by id
     repeated_starts = xp.concatenate(([0], xp.cumsum(repeated_lengths)[:-1]))
-    repeated_sums = (xp.add.reduceat(repeated_rows, repeated_starts, axis=0)
-                     if repeated_lengths.size else repeated_rows[:0])
+    repeated_sums = (
+        xp.add.reduceat(repeated_rows, repeated_starts, axis=0)
+        if repeated_lengths.size
+        else repeated_rows[:0]
+    )
     unique_ids = xp.concatenate((sorted_ids[starts[once]], sorted_ids[starts[~once]]))
     return unique_ids, xp.concatenate((rows[order[starts[once]]], repeated_sums))
 
@@ -77,8 +80,16 @@ class Embedding(Layer):
     #: model's float inputs) are cast back, exact below 2**24 in float32
     integer_inputs = True
 
-    def __init__(self, input_dim: int, output_dim: int, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, mask_zero: bool = False, weights=None, **kwargs):
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        mask_zero: bool = False,
+        weights=None,
+        **kwargs,
+    ):
         if kwargs.pop("input_length", None) is not None:
             warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=2)
         super().__init__(**kwargs)
@@ -90,7 +101,9 @@ class Embedding(Layer):
         self.mask_zero = bool(mask_zero)
         self._initial_weights = None if weights is None else xp.asarray(weights)
         if self._initial_weights is not None and self._initial_weights.shape != (
-                self.input_dim, self.output_dim):
+            self.input_dim,
+            self.output_dim,
+        ):
             raise ValueError(
                 f"{owner} expects `weights` of shape (input_dim, output_dim) = "
                 f"({self.input_dim}, {self.output_dim}); received shape "
@@ -98,8 +111,12 @@ class Embedding(Layer):
             )
 
     def build(self, input_shape):
-        self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                        self.embeddings_initializer, regularizer=self.embeddings_regularizer)
+        self.add_weight(
+            "embeddings",
+            (self.input_dim, self.output_dim),
+            self.embeddings_initializer,
+            regularizer=self.embeddings_regularizer,
+        )
         if self._initial_weights is not None:
             self.params["embeddings"][...] = self._initial_weights
             self._initial_weights = None

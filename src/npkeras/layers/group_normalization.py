@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from npkeras.layers.base import DEFAULT_BACKWARD
-from npkeras.layers.normalization import (
+from npkeras.layers.standardization import (
     AffineNormalization,
     broadcast_shape,
     other_axes,
@@ -31,10 +31,21 @@ class GroupNormalization(AffineNormalization):
     [[-1.0, 1.0, -1.0, 1.0]]
     """
 
-    def __init__(self, groups: int = 32, axis: int = -1, epsilon: float = 1e-3,
-                 center: bool = True, scale: bool = True, **kwargs):
+    def __init__(
+        self,
+        groups: int = 32,
+        axis: int = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        **kwargs,
+    ):
         super().__init__(epsilon=epsilon, center=center, scale=scale, **kwargs)
-        if isinstance(groups, bool) or not isinstance(groups, int) or (groups <= 0 and groups != -1):
+        if (
+            isinstance(groups, bool)
+            or not isinstance(groups, int)
+            or (groups <= 0 and groups != -1)
+        ):
             raise ValueError(
                 f"Received an invalid value for `groups` of {self._owner}, expected a positive "
                 f"integer or -1. Received: groups={groups!r}"
@@ -66,7 +77,11 @@ class GroupNormalization(AffineNormalization):
         """The grouped shape ``(..., groups, channels // groups, ...)``, the axes each
         group reduces over, and the weights' broadcast shape in the grouped layout."""
         (axis,) = resolve_axes(self._owner, self.axis, shape)
-        grouped = tuple(shape[:axis]) + (self.groups, shape[axis] // self.groups) + tuple(shape[axis + 1:])
+        grouped = (
+            tuple(shape[:axis])
+            + (self.groups, shape[axis] // self.groups)
+            + tuple(shape[axis + 1 :])
+        )
         reduce_axes = tuple(a for a in range(1, len(grouped)) if a != axis)
         weight_shape = broadcast_shape(len(grouped), (axis, axis + 1), grouped)
         return grouped, reduce_axes, weight_shape, (axis, axis + 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from npkeras.layers.base import DEFAULT_BACKWARD
-from npkeras.layers.normalization import (
+from npkeras.layers.standardization import (
     AffineNormalization,
     broadcast_shape,
     check_axis_argument,
@@ -37,8 +37,15 @@ class LayerNormalization(AffineNormalization):
     [[-1.0, 1.0]]
     """
 
-    def __init__(self, axis=-1, epsilon: float = 1e-3, center: bool = True, scale: bool = True,
-                 rms_scaling: bool = False, **kwargs):
+    def __init__(
+        self,
+        axis=-1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        rms_scaling: bool = False,
+        **kwargs,
+    ):
         super().__init__(epsilon=epsilon, center=center, scale=scale, **kwargs)
         self.axis = check_axis_argument(self._owner, axis)
         self.rms_scaling = bool(rms_scaling)
@@ -46,8 +53,9 @@ class LayerNormalization(AffineNormalization):
     def build(self, input_shape):
         axes = resolve_axes(self._owner, self.axis, input_shape)
         shape = tuple(input_shape[a] for a in axes)
-        self._build_affine(shape, scale=self.scale or self.rms_scaling,
-                           center=self.center and not self.rms_scaling)
+        self._build_affine(
+            shape, scale=self.scale or self.rms_scaling, center=self.center and not self.rms_scaling
+        )
         super().build(input_shape)
 
     def forward(self, x, training=False, mask=None):

@@ -33,10 +33,14 @@ class _SpatialDropout(Dropout):
     def __init__(self, rate: float, data_format=None, seed: int | None = None, **kwargs):
         super().__init__(rate, seed=seed, **kwargs)
         self.data_format = standardize_data_format(
-            f"{type(self).__name__} layer '{self.name}'", data_format)
+            f"{type(self).__name__} layer '{self.name}'", data_format
+        )
         spatial = (1,) * self.rank
-        self.noise_shape = ((None,) + spatial + (None,) if self.data_format == "channels_last"
-                            else (None, None) + spatial)
+        self.noise_shape = (
+            (None,) + spatial + (None,)
+            if self.data_format == "channels_last"
+            else (None, None) + spatial
+        )
 
     def forward(self, x, training=False, mask=None):
         if x.ndim != self.rank + 2:
@@ -234,9 +238,9 @@ class AlphaDropout(_Noise):
             shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, x.shape))
         keep = self._generator().random(shape) >= self.rate
         alpha_p = -self._ALPHA * self._SCALE
-        a = ((1.0 - self.rate) * (1.0 + self.rate * alpha_p ** 2)) ** -0.5
+        a = ((1.0 - self.rate) * (1.0 + self.rate * alpha_p**2)) ** -0.5
         b = -a * alpha_p * self.rate
-        kept_scale = xp.where(keep, a, 0.0).astype(x.dtype)   # dL/dx = dy * a on kept entries
+        kept_scale = xp.where(keep, a, 0.0).astype(x.dtype)  # dL/dx = dy * a on kept entries
         dropped_value = xp.where(keep, b, a * alpha_p + b).astype(x.dtype)
         self.cache = kept_scale
         return x * kept_scale + dropped_value
@@ -250,8 +254,11 @@ class AlphaDropout(_Noise):
         return dx if dx.shape == dy.shape else xp.broadcast_to(dx, dy.shape).copy()
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate,
-                "noise_shape": list(self.noise_shape) if self.noise_shape else None}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "noise_shape": list(self.noise_shape) if self.noise_shape else None,
+        }
 
 
 class ActivityRegularization(Layer):

@@ -42,18 +42,31 @@ def standardize_pairs(owner, name, value, rank):
     pairs of non-negative ints; a rank-1 layer also takes one (before, after) pair."""
     if _is_int(value):
         pairs = [(value, value)] * rank
-    elif isinstance(value, (list, tuple)) and rank == 1 and len(value) == 2 and all(map(_is_int, value)):
+    elif (
+        isinstance(value, (list, tuple))
+        and rank == 1
+        and len(value) == 2
+        and all(map(_is_int, value))
+    ):
         pairs = [tuple(value)]
     elif isinstance(value, (list, tuple)) and len(value) == rank and all(map(_is_int, value)):
         pairs = [(v, v) for v in value]
-    elif isinstance(value, (list, tuple)) and len(value) == rank and all(
-            isinstance(p, (list, tuple)) and len(p) == 2 and all(map(_is_int, p)) for p in value):
+    elif (
+        isinstance(value, (list, tuple))
+        and len(value) == rank
+        and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and all(map(_is_int, p)) for p in value
+        )
+    ):
         pairs = [tuple(p) for p in value]
     else:
         pairs = None
     if pairs is None or any(v < 0 for p in pairs for v in p):
-        shapes = "an int or a tuple of 2 non-negative ints" if rank == 1 else (
-            f"an int, a tuple of {rank} ints or a tuple of {rank} tuples of 2 ints")
+        shapes = (
+            "an int or a tuple of 2 non-negative ints"
+            if rank == 1
+            else (f"an int, a tuple of {rank} ints or a tuple of {rank} tuples of 2 ints")
+        )
         raise ValueError(
             f"{owner}: `{name}` must be {shapes} (non-negative). Received: {name}={value!r}"
         )
@@ -62,7 +75,13 @@ def standardize_pairs(owner, name, value, rank):
 
 def standardize_sizes(owner, name, value, rank):
     """An int or ``rank`` positive ints as a tuple of ``rank`` ints."""
-    sizes = (value,) * rank if _is_int(value) else tuple(value) if isinstance(value, (list, tuple)) else ()
+    sizes = (
+        (value,) * rank
+        if _is_int(value)
+        else tuple(value)
+        if isinstance(value, (list, tuple))
+        else ()
+    )
     if len(sizes) != rank or not all(_is_int(s) and s > 0 for s in sizes):
         raise ValueError(
             f"{owner}: `{name}` must be a positive int or a tuple of {rank} positive ints. "
@@ -140,7 +159,10 @@ class _ZeroPadding(SpatialLayer):
         return dy[self.cache] if ctx.need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "padding": self.padding[0] if self.rank == 1 else self.padding}
+        return {
+            **super().get_config(),
+            "padding": self.padding[0] if self.rank == 1 else self.padding,
+        }
 
 
 class _Cropping(SpatialLayer):
@@ -174,7 +196,10 @@ class _Cropping(SpatialLayer):
         return _embed(dy, shape, index)
 
     def get_config(self):
-        return {**super().get_config(), "cropping": self.cropping[0] if self.rank == 1 else self.cropping}
+        return {
+            **super().get_config(),
+            "cropping": self.cropping[0] if self.rank == 1 else self.cropping,
+        }
 
 
 class ZeroPadding1D(_ZeroPadding):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
-from npkeras.layers.normalization import check_axis_argument, resolve_axes, sum_over
+from npkeras.layers.standardization import check_axis_argument, resolve_axes, sum_over
 
 
 class UnitNormalization(Layer):
@@ -28,8 +28,9 @@ class UnitNormalization(Layer):
         self.axis = check_axis_argument(f"UnitNormalization layer '{self.name}'", axis)
 
     def forward(self, x, training=False, mask=None):
-        axes = resolve_axes(f"UnitNormalization layer '{self.name}'", self.axis, x.shape,
-                            need_known=False)
+        axes = resolve_axes(
+            f"UnitNormalization layer '{self.name}'", self.axis, x.shape, need_known=False
+        )
         square_sum = sum_over(axes, x, x)
         clamped = square_sum <= self._MIN_SQUARE_SUM
         inv_norm = 1.0 / xp.sqrt(xp.maximum(square_sum, self._MIN_SQUARE_SUM))
