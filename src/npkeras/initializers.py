@@ -216,6 +216,8 @@ _CLASSES = {
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
     "orthogonal": Orthogonal,
 }
+#: Keras 3's short names (Embedding's default is "uniform": RandomUniform(-0.05, 0.05))
+_ALIASES = {"uniform": "random_uniform", "normal": "random_normal", "zero": "zeros", "one": "ones"}
 
 
 _skip_draws = False
@@ -244,7 +246,7 @@ def get(identifier) -> Initializer:
     """An initializer from a name ('glorot_uniform'), an object or a config dict."""
     from npkeras.saving.registry import resolve
 
-    return resolve(identifier, "initializer", _CLASSES, Initializer)
+    return resolve(identifier, "initializer", _CLASSES, Initializer, aliases=_ALIASES)
 
 
 def serialize(initializer: Initializer) -> dict:

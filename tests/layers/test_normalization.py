@@ -24,3 +24,106 @@ def test_normalization_gradient_and_invert():
 def test_normalization_needs_both_statistics():
     with pytest.raises(ValueError, match="needs both `mean` and `variance`"):
         layers.Normalization(mean=[0.0])
+
+
+@pytest.mark.parametrize("kwargs, input_shape, params", [
+    ({}, (5,), 10),
+    ({"axis": [1, 2]}, (2, 3), 12),
+    ({"axis": 1}, (3, 2), 6),
+    ({"center": False, "epsilon": 0.1}, (4,), 4),
+    ({"scale": False}, (2, 4), 4),
+    ({"rms_scaling": True}, (2, 4), 4),
+    ({"rms_scaling": True, "axis": [-2, -1]}, (2, 3), 6),
+])
+def test_layer_normalization_check_layer(kwargs, input_shape, params):
+    check_layer(lambda: layers.LayerNormalization(
+        gamma_initializer="random_normal", beta_initializer="random_normal", **kwargs),
+        input_shape, input_shape, expected_params=params)
+
+
+def test_layer_normalization_numbers_and_weights(rng):
+    x = rng.standard_normal((3, 4, 5)) * 3 + 1
+    layer = layers.LayerNormalization(axis=[1, 2])
+    y = layer(x)
+    assert list(layer.params) == ["gamma", "beta"] and layer.params["gamma"].shape == (4, 5)
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-5, atol=1e-6)
+    rms = layers.LayerNormalization(rms_scaling=True)
+    y = rms(x)
+    assert list(rms.params) == ["gamma"]  # Keras 3: rms_scaling builds gamma only
+    var = x.var(axis=-1, keepdims=True)
+    np.testing.assert_allclose(y, x / np.sqrt(var + 1e-3), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, input_shape", [
+    ({"groups": 2}, (4,)),
+    ({"groups": 3}, (2, 6)),
+    ({"groups": -1}, (3, 2)),               # instance normalization
+    ({"groups": 1, "center": False}, (2, 3)),
+    ({"groups": 2, "axis": 1}, (4, 3)),     # channels_first
+    ({"groups": 2, "axis": 1, "scale": False}, (2, 2, 2)),
+])
+def test_group_normalization_check_layer(kwargs, input_shape):
+    channels = input_shape[kwargs.get("axis", 0) - 1]
+    params = channels * (kwargs.get("center", True) + kwargs.get("scale", True))
+    check_layer(lambda: layers.GroupNormalization(
+        gamma_initializer="random_normal", beta_initializer="random_normal", **kwargs),
+        input_shape, input_shape, expected_params=params)
+
+
+def test_group_normalization_numbers(rng):
+    x = rng.standard_normal((2, 3, 3, 6))
+    y = layers.GroupNormalization(groups=3)(x)
+    groups = x.reshape(2, 3, 3, 3, 2)  # channels split contiguously: (group, channel in group)
+    mean = groups.mean(axis=(1, 2, 4), keepdims=True)
+    var = groups.var(axis=(1, 2, 4), keepdims=True)
+    expected = ((groups - mean) / np.sqrt(var + 1e-3)).reshape(x.shape)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+    instance = layers.GroupNormalization(groups=-1)
+    instance(x)
+    assert instance.groups == 6 and instance.get_config()["groups"] == 6
+
+
+def test_group_normalization_errors():
+    with pytest.raises(ValueError, match="number of groups \\(4\\) cannot be more than the number of channels \\(3\\)"):
+        layers.GroupNormalization(groups=4)(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="number of groups \\(2\\) must divide the number of channels \\(3\\)"):
+        layers.GroupNormalization(groups=2)(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="invalid value for `groups`.*Received: groups=0"):
+        layers.GroupNormalization(groups=0)
+    with pytest.raises(TypeError, match="expects an int `axis`; received axis=\\[1, 2\\]"):
+        layers.GroupNormalization(axis=[1, 2])
+
+
+@pytest.mark.parametrize("kwargs, input_shape", [({}, (4,)), ({"axis": 1}, (3, 2)),
+                                                 ({"axis": [1, 2]}, (2, 3))])
+def test_unit_normalization_check_layer(kwargs, input_shape):
+    # inputs shifted off the seed's draws: check_layer's loss weights r equal x for batch 1,
+    # and L = sum(x / |x| * x) is flat there (a zero gradient, relative error meaningless)
+    check_layer(lambda: layers.UnitNormalization(**kwargs), input_shape, input_shape,
+                expected_params=0,
+                inputs=lambda batch, rng: rng.standard_normal((batch,) + input_shape) + 0.5)
+
+
+def test_unit_normalization_numbers_and_zero_vectors(float64):
+    layer = layers.UnitNormalization()
+    y = layer(np.array([[3.0, 4.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(y, [[0.6, 0.8], [0.0, 0.0]])
+    dx = layer.backward(np.ones((2, 2)))
+    # a zero vector sits below the 1e-12 clamp: the norm is a constant 1e-6 there
+    np.testing.assert_allclose(dx[1], [1e6, 1e6])
+    np.testing.assert_allclose(dx[0], np.array([1.0 - 0.6 * 1.4, 1.0 - 0.8 * 1.4]) / 5.0)
+
+
+def test_normalization_axis_errors():
+    with pytest.raises(TypeError, match="an int or a list/tuple of ints.*axis=1.5"):
+        layers.LayerNormalization(axis=1.5)
+    with pytest.raises(TypeError, match="an int or a list/tuple of ints.*axis=None"):
+        layers.UnitNormalization(axis=None)
+    with pytest.raises(ValueError, match="axis 2 is out of bounds for input shape \\(None, 3\\)"):
+        layers.LayerNormalization(axis=2)(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="names the same dimension twice"):
+        layers.LayerNormalization(axis=[1, -1])(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="invalid value for `epsilon`.*Received: epsilon=-1.0"):
+        layers.LayerNormalization(epsilon=-1)

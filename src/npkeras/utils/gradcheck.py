@@ -31,26 +31,30 @@ def relative_error(a, b) -> float:
     return 0.0 if scale == 0 else float(xp.linalg.norm(a - b)) / scale
 
 
-def check_layer_gradients(layer, x, seed: int = 0) -> dict:
+def check_layer_gradients(layer, x, seed: int = 0, training: bool = False) -> dict:
     """Relative errors of dL/dx and every dL/dweight for ``L = sum(layer(x) * r)``.
 
     ``x`` is an array or a list of arrays (merge layers); r is a fixed random array.
+    ``training`` is passed to every forward call (BatchNormalization's batch statistics).
+    Integer inputs (indices) have no gradient and are skipped.
     Returns ``{"input": err, "input_1": err, ..., "kernel": err, ...}``.
     """
     inputs = x if isinstance(x, list) else [x]
-    y = layer.forward(x, training=False)
+    y = layer.forward(x, training=training)
     r = xp.random.default_rng(seed).standard_normal(y.shape)
 
     def loss():
-        return float((layer.forward(x, training=False) * r).sum())
+        return float((layer.forward(x, training=training) * r).sum())
 
-    layer.forward(x, training=False)
+    layer.forward(x, training=training)
     for sublayer in layer._flatten_layers():
         sublayer.zero_grads()
     dx = layer.backward(r)
     dxs = dx if isinstance(dx, list) else [dx]
     errors = {}
     for i, (inp, analytic) in enumerate(zip(inputs, dxs)):
+        if inp.dtype.kind in "biu":
+            continue
         key = "input" if i == 0 else f"input_{i}"
         errors[key] = relative_error(analytic, numerical_gradient(loss, inp))
     for sublayer in layer._flatten_layers():
