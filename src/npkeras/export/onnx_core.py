@@ -86,7 +86,7 @@ def convert_identity(graph, layer, inputs):
 def convert_dense(graph, layer, inputs):
     y = graph.op("MatMul", [inputs[0], graph.weight(layer, "kernel")], name=f"{layer.name}/matmul")
     if layer.use_bias:
-        y = graph.op("Add", [y, graph.weight(layer, "bias")], name=f"{layer.name}/bias")
+        y = graph.op("Add", [y, graph.weight(layer, "bias")], name=f"{layer.name}/add_bias")
     return graph.activation(layer.activation, y, owner=layer)
 
 
