@@ -7,10 +7,14 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-import npkeras as keras  # noqa: E402
-from npkeras.export.onnx import (exportable_activations, exportable_layers,  # noqa: E402
-                                 register_converter, to_onnx)
-from npkeras.layers import Layer  # noqa: E402
+import npkeras as keras
+from npkeras.export.onnx import (
+    exportable_activations,
+    exportable_layers,
+    register_converter,
+    to_onnx,
+)
+from npkeras.layers import Layer
 
 layers = keras.layers
 
@@ -183,7 +187,8 @@ def test_unexportable_activation_is_named(tmp_path):
 def test_export_argument_errors(tmp_path):
     model = sequential((3,), layers.Dense(2))
     with pytest.raises(ValueError, match=r"cannot export format='tf_saved_model': it exports "
-                                         r"\['onnx'\]\. Call model.export\(filepath, format='onnx'\)"):
+                                         r"\['onnx'\]\. Call model.export\(filepath, "
+                                         r"format='onnx'\)"):
         model.export(tmp_path / "m")
     with pytest.raises(ValueError, match="`input_signature` is not supported"):
         model.export(tmp_path / "m.onnx", format="onnx", input_signature=[(None, 3)])

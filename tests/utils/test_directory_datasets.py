@@ -5,8 +5,8 @@ import pytest
 
 Image = pytest.importorskip("PIL.Image")
 
-import npkeras as keras  # noqa: E402
-from npkeras.utils import image_dataset_from_directory, text_dataset_from_directory  # noqa: E402
+import npkeras as keras
+from npkeras.utils import image_dataset_from_directory, text_dataset_from_directory
 
 
 def write_images(root, counts, size=(6, 4)):
@@ -130,7 +130,8 @@ def test_fit_trains_on_the_dataset(tmp_path):
 
 
 def test_text_dataset(tmp_path):
-    for name, texts in {"neg": ["bad", "awful film"], "pos": ["good", "great film", "fine"]}.items():
+    reviews = {"neg": ["bad", "awful film"], "pos": ["good", "great film", "fine"]}
+    for name, texts in reviews.items():
         (tmp_path / name).mkdir()
         for i, text in enumerate(texts):
             (tmp_path / name / f"{i}.txt").write_text(text, encoding="utf-8")
@@ -145,11 +146,11 @@ def test_text_dataset(tmp_path):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"labels": "folders"}, "`labels` argument should be a list/tuple of integer labels"),
-    ({"labels": None, "class_names": ["a"]}, "You can only pass `class_names` if "
-                                             "`labels='inferred'`"),
+    ({"labels": None, "class_names": ["a"]},
+     "You can only pass `class_names` if `labels='inferred'`"),
     ({"label_mode": "sparse"}, "`label_mode` argument must be one of"),
-    ({"class_names": ["a", "z"]}, r"did not match the names of the subdirectories of the target "
-                                  r"directory\. Expected: \['a', 'b', 'c'\]"),
+    ({"class_names": ["a", "z"]},
+     r"did not match the names of the subdirectories .* Expected: \['a', 'b', 'c'\]"),
     ({"labels": [0, 1]}, "len\\(labels\\) is 2 while we found 3 files"),
     ({"label_mode": "binary"}, "there must be exactly 2 class_names"),
     ({"validation_split": 0.2}, "If `subset` is set, `validation_split` must be set"),

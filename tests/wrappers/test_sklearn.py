@@ -6,14 +6,14 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-from sklearn.base import clone  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
-import npkeras as keras  # noqa: E402
-from npkeras.wrappers import SKLearnClassifier, SKLearnRegressor, SKLearnTransformer  # noqa: E402
+import npkeras as keras
+from npkeras.wrappers import SKLearnClassifier, SKLearnRegressor, SKLearnTransformer
 
 
 def mlp(X, y, hidden=8, loss="mse", output_activation=None, learning_rate=0.05, seed=0):
@@ -67,7 +67,8 @@ def blobs(n=60, seed=0):
 
 def classifier(**fit_kwargs):
     return SKLearnClassifier(mlp, model_kwargs=CLASSIFIER_KWARGS,
-                             fit_kwargs={"epochs": 30, "batch_size": 16, "verbose": 0, **fit_kwargs})
+                             fit_kwargs={"epochs": 30, "batch_size": 16, "verbose": 0,
+                                         **fit_kwargs})
 
 
 def test_classifier_string_labels_classes_and_proba():
@@ -108,7 +109,8 @@ def test_classifier_single_sigmoid_unit_for_two_classes():
     def one_sigmoid_unit(X, y):  # y arrives one-hot (2 columns); build a single output unit
         return mlp(X, y[:, 1:], loss="binary_crossentropy", output_activation="sigmoid")
 
-    clf = SKLearnClassifier(one_sigmoid_unit, fit_kwargs={"epochs": 30, "batch_size": 16, "verbose": 0})
+    clf = SKLearnClassifier(one_sigmoid_unit,
+                            fit_kwargs={"epochs": 30, "batch_size": 16, "verbose": 0})
     clf.fit(X, y)
     assert clf.model_.output_shape == (None, 1)
     proba = clf.predict_proba(X)
@@ -140,7 +142,8 @@ def test_clone_keeps_params_and_copies_a_model_instance():
     model = mlp(X, np.zeros((1, 2)), **CLASSIFIER_KWARGS)
     clf = SKLearnClassifier(model, fit_kwargs={"epochs": 30, "verbose": 0})
     copy = clone(clf)
-    assert copy.model is not model and copy.get_params()["fit_kwargs"] == {"epochs": 30, "verbose": 0}
+    assert copy.model is not model
+    assert copy.get_params()["fit_kwargs"] == {"epochs": 30, "verbose": 0}
     before = model.get_weights()
     copy.fit(X, y)
     # fit trains a fresh clone: the instance given by the user keeps its weights

@@ -73,7 +73,8 @@ class TensorBoard(Callback):
                  update_freq="epoch", profile_batch=0, embeddings_freq: int = 0,
                  embeddings_metadata=None):
         super().__init__()
-        if isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int) or histogram_freq < 0:
+        if (isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int)
+                or histogram_freq < 0):
             raise ValueError(
                 "Received an invalid value for `histogram_freq` of TensorBoard, expected a "
                 f"non-negative integer. Received: histogram_freq={histogram_freq!r}"
@@ -166,7 +167,8 @@ class TensorBoard(Callback):
                 writer.add_histogram(f"{tag}/histogram", xp.asarray(weight, dtype="float64"), epoch)
                 grad = layer.grads.get(name)
                 if grad is not None and layer._weight_is_trainable(name):
-                    writer.add_histogram(f"{tag}/gradient", xp.asarray(grad, dtype="float64"), epoch)
+                    writer.add_histogram(f"{tag}/gradient", xp.asarray(grad, dtype="float64"),
+                                         epoch)
                 if self.write_images and weight.ndim == 2:
                     writer.add_image(f"{tag}/image", _as_image(weight), epoch, dataformats="HW")
 

@@ -40,4 +40,4 @@ def export_model(model, filepath, format: str = "tf_saved_model", verbose=None,
         print(f"Saved artifact at '{filepath}'.")
 
 
-__all__ = ["export_model", "EXPORT_FORMATS"]
+__all__ = ["EXPORT_FORMATS", "export_model"]

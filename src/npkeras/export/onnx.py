@@ -105,7 +105,8 @@ class OnnxGraph:
     def op(self, op_type: str, inputs, name: str | None = None, outputs: int = 1, **attrs):
         """Add one node; returns its output name (a list when ``outputs`` > 1)."""
         node_name = self.fresh(name or op_type)  # also the name of a single output
-        out = [self.fresh(f"{node_name}:{i}") for i in range(outputs)] if outputs > 1 else [node_name]
+        out = ([self.fresh(f"{node_name}:{i}") for i in range(outputs)] if outputs > 1
+               else [node_name])
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), out,
                                                      name=node_name, **attrs))
         return out if outputs > 1 else out[0]

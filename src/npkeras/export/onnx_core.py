@@ -9,8 +9,7 @@ from npkeras.backend import xp
 from npkeras.export.onnx import register_activation, register_converter
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.input_layer import InputLayer
-from npkeras.layers.merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply,
-                                  Subtract)
+from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
 
 # -- activations --------------------------------------------------------------------

@@ -6,8 +6,8 @@ import random
 
 from npkeras import backend
 from npkeras.backend import xp
-from npkeras.utils.directory_datasets import (image_dataset_from_directory,
-                                              text_dataset_from_directory)
+from npkeras.utils.directory_datasets import (  # noqa: F401 (keras.utils names)
+    image_dataset_from_directory, text_dataset_from_directory)
 
 
 def __getattr__(name):

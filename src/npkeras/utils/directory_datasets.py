@@ -37,7 +37,8 @@ class DirectoryDataset:
         self.file_paths = list(file_paths)
         self.class_names = class_names
         self.batch_size = batch_size
-        self._labels = None if label_mode is None else _encode_labels(labels, label_mode, num_classes)
+        self._labels = (None if label_mode is None
+                        else _encode_labels(labels, label_mode, num_classes))
         self._shuffle = shuffle
         self._rng = xp.random.default_rng(seed)
         self._load = load
@@ -99,7 +100,8 @@ def _check_arguments(labels, label_mode, class_names, batch_size, validation_spl
         raise ValueError(f"`batch_size` must be a positive integer or None. Received: "
                          f"batch_size={batch_size!r}")
     if validation_split is not None and not 0 < validation_split < 1:
-        raise ValueError(f"`validation_split` must be between 0 and 1, received: {validation_split}")
+        raise ValueError(
+            f"`validation_split` must be between 0 and 1, received: {validation_split}")
     if bool(validation_split) != (subset is not None):
         raise ValueError("If `subset` is set, `validation_split` must be set, and inversely.")
     if subset not in ("training", "validation", "both", None):
@@ -216,11 +218,13 @@ def _image_loader(image_size, color_mode, interpolation, crop_to_aspect_ratio,
             image = image.convert(mode)
             w, h = image.size
             if crop_to_aspect_ratio:  # the largest centred window with the target ratio
-                crop_w, crop_h = min(w, round(h * width / height)), min(h, round(w * height / width))
+                crop_w = min(w, round(h * width / height))
+                crop_h = min(h, round(w * height / width))
                 left, top = (w - crop_w) // 2, (h - crop_h) // 2
                 image = image.crop((left, top, left + crop_w, top + crop_h))
             elif pad_to_aspect_ratio:  # centred on a black canvas with the target ratio
-                pad_w, pad_h = max(w, round(h * width / height)), max(h, round(w * height / width))
+                pad_w = max(w, round(h * width / height))
+                pad_h = max(h, round(w * height / width))
                 canvas = Image.new(mode, (pad_w, pad_h))
                 canvas.paste(image, ((pad_w - w) // 2, (pad_h - h) // 2))
                 image = canvas

@@ -4,7 +4,6 @@ scikit-learn is an optional extra (``pip install npkeras[sklearn]``); importing 
 package works without it, and constructing a wrapper then says what to install.
 """
 
-from npkeras.wrappers.sklearn_wrapper import (SKLearnClassifier, SKLearnRegressor,
-                                              SKLearnTransformer)
+from npkeras.wrappers.sklearn_wrapper import SKLearnClassifier, SKLearnRegressor, SKLearnTransformer
 
 __all__ = ["SKLearnClassifier", "SKLearnRegressor", "SKLearnTransformer"]
