@@ -195,3 +195,50 @@ def test_export_argument_errors(tmp_path):
     unbuilt = keras.Sequential([layers.Dense(2)])
     with pytest.raises(ValueError, match="is not built, so its input shape is unknown"):
         unbuilt.export(tmp_path / "m.onnx", format="onnx")
+
+
+class ChannelScale(Layer):
+    """Scales channel c of a (batch, ..., channels) input by c + 1: a stand-in for the
+    channels-last layers (convolutions, pooling) whose ONNX ops are channels-first."""
+
+    def forward(self, x, training=False):
+        return x * np.arange(1, x.shape[-1] + 1, dtype=x.dtype)
+
+
+@register_converter(ChannelScale)
+def convert_channel_scale(graph, layer, inputs):
+    shape = graph.shape(inputs[0])
+    rank = len(shape)
+    x = graph.channels_first(inputs[0], rank)
+    scale = np.arange(1, shape[-1] + 1, dtype="float32")
+    scale = scale.reshape((-1,) + (1,) * (rank - 2))  # broadcasts over (channels, ...)
+    y = graph.op("Mul", [x, graph.constant(scale)], name=layer.name)
+    return graph.channels_last(y, rank)
+
+
+@pytest.mark.parametrize("input_shape", [(5, 3), (4, 5, 3), (2, 4, 5, 3)])
+def test_channels_first_and_last_helpers_round_trip(input_shape, tmp_path):
+    model = sequential(input_shape, layers.Dense(3), ChannelScale())
+    assert_same_outputs(model, [data(2, *input_shape)], tmp_path)
+    x = keras.Input(shape=input_shape)
+    functional = keras.Model(x, ChannelScale()(layers.Activation("relu")(x)))
+    assert_same_outputs(functional, [data(2, *input_shape)], tmp_path)
+
+
+def test_graph_knows_the_shape_of_every_tensor():
+    x = keras.Input(shape=(2, 3), name="x")
+    functional = keras.Model(x, layers.Flatten()(layers.Dense(4)(x)))  # (None, 8)
+    nested = keras.Sequential([keras.Input(shape=(2, 3)), functional, layers.Reshape((4, 2))])
+    seen = {}
+
+    @register_converter(ShapeProbe)
+    def probe(graph, layer, inputs):
+        seen["shape"] = graph.shape(inputs[0])
+        return inputs[0]
+
+    to_onnx(keras.Sequential([keras.Input(shape=(2, 3)), nested, ShapeProbe()]))
+    assert seen["shape"] == (None, 4, 2)
+
+
+class ShapeProbe(Layer):
+    pass

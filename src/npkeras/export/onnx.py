@@ -11,14 +11,33 @@ A converter turns one call of a layer into ONNX nodes::
 converter returns the name of its output (or a list, for a layer with several).
 ``graph.op`` adds a node, ``graph.weight(layer, "kernel")`` adds the weight as a float32
 initializer (once, even when the layer is called twice), ``graph.constant(array)`` adds
-any other constant, and ``graph.activation(layer.activation, name)`` applies an
-activation through the activation registry (:func:`register_activation`).
+any other constant, ``graph.shape(name)`` gives a tensor's npkeras shape (batch axis
+None) and ``graph.activation(layer.activation, name)`` applies an activation through
+the activation registry (:func:`register_activation`).
 
 To make a new layer family exportable, write its converters in a module of this package
 (``onnx_core.py`` holds the core, merge and normalization ones; a convolution module
 would be ``onnx_conv.py``) and add that module to ``CONVERTER_MODULES`` below. Layers
 are looked up by their exact class: a subclass computes something else until it
 registers its own converter.
+
+npkeras is channels-last and ONNX's Conv, pooling, BatchNormalization... are
+channels-first, so such a converter wraps the op in ``graph.channels_first(x, rank)`` and
+``graph.channels_last(y, rank)`` and stores kernels in ONNX's layout. For example::
+
+    @register_converter(Conv2D)
+    def convert_conv2d(graph, layer, inputs):
+        kernel = layer.params["kernel"].transpose(3, 2, 0, 1)  # to (out, in, kh, kw)
+        operands = [graph.channels_first(inputs[0], 4),
+                    graph.constant(kernel, f"{layer.name}/kernel")]
+        if layer.use_bias:
+            operands.append(graph.weight(layer, "bias"))
+        y = graph.op("Conv", operands, name=layer.name, strides=list(layer.strides),
+                     auto_pad="SAME_UPPER" if layer.padding == "same" else "VALID")
+        return graph.activation(layer.activation, graph.channels_last(y, 4), owner=layer)
+
+A test per converter compares onnxruntime's outputs with ``model.predict`` (see
+tests/export/test_onnx.py: ``assert_same_outputs``).
 """
 
 from __future__ import annotations
@@ -93,6 +112,14 @@ class OnnxGraph:
         self.initializers: list = []
         self._names: set = set()
         self._weights: dict = {}
+        self._shapes: dict = {}
+
+    def shape(self, name: str) -> tuple:
+        """The npkeras shape of tensor ``name`` (batch axis None), e.g. for its rank."""
+        return self._shapes[name]
+
+    def set_shape(self, name: str, shape) -> None:
+        self._shapes.setdefault(name, tuple(shape))
 
     def fresh(self, hint: str) -> str:
         """A name not used yet in the graph, built from ``hint``."""
@@ -126,6 +153,16 @@ class OnnxGraph:
             self._weights[key] = self.constant(layer.params[weight_name],
                                                f"{layer.name}/{weight_name}")
         return self._weights[key]
+
+    def channels_first(self, x: str, rank: int) -> str:
+        """``x`` of rank ``rank`` from (batch, ..., channels) to (batch, channels, ...)."""
+        return self.op("Transpose", [x], name="to_channels_first",
+                       perm=[0, rank - 1, *range(1, rank - 1)])
+
+    def channels_last(self, x: str, rank: int) -> str:
+        """``x`` of rank ``rank`` from (batch, channels, ...) to (batch, ..., channels)."""
+        return self.op("Transpose", [x], name="to_channels_last",
+                       perm=[0, *range(2, rank), 1])
 
     def activation(self, activation, x: str, owner=None) -> str:
         """Apply an npkeras activation object to tensor ``x``."""
@@ -163,9 +200,11 @@ def convert_model(graph: OnnxGraph, model, inputs: list) -> list:
     from npkeras.models.sequential import Sequential
 
     if isinstance(model, Sequential):
-        names = list(inputs)
+        names, shape = list(inputs), model.input_shape
         for layer in model.layers:
             names = convert_layer(graph, layer, names)
+            shape = layer.compute_output_shape(shape)
+            graph.set_shape(names[0], shape)
         return names
     # functional: walk the layer calls from the outputs back to the model's inputs
     names = {id(t): name for t, name in zip(model.inputs, inputs)}
@@ -176,6 +215,7 @@ def convert_model(graph: OnnxGraph, model, inputs: list) -> list:
             ins = [name_of(t) for t in node.inputs]
             for t, name in zip(node.outputs, convert_layer(graph, node.layer, ins)):
                 names[id(t)] = name
+                graph.set_shape(name, t.shape)
         return names[id(tensor)]
 
     return [name_of(t) for t in model.outputs]
@@ -199,6 +239,8 @@ def to_onnx(model, opset_version: int = DEFAULT_OPSET):
     # the graph's inputs and outputs carry the model's names, so they are reserved first
     input_names = [graph.fresh(name) for name in model.input_names]
     output_names = [graph.fresh(name) for name in model.output_names]
+    for name, t in zip(input_names, model.inputs):
+        graph.set_shape(name, t.shape)
     outputs = convert_model(graph, model, input_names)
     for inner, outer in zip(outputs, output_names):
         graph.nodes.append(onnx.helper.make_node("Identity", [inner], [outer], name=outer))
