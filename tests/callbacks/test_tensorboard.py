@@ -93,8 +93,16 @@ def test_weight_and_gradient_histograms_every_histogram_freq_epochs(tmp_path):
     # one batch per epoch: the gradient logged is the gradient of the whole epoch's batch
     gradient = train.Histograms(f"{kernel.name}/kernel/gradient")[-1].histogram_value
     assert gradient.num == kernel.params["kernel"].size and gradient.sum_squares > 0
-    assert f"{kernel.name}/kernel/image" in train.Tags()["images"]
-    assert f"{kernel.name}/bias/image" not in train.Tags()["images"]  # 1-D weights: no image
+    images = {tag: train.Images(tag)[-1] for tag in train.Tags()["images"]}
+    # as in Keras, weights are squeezed first, so the last layer's bias (1,) has no image
+    last = model.layers[1].name
+    assert set(images) == {f"{kernel.name}/kernel/image", f"{kernel.name}/bias/image",
+                           f"{last}/kernel/image"}
+    # kernel (3, 4) drawn as is; bias (4,) and kernel (4, 1) (squeezed to (4,)) as a column
+    sizes = {tag: (image.height, image.width) for tag, image in images.items()}
+    assert sizes[f"{kernel.name}/kernel/image"] == (3, 4)
+    assert sizes[f"{last}/kernel/image"] == (4, 1)
+    assert sizes[f"{kernel.name}/bias/image"] == (4, 1)
 
 
 def test_graph_config_and_run_metadata(tmp_path):
@@ -130,6 +138,23 @@ def test_no_graph_when_not_asked_and_for_unexportable_models(tmp_path):
     assert "model_config/text_summary" in train.Tags()["tensors"]
 
 
+def test_evaluate_logs_evaluation_scalars_by_iteration(tmp_path):
+    model, (x, y) = small_model(), regression_data()
+    tensorboard = TensorBoard(tmp_path)
+    model.fit(x, y, epochs=2, batch_size=10, verbose=0, callbacks=[tensorboard])
+    result = model.evaluate(x, y, verbose=0, callbacks=[tensorboard], return_dict=True)
+    logged = scalars(read_events(tmp_path / "validation"), "evaluation_loss_vs_iterations")
+    assert logged == [(8, pytest.approx(result["loss"]))]  # 2 epochs of 4 batches
+
+
+def test_two_quick_runs_in_one_log_dir_keep_both_event_files(tmp_path):
+    model, (x, y) = small_model(), regression_data()
+    for _ in range(2):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[TensorBoard(tmp_path)])
+    assert len(os.listdir(tmp_path / "train")) == 2
+    assert len(scalars(read_events(tmp_path / "train"), "epoch_loss")) == 2
+
+
 def test_steps_per_second(tmp_path):
     model, (x, y) = small_model(), regression_data()
     model.fit(x, y, epochs=2, batch_size=10, verbose=0,
@@ -148,3 +173,12 @@ def test_argument_errors_and_warnings(tmp_path):
         TensorBoard(tmp_path, histogram_freq=-1)
     with pytest.warns(UserWarning, match="profiling and embeddings need TensorFlow"):
         TensorBoard(tmp_path, profile_batch=2)
+
+
+def test_weight_images_follow_keras_layout():
+    from npkeras.callbacks.tensorboard import _as_images
+
+    assert _as_images(np.zeros((3, 2, 5))).shape == (5, 3, 2, 1)  # one image per filter
+    assert _as_images(np.zeros((6, 2))).shape == (1, 2, 6, 1)  # long side across
+    assert _as_images(np.zeros((2, 2, 2, 2))) is None  # Keras draws no 4-D kernels
+    assert _as_images(np.array([1.0, 3.0, 2.0])).ravel().tolist() == [0.0, 1.0, 0.5]

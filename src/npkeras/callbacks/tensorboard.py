@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import os
 import sys
@@ -13,6 +14,8 @@ import warnings
 
 from npkeras.backend import xp
 from npkeras.callbacks.base import Callback
+
+_writer_ids = itertools.count()
 
 
 def _import_tensorboardx():
@@ -49,7 +52,9 @@ class TensorBoard(Callback):
             (``<layer>/<weight>/histogram``) and of its gradient from the epoch's last
             training batch (``<layer>/<weight>/gradient``); 0 turns them off.
         write_graph: log the model config and graph once, at the start of training.
-        write_images: with ``histogram_freq``, also log each 2-D weight as an image.
+        write_images: with ``histogram_freq``, also log the weights as images, as Keras
+            does: a bias as one column, a dense kernel with its long side across, each
+            output filter of a 1-D convolution kernel as its own image.
         write_steps_per_second: add ``epoch_steps_per_second`` to the scalars.
         update_freq: ``'epoch'``; ``'batch'`` or an integer ``N`` also log
             ``batch_<metric>`` scalars (running epoch averages, as in the progress bar)
@@ -101,6 +106,7 @@ class TensorBoard(Callback):
         self.embeddings_metadata = embeddings_metadata
         self._writers: dict = {}
         self._global_batch = 0
+        self._training = False
         if update_freq != "epoch":
             # an instance hook: with update_freq='epoch' fit builds no per-batch logs at all
             self.on_train_batch_end = self._log_batch
@@ -110,7 +116,11 @@ class TensorBoard(Callback):
     def _writer(self, kind: str):
         """The writer of ``log_dir/train`` or ``log_dir/validation``, opened on first use."""
         if kind not in self._writers:
-            self._writers[kind] = _import_tensorboardx()(os.path.join(self.log_dir, kind))
+            # tensorboardX names files by the second: a suffix keeps two runs started in the
+            # same second (two quick fits into one log_dir) from overwriting each other
+            suffix = f".{os.getpid()}.{next(_writer_ids)}.v2"
+            self._writers[kind] = _import_tensorboardx()(os.path.join(self.log_dir, kind),
+                                                         filename_suffix=suffix)
         return self._writers[kind]
 
     def _close_writers(self):
@@ -120,6 +130,7 @@ class TensorBoard(Callback):
 
     # -- hooks ----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        self._training = True
         self._global_batch = 0
         if self.write_graph:
             self._log_model()
@@ -156,7 +167,19 @@ class TensorBoard(Callback):
             writer.flush()
 
     def on_train_end(self, logs=None):
+        self._training = False
         self._close_writers()
+
+    def on_test_end(self, logs=None):
+        # model.evaluate(callbacks=[tensorboard]): stepped by the optimizer's update count
+        optimizer = getattr(self.model, "optimizer", None)
+        if logs and optimizer is not None:
+            writer = self._writer("validation")
+            for name, value in logs.items():
+                writer.add_scalar(f"evaluation_{name}_vs_iterations", float(value),
+                                  optimizer.iterations)
+            if not self._training:  # a standalone evaluate: closing is what writes the file
+                self._close_writers()
 
     # -- what gets logged -----------------------------------------------------------------
     def _log_weights(self, epoch):
@@ -169,8 +192,9 @@ class TensorBoard(Callback):
                 if grad is not None and layer._weight_is_trainable(name):
                     writer.add_histogram(f"{tag}/gradient", xp.asarray(grad, dtype="float64"),
                                          epoch)
-                if self.write_images and weight.ndim == 2:
-                    writer.add_image(f"{tag}/image", _as_image(weight), epoch, dataformats="HW")
+                image = _as_images(weight) if self.write_images else None
+                if image is not None:
+                    writer.add_images(f"{tag}/image", image, epoch, dataformats="NHWC")
 
     def _log_model(self):
         writer = self._writer("train")
@@ -197,11 +221,21 @@ class TensorBoard(Callback):
         self._writer("train").add_text("run_metadata", table, 0)
 
 
-def _as_image(weight):
-    """A 2-D weight scaled to [0, 1] for an image summary."""
-    w = xp.asarray(weight, dtype="float64")
+def _as_images(weight):
+    """A weight as a batch of one-channel images ``(n, height, width, 1)`` scaled to
+    [0, 1], or None for ranks Keras does not draw (4-D and up)."""
+    w = xp.squeeze(xp.asarray(weight, dtype="float64"))
+    if w.ndim == 1:  # a bias: one column
+        w = w[None, :, None]
+    elif w.ndim == 2:  # a dense kernel, wider than tall
+        w = (w.T if w.shape[0] > w.shape[1] else w)[None]
+    elif w.ndim == 3:  # (kernel, in, out): one image per output filter
+        w = w.transpose(2, 0, 1)
+    else:
+        return None
     span = w.max() - w.min()
-    return (w - w.min()) / span if span > 0 else xp.zeros_like(w)
+    scaled = (w - w.min()) / span if span > 0 else xp.zeros_like(w)
+    return scaled[..., None]
 
 
 def _onnx_graph_file(model):
