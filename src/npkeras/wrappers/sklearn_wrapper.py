@@ -182,15 +182,14 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
                     f"{type(self).__name__} needs samples of at least 2 classes to train; "
                     f"received one class: {self.classes_.tolist()}."
                 )
-        self._codes = xp.searchsorted(self.classes_, y)
-        return to_categorical(self._codes, len(self.classes_))
+        return to_categorical(xp.searchsorted(self.classes_, y), len(self.classes_))
 
     def _targets_for(self, model, one_hot):
         loss_name = getattr((model._losses or [None])[0], "name", "")
         if model.output_shape[-1] == 1 and len(self.classes_) == 2:
             return one_hot[:, 1:]  # one sigmoid unit: the probability of classes_[1]
         if loss_name.startswith("sparse_"):
-            return self._codes
+            return xp.argmax(one_hot, axis=1)  # integer class indices
         return one_hot
 
     def predict_proba(self, X):
