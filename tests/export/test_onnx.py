@@ -242,3 +242,9 @@ def test_graph_knows_the_shape_of_every_tensor():
 
 class ShapeProbe(Layer):
     pass
+
+
+def test_float64_model_exports_float32_graph(float64, tmp_path):
+    model = sequential((4,), layers.Dense(3, activation="tanh"), layers.Dense(2))
+    assert model.layers[0].params["kernel"].dtype == np.float64
+    assert_same_outputs(model, [data(5, 4)], tmp_path)
