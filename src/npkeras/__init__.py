@@ -25,4 +25,14 @@ __version__ = "0.1.0"
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor", "Variable",
            "GradientTape", "ops", "layers", "activations", "losses", "metrics",
            "optimizers", "initializers", "regularizers", "callbacks", "saving", "utils",
-           "backend", "models", "__version__"]
+           "backend", "models", "__version__",
+           "wrappers"]
+
+
+def __getattr__(name):
+    # keras.wrappers pulls in scikit-learn (about 1.5 s), so it loads on first use
+    if name == "wrappers":
+        import importlib
+
+        return importlib.import_module("npkeras.wrappers")
+    raise AttributeError(f"module 'npkeras' has no attribute {name!r}")

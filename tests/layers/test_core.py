@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 import npkeras as keras
+from npkeras.layers.base import BackwardContext
 from npkeras import layers
 from tests.helpers import check_layer
 
@@ -25,8 +26,7 @@ def test_dense_with_float32_weights_takes_float64_inputs():
     layer.set_weights([rng.standard_normal((4, 3)), rng.standard_normal(3)])
     x, dy = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
     y = layer.forward(x, training=True)
-    layer.grads_fresh = True
-    dx = layer.backward(dy)
+    dx = layer.backward(dy, BackwardContext(fresh={layer}))  # overwrite: the float64 -> 32 path
     w, b = (v.astype(np.float64) for v in layer.get_weights())
     mask = (x @ w + b) > 0
     np.testing.assert_allclose(y, np.maximum(x @ w + b, 0), rtol=1e-6)

@@ -463,6 +463,15 @@ class Model(Trainer, Layer):
 
         return model_to_json(self, **kwargs)
 
+    def export(self, filepath, format: str = "tf_saved_model", verbose=None,
+               input_signature=None, **kwargs) -> None:
+        """Export for inference elsewhere: ``model.export("m.onnx", format="onnx")`` writes an
+        ONNX graph (needs the ``onnx`` package); see :mod:`npkeras.export`."""
+        from npkeras.export import export_model
+
+        export_model(self, filepath, format=format, verbose=verbose,
+                     input_signature=input_signature, **kwargs)
+
     # -- config --------------------------------------------------------------------
     def get_config(self) -> dict:
         from npkeras.saving.graph import functional_config

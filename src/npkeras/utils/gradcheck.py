@@ -270,7 +270,6 @@ def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: flo
         if model:
             dxs = layer_or_model._backward(dys, need_input_grads=True)
         else:
-            layer_or_model.input_grad_needed = True
             dx = layer_or_model.backward(dys[0] if len(dys) == 1 else dys)
             dxs = dx if isinstance(dx, list) else [dx]
 

@@ -143,11 +143,8 @@ class _Watch:
     def _watch_backward(self, layer, backward):
         def watched(dy, *args, **kwargs):
             ctx = args[0] if args else kwargs.get("ctx")
-            # the engine says "dy is already dL/dz" through the context (or, before it, a flag)
-            fused = bool(
-                getattr(ctx, "fused_activation", False)
-                or getattr(layer, "fused_activation_grad", False)
-            )
+            # the engine says "dy is already dL/dz" through the backward's context
+            fused = bool(getattr(ctx, "fused_activation", False))
             record = {
                 "layer": layer.name,
                 "class": type(layer).__name__,
