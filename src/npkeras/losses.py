@@ -60,6 +60,10 @@ class Loss:
         (d,) = tape.backprop([per_sample], [xp.ones_like(values)], [pred])
         return values, (xp.zeros_like(y_pred) if d is None else d)
 
+    def check_targets(self, y_true, pred_shape) -> None:
+        """Refuse a whole target array this loss cannot mean (once per data set, before
+        training); ``pred_shape`` is the model output's shape (None when unknown)."""
+
     def prepare_targets(self, y_true, y_pred):
         """y_true as an array of y_pred's type and shape.
 
@@ -254,6 +258,17 @@ class BinaryCrossentropy(Loss):
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_smoothing(label_smoothing)
 
+    def check_targets(self, y_true, pred_shape):
+        y = xp.asarray(y_true)
+        if y.size and y.dtype.kind in "fiub":
+            low, high = float(y.min()), float(y.max())
+            if low < 0.0 or high > 1.0:
+                raise ValueError(
+                    f"Loss '{self.name}' needs targets in [0, 1] (labels or probabilities), "
+                    f"but the targets range over [{low:g}, {high:g}]. For several classes use "
+                    "sparse_categorical_crossentropy (integer labels) or "
+                    "categorical_crossentropy (one-hot rows).")
+
     def compute(self, y_true, y_pred, need_grad=True):
         y = y_true
         if self.label_smoothing:
@@ -317,6 +332,17 @@ class CategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_smoothing(label_smoothing)
         self.axis = int(axis)
+
+    def check_targets(self, y_true, pred_shape):
+        y = xp.asarray(y_true)
+        if pred_shape is None or pred_shape[-1] in (None, 1):
+            return
+        if y.ndim < len(pred_shape) or y.shape[-1] == 1:
+            raise ValueError(
+                f"Loss '{self.name}' needs one-hot targets of {pred_shape[-1]} columns, but "
+                f"received targets of shape {y.shape}, which look like integer class labels. "
+                "Use loss='sparse_categorical_crossentropy' for integer labels, or one-hot "
+                "encode them with keras.utils.to_categorical(y).")
 
     def compute(self, y_true, y_pred, need_grad=True):
         y = y_true

@@ -169,6 +169,12 @@ class Model(Trainer, Layer):
         for t in in_list:
             if t.node.layer not in layers:
                 layers.append(t.node.layer)
+        names = [layer.name for layer in layers]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(
+                    f"The name \"{name}\" is used {names.count(name)} times in the model. All "
+                    "layer names should be unique: pass another name= to one of them.")
         self._layers = layers
         self.input_names = in_names or [t.node.layer.name for t in in_list]
         self.output_names = out_names or self._unique_output_names(out_list)

@@ -12,9 +12,18 @@ from __future__ import annotations
 
 import math
 
+from npkeras.backend import xp
 from npkeras.ops.tape import value_of
 from npkeras.training import outputs as outputs_module
 from npkeras.training.parameters import ParameterBuffer
+
+
+def _all_finite(grads) -> bool:
+    """Whether every gradient is finite: one BLAS dot product (NaN and infinity reach the
+    sum of squares); only when that overflows are the elements looked at one by one."""
+    if math.isfinite(float(xp.dot(grads, grads))):
+        return True
+    return bool(xp.isfinite(grads).all())
 
 
 class TrainingStep:
@@ -152,13 +161,20 @@ class TrainingStep:
         return loss, per_output, outs
 
     def train_batch(self, xs, ys, sws, distribution=None):
-        """One optimizer step on one batch; returns (loss, loss per output, outputs)."""
+        """One optimizer step on one batch; returns (loss, loss per output, outputs).
+
+        A non-finite loss or gradient is never applied: the weights stay those of the last
+        finite step (the loop warns, and TerminateOnNaN stops).
+        """
         loss, per_output, outs = self.compute_gradients(xs, ys, sws)
         buf = self.buffer
         if distribution is not None and distribution.world_size > 1:
             distribution.reduce_gradients(buf.grads, len(xs[0]), None)
-        if buf.params.size and math.isfinite(loss):
-            self.optimizer.apply_flat(buf.grads, buf.params)
+        if buf.params.size:
+            if math.isfinite(loss) and _all_finite(buf.grads):
+                self.optimizer.apply_flat(buf.grads, buf.params)
+            elif math.isfinite(loss):
+                loss = math.nan  # a finite loss whose gradient is not: report it as NaN
         return loss, per_output, outs
 
     def test_batch(self, xs, ys, sws):
