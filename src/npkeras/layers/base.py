@@ -111,7 +111,10 @@ class Layer:
         init = initializers.get(initializer)
         shape = tuple(int(d) for d in shape)
         dtype = dtype or self.dtype or backend.floatx()
-        value = xp.zeros(shape, dtype) if initializers.draws_skipped() else init(shape, dtype)
+        if initializers.draws_skipped():  # loading: zeros, counted against the file's weights
+            value = initializers.skipped_draw(shape, dtype)
+        else:
+            value = init(shape, dtype)
         self.params[name] = value
         self.grads[name] = xp.zeros_like(value)
         self._weight_specs[name] = {"trainable": bool(trainable),

@@ -3,7 +3,44 @@ rebuilding models from them through the class registry."""
 
 from __future__ import annotations
 
+import contextlib
+
+from npkeras import initializers
 from npkeras.saving.registry import custom_object_scope, get_registered_name, lookup_class
+from npkeras.saving.safety import ModelFileError, UnsafeModelFileError
+
+
+class LayerConfigError(ModelFileError):
+    """A saved layer's config is refused by the layer (bad or missing arguments)."""
+
+
+@contextlib.contextmanager
+def _naming_layer(entry):
+    """Errors while making, building or connecting one saved layer name that layer (the
+    innermost one, for layers inside nested models)."""
+    try:
+        yield
+    except ModelFileError:
+        raise
+    except initializers.WeightBudgetError as err:
+        raise UnsafeModelFileError(
+            f"Saved layer {_describe(entry)} asks for more weights than the file stores: {err}; "
+            "refusing to build it."
+        ) from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
+            ZeroDivisionError, NotImplementedError, RuntimeError) as err:
+        raise LayerConfigError(
+            f"Saved layer {_describe(entry)} cannot be rebuilt from its config: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+
+
+def _describe(entry) -> str:
+    if not isinstance(entry, dict):
+        return repr(entry)[:60]
+    config = entry.get("config")
+    name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None)
+    return f"{str(name)[:60]!r} ({str(entry.get('class_name'))[:60]})"
 
 
 def serialize_layer(layer) -> dict:
@@ -26,8 +63,12 @@ def deserialize_layer(config: dict):
 
     if not isinstance(config, dict) or not isinstance(config.get("config", {}), dict):
         raise ValueError(f"A saved layer must be a dict with 'class_name' and 'config'; received {config!r}.")
-    cls = lookup_class(config.get("class_name"), "layer", layer_classes(), Layer)
-    return cls.from_config(dict(config.get("config") or {}))
+    try:
+        cls = lookup_class(config.get("class_name"), "layer", layer_classes(), Layer)
+    except ValueError as err:
+        raise LayerConfigError(str(err)) from None
+    with _naming_layer(config):
+        return cls.from_config(dict(config.get("config") or {}))
 
 
 def sequential_config(model) -> dict:
@@ -47,7 +88,9 @@ def sequential_from_config(config, custom_objects=None):
         if config.get("input_shape") is not None:
             model.add(Input(shape=tuple(config["input_shape"])))
         for layer_config in config.get("layers", []):
-            model.add(deserialize_layer(layer_config))
+            layer = deserialize_layer(layer_config)
+            with _naming_layer(layer_config):
+                model.add(layer)
         model.trainable = config.get("trainable", True)
     return model
 
@@ -106,7 +149,8 @@ def functional_from_config(config, custom_objects=None):
                 keys = [tuple(r) for r in node["inputs"]]
                 if all(k in tensors for k in keys):
                     args = [tensors[k] for k in keys]
-                    out = layer(args if node.get("multi") else args[0])
+                    with _naming_layer({"name": name, "class_name": type(layer).__name__}):
+                        out = layer(args if node.get("multi") else args[0])
                     for i, t in enumerate(out if isinstance(out, list) else [out]):
                         tensors[(name, index, i)] = t
                     pending.remove(item)
