@@ -256,8 +256,8 @@ def skipped_draw(shape: tuple, dtype):
         size = math.prod(shape)
         if size > _budget[0]:
             raise WeightBudgetError(
-                f"a weight of shape {shape} ({size:,} values) does not fit in the "
-                f"{_budget[0]:,} values the file has left to give"
+                f"a weight of shape {shape} ({size:,} values) exceeds the {_budget[0]:,} "
+                "values the file still holds for it"
             )
         _budget[0] -= size
     return xp.zeros(shape, dtype)

@@ -248,10 +248,13 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
 
 
 def restore_training_state(model, filepath, limits: safety.LoadLimits | None = None) -> dict:
-    """Load weights, optimizer state and the random generator from ``filepath`` into an
-    existing compiled ``model``; returns the saved ``training_state`` dict ({} when the
-    file has none). Everything is checked before the model changes."""
+    """Load weights, optimizer state and the random generator from the backup at
+    ``filepath`` into an existing compiled ``model``; returns the saved
+    ``training_state`` dict. Everything is checked before the model changes."""
     config, weights, opt_state, _ = reader.open_model_file(filepath, limits)
+    if not config.get("training_state"):
+        raise safety.ModelFileError(
+            f"'{filepath}' holds no training state: it is not a BackupAndRestore backup.")
     pairs = _matched_weights(model, weights, filepath)
     rng_state = config.get("rng_state")
     if rng_state:
@@ -262,7 +265,7 @@ def restore_training_state(model, filepath, limits: safety.LoadLimits | None = N
         target[...] = value
     if rng_state:
         backend.rng().bit_generator.state = rng_state
-    return config.get("training_state") or {}
+    return config["training_state"]
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import struct
+import tokenize
 import zipfile
 import zlib
 
@@ -41,6 +42,8 @@ class UnsupportedFormatVersionError(ModelFileError):
 ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
                   struct.error, ValueError, OverflowError, RuntimeError, NotImplementedError,
                   KeyError, IndexError, TypeError)
+# What numpy's .npy header parser adds (it reads the header as a Python literal).
+HEADER_ERRORS = (*ARCHIVE_ERRORS, SyntaxError, tokenize.TokenError, RecursionError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +175,7 @@ def _read_npy(f, size: int, what: str):
             raise ValueError(f"unknown .npy version {version}")
         shape, fortran_order, dtype = read_header(f)
         header_bytes = f.tell()
-    except Exception as err:  # numpy's header parser raises many types (tokenize, syntax...)
+    except HEADER_ERRORS as err:
         raise ModelFileError(f"{what} has an unreadable .npy header: {err}") from None
     if dtype.hasobject or dtype.kind not in "biuf":
         raise UnsafeModelFileError(f"{what} has dtype {dtype}; only numeric arrays are allowed.")
