@@ -374,3 +374,21 @@ def test_tampered_backups_are_refused(tmp_path, edit, match):
         model.fit(np.ones((4, 3)), np.zeros(4), epochs=2, verbose=0, callbacks=[callback])
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def _central_record(data: bytearray, name: bytes) -> int:
+    at = data.index(b"PK\x01\x02")
+    while data[at + 46:at + 46 + int.from_bytes(data[at + 28:at + 30], "little")] != name:
+        at = data.index(b"PK\x01\x02", at + 4)
+    return at
+
+
+def test_member_declaring_more_compressed_bytes_than_the_file_is_refused(members, tmp_path):
+    # Python would allocate a read buffer of the declared size (here 2 GiB) before reading.
+    data = bytearray(hostile.zip_bytes(hostile.with_checksums(members)))
+    record = _central_record(data, b"weights.npz")
+    data[record + 20:record + 24] = (2**31).to_bytes(4, "little")  # compressed size
+    path = tmp_path / "c.npkeras"
+    path.write_bytes(bytes(data))
+    _refused(path, ModelFileError, r"Member 'weights.npz' of .* declares 2,147,483,648 compressed "
+                                   r"bytes, more than the [\d,]+-byte archive holds")

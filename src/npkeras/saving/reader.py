@@ -75,8 +75,10 @@ def _read_members(filepath: str, limits: safety.LoadLimits) -> dict:
                 if needed not in names:
                     raise ModelFileError(
                         f"'{filepath}' has no {needed}: it is not a complete model file.")
+            size = os.fstat(f.fileno()).st_size
             return {name: safety.read_member(zf, name, filepath, limits.max_json_bytes
-                                             if name.endswith(".json") else limits.max_member_bytes)
+                                             if name.endswith(".json") else limits.max_member_bytes,
+                                             size)
                     for name in MEMBERS if name in names}
 
 

@@ -107,16 +107,27 @@ def check_member_names(zf: zipfile.ZipFile, allowed, path) -> None:
             )
 
 
-def read_member(zf: zipfile.ZipFile, name: str, path, limit: int) -> bytes:
-    """A member's bytes, refusing members that declare more than ``limit`` bytes before
-    inflating them. zipfile never inflates past the declared size: a member that lies
-    about it fails its CRC check instead."""
-    info = zf.getinfo(name)
+def check_member_sizes(info: zipfile.ZipInfo, archive_size: int, limit: int, what: str) -> None:
+    """Refuse a member declaring more than ``limit`` bytes uncompressed, or more compressed
+    bytes than the archive holds (Python would allocate a buffer of that size to read it).
+    zipfile never inflates past the declared size: a member that lies about it fails its
+    CRC check instead."""
     if info.file_size > limit:
         raise UnsafeModelFileError(
-            f"Member {name!r} of '{path}' declares {info.file_size:,} bytes uncompressed, over the "
-            f"limit of {limit:,}; refusing to inflate it."
+            f"{what} declares {info.file_size:,} bytes uncompressed, over the limit of {limit:,}; "
+            "refusing to inflate it."
         )
+    if info.header_offset + info.compress_size > archive_size:
+        raise ModelFileError(
+            f"{what} declares {info.compress_size:,} compressed bytes, more than the "
+            f"{archive_size:,}-byte archive holds: it is truncated or corrupt."
+        )
+
+
+def read_member(zf: zipfile.ZipFile, name: str, path, limit: int, archive_size: int) -> bytes:
+    """A member's bytes, its declared sizes checked first (:func:`check_member_sizes`)."""
+    info = zf.getinfo(name)
+    check_member_sizes(info, archive_size, limit, f"Member {name!r} of '{path}'")
     try:
         return zf.read(info)
     except ARCHIVE_ERRORS as err:
@@ -212,10 +223,8 @@ def load_arrays(data: bytes, what: str, limits: LoadLimits = DEFAULT_LIMITS) -> 
                     raise UnsafeModelFileError(
                         f"{what} holds {info.filename!r}, which is not a .npy array.")
                 key = info.filename[:-len(".npy")]
-                if info.file_size > limits.max_member_bytes:
-                    raise UnsafeModelFileError(
-                        f"{what} holds array {key!r} declaring {info.file_size:,} bytes, over "
-                        f"the limit of {limits.max_member_bytes:,}.")
+                check_member_sizes(info, len(data), limits.max_member_bytes,
+                                   f"Array {key!r} of {what}")
                 with inner.open(info) as f:
                     arrays[key] = _read_npy(f, info.file_size, f"Array {key!r} of {what}")
             return arrays
