@@ -320,9 +320,12 @@ def run_atheris(argv, memory_mb: int, time_limit: float):
     def one_input(data: bytes):
         rng = _ProviderRandom(atheris.FuzzedDataProvider(data))
         kind, mutated = mutate(rng, members, archive)
-        load_once(path, mutated, kind, stats, time_limit)
+        load_once(path, mutated, kind, stats, time_limit, os.path.join(folder, "failures"))
         if stats.failures:
             raise AssertionError(json.dumps(stats.failures[-1]))
+        done = sum(stats.kinds.values())
+        if done % 1000 == 0:
+            print(f"npkeras fuzz: {done} inputs, {stats.outcomes}", file=sys.stderr, flush=True)
 
     atheris.instrument_all()
     atheris.Setup(argv, one_input)
