@@ -247,3 +247,23 @@ def test_a_model_whose_inputs_differ_gets_one_line(trained, tmp_path, capsys):
     code, err = _main(capsys, "predict", model, wide)
     assert code == 2 and _one_line(err)
     assert "the model cannot take this data: " in err
+
+
+def test_a_full_disk_while_writing_predictions_names_the_file(trained, tmp_path, capsys, monkeypatch):
+    import csv
+    import errno
+
+    data, model = trained
+
+    class FullDisk:
+        def __init__(self, stream):
+            pass
+
+        def writerows(self, rows):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(csv, "writer", FullDisk)
+    out = tmp_path / "p.csv"
+    code, err = _main(capsys, "predict", model, data, "--out", out)
+    assert code == 2 and _one_line(err)
+    assert f"cannot write predictions to '{out}': No space left on device." in err

@@ -300,15 +300,15 @@ def _predict(args) -> int:
         rows = [[f"{v:.6g}" for v in row] for row in outputs.reshape(len(outputs), -1)]
         if len(rows[0]) > 1:
             header = [f"output_{i}" for i in range(len(rows[0]))]
-    stream = open(args.out, "w", newline="") if args.out else sys.stdout
+    if not args.out:
+        csv.writer(sys.stdout).writerows([header, *rows])
+        return 0
     try:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        writer.writerows(rows)
-    finally:
-        if args.out:
-            stream.close()
-            print(f"Wrote {len(rows)} predictions to {args.out}")
+        with open(args.out, "w", newline="") as stream:
+            csv.writer(stream).writerows([header, *rows])
+    except OSError as err:  # a full disk, a quota: name the file
+        raise UsageError(f"cannot write predictions to '{args.out}': {err.strerror or err}.") from None
+    print(f"Wrote {len(rows)} predictions to {args.out}")
     return 0
 
 
