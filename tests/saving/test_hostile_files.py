@@ -392,3 +392,26 @@ def test_member_declaring_more_compressed_bytes_than_the_file_is_refused(members
     path.write_bytes(bytes(data))
     _refused(path, ModelFileError, r"Member 'weights.npz' of .* declares 2,147,483,648 compressed "
                                    r"bytes, more than the [\d,]+-byte archive holds")
+
+
+def test_too_many_layers_are_refused(members, tmp_path):
+    path = hostile.write_model(tmp_path / "m.npkeras", members)
+    with pytest.raises(UnsafeModelFileError, match="describes 3 layers, over the limit of 2"):
+        keras.models.load_model(path, limits=LoadLimits(max_layers=2))
+
+
+def test_a_functional_graph_saved_in_reverse_order_loads(tmp_path):
+    inputs = keras.Input(shape=(2,), name="x")
+    hidden = keras.layers.Dense(3, name="a")(inputs)
+    outputs = keras.layers.Add(name="sum")([keras.layers.Dense(3, name="b")(hidden), hidden])
+    model = keras.Model(inputs, outputs, name="graph")
+    model.save(tmp_path / "f.npkeras")
+    with zipfile.ZipFile(tmp_path / "f.npkeras") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    reverse = _set(["model", "config", "layers"],
+                   json.loads(members["config.json"])["model"]["config"]["layers"][::-1])
+    path = hostile.write_model(tmp_path / "r.npkeras", hostile.config_edit(members, reverse),
+                               fix_checksums=False)
+    loaded = keras.models.load_model(path)
+    x = np.arange(4.0).reshape(2, 2)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

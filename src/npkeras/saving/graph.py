@@ -4,6 +4,7 @@ rebuilding models from them through the class registry."""
 from __future__ import annotations
 
 import contextlib
+import heapq
 
 from npkeras import initializers
 from npkeras.saving.registry import custom_object_scope, get_registered_name, lookup_class
@@ -142,23 +143,7 @@ def functional_from_config(config, custom_objects=None):
                 tensors[(entry["name"], 0, 0)] = layer.output
             for index, node in enumerate(entry.get("inbound_nodes", [])):
                 pending.append((layer, entry["name"], index, node))
-        while pending:
-            progress = False
-            for item in list(pending):
-                layer, name, index, node = item
-                keys = [tuple(r) for r in node["inputs"]]
-                if all(k in tensors for k in keys):
-                    args = [tensors[k] for k in keys]
-                    with _naming_layer({"name": name, "class_name": type(layer).__name__}):
-                        out = layer(args if node.get("multi") else args[0])
-                    for i, t in enumerate(out if isinstance(out, list) else [out]):
-                        tensors[(name, index, i)] = t
-                    pending.remove(item)
-                    progress = True
-            if not progress:
-                missing = sorted({tuple(r) for _, _, _, n in pending for r in n["inputs"]} - set(tensors))
-                raise ValueError(f"The saved model graph refers to tensors that no layer makes: {missing[:5]}.")
-
+        _call_nodes(pending, tensors)
         inputs = [tensors[tuple(r)] for r in config["input_layers"]]
         outputs = [tensors[tuple(r)] for r in config["output_layers"]]
         model = Model(inputs if len(inputs) > 1 else inputs[0],
@@ -167,3 +152,35 @@ def functional_from_config(config, custom_objects=None):
             model.output_names = list(config["output_names"])
         model.trainable = config.get("trainable", True)
     return model
+
+
+def _call_nodes(pending: list, tensors: dict) -> None:
+    """Call each saved node ``(layer, name, node index, node)`` once the tensors it takes
+    exist, adding the tensors it makes; in saved order where the graph allows (Kahn's
+    algorithm: linear in the number of nodes whatever the order of the file)."""
+    waiting: dict = {}  # tensor key -> positions of the nodes waiting for it
+    missing_counts, ready = [], []
+    for position, (_, _, _, node) in enumerate(pending):
+        absent = {tuple(r) for r in node["inputs"]} - set(tensors)
+        missing_counts.append(len(absent))
+        for key in absent:
+            waiting.setdefault(key, []).append(position)
+        if not absent:
+            ready.append(position)
+    heapq.heapify(ready)
+    called = 0
+    while ready:
+        layer, name, index, node = pending[heapq.heappop(ready)]
+        args = [tensors[tuple(r)] for r in node["inputs"]]
+        with _naming_layer({"name": name, "class_name": type(layer).__name__}):
+            out = layer(args if node.get("multi") else args[0])
+        called += 1
+        for i, tensor in enumerate(out if isinstance(out, list) else [out]):
+            tensors[(name, index, i)] = tensor
+            for position in waiting.pop((name, index, i), []):
+                missing_counts[position] -= 1
+                if missing_counts[position] == 0:
+                    heapq.heappush(ready, position)
+    if called < len(pending):
+        raise ValueError(f"The saved model graph refers to tensors that no layer makes: "
+                         f"{sorted(waiting)[:5]}.")

@@ -107,6 +107,12 @@ def _check_metadata(raw: dict, filepath: str, limits: safety.LoadLimits) -> dict
     return metadata
 
 
+def _count_layers(entry: dict) -> int:
+    """Layers in a schema-checked layer entry, counting those of nested models."""
+    inner = entry["config"]["layers"] if entry["class_name"] in ("Sequential", "Functional") else []
+    return 1 + sum(_count_layers(e) for e in inner)
+
+
 def check_finite(arrays: dict, what: str) -> None:
     """Refuse NaN or infinite values: loading them would corrupt the model silently."""
     for key, value in arrays.items():
@@ -123,6 +129,10 @@ def open_model_file(filepath, limits: safety.LoadLimits | None = None) -> ModelF
     what = f"config.json of '{filepath}'"
     config = safety.parse_json(raw["config.json"], what, limits)
     check_schema(config, schema.CONFIG, what, "config")
+    layers = _count_layers(config["model"])
+    if layers > limits.max_layers:
+        raise safety.UnsafeModelFileError(
+            f"{what} describes {layers:,} layers, over the limit of {limits.max_layers:,}.")
     weights = safety.load_arrays(raw.pop("weights.npz"), f"weights.npz of '{filepath}'", limits)
     check_finite(weights, f"weights.npz of '{filepath}'")
     opt_state = None

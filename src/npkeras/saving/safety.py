@@ -58,6 +58,8 @@ class LoadLimits:
             refused before inflating. Default 16 MiB (a 1,000-layer config is ~1 MB).
         max_json_depth: deepest nesting of a JSON document. Default 100.
         max_arrays: most arrays in one ``.npz`` archive. Default 100,000.
+        max_layers: most layers in a model, nested models' layers included. Default
+            10,000 (large Keras applications have about 1,000).
 
     The weights a config asks for are bounded by the file itself: building the model
     may create no more values than ``weights.npz`` stores.
@@ -70,6 +72,7 @@ class LoadLimits:
     max_json_bytes: int = 16 * 1024**2
     max_json_depth: int = 100
     max_arrays: int = 100_000
+    max_layers: int = 10_000
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
