@@ -415,3 +415,15 @@ def test_a_functional_graph_saved_in_reverse_order_loads(tmp_path):
     loaded = keras.models.load_model(path)
     x = np.arange(4.0).reshape(2, 2)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_member_name_that_is_not_utf8_is_refused(members, tmp_path):
+    # flag bit 11 says "the name is UTF-8", and the name's bytes are not: UnicodeDecodeError today
+    data = bytearray(hostile.zip_bytes(hostile.with_checksums(members)))
+    record = _central_record(data, b"config.json")
+    data[record + 46:record + 57] = b"confi\xffjson"
+    data[record + 8:record + 10] = (int.from_bytes(data[record + 8:record + 10], "little")
+                                    | 0x800).to_bytes(2, "little")
+    path = tmp_path / "n.npkeras"
+    path.write_bytes(bytes(data))
+    _refused(path, ModelFileError, "not a readable zip archive")
