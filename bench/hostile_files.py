@@ -5,6 +5,8 @@ zip bomb, an .npy header declaring 74.5 GiB over 16 bytes, a config asking Dense
     python bench/hostile_files.py                       # this checkout's src/
     python bench/hostile_files.py --src /path/to/old/src --cap-gb 8
 
+Results: bench/results/hostile-files-before.json (commit 4e5e177) and -after.json.
+
 Peak memory: the process's maximum resident size (ru_maxrss) over its size after
 importing npkeras, and tracemalloc's peak (Python and NumPy allocations) during the load. The process's address space is capped (``--cap-gb``, default 8) so
 that a version that tries to allocate tens of gigabytes fails with MemoryError instead
