@@ -5,10 +5,15 @@ from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.input_layer import Input, InputLayer
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
+from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from npkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
-           "Normalization", "layer_classes"]
+           "Normalization", "layer_classes",
+           "RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell",
+           "StackedRNNCells", "Bidirectional", "TimeDistributed"]
 
 
 def layer_classes() -> dict:
@@ -18,6 +23,8 @@ def layer_classes() -> dict:
 
     classes = {cls.__name__: cls for cls in (
         Dense, Activation, Dropout, Flatten, Reshape, InputLayer, Normalization,
-        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
+        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
+        RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,
+        Bidirectional, TimeDistributed)}
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
