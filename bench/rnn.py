@@ -1,0 +1,129 @@
+"""LSTM training speed: npkeras against torch.nn.LSTM, side by side.
+
+The task: LSTM(64) over sequences of 50 steps with 32 features, then Dense(1), mean
+squared error, Adam, batch 64, N samples (8000 by default). Both libraries train the
+same number of epochs in one process, interleaved, after a warm-up epoch, with the same
+thread count; the best and median seconds per epoch are printed. Run without the
+machine's forced OpenBLAS kernel, as bench/run.py does:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/rnn.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/rnn.py --profile
+
+``--profile`` times the pieces of one npkeras training step (the input products, the
+time loop's recurrent products and gate arithmetic) with cProfile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import time
+
+
+def _limit_threads(threads):
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def npkeras_epoch(args, x, y):
+    import npkeras as keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((args.steps, args.features)),
+                              keras.layers.LSTM(args.units), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+
+    def epoch():
+        model.fit(x, y, batch_size=args.batch, epochs=1, verbose=0, shuffle=False)
+
+    return epoch
+
+
+def torch_epoch(args, x, y):
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(args.features, args.units, batch_first=True)
+            self.dense = torch.nn.Linear(args.units, 1)
+
+        def forward(self, inputs):
+            return self.dense(self.lstm(inputs)[0][:, -1])
+
+    net = Net()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def epoch():
+        for start in range(0, len(xt), args.batch):
+            optimizer.zero_grad()
+            out = net(xt[start:start + args.batch])
+            loss = ((out - yt[start:start + args.batch]) ** 2).mean()
+            loss.backward()
+            optimizer.step()
+
+    return epoch
+
+
+def profile(args, x, y):
+    import cProfile
+    import pstats
+
+    epoch = npkeras_epoch(args, x, y)
+    epoch()
+    prof = cProfile.Profile()
+    prof.enable()
+    epoch()
+    prof.disable()
+    pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=8000)
+    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--units", type=int, default=64)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+    _limit_threads(args.threads)
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((args.samples, args.steps, args.features)).astype("float32")
+    y = x[:, :, 0].sum(axis=1, keepdims=True) * 0.1
+    if args.profile:
+        profile(args, x, y)
+        return
+    runners = {"npkeras": npkeras_epoch(args, x, y), "torch": torch_epoch(args, x, y)}
+    times = {name: [] for name in runners}
+    for run in runners.values():  # warm-up
+        run()
+    names = list(runners)
+    for repeat in range(args.repeats):
+        for name in names[repeat % 2:] + names[:repeat % 2]:
+            time.sleep(0.3)
+            gc.collect()
+            start = time.perf_counter()
+            runners[name]()
+            times[name].append(time.perf_counter() - start)
+    print(f"LSTM({args.units}), {args.steps} steps x {args.features} features, "
+          f"N={args.samples}, batch {args.batch}, Adam, {args.threads} threads: s/epoch")
+    for name, ts in times.items():
+        print(f"  {name:8s} best {min(ts):.3f}  median {statistics.median(ts):.3f}")
+    ratio = min(times["npkeras"]) / min(times["torch"])
+    print(f"  npkeras / torch (best): {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
