@@ -9,8 +9,18 @@ import pytest
 import npkeras as keras
 from npkeras import backend
 from npkeras.layers import (
-    GRU, LSTM, RNN, Bidirectional, Dense, GRUCell, LSTMCell, SimpleRNN, SimpleRNNCell,
-    StackedRNNCells, TimeDistributed, layer_classes,
+    GRU,
+    LSTM,
+    RNN,
+    Bidirectional,
+    Dense,
+    GRUCell,
+    LSTMCell,
+    SimpleRNN,
+    SimpleRNNCell,
+    StackedRNNCells,
+    TimeDistributed,
+    layer_classes,
 )
 from npkeras.utils.gradcheck import numerical_gradient, relative_error
 from tests.helpers import TOLERANCE, check_layer
@@ -240,7 +250,7 @@ def test_stateful_layer_continues_across_calls(float64):
     stateful.reset_states()
     stateful.forward(x[:, :3])
     second = stateful.forward(x[:, 3:])
-    out, h, c = whole.forward(x)
+    out, _, c = whole.forward(x)
     np.testing.assert_allclose(second, out, atol=1e-12)
     np.testing.assert_allclose(stateful.states[1], c, atol=1e-12)
     stateful.reset_states()
@@ -343,15 +353,17 @@ def test_errors():
         LSTM(2)(np.ones((2, 3), "float32"))
     with pytest.raises(ValueError, match="Invalid merge_mode .* 'max'"):
         Bidirectional(LSTM(2), merge_mode="max")
-    with pytest.raises(ValueError, match="wraps a recurrent layer .* received Dense"):
+    with pytest.raises(TypeError, match="wraps a recurrent layer .* received Dense"):
         Bidirectional(Dense(2))
+    with pytest.raises(TypeError, match="`backward_layer` .* must be a recurrent layer"):
+        Bidirectional(LSTM(2), backward_layer=Dense(2))
     with pytest.raises(ValueError, match="must have the same return_sequences"):
         Bidirectional(LSTM(2), backward_layer=LSTM(2, return_sequences=True, go_backwards=True))
     with pytest.raises(ValueError, match="opposite directions; both have go_backwards=False"):
         Bidirectional(LSTM(2), backward_layer=LSTM(2))
     with pytest.raises(ValueError, match=r"rank 3 or more.*\(None, 3\)"):
         TimeDistributed(Dense(2))(np.ones((2, 3), "float32"))
-    with pytest.raises(ValueError, match="TimeDistributed .* wraps a layer; received str"):
+    with pytest.raises(TypeError, match="TimeDistributed .* wraps a layer; received str"):
         TimeDistributed("dense")
     layer = LSTM(2)
     layer(x)

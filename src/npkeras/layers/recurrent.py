@@ -14,7 +14,13 @@ from npkeras import backend, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 from npkeras.layers.rnn_cells import (
-    GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells, _Cell, adopt_weights, deserialize_layer,
+    GRUCell,
+    LSTMCell,
+    SimpleRNNCell,
+    StackedRNNCells,
+    _Cell,
+    adopt_weights,
+    deserialize_layer,
     point_weights,
 )
 

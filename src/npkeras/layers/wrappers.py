@@ -57,7 +57,7 @@ class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(layer, RNN):
-            raise ValueError(
+            raise TypeError(
                 f"Bidirectional '{self.name}' wraps a recurrent layer (LSTM, GRU, SimpleRNN, "
                 f"RNN); received {type(layer).__name__}."
             )
@@ -74,7 +74,7 @@ class Bidirectional(Layer):
             self._custom_backward = False
         else:
             if not isinstance(backward_layer, RNN):
-                raise ValueError(
+                raise TypeError(
                     f"`backward_layer` of Bidirectional '{self.name}' must be a recurrent "
                     f"layer; received {type(backward_layer).__name__}."
                 )
@@ -257,7 +257,7 @@ class TimeDistributed(Layer):
     def __init__(self, layer, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):
-            raise ValueError(
+            raise TypeError(
                 f"TimeDistributed '{self.name}' wraps a layer; received "
                 f"{type(layer).__name__}."
             )
