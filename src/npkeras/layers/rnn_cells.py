@@ -370,6 +370,16 @@ class LSTMCell(_Cell):
         seq.saved["gates"] = xp.empty(shape + (4 * u, seq.batch), seq.x.dtype)  # i, f, g, o
         seq.saved["tanh_c"] = xp.empty(shape + (u, seq.batch), seq.x.dtype)
         seq.saved["pre"] = [None] * seq.steps
+        if self._fused_gates():
+            # -z for the sigmoid gates, -2z for the candidate: one exp over all four
+            scale = xp.full((4 * u, 1), -1.0, seq.x.dtype)
+            scale[2 * u:3 * u] = -2.0
+            seq.saved["scale"] = scale
+
+    def _fused_gates(self):
+        """Keras's default activations: every gate is one sigmoid, tanh(z) = 2 sigmoid(2z) - 1."""
+        return (type(self.recurrent_activation) is activations.Sigmoid
+                and type(self.activation) is activations.Tanh)
 
     def step(self, seq, t):
         u = self.units
@@ -377,9 +387,19 @@ class LSTMCell(_Cell):
         gates = seq.saved["gates"][t]
         xp.dot(self.params["recurrent_kernel"].T, seq.recurrent_input(t), out=gates)
         gates += seq.xw[t]
-        pre_if = _activate(self.recurrent_activation, gates[:2 * u])
-        pre_g = _activate(self.activation, gates[2 * u:3 * u])
-        pre_o = _activate(self.recurrent_activation, gates[3 * u:])
+        if "scale" in seq.saved:  # 6 passes instead of 14 for three separate activations
+            gates *= seq.saved["scale"]
+            xp.exp(gates, out=gates)
+            gates += 1.0
+            xp.reciprocal(gates, out=gates)
+            candidate = gates[2 * u:3 * u]
+            candidate *= 2.0
+            candidate -= 1.0
+            pre_if = pre_g = pre_o = None
+        else:
+            pre_if = _activate(self.recurrent_activation, gates[:2 * u])
+            pre_g = _activate(self.activation, gates[2 * u:3 * u])
+            pre_o = _activate(self.recurrent_activation, gates[3 * u:])
         i, f, g, o = gates[:u], gates[u:2 * u], gates[2 * u:3 * u], gates[3 * u:]
         c = c_seq[t + 1]
         xp.multiply(f, c_seq[t], out=c)
@@ -406,11 +426,24 @@ class LSTMCell(_Cell):
         xp.multiply(dc, seq.states[1][t], out=dgates[u:2 * u])  # dL/df
         xp.multiply(dc, i, out=dgates[2 * u:3 * u])  # dL/dg
         dc *= f  # dL/dc_{t-1}
-        _activation_grad(self.recurrent_activation, dgates[:2 * u], gates[:2 * u], pre_if,
-                         dgates[:2 * u])
-        _activation_grad(self.activation, dgates[2 * u:3 * u], g, pre_g, dgates[2 * u:3 * u])
-        _activation_grad(self.recurrent_activation, dgates[3 * u:], o, pre_o, dgates[3 * u:])
+        if "scale" in seq.saved:  # y (1 - y) for the sigmoid gates, 1 - g^2 for the candidate
+            slope = seq.saved["slope"]
+            xp.subtract(1.0, gates, out=slope)
+            slope *= gates
+            xp.multiply(g, g, out=slope[2 * u:3 * u])
+            xp.subtract(1.0, slope[2 * u:3 * u], out=slope[2 * u:3 * u])
+            dgates *= slope
+        else:
+            _activation_grad(self.recurrent_activation, dgates[:2 * u], gates[:2 * u], pre_if,
+                             dgates[:2 * u])
+            _activation_grad(self.activation, dgates[2 * u:3 * u], g, pre_g, dgates[2 * u:3 * u])
+            _activation_grad(self.recurrent_activation, dgates[3 * u:], o, pre_o, dgates[3 * u:])
         return [self._recurrent_backward(seq, dgates, None), dc]
+
+    def begin_backward(self, seq):
+        super().begin_backward(seq)
+        if "scale" in seq.saved:
+            seq.saved["slope"] = xp.empty_like(seq.xw[0])
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
