@@ -336,6 +336,34 @@ def test_keras_defaults():
     assert Bidirectional(LSTM(3)).merge_mode == "concat"
 
 
+def test_model_with_recurrent_layers_trains_saves_and_loads(tmp_path):
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((8, 6, 3)).astype("float32")
+    model = keras.Sequential([
+        keras.Input((6, 3)), Bidirectional(LSTM(4, return_sequences=True)),
+        GRU(3, return_sequences=True), TimeDistributed(Dense(2)),
+        RNN([SimpleRNNCell(2), LSTMCell(2)])])
+    assert model.count_params() == 256 + 117 + 8 + (10 + 40)  # Keras's counts
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(x, np.ones((8, 2)), epochs=2, batch_size=4, verbose=0)
+    model.save(tmp_path / "rnn.npkeras")
+    loaded = keras.models.load_model(tmp_path / "rnn.npkeras")
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_functional_model_trains_with_initial_state_inputs_and_state_outputs():
+    rng = np.random.default_rng(11)
+    inputs, h0, c0 = keras.Input((5, 3)), keras.Input((4,)), keras.Input((4,))
+    out, _, c = LSTM(4, return_state=True)([inputs, h0, c0])
+    model = keras.Model([inputs, h0, c0], [out, c])
+    model.compile(optimizer="adam", loss="mse")
+    data = [rng.standard_normal((6, 5, 3)), np.zeros((6, 4)), np.ones((6, 4))]
+    before = model.evaluate(data, [np.zeros((6, 4)), np.zeros((6, 4))], verbose=0)
+    model.fit(data, [np.zeros((6, 4)), np.zeros((6, 4))], epochs=20, verbose=0)
+    after = model.evaluate(data, [np.zeros((6, 4)), np.zeros((6, 4))], verbose=0)
+    assert np.ravel(after)[0] < np.ravel(before)[0]
+
+
 # -- errors -------------------------------------------------------------------------------
 def test_errors():
     x = np.ones((2, 5, 3), "float32")
@@ -408,3 +436,21 @@ def _adding_problem(n, steps, rng):
     markers[np.arange(n), first] = markers[np.arange(n), second] = 1
     x = np.stack([values, markers], axis=-1).astype("float32")
     return x, (values * markers).sum(axis=1, keepdims=True).astype("float32")
+
+
+@pytest.mark.slow
+def test_lstm_solves_the_adding_problem():
+    """Sum the two marked values of a 50-step sequence (Hochreiter & Schmidhuber's
+    adding problem): guessing the mean scores an MSE of 1/6; the LSTM must reach 0.01."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = _adding_problem(1000, 50, rng)
+    x_test, y_test = _adding_problem(500, 50, rng)
+    model = keras.Sequential([keras.Input((50, 2)), LSTM(8), Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.03), loss="mse")
+    for _ in range(20):  # about 12 epochs; stop as soon as it is solved
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        mse = model.evaluate(x_test, y_test, verbose=0)
+        if mse < 0.01:
+            break
+    assert mse < 0.01
