@@ -9,8 +9,8 @@ machine's forced OpenBLAS kernel, as bench/run.py does:
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/rnn.py
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/rnn.py --profile
 
-``--profile`` times the pieces of one npkeras training step (the input products, the
-time loop's recurrent products and gate arithmetic) with cProfile.
+``--profile`` times the phases of one LSTM layer's forward and backward pass (the
+input product, the steps and their recurrent products, the weight gradients).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import os
 import statistics
 import sys
 import time
+import timeit
 
 
 def _limit_threads(threads):
@@ -73,16 +74,58 @@ def torch_epoch(args, x, y):
 
 
 def profile(args, x, y):
-    import cProfile
-    import pstats
+    """Milliseconds per batch of each phase of one LSTM layer's forward and backward."""
+    import numpy as np
 
-    epoch = npkeras_epoch(args, x, y)
-    epoch()
-    prof = cProfile.Profile()
-    prof.enable()
-    epoch()
-    prof.disable()
-    pstats.Stats(prof).sort_stats("tottime").print_stats(18)
+    from npkeras.layers import LSTM
+    from npkeras.layers.recurrent import _run_backward, _run_forward
+
+    layer = LSTM(args.units)
+    batch = np.ascontiguousarray(x[:args.batch].transpose(1, 0, 2))
+    layer(x[:args.batch])
+    cell, kernel = layer.cell, layer.cell.params["recurrent_kernel"]
+    zeros = [np.zeros((args.batch, args.units), "float32")] * 2
+    seq = _run_forward(cell, batch, zeros, None, False)
+
+    def backward_loop():
+        cell.begin_backward(seq)
+        dstates = [np.ones((args.units, args.batch), "float32"),
+                   np.zeros((args.units, args.batch), "float32")]
+        for t in range(seq.steps - 1, -1, -1):
+            dstates = cell.step_backward(seq, t, dstates)
+
+    def forward_loop():
+        for t in range(seq.steps):
+            cell.step(seq, t)
+
+    def forward_gemms():
+        for t in range(seq.steps):
+            np.dot(kernel.T, seq.states[0][t], out=seq.saved["gates"][t])
+
+    def backward_gemms():
+        for t in range(seq.steps):
+            np.dot(kernel, seq.dxw[t])
+
+    def exps():
+        for t in range(seq.steps):
+            np.exp(seq.saved["gates"][t], out=seq.saved["slope"])
+            np.exp(seq.saved["tanh_c"][t], out=seq.saved["slope"][:args.units])
+
+    phases = [  # the indented phases are parts of the phase above them
+        ("input product (begin)", lambda: cell.begin(batch, zeros)),
+        ("forward steps", forward_loop),
+        ("  their recurrent products", forward_gemms),
+        ("  their exp passes", exps),
+        ("backward steps", backward_loop),
+        ("  their recurrent products", backward_gemms),
+        ("weight and input gradients (end_backward)", lambda: cell.end_backward(seq)),
+    ]
+    backward_loop()
+    print(f"LSTM({args.units}), batch {args.batch}, {args.steps} steps: ms per batch (best of 7)")
+    with np.errstate(over="ignore"):
+        for name, run in phases:
+            best = min(timeit.repeat(run, number=3, repeat=7)) / 3
+            print(f"  {name:44s} {best * 1e3:7.2f}")
 
 
 def main(argv=None):
