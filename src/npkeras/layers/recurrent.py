@@ -298,7 +298,7 @@ class RNN(Layer):
             if i > 0:  # the outputs of the cell below, (time, units, batch)
                 doutputs = xp.ascontiguousarray(dx.transpose(0, 2, 1))
         if dx is not None:
-            dx = (dx[::-1] if self.go_backwards else dx).transpose(1, 0, 2)
+            dx = xp.ascontiguousarray((dx[::-1] if self.go_backwards else dx).transpose(1, 0, 2))
         return [dx] + dinitial if given_states else dx
 
     # -- config ------------------------------------------------------------------------

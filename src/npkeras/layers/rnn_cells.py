@@ -102,6 +102,19 @@ def _sum_over_steps(a, b):
     return total
 
 
+def _dot_in_blocks(a, b, size):
+    """``a @ b`` as a sum of products over slices of ``size`` of the inner dimension.
+
+    The backward recurrent product ``(units, gates * units) @ (gates * units, batch)``
+    took OpenBLAS 24 ms for 50 steps of LSTM(64), batch 64, against 9.5 ms as four
+    products with an inner dimension of 64 (which is also torch.mm's time).
+    """
+    total = xp.dot(a[:, :size], b[:size])
+    for start in range(size, a.shape[1], size):
+        total += xp.dot(a[:, start:start + size], b[start:start + size])
+    return total
+
+
 class Sequence:
     """What one pass of a cell over a sequence keeps: the inputs ``x`` ``(time, batch,
     in)`` (after dropout: ``x_dropped``), their projections ``xw`` ``(time, gates *
@@ -253,7 +266,7 @@ class _Cell(Layer):
 
     def _recurrent_backward(self, seq, dpre, dh_direct):
         """dL/dh_{t-1} = dh_direct + (recurrent_kernel @ dpre) * recurrent dropout mask."""
-        dh = xp.dot(self.params["recurrent_kernel"], dpre)
+        dh = _dot_in_blocks(self.params["recurrent_kernel"], dpre, self.units)
         if seq.recurrent_mask is not None:
             dh *= seq.recurrent_mask
         if dh_direct is not None:
@@ -265,7 +278,8 @@ class _Cell(Layer):
         self.grads["recurrent_kernel"] += _sum_over_steps(seq.recurrent_inputs(), seq.dxw)
 
     def end_backward(self, seq, need_dx=True):
-        """Weight gradients of the whole pass; returns dL/dx ``(time, batch, in)`` or None."""
+        """Weight gradients of the whole pass; returns dL/dx ``(time, batch, in)`` (a
+        transposed view) or None."""
         self._add_recurrent_grads(seq)
         dxw = seq.dxw  # (time, gates * units, batch)
         self.grads["kernel"] += _sum_over_steps(seq.x_dropped.transpose(0, 2, 1), dxw)
@@ -274,13 +288,13 @@ class _Cell(Layer):
                                 .reshape(seq.steps, -1).sum(axis=0))
         if not need_dx:
             return None
-        dx = xp.empty_like(seq.x)
-        kernel_t = self.params["kernel"].T
+        kernel = self.params["kernel"]
+        dx = xp.empty((seq.steps, kernel.shape[0], seq.batch), dxw.dtype)  # (time, in, batch)
         for t in range(seq.steps):
-            xp.dot(dxw[t].T, kernel_t, out=dx[t])
+            dx[t] = _dot_in_blocks(kernel, dxw[t], self.units)
         if seq.input_mask is not None:
-            dx *= seq.input_mask
-        return dx
+            dx *= seq.input_mask.T
+        return dx.transpose(0, 2, 1)
 
     def _add_bias_grad(self, grad):
         self.grads["bias"] += grad
@@ -569,7 +583,7 @@ class GRUCell(_Cell):
         xp.multiply(drh, h_rec, out=dr)
         _activation_grad(self.recurrent_activation, dgates[:2 * u], gates[:2 * u], pre_zr,
                          dgates[:2 * u])
-        dh_rec = xp.dot(kernel[:, :2 * u], dgates[:2 * u])
+        dh_rec = _dot_in_blocks(kernel[:, :2 * u], dgates[:2 * u], u)
         drh *= r
         dh_rec += drh
         if seq.recurrent_mask is not None:
