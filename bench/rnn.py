@@ -79,7 +79,7 @@ def profile(args, x, y):
 
     from npkeras.layers import LSTM
     from npkeras.layers.recurrent import _run_forward
-    from npkeras.layers.rnn_cells import _dot_in_blocks
+    from npkeras.layers.rnn_base import dot_in_blocks
 
     layer = LSTM(args.units)
     batch = np.ascontiguousarray(x[:args.batch].transpose(1, 0, 2))
@@ -105,7 +105,7 @@ def profile(args, x, y):
 
     def backward_gemms():
         for t in range(seq.steps):
-            _dot_in_blocks(kernel, seq.dxw[t], args.units)
+            dot_in_blocks(kernel, seq.dxw[t], args.units)
 
     def exps():
         for t in range(seq.steps):

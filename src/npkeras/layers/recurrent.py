@@ -13,16 +13,8 @@ from __future__ import annotations
 from npkeras import backend, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
-from npkeras.layers.rnn_cells import (
-    GRUCell,
-    LSTMCell,
-    SimpleRNNCell,
-    StackedRNNCells,
-    _Cell,
-    adopt_weights,
-    deserialize_layer,
-    point_weights,
-)
+from npkeras.layers.rnn_base import BuiltinCell, adopt_weights, deserialize_layer, point_weights
+from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
 
 def _run_forward(cell, x, states, mask, training):
@@ -98,7 +90,7 @@ class RNN(Layer):
         super().__init__(**kwargs)
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
-        if not isinstance(cell, (_Cell, StackedRNNCells)):
+        if not isinstance(cell, (BuiltinCell, StackedRNNCells)):
             raise TypeError(
                 f"RNN layer '{self.name}' needs a built-in cell (SimpleRNNCell, LSTMCell, "
                 f"GRUCell or StackedRNNCells); received {type(cell).__name__}. Cells with a "

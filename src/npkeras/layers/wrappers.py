@@ -10,7 +10,7 @@ from __future__ import annotations
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 from npkeras.layers.recurrent import RNN
-from npkeras.layers.rnn_cells import adopt_weights, deserialize_layer, point_weights
+from npkeras.layers.rnn_base import adopt_weights, deserialize_layer, point_weights
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
