@@ -79,7 +79,7 @@ def profile(args, x, y):
 
     from npkeras.layers import LSTM
     from npkeras.layers.recurrent import _run_forward
-    from npkeras.layers.rnn_base import dot_in_blocks
+    from npkeras.layers.rnn_base import dot_by_rows, dot_in_blocks
 
     layer = LSTM(args.units)
     batch = np.ascontiguousarray(x[:args.batch].transpose(1, 0, 2))
@@ -101,7 +101,7 @@ def profile(args, x, y):
 
     def forward_gemms():
         for t in range(seq.steps):
-            np.dot(kernel.T, seq.states[0][t], out=seq.saved["gates"][t])
+            dot_by_rows(kernel.T, seq.states[0][t], seq.saved["gates"][t], args.units)
 
     def backward_gemms():
         for t in range(seq.steps):

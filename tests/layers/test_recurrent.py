@@ -258,6 +258,15 @@ def test_stateful_layer_continues_across_calls(float64):
     np.testing.assert_allclose(stateful.forward(x[:, :3]), whole.forward(x[:, :3])[0])
 
 
+def test_stateful_bidirectional_resets_both_halves(float64):
+    x = np.random.default_rng(12).standard_normal((2, 4, 3))
+    layer = Bidirectional(GRU(2, stateful=True))
+    first = layer(x)
+    assert not np.allclose(layer.forward(x), first)  # the second call starts from states
+    layer.reset_states()
+    np.testing.assert_allclose(layer.forward(x), first)
+
+
 def test_initial_state_through_list_inputs(float64):
     rng = np.random.default_rng(7)
     x, h0 = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 4))

@@ -134,6 +134,13 @@ class Bidirectional(Layer):
             return out + [tuple(s) for s in states]
         return out if self.merge_mode is None else out[0]
 
+    def reset_states(self) -> None:
+        """Zero the states of both (stateful) halves."""
+        for inner, _ in self._halves:
+            inner.reset_states()
+
+    reset_state = reset_states
+
     def compute_mask(self, x, mask=None):
         output_mask = mask if self.return_sequences else None
         outputs = [output_mask] * (2 if self.merge_mode is None else 1)
