@@ -343,6 +343,8 @@ def test_keras_defaults():
     assert config["bias_initializer"]["class_name"] == "Zeros"
     assert GRU(3).reset_after is True
     assert Bidirectional(LSTM(3)).merge_mode == "concat"
+    # Keras's kernel choices are accepted (one NumPy kernel here) and not saved
+    assert "use_cudnn" not in GRU(3, use_cudnn=False, implementation=1).get_config()
 
 
 def test_model_with_recurrent_layers_trains_saves_and_loads(tmp_path):

@@ -332,7 +332,8 @@ class _CellLayer(RNN):
 
     def __init__(self, units, **kwargs):
         layer_kwargs = {k: kwargs.pop(k) for k in _RNN_ARGS if k in kwargs}
-        kwargs.pop("use_cudnn", None)  # Keras's choice of GPU kernel: nothing to choose here
+        for choice in ("use_cudnn", "implementation"):  # Keras's kernel choices: no choice here
+            kwargs.pop(choice, None)
         cell = self.cell_class(units, name=None, dtype=layer_kwargs.get("dtype"), **kwargs)
         super().__init__(cell, **layer_kwargs)
 

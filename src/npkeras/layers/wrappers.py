@@ -38,7 +38,8 @@ class Bidirectional(Layer):
             reads the sequence forwards.
         merge_mode: 'concat' (default), 'sum', 'mul', 'ave' or None (a list of both).
         backward_layer: the layer reading backwards; default a copy of ``layer`` with
-            ``go_backwards`` flipped. It must return sequences and states as ``layer`` does.
+            ``go_backwards=True`` (as Keras). It must return sequences and states as
+            ``layer`` does, and read in the other direction.
 
     With ``return_sequences`` the backward outputs are flipped back to input order, so
     step t of both halves describes input step t. With ``return_state`` the output is
@@ -69,8 +70,7 @@ class Bidirectional(Layer):
         self.merge_mode = merge_mode
         self.forward_layer = _renamed_copy(layer, "forward_")
         if backward_layer is None:
-            self.backward_layer = _renamed_copy(layer, "backward_",
-                                                go_backwards=not layer.go_backwards)
+            self.backward_layer = _renamed_copy(layer, "backward_", go_backwards=True)
             self._custom_backward = False
         else:
             if not isinstance(backward_layer, RNN):
