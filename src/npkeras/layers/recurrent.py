@@ -234,11 +234,12 @@ class RNN(Layer):
         seqs, offset = [], 0
         with xp.errstate(over="ignore"):  # exp overflow in the gates gives the right limit
             for cell in self._cells:
+                if seqs:  # a stacked cell reads the outputs of the one below, batch-first
+                    inputs = xp.ascontiguousarray(seqs[-1].states[0][1:].transpose(0, 2, 1))
                 count = len(cell.state_size)
-                seq = _run_forward(cell, inputs, states[offset:offset + count], mask, training)
-                seqs.append(seq)
+                seqs.append(_run_forward(cell, inputs, states[offset:offset + count], mask,
+                                         training))
                 offset += count
-                inputs = xp.ascontiguousarray(seq.states[0][1:].transpose(0, 2, 1))
         outputs = seqs[-1].states[0][1:]  # (time, units, batch)
         if self.zero_output_for_mask and mask is not None:
             outputs = outputs * mask[:, None, :]
