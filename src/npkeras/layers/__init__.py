@@ -11,9 +11,9 @@ from npkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
-           "Normalization", "layer_classes",
-           "RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell",
-           "StackedRNNCells", "Bidirectional", "TimeDistributed"]
+           "Normalization", "layer_classes"]
+__all__ += ["RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell",
+            "StackedRNNCells", "Bidirectional", "TimeDistributed"]
 
 
 def layer_classes() -> dict:
@@ -23,8 +23,9 @@ def layer_classes() -> dict:
 
     classes = {cls.__name__: cls for cls in (
         Dense, Activation, Dropout, Flatten, Reshape, InputLayer, Normalization,
-        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
+        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
+    classes.update({cls.__name__: cls for cls in (
         RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,
-        Bidirectional, TimeDistributed)}
+        Bidirectional, TimeDistributed)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
