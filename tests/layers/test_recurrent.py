@@ -465,3 +465,14 @@ def test_lstm_solves_the_adding_problem():
         if mse < 0.01:
             break
     assert mse < 0.01
+
+
+def test_backward_skips_the_input_gradient_when_no_one_reads_it():
+    from npkeras.layers.base import BackwardContext
+
+    x = np.ones((2, 4, 3), "float32")
+    for layer in (LSTM(2), Bidirectional(GRU(2)), TimeDistributed(Dense(2))):
+        y = layer(x)
+        assert layer.backward(np.ones_like(y), BackwardContext(need_input_grad=False)) is None
+        assert np.any(layer.grads[next(iter(layer.grads))])
+        assert layer.backward(np.ones_like(y)).shape == x.shape

@@ -13,7 +13,13 @@ from __future__ import annotations
 from npkeras import backend, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
-from npkeras.layers.rnn_base import BuiltinCell, adopt_weights, deserialize_layer, point_weights
+from npkeras.layers.rnn_base import (
+    BuiltinCell,
+    adopt_weights,
+    deserialize_layer,
+    needs_input_grad,
+    point_weights,
+)
 from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
 
@@ -275,7 +281,7 @@ class RNN(Layer):
         elif dy is not None:
             dlast = (dy * mask[-1][:, None] if zero_masked else dy).T
         self._point_cells()
-        need_dx = ctx.need_input_grad and self.input_grad_needed
+        need_dx = needs_input_grad(self, ctx)
         dinitial, offset = [], len(dfinal)
         for i in range(len(seqs) - 1, -1, -1):
             cell, seq = self._cells[i], seqs[i]

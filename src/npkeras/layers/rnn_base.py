@@ -31,6 +31,8 @@ bias) when ``reset_after`` else ``(3u,)``.
 
 from __future__ import annotations
 
+import inspect
+
 from npkeras import activations, backend, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import Layer
@@ -345,6 +347,22 @@ def point_weights(outer: Layer, inner: Layer, prefix: str = "") -> None:
         inner.params[name] = outer.params[prefix + name]
         inner.grads[name] = outer.grads[prefix + name]
     inner.trainable = outer.trainable
+
+
+def needs_input_grad(layer, ctx) -> bool:
+    """Whether ``layer.backward`` must compute dL/dx: the context says so, and (for the
+    engine that flags it on the layer instead) ``input_grad_needed`` does not deny it."""
+    return ctx.need_input_grad and getattr(layer, "input_grad_needed", True)
+
+
+def backward_with_context(layer, dy, ctx):
+    """``layer.backward(dy, ctx)``, or ``layer.backward(dy)`` for a layer whose backward
+    takes no context (the older protocol: the flag then goes on the layer)."""
+    if len(inspect.signature(layer.backward).parameters) >= 2:
+        return layer.backward(dy, ctx)
+    layer.input_grad_needed = ctx.need_input_grad
+    layer.grads_fresh = False
+    return layer.backward(dy)
 
 
 def deserialize_layer(config):

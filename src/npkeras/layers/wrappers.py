@@ -8,9 +8,15 @@ current arrays and bundles their caches into its own.
 from __future__ import annotations
 
 from npkeras.backend import xp
-from npkeras.layers.base import DEFAULT_BACKWARD, Layer
+from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 from npkeras.layers.recurrent import RNN
-from npkeras.layers.rnn_base import adopt_weights, deserialize_layer, point_weights
+from npkeras.layers.rnn_base import (
+    adopt_weights,
+    backward_with_context,
+    deserialize_layer,
+    needs_input_grad,
+    point_weights,
+)
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -212,14 +218,14 @@ class Bidirectional(Layer):
             d_b = d_b[:, ::-1]
         dstates = dys[outputs:]
         split = len(self.forward_layer.state_size)
-        need_dx = ctx.need_input_grad and self.input_grad_needed
+        inner_ctx = BackwardContext(need_input_grad=needs_input_grad(self, ctx))
         dx, dinitial = None, []
         for (inner, prefix), d_out, d_st, cache in zip(
                 self._halves, (d_f, d_b), (dstates[:split], dstates[split:]), caches):
             point_weights(self, inner, prefix)
             inner.cache = cache
-            inner.input_grad_needed = need_dx
-            grad = inner.backward([d_out] + d_st if self.return_state else d_out, ctx)
+            grad = backward_with_context(
+                inner, [d_out] + d_st if self.return_state else d_out, inner_ctx)
             if given_states:
                 grad, states = grad[0], grad[1:]
                 dinitial += states
@@ -299,9 +305,8 @@ class TimeDistributed(Layer):
         cache, x_shape = self.cache
         point_weights(self, self.layer)
         self.layer.cache = cache
-        self.layer.input_grad_needed = ctx.need_input_grad and self.input_grad_needed
-        self.layer.grads_fresh = False
-        dx = self.layer.backward(dy.reshape((-1,) + dy.shape[2:]))
+        inner_ctx = BackwardContext(need_input_grad=needs_input_grad(self, ctx))
+        dx = backward_with_context(self.layer, dy.reshape((-1,) + dy.shape[2:]), inner_ctx)
         return None if dx is None else dx.reshape(x_shape)
 
     def get_config(self):
