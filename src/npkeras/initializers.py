@@ -201,7 +201,9 @@ class Orthogonal(Initializer):
         q *= xp.sign(xp.diag(r))  # makes the draw uniform over orthogonal matrices
         if rows < cols:
             q = q.T
-        return (self.gain * q[:rows, :cols]).reshape(shape).astype(dtype or backend.floatx())
+        # C order: q.T above is Fortran-ordered, and astype would keep that order
+        return xp.ascontiguousarray((self.gain * q[:rows, :cols]).reshape(shape),
+                                    dtype=dtype or backend.floatx())
 
     def get_config(self):
         return {"gain": self.gain, **super().get_config()}

@@ -31,6 +31,9 @@ from npkeras.layers.reshaping import (
 )
 from npkeras.layers.unit_normalization import UnitNormalization
 from npkeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
+from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from npkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
@@ -41,6 +44,8 @@ __all__ += ["Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector",
             "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
 __all__ += ["ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise",
             "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
+__all__ += ["RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell",
+            "StackedRNNCells", "Bidirectional", "TimeDistributed"]
 
 
 def layer_classes() -> dict:
@@ -60,5 +65,8 @@ def layer_classes() -> dict:
     classes.update({cls.__name__: cls for cls in (
         ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
         SpatialDropout2D, SpatialDropout3D)})
+    classes.update({cls.__name__: cls for cls in (
+        RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,
+        Bidirectional, TimeDistributed)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
