@@ -5,10 +5,17 @@ from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.input_layer import Input, InputLayer
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
+from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from npkeras.layers.lambda_layer import Identity, Lambda
+from npkeras.layers.preprocessing import (CategoryEncoding, Discretization, IntegerLookup,
+                                          Rescaling, StringLookup, TextVectorization)
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
            "Normalization", "layer_classes"]
+__all__ += ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Lambda", "Identity", "Rescaling",
+            "CategoryEncoding", "Discretization", "StringLookup", "IntegerLookup",
+            "TextVectorization"]
 
 
 def layer_classes() -> dict:
@@ -19,5 +26,8 @@ def layer_classes() -> dict:
     classes = {cls.__name__: cls for cls in (
         Dense, Activation, Dropout, Flatten, Reshape, InputLayer, Normalization,
         Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
+    classes.update({cls.__name__: cls for cls in (
+        ReLU, LeakyReLU, PReLU, ELU, Softmax, Lambda, Identity, Rescaling, CategoryEncoding,
+        Discretization, StringLookup, IntegerLookup, TextVectorization)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
