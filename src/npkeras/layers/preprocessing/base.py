@@ -27,6 +27,9 @@ class PreprocessingLayer(Layer):
             return array
         return backend.as_float_array(array, "inputs", dtype=self.dtype)
 
+    def check_input_shape(self, shape) -> None:
+        """Any shape is accepted: these layers work element-wise or row-wise."""
+
     def forward(self, x, training=False):
         self.cache = xp.shape(x)
         return self.transform(x)
