@@ -1,7 +1,6 @@
 """Custom callbacks as in Keras's "writing your own callbacks" guide: every hook gets a
 logs dict, batch hooks see running values, callbacks see model and params."""
 
-import numpy as np
 import pytest
 
 import npkeras as keras

@@ -34,7 +34,7 @@ def test_get_serialize_and_errors():
         constraints.MaxNorm(0)
     with pytest.raises(ValueError, match=r"0 <= min_value <= max_value"):
         constraints.MinMaxNorm(2.0, 1.0)
-    with pytest.raises(ValueError, match=r"`axis` of UnitNorm.*axis='x'"):
+    with pytest.raises(TypeError, match=r"`axis` of UnitNorm.*axis='x'"):
         constraints.UnitNorm(axis="x")
 
 

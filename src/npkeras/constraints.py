@@ -39,7 +39,7 @@ def _check_axis(axis, owner):
     if isinstance(axis, (list, tuple)):
         return [int(a) for a in axis]
     if isinstance(axis, bool) or not isinstance(axis, int):
-        raise ValueError(f"Invalid value for `axis` of {owner}, expected an integer or a list "
+        raise TypeError(f"Invalid value for `axis` of {owner}, expected an integer or a list "
                          f"of integers. Received: axis={axis!r}")
     return axis
 

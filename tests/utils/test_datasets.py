@@ -112,4 +112,5 @@ def test_py_dataset_must_define_len():
 def test_split_dataset_takes_a_tuple_like_keras():
     x, y = np.arange(10), np.arange(10) * 2
     (xl, yl), (xr, yr) = utils.split_dataset((x, y), right_size=3)
-    assert xl.tolist() == list(range(7)) and yr.tolist() == [14, 16, 18]
+    assert xl.tolist() == list(range(7)) and yl.tolist() == [2 * i for i in range(7)]
+    assert xr.tolist() == [7, 8, 9] and yr.tolist() == [14, 16, 18]

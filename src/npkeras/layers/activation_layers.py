@@ -6,7 +6,7 @@ Each has a hand-written forward and backward; PReLU's ``alpha`` is a weight of s
 
 from __future__ import annotations
 
-from npkeras import backend, constraints, initializers, regularizers
+from npkeras import constraints, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 

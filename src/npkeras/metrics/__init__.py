@@ -14,31 +14,68 @@ lower-case functions (``sparse_categorical_accuracy``...) give per-sample values
 
 from __future__ import annotations
 
-from npkeras.losses import (binary_crossentropy, categorical_crossentropy, hinge,  # noqa: F401
-                            kl_divergence, poisson, sparse_categorical_crossentropy,
-                            squared_hinge)
-from npkeras.metrics.accuracy import (BinaryAccuracy, CategoricalAccuracy,
-                                      SparseCategoricalAccuracy, SparseTopKCategoricalAccuracy,
-                                      TopKCategoricalAccuracy, binary_accuracy,
-                                      categorical_accuracy, sparse_categorical_accuracy,
-                                      sparse_top_k_categorical_accuracy,
-                                      top_k_categorical_accuracy)
+from npkeras.losses import (
+    binary_crossentropy,
+    categorical_crossentropy,
+    hinge,
+    kl_divergence,
+    poisson,
+    sparse_categorical_crossentropy,
+    squared_hinge,
+)
+from npkeras.metrics.accuracy import (
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    binary_accuracy,
+    categorical_accuracy,
+    sparse_categorical_accuracy,
+    sparse_top_k_categorical_accuracy,
+    top_k_categorical_accuracy,
+)
 from npkeras.metrics.base import Mean, MeanMetricWrapper, Metric, Sum
-from npkeras.metrics.confusion import (AUC, FalseNegatives, FalsePositives, Precision,
-                                       PrecisionAtRecall, Recall, RecallAtPrecision,
-                                       SensitivityAtSpecificity, SpecificityAtSensitivity,
-                                       TrueNegatives, TruePositives)
+from npkeras.metrics.confusion import (
+    AUC,
+    FalseNegatives,
+    FalsePositives,
+    Precision,
+    PrecisionAtRecall,
+    Recall,
+    RecallAtPrecision,
+    SensitivityAtSpecificity,
+    SpecificityAtSensitivity,
+    TrueNegatives,
+    TruePositives,
+)
 from npkeras.metrics.fscore import F1Score, FBetaScore
 from npkeras.metrics.iou import MeanIoU
-from npkeras.metrics.probabilistic import (BinaryCrossentropy, CategoricalCrossentropy, Hinge,
-                                           KLDivergence, Poisson, SparseCategoricalCrossentropy,
-                                           SquaredHinge)
-from npkeras.metrics.regression import (CosineSimilarity, LogCoshError,
-                                        MeanAbsoluteError, MeanAbsolutePercentageError,
-                                        MeanSquaredError, MeanSquaredLogarithmicError, R2Score,
-                                        RootMeanSquaredError, cosine_similarity, log_cosh,
-                                        mean_absolute_error, mean_absolute_percentage_error,
-                                        mean_squared_error, mean_squared_logarithmic_error)
+from npkeras.metrics.probabilistic import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Hinge,
+    KLDivergence,
+    Poisson,
+    SparseCategoricalCrossentropy,
+    SquaredHinge,
+)
+from npkeras.metrics.regression import (
+    CosineSimilarity,
+    LogCoshError,
+    MeanAbsoluteError,
+    MeanAbsolutePercentageError,
+    MeanSquaredError,
+    MeanSquaredLogarithmicError,
+    R2Score,
+    RootMeanSquaredError,
+    cosine_similarity,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+)
 from npkeras.utils.naming import unknown_name_error
 
 mse = mean_squared_error
@@ -149,5 +186,19 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Metric:
         return resolve(config, (1,), (1,))
 
 
-__all__ = sorted(name for name in dir() if not name.startswith("_") and name not in (
-    "annotations", "unknown_name_error"))
+__all__ = ["AUC", "BinaryAccuracy", "BinaryCrossentropy", "CategoricalAccuracy",
+           "CategoricalCrossentropy", "CosineSimilarity", "F1Score", "FBetaScore",
+           "FalseNegatives", "FalsePositives", "Hinge", "KLDivergence", "LogCoshError", "Mean",
+           "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanIoU", "MeanMetricWrapper",
+           "MeanSquaredError", "MeanSquaredLogarithmicError", "Metric", "Poisson", "Precision",
+           "PrecisionAtRecall", "R2Score", "Recall", "RecallAtPrecision", "RootMeanSquaredError",
+           "SensitivityAtSpecificity", "SparseCategoricalAccuracy",
+           "SparseCategoricalCrossentropy", "SparseTopKCategoricalAccuracy",
+           "SpecificityAtSensitivity", "SquaredHinge", "Sum", "TopKCategoricalAccuracy",
+           "TrueNegatives", "TruePositives", "binary_accuracy", "binary_crossentropy",
+           "categorical_accuracy", "categorical_crossentropy", "cosine_similarity", "deserialize",
+           "get", "hinge", "kl_divergence", "log_cosh", "logcosh", "mae", "mape",
+           "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+           "mean_squared_logarithmic_error", "mse", "msle", "poisson", "resolve", "serialize",
+           "sparse_categorical_accuracy", "sparse_categorical_crossentropy",
+           "sparse_top_k_categorical_accuracy", "squared_hinge", "top_k_categorical_accuracy"]

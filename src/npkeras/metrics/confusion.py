@@ -147,7 +147,7 @@ class Precision(_ConfusionMetric):
         super().__init__(_check_thresholds(thresholds, type(self).__name__), class_id, name, dtype)
 
     def result(self):
-        tp, fp, _, fn = self._counts()
+        tp, fp, _, _ = self._counts()
         return _scalar_if_single(_ratio(tp, tp + fp))
 
     def get_config(self):

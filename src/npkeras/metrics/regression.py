@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from npkeras.backend import to_numpy, xp
-from npkeras.metrics.base import Metric, MeanMetricWrapper, match_targets, mean_metric
+from npkeras.metrics.base import MeanMetricWrapper, Metric, match_targets, mean_metric
 
 
 def _difference(y_true, y_pred):

@@ -12,8 +12,13 @@ activation) or registered function to a JSON-ready dict and back, through the re
 
 from __future__ import annotations
 
-from npkeras.saving.registry import (custom_object_scope, get_registered_name, lookup_class,
-                                     lookup_function, registered_function_name)
+from npkeras.saving.registry import (
+    custom_object_scope,
+    get_registered_name,
+    lookup_class,
+    lookup_function,
+    registered_function_name,
+)
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -28,8 +33,8 @@ def serialize_keras_object(obj):
     if isinstance(obj, dict):
         return {k: serialize_keras_object(v) for k, v in obj.items()}
     if hasattr(obj, "get_config") and not isinstance(obj, type):
-        from npkeras.saving.graph import serialize_layer
         from npkeras.layers.base import Layer
+        from npkeras.saving.graph import serialize_layer
 
         if isinstance(obj, Layer):
             return serialize_layer(obj)
@@ -47,8 +52,15 @@ def serialize_keras_object(obj):
 
 def _builtin_classes() -> dict:
     """Every built-in configurable class by its class name."""
-    from npkeras import (activations, constraints, initializers, losses, metrics, optimizers,
-                         regularizers)
+    from npkeras import (
+        activations,
+        constraints,
+        initializers,
+        losses,
+        metrics,
+        optimizers,
+        regularizers,
+    )
     from npkeras.layers import layer_classes
 
     classes = dict(layer_classes())

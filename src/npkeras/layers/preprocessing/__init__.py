@@ -6,5 +6,11 @@ from npkeras.layers.preprocessing.index_lookup import IntegerLookup, StringLooku
 from npkeras.layers.preprocessing.rescaling import Rescaling
 from npkeras.layers.preprocessing.text_vectorization import TextVectorization
 
-__all__ = ["CategoryEncoding", "Discretization", "IntegerLookup", "StringLookup", "Rescaling",
-           "TextVectorization"]
+__all__ = [
+           "CategoryEncoding",
+           "Discretization",
+           "IntegerLookup",
+           "Rescaling",
+           "StringLookup",
+           "TextVectorization",
+]

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from npkeras import backend
-from npkeras.layers.preprocessing.base import (ENCODINGS, PreprocessingLayer, check_output_mode,
-                                               encode, encoded_shape, integer_array)
+from npkeras.layers.preprocessing.base import (
+    ENCODINGS,
+    PreprocessingLayer,
+    check_output_mode,
+    encode,
+    encoded_shape,
+    integer_array,
+)
 
 
 class CategoryEncoding(PreprocessingLayer):

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from npkeras import backend
 from npkeras.backend import xp
-from npkeras.layers.preprocessing.base import (ENCODINGS, PreprocessingLayer, check_output_mode,
-                                               encode, encoded_shape)
+from npkeras.layers.preprocessing.base import (
+    ENCODINGS,
+    PreprocessingLayer,
+    check_output_mode,
+    encode,
+    encoded_shape,
+)
 
 
 class Discretization(PreprocessingLayer):

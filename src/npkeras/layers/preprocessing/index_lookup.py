@@ -12,8 +12,12 @@ import zlib
 
 from npkeras import backend
 from npkeras.backend import xp
-from npkeras.layers.preprocessing.base import (PreprocessingLayer, check_output_mode, encode,
-                                               encoded_shape)
+from npkeras.layers.preprocessing.base import (
+    PreprocessingLayer,
+    check_output_mode,
+    encode,
+    encoded_shape,
+)
 
 _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 
