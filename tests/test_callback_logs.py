@@ -100,3 +100,14 @@ def test_stop_training_from_a_batch_hook(data):
     model = _model()
     history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[StopAfterTwo()])
     assert len(history.history["loss"]) == 1
+
+
+def test_early_stopping_auto_mode_for_new_metric_names():
+    from npkeras.callbacks.monitor import _Monitor
+
+    for name in ("val_f1_score", "val_mean_io_u", "true_positives", "val_cosine_similarity"):
+        assert _Monitor(name, "auto", 0.0, "EarlyStopping").mode == "max"
+    for name in ("val_false_negatives", "val_logcosh", "val_loss"):
+        assert _Monitor(name, "auto", 0.0, "EarlyStopping").mode == "min"
+    assert keras.metrics.FalsePositives.direction == "down"
+    assert keras.metrics.TruePositives.direction == "up"

@@ -80,7 +80,7 @@ def _ratio(numerator, denominator):
     return xp.where(denominator > 0, numerator / xp.where(denominator > 0, denominator, 1.0), 0.0)
 
 
-def _count_metric(class_name, state, doc):
+def _count_metric(class_name, state, doc, direction):
     def __init__(self, thresholds=None, name=None, dtype=None):
         _ConfusionMetric.__init__(self, _check_thresholds(thresholds, class_name), None,
                                   name, dtype)
@@ -93,7 +93,7 @@ def _count_metric(class_name, state, doc):
 
     return type(class_name, (_ConfusionMetric,), {
         "__init__": __init__, "result": result, "get_config": get_config, "__doc__": doc,
-        "__module__": "npkeras.metrics"})
+        "direction": direction, "__module__": "npkeras.metrics"})
 
 
 _COUNT_DOC = """The (weighted) number of {what}: {rule}.
@@ -113,16 +113,16 @@ _COUNT_DOC = """The (weighted) number of {what}: {rule}.
 
 TruePositives = _count_metric("TruePositives", "true_positives", _COUNT_DOC.format(
     what="true positives", rule="label 1 predicted above the threshold", cls="TruePositives",
-    example="2.0"))
+    example="2.0"), "up")
 FalsePositives = _count_metric("FalsePositives", "false_positives", _COUNT_DOC.format(
     what="false positives", rule="label 0 predicted above the threshold", cls="FalsePositives",
-    example="1.0"))
+    example="1.0"), "down")
 TrueNegatives = _count_metric("TrueNegatives", "true_negatives", _COUNT_DOC.format(
     what="true negatives", rule="label 0 predicted at or below the threshold",
-    cls="TrueNegatives", example="0.0"))
+    cls="TrueNegatives", example="0.0"), "up")
 FalseNegatives = _count_metric("FalseNegatives", "false_negatives", _COUNT_DOC.format(
     what="false negatives", rule="label 1 predicted at or below the threshold",
-    cls="FalseNegatives", example="1.0"))
+    cls="FalseNegatives", example="1.0"), "down")
 
 
 class Precision(_ConfusionMetric):
