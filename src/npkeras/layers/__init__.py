@@ -34,6 +34,10 @@ from npkeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
 from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from npkeras.layers.wrappers import Bidirectional, TimeDistributed
+from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from npkeras.layers.lambda_layer import Identity, Lambda
+from npkeras.layers.preprocessing import (CategoryEncoding, Discretization, IntegerLookup,
+                                          Rescaling, StringLookup, TextVectorization)
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
@@ -46,6 +50,9 @@ __all__ += ["ActivityRegularization", "AlphaDropout", "GaussianDropout", "Gaussi
             "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
 __all__ += ["RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell",
             "StackedRNNCells", "Bidirectional", "TimeDistributed"]
+__all__ += ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Lambda", "Identity", "Rescaling",
+            "CategoryEncoding", "Discretization", "StringLookup", "IntegerLookup",
+            "TextVectorization"]
 
 
 def layer_classes() -> dict:
@@ -68,5 +75,8 @@ def layer_classes() -> dict:
     classes.update({cls.__name__: cls for cls in (
         RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,
         Bidirectional, TimeDistributed)})
+    classes.update({cls.__name__: cls for cls in (
+        ReLU, LeakyReLU, PReLU, ELU, Softmax, Lambda, Identity, Rescaling, CategoryEncoding,
+        Discretization, StringLookup, IntegerLookup, TextVectorization)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes

@@ -452,14 +452,14 @@ class Model(Trainer, Layer):
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        """Save only the weights to ``filepath`` (ending in ``.weights.npz``)."""
-        from npkeras.saving.format import save_weights
+        """Save only the weights: ``.weights.npz`` (npkeras) or ``.weights.h5`` (Keras 3)."""
+        from npkeras.saving.weights import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
-        """Load weights from a ``.weights.npz`` or ``.npkeras`` file into this model."""
-        from npkeras.saving.format import load_weights
+        """Load weights from a ``.weights.npz``, model or Keras ``.weights.h5`` file."""
+        from npkeras.saving.weights import load_weights
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 

@@ -386,6 +386,8 @@ class Trainer:
                                  "pass validation_data instead.")
             n = None
             steps = steps_per_epoch
+            if steps is None and hasattr(x, "__len__"):  # a PyDataset knows its batch count
+                steps = len(x)
         else:
             xs, ys, sws, n = self._arrays(x, y, sample_weight, class_weight)
             if ys is None and not custom:
@@ -461,6 +463,8 @@ class Trainer:
                             break
                     if not custom:
                         logs = self._logs(loss_sum / seen) if seen else {}
+                    if generator and hasattr(x, "on_epoch_end"):  # PyDataset: shuffle etc.
+                        x.on_epoch_end()
                     epoch_logs = dict(logs)
                     if val is not None and (epoch + 1) % validation_freq == 0:
                         val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size,
