@@ -48,3 +48,20 @@ def check_layer(make_layer, input_shape, expected_output_shape, expected_params=
 def captured_print():
     buf = io.StringIO()
     return buf, (lambda line="": buf.write(str(line) + "\n"))
+
+
+def _by_name(layer, store):
+    """``{name: array}`` over a layer and the layers inside it; a name that two sublayers
+    share is prefixed with the sublayer's name."""
+    entries = [(sub, name) for sub in layer._flatten_layers() for name in getattr(sub, store)]
+    names = [name for _, name in entries]
+    return {(name if names.count(name) == 1 else f"{sub.name}/{name}"): getattr(sub, store)[name]
+            for sub, name in entries}
+
+
+def all_params(layer) -> dict:
+    return _by_name(layer, "params")
+
+
+def all_grads(layer) -> dict:
+    return _by_name(layer, "grads")

@@ -333,7 +333,7 @@ def _trace(args) -> int:
     for path, what in ((args.plot, "the picture"), (args.json, "the report")):
         if path:
             _check_writable(path, what)
-    model = _load(args.model)
+    model, _ = _load(args.model)
     if not model.compiled:
         raise UsageError(f"'{args.model}' was saved without a loss and optimizer (not compiled), "
                          "so it has no training step to trace.")

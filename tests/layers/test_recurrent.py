@@ -23,7 +23,7 @@ from npkeras.layers import (
     layer_classes,
 )
 from npkeras.utils.gradcheck import numerical_gradient, relative_error
-from tests.helpers import TOLERANCE, check_layer
+from tests.helpers import TOLERANCE, all_grads, all_params, check_layer
 
 STEPS, FEATURES = 4, 3
 
@@ -92,8 +92,8 @@ def _check_gradients(layer, x, initial_state=None, mask=None, seed=0):
     arrays = [x] + list(initial_state or [])
     errors = {f"input_{i}": relative_error(g, numerical_gradient(loss, a))
               for i, (a, g) in enumerate(zip(arrays, grads))}
-    for name, value in layer.params.items():
-        errors[name] = relative_error(layer.grads[name], numerical_gradient(loss, value))
+    for name, value in all_params(layer).items():
+        errors[name] = relative_error(all_grads(layer)[name], numerical_gradient(loss, value))
     for key, err in errors.items():
         assert err < TOLERANCE, f"{layer.name} gradient of {key}: {err:.3g}"
     assert len(grads) == len(arrays)
@@ -161,8 +161,8 @@ def test_dropout_gradients_with_fixed_masks(float64):
         layer.zero_grads()
         dx = layer.backward(np.broadcast_to(r, (3,) + r.shape))
         assert relative_error(dx, numerical_gradient(loss, x)) < TOLERANCE
-        for name, value in layer.params.items():
-            assert relative_error(layer.grads[name], numerical_gradient(loss, value)) < TOLERANCE
+        for name, value in all_params(layer).items():
+            assert relative_error(all_grads(layer)[name], numerical_gradient(loss, value)) < TOLERANCE
         assert not np.allclose(layer.forward(x, training=True), layer.forward(x))
 
 
@@ -197,7 +197,7 @@ def test_weight_shapes_and_names_follow_keras():
     lstm, gru, gru_v1 = LSTM(4), GRU(4), GRU(4, reset_after=False)
     for layer in (lstm, gru, gru_v1):
         layer(x)
-    assert list(lstm.params) == ["kernel", "recurrent_kernel", "bias"]
+    assert [v.path for v in lstm.weights] == [f"{lstm.cell.name}/{k}" for k in ("kernel", "recurrent_kernel", "bias")]
     assert [w.shape for w in lstm.get_weights()] == [(3, 16), (4, 16), (16,)]
     assert [w.shape for w in gru.get_weights()] == [(3, 12), (4, 12), (2, 12)]
     assert gru_v1.get_weights()[2].shape == (12,)
@@ -474,5 +474,5 @@ def test_backward_skips_the_input_gradient_when_no_one_reads_it():
     for layer in (LSTM(2), Bidirectional(GRU(2)), TimeDistributed(Dense(2))):
         y = layer(x)
         assert layer.backward(np.ones_like(y), BackwardContext(need_input_grad=False)) is None
-        assert np.any(layer.grads[next(iter(layer.grads))])
+        assert np.any(next(iter(all_grads(layer).values())))
         assert layer.backward(np.ones_like(y)).shape == x.shape

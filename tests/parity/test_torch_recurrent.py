@@ -16,6 +16,7 @@ import pytest
 
 from npkeras import backend
 from npkeras.layers import GRU, LSTM, Bidirectional, SimpleRNN
+from tests.helpers import all_grads, all_params
 
 torch = pytest.importorskip("torch")
 
@@ -108,7 +109,7 @@ def test_recurrent_layer_matches_torch(kind):
     for ours, theirs in zip(grads[1:], st):
         np.testing.assert_allclose(ours, theirs.grad.numpy()[0], atol=1e-10)
     for name, theirs in zip(("kernel", "recurrent_kernel", "bias"), _torch_grads(module, kind)):
-        np.testing.assert_allclose(layer.grads[name], theirs, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(all_grads(layer)[name], theirs, atol=1e-10, err_msg=name)
 
 
 def test_bidirectional_lstm_matches_torch():
@@ -132,4 +133,4 @@ def test_bidirectional_lstm_matches_torch():
     for inner, suffix in ((layer.forward_layer, ""), (layer.backward_layer, "_reverse")):
         for name, theirs in zip(("kernel", "recurrent_kernel", "bias"),
                                 _torch_grads(module, "lstm", suffix)):
-            np.testing.assert_allclose(inner.grads[name], theirs, atol=1e-10)
+            np.testing.assert_allclose(all_grads(inner)[name], theirs, atol=1e-10)

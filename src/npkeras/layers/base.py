@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import math
 
-from npkeras import backend, initializers, regularizers
+from npkeras import backend, initializers
 from npkeras.backend import xp
 from npkeras.layers.node import KerasTensor, Node, format_shape
 from npkeras.ops.tape import Tape, Tensor, current_tape, grad_enabled, record_multi, value_of
@@ -203,9 +203,12 @@ class Layer:
         dtype = dtype or self.dtype or backend.floatx()
         if initializer is None:
             initializer = "glorot_uniform" if "float" in str(dtype) else "zeros"
-        variable = Variable(initializers.get(initializer), shape=shape, dtype=dtype,
-                            trainable=trainable, name=key, regularizer=regularizer,
-                            constraint=constraint)
+        if initializers.draws_skipped():  # loading: zeros, counted against the file's weights
+            initial = initializers.skipped_draw(tuple(int(d) for d in shape), dtype)
+        else:
+            initial = initializers.get(initializer)
+        variable = Variable(initial, shape=shape, dtype=dtype, trainable=trainable, name=key,
+                            regularizer=regularizer, constraint=constraint)
         variable._bind(self, self.params, self.grads, key)
         self._variables[key] = variable
         return variable
@@ -340,8 +343,10 @@ class Layer:
                 self.grads[name] += variable.regularizer.grad(self.params[name])
 
     def zero_grads(self) -> None:
-        for g in self.grads.values():
-            g.fill(0)
+        """Zero the gradients of this layer and of the layers inside it."""
+        for layer in self._flatten_layers():
+            for g in layer.grads.values():
+                g.fill(0)
 
     # -- losses added during a call ----------------------------------------------------
     def add_loss(self, loss) -> None:

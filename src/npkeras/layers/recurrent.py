@@ -15,10 +15,7 @@ from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 from npkeras.layers.rnn_base import (
     BuiltinCell,
-    adopt_weights,
     deserialize_layer,
-    needs_input_grad,
-    point_weights,
 )
 from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 
@@ -130,7 +127,6 @@ class RNN(Layer):
                 f"but received shape {tuple(input_shape)}."
             )
         self.cell._maybe_build(tuple(input_shape))
-        adopt_weights(self, self.cell)
         # any number of time steps may follow
         self.input_shape_spec = (None, None, input_shape[-1])
         self.built = True
@@ -206,11 +202,6 @@ class RNN(Layer):
         return [xp.zeros((batch, size), dtype) for size in self.state_size]
 
     # -- forward and backward --------------------------------------------------------
-    def _point_cells(self):
-        point_weights(self, self.cell)
-        if isinstance(self.cell, StackedRNNCells):
-            self.cell.point_cells()
-
     def forward(self, x, training=False, mask=None, initial_state=None):
         given_states = initial_state is not None
         if isinstance(x, (list, tuple)):
@@ -236,7 +227,6 @@ class RNN(Layer):
             x_tm = x_tm[::-1]
             mask = None if mask is None else mask[::-1]
         inputs = xp.ascontiguousarray(x_tm)
-        self._point_cells()
         seqs, offset = [], 0
         with xp.errstate(over="ignore"):  # exp overflow in the gates gives the right limit
             for cell in self._cells:
@@ -280,8 +270,7 @@ class RNN(Layer):
                 doutputs *= mask[:, None, :]
         elif dy is not None:
             dlast = (dy * mask[-1][:, None] if zero_masked else dy).T
-        self._point_cells()
-        need_dx = needs_input_grad(self, ctx)
+        need_dx = ctx.need_input_grad
         dinitial, offset = [], len(dfinal)
         for i in range(len(seqs) - 1, -1, -1):
             cell, seq = self._cells[i], seqs[i]

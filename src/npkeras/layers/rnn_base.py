@@ -31,11 +31,9 @@ bias) when ``reset_after`` else ``(3u,)``.
 
 from __future__ import annotations
 
-import inspect
-
 from npkeras import activations, backend, initializers, regularizers
 from npkeras.backend import xp
-from npkeras.layers.base import Layer
+from npkeras.layers.base import Layer, backward_takes_context
 from npkeras.layers.core import _positive_int
 
 
@@ -332,36 +330,11 @@ class BuiltinCell(Layer):
         }
 
 
-def adopt_weights(outer: Layer, inner: Layer, prefix: str = "") -> None:
-    """Make ``inner``'s weights ``outer``'s too, named ``prefix + name`` (same arrays)."""
-    for name in inner.params:
-        outer.params[prefix + name] = inner.params[name]
-        outer.grads[prefix + name] = inner.grads[name]
-        outer._weight_specs[prefix + name] = inner._weight_specs[name]
-
-
-def point_weights(outer: Layer, inner: Layer, prefix: str = "") -> None:
-    """Point ``inner`` at ``outer``'s current arrays: a model may have moved the weights
-    of ``outer`` into its flat buffer since :func:`adopt_weights`."""
-    for name in inner.params:
-        inner.params[name] = outer.params[prefix + name]
-        inner.grads[name] = outer.grads[prefix + name]
-    inner.trainable = outer.trainable
-
-
-def needs_input_grad(layer, ctx) -> bool:
-    """Whether ``layer.backward`` must compute dL/dx: the context says so, and (for the
-    engine that flags it on the layer instead) ``input_grad_needed`` does not deny it."""
-    return ctx.need_input_grad and getattr(layer, "input_grad_needed", True)
-
-
 def backward_with_context(layer, dy, ctx):
-    """``layer.backward(dy, ctx)``, or ``layer.backward(dy)`` for a layer whose backward
-    takes no context (the older protocol: the flag then goes on the layer)."""
-    if len(inspect.signature(layer.backward).parameters) >= 2:
+    """``layer.backward(dy, ctx)``, or ``layer.backward(dy)`` for a user layer whose
+    backward takes no context."""
+    if backward_takes_context(layer):
         return layer.backward(dy, ctx)
-    layer.input_grad_needed = ctx.need_input_grad
-    layer.grads_fresh = False
     return layer.backward(dy)
 
 

@@ -14,11 +14,9 @@ from npkeras.layers.rnn_base import (
     BuiltinCell,
     activate,
     activation_grad,
-    adopt_weights,
     deserialize_layer,
     dot_by_rows,
     dot_in_blocks,
-    point_weights,
     sum_over_steps,
 )
 
@@ -357,13 +355,8 @@ class StackedRNNCells(Layer):
     def build(self, input_shape):
         for i, cell in enumerate(self.cells):
             cell._maybe_build(tuple(input_shape))
-            adopt_weights(self, cell, f"cell_{i}_")
             input_shape = tuple(input_shape[:-1]) + (cell.output_size,)
         self.built = True
-
-    def point_cells(self):
-        for i, cell in enumerate(self.cells):
-            point_weights(self, cell, f"cell_{i}_")
 
     def get_config(self):
         from npkeras.saving.registry import serialize_object

@@ -11,11 +11,8 @@ from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 from npkeras.layers.recurrent import RNN
 from npkeras.layers.rnn_base import (
-    adopt_weights,
     backward_with_context,
     deserialize_layer,
-    needs_input_grad,
-    point_weights,
 )
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -115,7 +112,6 @@ class Bidirectional(Layer):
             input_shape = input_shape[0]
         for inner, prefix in self._halves:
             inner._maybe_build(tuple(input_shape))
-            adopt_weights(self, inner, prefix)
         self.input_shape_spec = (None, None, input_shape[-1])
         self.built = True
 
@@ -171,7 +167,6 @@ class Bidirectional(Layer):
             halves = [list(initial_state[:split]), list(initial_state[split:])]
         results, caches = [], []
         for (inner, prefix), states in zip(self._halves, halves):
-            point_weights(self, inner, prefix)
             results.append(inner.forward(x, training=training, mask=mask, initial_state=states))
             caches.append(inner.cache)
         if self.return_state:
@@ -218,11 +213,10 @@ class Bidirectional(Layer):
             d_b = d_b[:, ::-1]
         dstates = dys[outputs:]
         split = len(self.forward_layer.state_size)
-        inner_ctx = BackwardContext(need_input_grad=needs_input_grad(self, ctx))
+        inner_ctx = BackwardContext(need_input_grad=ctx.need_input_grad)
         dx, dinitial = None, []
         for (inner, prefix), d_out, d_st, cache in zip(
                 self._halves, (d_f, d_b), (dstates[:split], dstates[split:]), caches):
-            point_weights(self, inner, prefix)
             inner.cache = cache
             grad = backward_with_context(
                 inner, [d_out] + d_st if self.return_state else d_out, inner_ctx)
@@ -283,7 +277,6 @@ class TimeDistributed(Layer):
                 f"(rank 3 or more), but received shape {tuple(input_shape)}."
             )
         self.layer._maybe_build((None,) + tuple(input_shape[2:]))
-        adopt_weights(self, self.layer)
         self.input_shape_spec = (None, None) + tuple(input_shape[2:])
         self.built = True
 
@@ -296,16 +289,14 @@ class TimeDistributed(Layer):
 
     def forward(self, x, training=False, mask=None):
         batch, steps = x.shape[:2]
-        point_weights(self, self.layer)
         y = self.layer.forward(x.reshape((batch * steps,) + x.shape[2:]), training=training)
         self.cache = (self.layer.cache, x.shape)
         return y.reshape((batch, steps) + y.shape[1:])
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
         cache, x_shape = self.cache
-        point_weights(self, self.layer)
         self.layer.cache = cache
-        inner_ctx = BackwardContext(need_input_grad=needs_input_grad(self, ctx))
+        inner_ctx = BackwardContext(need_input_grad=ctx.need_input_grad)
         dx = backward_with_context(self.layer, dy.reshape((-1,) + dy.shape[2:]), inner_ctx)
         return None if dx is None else dx.reshape(x_shape)
 
