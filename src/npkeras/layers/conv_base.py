@@ -108,14 +108,14 @@ class BaseSpatialConv(Layer):
 
     def preactivation(self):
         """The pre-activation of the last forward call, in the output's layout (logits)."""
-        _, z, y, out_spatial = self.cache
+        _, z, _, out_spatial = self.cache
         if z is None:
             return None
         return cu.from_channels_last(z.reshape((-1,) + out_spatial + (z.shape[-1],)),
                                      self.data_format)
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
-        linear_cache, z, y, out_spatial = self.cache
+        linear_cache, z, y, _ = self.cache
         need_input_grad, fused, fresh = cu.backward_flags(self, ctx)
         dy = cu.to_channels_last(dy, self.data_format).reshape(y.shape)
         if self.activity_regularizer is not None:  # an elementwise penalty: any layout will do
