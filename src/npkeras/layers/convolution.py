@@ -335,7 +335,7 @@ class SeparableConv2D(BaseSeparableConv):
     >>> import numpy as np
     >>> layer = SeparableConv2D(8, 3)
     >>> layer(np.zeros((1, 6, 6, 3))).shape, layer.count_params()
-    ((1, 4, 4, 8), 67)
+    ((1, 4, 4, 8), 59)
     """
 
     rank = 2
