@@ -3,8 +3,8 @@
 A transposed convolution is the adjoint of a convolution: every input pixel ``i`` adds
 ``x[i] @ kernel[k].T`` at output position ``i * stride + k * dilation``, then the full
 result is cropped to Keras's output size. So its forward pass is a convolution's
-input-gradient (one matrix product, then :func:`col2im`) and its input gradient is a
-convolution's forward pass (:func:`im2col`, one matrix product).
+input gradient (:func:`scatter_products`) and its input gradient is a convolution's
+forward pass (:func:`im2col`, one matrix product).
 """
 
 from __future__ import annotations
@@ -108,11 +108,12 @@ class BaseConvTranspose(BaseSpatialConv):
     def _linear_forward(self, x):
         spatial = x.shape[1:-1]
         grid, pads = self._grid(spatial)
-        rows = math.prod(x.shape[:-1])
-        cols = xp.dot(x.reshape(rows, -1), self._kernel_matrix().T)  # (rows, prod(k) * filters)
-        windows = cols.reshape(x.shape[:-1] + self.kernel_size + (self.filters,))
-        full = cu.col2im(windows, (x.shape[0],) + grid + (self.filters,), spatial,
-                         self.kernel_size, self.strides, self.dilation_rate)
+        rows = x.reshape(1, math.prod(x.shape[:-1]), -1)
+        kernel = self.params["kernel"].reshape((-1,) + self.params["kernel"].shape[-2:])
+        # per kernel offset p: x @ kernel[p].T (in -> filters) added at i * stride + p * dilation
+        full = cu.scatter_products(rows, [kernel[p].T[None] for p in range(kernel.shape[0])],
+                                   (x.shape[0],) + grid + (self.filters,), spatial,
+                                   self.kernel_size, self.strides, self.dilation_rate)
         out = xp.ascontiguousarray(full[cu.interior(self._output_spatial(spatial), pads)])
         return out.reshape(-1, self.filters), out.shape[1:-1], x
 

@@ -2,7 +2,8 @@
 
 All share one N-d core (:mod:`npkeras.layers.conv_utils`): the forward pass is one
 matrix product per group on the patch matrix ``(batch * out_pixels, k * channels)``;
-the kernel gradient is ``cols.T @ dz``, the input gradient ``col2im(dz @ kernel.T)``.
+the kernel gradient is ``cols.T @ dz``, the input gradient ``dz @ kernel.T`` added back
+onto the input grid, one product per kernel offset.
 Kernels use Keras's layouts: ``(*kernel_size, in_channels / groups, filters)``.
 """
 
@@ -81,10 +82,11 @@ class BaseConv(BaseSpatialConv):
         if not need_input_grad:
             return None
         out_spatial = self._output_spatial(x_shape[1:-1])
-        dcols = xp.matmul(dz_groups, kernel.transpose(0, 2, 1))  # dL/dcols = dz @ kernel.T
-        windows = (x_shape[0],) + out_spatial + self.kernel_size + (x_shape[-1],)
-        dpadded = cu.col2im(cu.grouped_cols_to_windows(dcols, windows, groups), padded_shape,
-                            out_spatial, self.kernel_size, self.strides, self.dilation_rate)
+        # dL/dx: per kernel offset p, dz @ kernel[p].T added where offset p read x
+        per_offset = kernel.reshape((groups, -1, x_shape[-1] // groups, kernel.shape[-1]))
+        dpadded = cu.scatter_products(
+            dz_groups, [per_offset[:, p].transpose(0, 2, 1) for p in range(per_offset.shape[1])],
+            padded_shape, out_spatial, self.kernel_size, self.strides, self.dilation_rate)
         return dpadded[cu.interior(x_shape[1:-1], pads)]
 
     def get_config(self):
