@@ -134,3 +134,12 @@ def test_pooling_rejects_bad_arguments_and_inputs():
         layers.AveragePooling2D(3)(np.zeros((1, 2, 5, 1)))
     with pytest.raises(ValueError, match=r"GlobalAveragePooling1D .* rank 3"):
         layers.GlobalAveragePooling1D().compute_output_shape((None, 4, 4, 3))
+
+
+def test_keras_alias_names_are_the_same_classes():
+    assert layers.MaxPool2D is layers.MaxPooling2D and layers.AvgPool1D is layers.AveragePooling1D
+    assert layers.GlobalAvgPool2D is layers.GlobalAveragePooling2D
+    assert layers.GlobalMaxPool3D is layers.GlobalMaxPooling3D
+    assert layers.Convolution2D is layers.Conv2D
+    assert layers.Convolution2DTranspose is layers.Conv2DTranspose
+    assert layers.SeparableConvolution1D is layers.SeparableConv1D

@@ -8,10 +8,11 @@ from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.input_layer import Input, InputLayer
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
+from npkeras.layers.global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                           GlobalAveragePooling3D, GlobalMaxPooling1D,
+                                           GlobalMaxPooling2D, GlobalMaxPooling3D)
 from npkeras.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
-                                    GlobalAveragePooling1D, GlobalAveragePooling2D,
-                                    GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-                                    GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D)
+                                    MaxPooling1D, MaxPooling2D, MaxPooling3D)
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
@@ -23,6 +24,22 @@ __all__ += ["Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", 
             "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
             "GlobalMaxPooling3D"]
 
+# Keras's other spellings of the same classes
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = (GlobalMaxPooling1D, GlobalMaxPooling2D,
+                                                     GlobalMaxPooling3D)
+__all__ += ["Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTranspose",
+            "Convolution2DTranspose", "Convolution3DTranspose", "SeparableConvolution1D",
+            "SeparableConvolution2D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D",
+            "AvgPool2D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+            "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D"]
 
 def layer_classes() -> dict:
     """Every built-in layer class by its saved name (models included)."""
