@@ -213,11 +213,14 @@ def with_channels(batch, spatial, channels, data_format):
 
 def backward_flags(layer, ctx=DEFAULT_BACKWARD):
     """(need dL/dx, dy is already dL/d(pre-activation), may overwrite gradients) for one
-    backward call: the context's flags combined with the engine's per-layer attributes."""
-    need_input_grad = ctx.need_input_grad and layer.input_grad_needed
-    fused = ctx.fused_activation or layer.fused_activation_grad
-    fresh = ctx.take_fresh(layer) or layer.grads_fresh
-    layer.grads_fresh = False
+    backward call. The context carries them; an engine that sets them as layer attributes
+    instead (``input_grad_needed``, ``fused_activation_grad``, ``grads_fresh``) is honoured
+    too, where the layer has them."""
+    need_input_grad = ctx.need_input_grad and getattr(layer, "input_grad_needed", True)
+    fused = ctx.fused_activation or getattr(layer, "fused_activation_grad", False)
+    fresh = ctx.take_fresh(layer)
+    if getattr(layer, "grads_fresh", False):
+        fresh, layer.grads_fresh = True, False
     return need_input_grad, fused, fresh
 
 
