@@ -41,6 +41,7 @@ __all__ += ["Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTra
             "AvgPool2D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
             "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D"]
 
+
 def layer_classes() -> dict:
     """Every built-in layer class by its saved name (models included)."""
     from npkeras.models.model import Model
