@@ -279,7 +279,7 @@ def case_cnn(peers, quick, repeats):
     """Case 7: a small CNN on 28x28x1 images (see cnn.py), Adam, batch 64, one epoch."""
     from cnn import cnn_peers
 
-    n = 640 if quick else 12000
+    n = 256 if quick else 12000
     rng = np.random.default_rng(0)
     x = rng.random((n, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, n).astype(np.int64)
