@@ -278,3 +278,15 @@ def test_summary_and_save_load_round_trip(tmp_path):
     loaded = keras.models.load_model(path)
     assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_softmax_runs_over_the_outputs_last_axis_as_in_keras():
+    # channels_first: Keras applies activation(outputs), so softmax covers the width axis
+    # (no bias: a per-channel shift along the softmax axis has a zero gradient)
+    check_layer(lambda: layers.Conv2D(3, 2, activation="softmax", data_format="channels_first",
+                                      use_bias=False), (2, 4, 5), (3, 3, 4))
+    y = layers.Conv2D(3, 2, activation="softmax", data_format="channels_first")(
+        np.random.default_rng(0).random((2, 2, 4, 5)))
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-6)
+    y = layers.Conv1D(3, 2, activation="softmax")(np.random.default_rng(0).random((2, 4, 5)))
+    np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-6)

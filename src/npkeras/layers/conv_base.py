@@ -42,6 +42,10 @@ class BaseSpatialConv(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._is_linear = isinstance(self.activation, activations.Linear)
+        # elementwise activations run on the channels-last rows; one along an axis
+        # (softmax) runs on the output in its data format, over the axis Keras uses
+        self._activation_on_rows = (self.data_format == "channels_last"
+                                    or getattr(self.activation, "axis", None) is None)
 
     def _owner(self) -> str:
         return f"{type(self).__name__} layer '{self.name}'"
@@ -92,7 +96,11 @@ class BaseSpatialConv(Layer):
             self.compute_output_shape(x.shape)  # raises the too-small error
         z, out_spatial, linear_cache = self._linear_forward(x_cl)  # z: (rows, filters)
         bias = self.params["bias"] if self.use_bias else None
-        if self.activation.apply_inplace is not None:
+        if not self._activation_on_rows:  # softmax over the output's last axis, as Keras
+            if bias is not None:
+                z += bias
+            y = self.activation(self._to_output(z, out_spatial))
+        elif self.activation.apply_inplace is not None:
             y = self.activation.apply_inplace(z, bias)  # its gradient needs only y
             z = None
         else:
@@ -100,8 +108,7 @@ class BaseSpatialConv(Layer):
                 z += bias
             y = z if self._is_linear else self.activation(z)
         self.cache = (linear_cache, z, y, out_spatial)
-        out = cu.from_channels_last(y.reshape((x.shape[0],) + out_spatial + (-1,)),
-                                    self.data_format)
+        out = self._to_output(y, out_spatial) if self._activation_on_rows else y
         if self.activity_regularizer is not None:
             self.activity_loss = self.activity_regularizer(out)
         return out
@@ -109,18 +116,26 @@ class BaseSpatialConv(Layer):
     def preactivation(self):
         """The pre-activation of the last forward call, in the output's layout (logits)."""
         _, z, _, out_spatial = self.cache
-        if z is None:
-            return None
-        return cu.from_channels_last(z.reshape((-1,) + out_spatial + (z.shape[-1],)),
+        return None if z is None else self._to_output(z, out_spatial)
+
+    def _to_output(self, rows, out_spatial):
+        """``(batch * prod(out), channels)`` rows as an output in the layer's data format."""
+        return cu.from_channels_last(rows.reshape((-1,) + out_spatial + (rows.shape[-1],)),
                                      self.data_format)
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
-        linear_cache, z, y, _ = self.cache
+        linear_cache, z, y, out_spatial = self.cache
         need_input_grad, fused, fresh = cu.backward_flags(self, ctx)
-        dy = cu.to_channels_last(dy, self.data_format).reshape(y.shape)
-        if self.activity_regularizer is not None:  # an elementwise penalty: any layout will do
-            dy = dy + self.activity_regularizer.grad(y)
-        dz = dy if (self._is_linear or fused) else self.activation.grad(dy, z, y)
+        if self.activity_regularizer is not None:  # an elementwise penalty of the output
+            y_out = self._to_output(y, out_spatial) if self._activation_on_rows else y
+            dy = dy + self.activity_regularizer.grad(y_out)
+        if self._activation_on_rows:
+            dy = cu.to_channels_last(dy, self.data_format).reshape(y.shape)
+            dz = dy if (self._is_linear or fused) else self.activation.grad(dy, z, y)
+        else:
+            if not fused:
+                dy = self.activation.grad(dy, self._to_output(z, out_spatial), y)
+            dz = cu.to_channels_last(dy, self.data_format).reshape(z.shape)
         if self.trainable and self.use_bias:
             bias_grad = backend.column_sum(dz)  # ones @ dz: a BLAS product, not a reduction
             cu.store_grad(self, "bias", bias_grad, fresh)
