@@ -109,9 +109,10 @@ class BaseConvTranspose(BaseSpatialConv):
         spatial = x.shape[1:-1]
         grid, pads = self._grid(spatial)
         rows = x.reshape(1, math.prod(x.shape[:-1]), -1)
-        kernel = self.params["kernel"].reshape((-1,) + self.params["kernel"].shape[-2:])
-        # per kernel offset p: x @ kernel[p].T (in -> filters) added at i * stride + p * dilation
-        full = cu.scatter_products(rows, [kernel[p].T[None] for p in range(kernel.shape[0])],
+        # per tap: x @ kernel[tap].T (in -> filters) added at i * stride + tap * dilation;
+        # slab i holds the taps whose first-axis offset is i, as (in, taps * filters)
+        slabs = self.params["kernel"].reshape(self.kernel_size[0], -1, x.shape[-1])
+        full = cu.scatter_products(rows, [slabs[i].T[None] for i in range(slabs.shape[0])],
                                    (x.shape[0],) + grid + (self.filters,), spatial,
                                    self.kernel_size, self.strides, self.dilation_rate)
         out = xp.ascontiguousarray(full[cu.interior(self._output_spatial(spatial), pads)])

@@ -146,27 +146,33 @@ def im2col(x, out_shape, kernel, strides, dilation, groups: int = 1):
     return xp.ascontiguousarray(xp.moveaxis(windows, -2, 0)).reshape(groups, rows, -1)
 
 
-def scatter_products(rows, offset_kernels, grid_shape, out_shape, kernel, strides, dilation):
+def scatter_products(rows, slab_kernels, grid_shape, out_shape, kernel, strides, dilation):
     """The adjoint of :func:`im2col` fused with its matrix product: a zero ``grid_shape``
-    array ``(batch, *grid, c)`` plus, for each kernel offset p, ``rows @ offset_kernels[p]``
-    added at the positions that offset's windows read.
+    array ``(batch, *grid, c)`` plus every window's ``rows @ kernel`` block added at the
+    positions that window read.
 
-    ``rows`` is ``(groups, batch * prod(out), a)``, each ``offset_kernels[p]`` is
-    ``(groups, a, c / groups)``. One product per offset writes a contiguous block that is
-    added in one pass; the single product ``rows @ all_kernels`` followed by strided
-    additions from the wide result was twice as slow.
+    ``rows`` is ``(groups, batch * prod(out), a)``; ``slab_kernels[i]`` is ``(groups, a,
+    prod(kernel[1:]) * c / groups)``, the kernel taps whose first-axis offset is i. One
+    product per first-axis offset (3 for a 3x3 kernel), then one strided addition per
+    tap: a single product over all taps was twice as slow on one OpenBLAS thread, and one
+    product per tap (9 calls) three times as slow on two busy threads.
     """
     grid = xp.zeros(grid_shape, rows.dtype)
-    windows = (grid_shape[0],) + tuple(out_shape) + (grid_shape[-1],)
-    single = rows.shape[0] == 1
-    part = xp.empty((rows.shape[1], grid_shape[-1]), rows.dtype) if single else None
-    for (_, region), weights in zip(offset_regions(out_shape, kernel, strides, dilation),
-                                    offset_kernels):
-        if single:
-            backend.dot_into(rows[0], weights[0], part)
+    groups, count = rows.shape[0], rows.shape[1]
+    channels = grid_shape[-1]
+    inner = math.prod(kernel[1:])
+    windows = (grid_shape[0],) + tuple(out_shape) + (channels,)
+    regions = [region for _, region in offset_regions(out_shape, kernel, strides, dilation)]
+    slab = xp.empty((count, inner * channels), rows.dtype) if groups == 1 else None
+    for i, weights in enumerate(slab_kernels):
+        if groups == 1:
+            backend.dot_into(rows[0], weights[0], slab)
+            taps = slab.reshape(1, count, inner, channels)
         else:
-            part = ungroup_rows(xp.matmul(rows, weights))
-        grid[region] += part.reshape(windows)
+            taps = xp.matmul(rows, weights).reshape(groups, count, inner, channels // groups)
+        for q in range(inner):
+            part = taps[0, :, q] if groups == 1 else taps[:, :, q].transpose(1, 0, 2)
+            grid[regions[i * inner + q]] += part.reshape(windows)
     return grid
 
 

@@ -82,10 +82,10 @@ class BaseConv(BaseSpatialConv):
         if not need_input_grad:
             return None
         out_spatial = self._output_spatial(x_shape[1:-1])
-        # dL/dx: per kernel offset p, dz @ kernel[p].T added where offset p read x
-        per_offset = kernel.reshape((groups, -1, x_shape[-1] // groups, kernel.shape[-1]))
+        # dL/dx: dz @ kernel.T added where each tap read x, one product per first-axis offset
+        slabs = kernel.reshape((groups, self.kernel_size[0], -1, kernel.shape[-1]))
         dpadded = cu.scatter_products(
-            dz_groups, [per_offset[:, p].transpose(0, 2, 1) for p in range(per_offset.shape[1])],
+            dz_groups, [slabs[:, i].transpose(0, 2, 1) for i in range(slabs.shape[1])],
             padded_shape, out_spatial, self.kernel_size, self.strides, self.dilation_rate)
         return dpadded[cu.interior(x_shape[1:-1], pads)]
 
