@@ -275,6 +275,26 @@ def case_digits(peers, quick, repeats):
             "groups": {"": rows}, "notes": notes}
 
 
+def case_cnn(peers, quick, repeats):
+    """Case 7: a small CNN on 28x28x1 images (see cnn.py), Adam, batch 64, one epoch."""
+    from cnn import cnn_peers
+
+    n = 256 if quick else 12000
+    rng = np.random.default_rng(0)
+    x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, n).astype(np.int64)
+    twins = cnn_peers(peers)
+    for twin in twins:
+        twin.build(seed=0)
+    rows = interleaved(twins, lambda t: t.train_epoch(x, y, 64), repeats)
+    ours = rows["npkeras"]["median"]
+    notes = [f"npkeras / {name} = {ours / row['median']:.2f}" for name, row in rows.items()
+             if name != "npkeras"]
+    return {"case": 7, "title": f"CNN conv32-pool-conv64-pool-dense10 on {n} x 28x28x1, Adam, "
+            "batch 64", "unit": "seconds per epoch", "groups": {"": rows}, "notes": notes}
+
+
 # case 3 (the floor) is measured inside case 2, next to the libraries, so "3" means "2"
-CASES = {"1": case_tiny, "2": case_mlp, "4": case_inference, "5": case_memory, "6": case_digits}
+CASES = {"1": case_tiny, "2": case_mlp, "4": case_inference, "5": case_memory, "6": case_digits,
+         "7": case_cnn}
 ALIASES = {"3": "2"}

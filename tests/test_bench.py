@@ -17,7 +17,8 @@ def test_quick_benchmark_runs_every_case(tmp_path):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((tmp_path / "quick.json").read_text())
-    assert set(results["cases"]) == {"1", "2", "4", "5", "6"}  # 3, the floor, is inside 2
+    assert set(results["cases"]) == {"1", "2", "4", "5", "6", "7"}  # 3, the floor, is inside 2
+    assert set(results["cases"]["7"]["groups"][""]) >= {"npkeras", "gemm-floor"}
     tiny = results["cases"]["1"]["groups"][""]
     assert tiny["npkeras"]["median"] > 0 and tiny["npkeras"]["ratio_to_npkeras"] == 1.0
     assert set(results["cases"]["2"]["groups"]["batch 1024"]) >= {"npkeras", "numpy-floor", "matmul-floor"}

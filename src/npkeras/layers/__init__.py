@@ -2,6 +2,9 @@
 
 from npkeras.layers.base import Layer
 from npkeras.layers.batch_normalization import BatchNormalization
+from npkeras.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
+from npkeras.layers.convolution import (Conv1D, Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D,
+                                        SeparableConv1D, SeparableConv2D)
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.embedding import Embedding
 from npkeras.layers.group_normalization import GroupNormalization
@@ -38,6 +41,11 @@ from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softma
 from npkeras.layers.lambda_layer import Identity, Lambda
 from npkeras.layers.preprocessing import (CategoryEncoding, Discretization, IntegerLookup,
                                           Rescaling, StringLookup, TextVectorization)
+from npkeras.layers.global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D,
+                                           GlobalAveragePooling3D, GlobalMaxPooling1D,
+                                           GlobalMaxPooling2D, GlobalMaxPooling3D)
+from npkeras.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
+                                    MaxPooling1D, MaxPooling2D, MaxPooling3D)
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
@@ -53,6 +61,29 @@ __all__ += ["RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRU
 __all__ += ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Lambda", "Identity", "Rescaling",
             "CategoryEncoding", "Discretization", "StringLookup", "IntegerLookup",
             "TextVectorization"]
+__all__ += ["Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
+            "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+            "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
+            "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+            "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+            "GlobalMaxPooling3D"]
+
+# Keras's other spellings of the same classes
+Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
+Convolution1DTranspose, Convolution2DTranspose = Conv1DTranspose, Conv2DTranspose
+Convolution3DTranspose = Conv3DTranspose
+SeparableConvolution1D, SeparableConvolution2D = SeparableConv1D, SeparableConv2D
+MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
+AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = (GlobalMaxPooling1D, GlobalMaxPooling2D,
+                                                     GlobalMaxPooling3D)
+__all__ += ["Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTranspose",
+            "Convolution2DTranspose", "Convolution3DTranspose", "SeparableConvolution1D",
+            "SeparableConvolution2D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D",
+            "AvgPool2D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
+            "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D"]
 
 
 def layer_classes() -> dict:
@@ -78,5 +109,11 @@ def layer_classes() -> dict:
     classes.update({cls.__name__: cls for cls in (
         ReLU, LeakyReLU, PReLU, ELU, Softmax, Lambda, Identity, Rescaling, CategoryEncoding,
         Discretization, StringLookup, IntegerLookup, TextVectorization)})
+    classes.update({cls.__name__: cls for cls in (
+        Conv1D, Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
+        Conv1DTranspose, Conv2DTranspose, Conv3DTranspose,
+        MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D,
+        AveragePooling3D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
+        GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
