@@ -40,6 +40,28 @@ class Metric:
     def result(self) -> float:
         raise NotImplementedError
 
+    #: the attributes that add up over batches (and over processes, see :meth:`state`);
+    #: None: every public float or array attribute
+    state_names: tuple | None = None
+
+    def _state_attributes(self) -> list:
+        if self.state_names is not None:
+            return list(self.state_names)
+        return [k for k, v in vars(self).items()
+                if not k.startswith("_") and isinstance(v, (float, xp.ndarray))]
+
+    def state(self) -> list:
+        """The accumulated state as a list of floats and arrays: summing the states of
+        two metrics that saw different samples gives the state of one that saw both
+        (data-parallel training sums them over processes)."""
+        return [getattr(self, name) for name in self._state_attributes()]
+
+    def set_state(self, values) -> None:
+        """Replace the state with ``values`` (the layout :meth:`state` returns)."""
+        for name, value in zip(self._state_attributes(), values):
+            previous = getattr(self, name)
+            setattr(self, name, float(value) if isinstance(previous, float) else xp.asarray(value))
+
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         """One-shot value on a single batch (does not disturb streaming state)."""
         fresh = type(self).from_config(self.get_config())
@@ -65,6 +87,8 @@ def _weights_for(values, sample_weight):
 
 class MeanMetricWrapper(Metric):
     """Weighted mean over all samples of a per-sample function ``fn(y_true, y_pred)``."""
+
+    state_names = ("total", "count")
 
     def __init__(self, fn, name: str | None = None):
         self.fn = fn
@@ -199,6 +223,8 @@ class RootMeanSquaredError(MeanMetricWrapper):
 class Mean(Metric):
     """Weighted mean of the values passed to ``update_state(values, sample_weight=None)``."""
 
+    state_names = ("total", "count")
+
     def reset_state(self):
         self.total, self.count = 0.0, 0.0
 
@@ -216,6 +242,7 @@ class _ConfusionMetric(Metric):
     """Counts of true/false positives at ``thresholds`` for binary predictions."""
 
     direction = "up"
+    state_names = ("tp", "fp", "fn", "tn")
 
     def __init__(self, thresholds=None, name=None):
         self.thresholds = [0.5] if thresholds is None else (
@@ -290,6 +317,7 @@ class R2Score(Metric):
 
     name = "r2_score"
     direction = "up"
+    state_names = ("n", "sum_t", "sum_t2", "ss_res")
 
     def reset_state(self):
         self.n = 0.0
