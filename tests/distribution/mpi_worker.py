@@ -40,8 +40,8 @@ def make_model(dtype):
 
 
 class RaiseAt(keras.callbacks.Callback):
-    """Raise on process ``rank`` at train batch ``batch`` (or at the start of ``epoch``),
-    first writing the time to ``stamp``."""
+    """Raise on process ``rank`` at train batch ``batch`` of epoch ``epoch`` (None: any
+    epoch; no batch: at the epoch's start), first writing the time to ``stamp``."""
 
     def __init__(self, rank, stamp, batch=None, epoch=None):
         super().__init__()
@@ -53,13 +53,14 @@ class RaiseAt(keras.callbacks.Callback):
                 f.write(repr(time.time()))
             raise RuntimeError(f"planned failure on process {self.rank} at {where}")
 
-    def on_train_batch_begin(self, batch, logs=None):
-        if batch == self.batch:
-            self._maybe_raise(f"step {batch}")
-
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
+        self.armed = self.epoch is None or epoch == self.epoch
+        if self.armed and self.batch is None:
             self._maybe_raise(f"epoch {epoch}")
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.armed and batch == self.batch:
+            self._maybe_raise(f"step {batch}")
 
 
 class LoggedCheckpoint(keras.callbacks.ModelCheckpoint):
