@@ -97,7 +97,8 @@ def launch(processes: int, steps: int, repeats: int) -> dict:
     command = [mpiexec, "-n", str(processes), "--oversubscribe", "--bind-to", "none",
                "--timeout", "600", sys.executable, os.path.abspath(__file__), "--worker",
                "--steps", str(steps), "--repeats", str(repeats)]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=660)
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=660,
+                          check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{processes} processes failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -35,7 +35,8 @@ def require_mpi() -> str:
     mpiexec = find_mpiexec()
     if mpiexec is None:
         pytest.skip("no mpiexec found (pip install 'npkeras[dist]' brings Open MPI's)")
-    version = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30)
+    version = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30,
+                             check=False)
     if "Open MPI" not in version.stdout + version.stderr:
         pytest.skip(f"{mpiexec} is not Open MPI's; these launches use its options")
     return mpiexec
@@ -52,4 +53,4 @@ def run_worker(processes: int, *args: str) -> subprocess.CompletedProcess:
     command = [mpiexec, "-n", str(processes), "--oversubscribe", "--bind-to", "none",
                "--timeout", str(MPI_TIMEOUT), sys.executable, WORKER, *args]
     return subprocess.run(command, env=env, capture_output=True, text=True,
-                          timeout=MPI_TIMEOUT + 30)
+                          timeout=MPI_TIMEOUT + 30, check=False)

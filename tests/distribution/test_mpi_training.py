@@ -77,7 +77,7 @@ def test_data_parallel_epoch_metrics_evaluate_predict_equal_one_process(job, one
 
 
 def test_data_parallel_only_chief_writes_checkpoints_and_csv(job):
-    processes, out = job
+    _, out = job
     with open(os.path.join(out, "saves.log")) as f:
         savers = f.read().split()
     assert savers == ["0"] * 6  # 3 epochs in float64 then 3 in float32, chief only

@@ -22,8 +22,8 @@ from __future__ import annotations
 from npkeras.distribution.data_parallel import DataParallel, DeviceMesh, initialize, list_devices
 from npkeras.training import distribution as _seam
 
-__all__ = ["DataParallel", "DeviceMesh", "distribution", "set_distribution", "initialize",
-           "list_devices"]
+__all__ = ["DataParallel", "DeviceMesh", "distribution", "initialize", "list_devices",
+           "set_distribution"]
 
 
 def distribution():
