@@ -139,6 +139,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--quick", action="store_true", help="a few steps, to check it runs")
+    parser.add_argument("--model-step-ms", type=float, action="append", default=[],
+                        help="also evaluate the weak-scaling model at this step time")
     args = parser.parse_args()
     if args.quick:
         args.steps, args.repeats = 8, 1
@@ -154,9 +156,14 @@ def main() -> None:
         print(f"{r['processes']:>9} {r['steps_per_s']:>8.1f} {r['step_ms']:>8.2f} "
               f"{r['allreduce_in_step_ms']:>18.3f} {r['allreduce_alone_ms']:>19.3f}")
     one = next((r for r in results if r["processes"] == 1), results[0])
-    step_s, nbytes = one["step_ms"] / 1e3, one["buffer_bytes"]
-    print(f"\nWeak scaling (each process keeps a batch of {BATCH}; step {one['step_ms']:.2f} ms "
-          f"computed; ring allreduce of {nbytes / 1e6:.2f} MB, {NETWORK_LATENCY_S * 1e6:.0f} us "
+    for step_ms in [one["step_ms"], *args.model_step_ms]:
+        print_weak_scaling(step_ms, one["buffer_bytes"])
+
+
+def print_weak_scaling(step_ms: float, nbytes: int) -> None:
+    step_s = step_ms / 1e3
+    print(f"\nWeak scaling (each process keeps a batch of {BATCH}; step {step_ms:.2f} ms of "
+          f"computing; ring allreduce of {nbytes / 1e6:.2f} MB, {NETWORK_LATENCY_S * 1e6:.0f} us "
           "per message):")
     for gbits in (1, 10):
         model = weak_scaling(step_s, nbytes, gbits * 1e9)
