@@ -98,7 +98,9 @@ def train(out, dtype="float64", epochs=3, fail_step=None, backup=None, fail_epoc
                   "weights": np.concatenate([w.ravel() for w in model.get_weights()]),
                   "epochs": np.array(history.epoch),
                   "evaluate": np.array(model.evaluate(xv, yv, batch_size=7, verbose=0)),
-                  "predict": model.predict(x, batch_size=50, verbose=0)}
+                  "predict": model.predict(x, batch_size=50, verbose=0),
+                  # the next draws of the generator dropout would use
+                  "random": backend.rng().random(3)}
         result.update({f"history/{k}": np.array(v) for k, v in history.history.items()})
     finally:
         keras.distribution.set_distribution(None)

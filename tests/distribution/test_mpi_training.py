@@ -76,6 +76,21 @@ def test_data_parallel_epoch_metrics_evaluate_predict_equal_one_process(job, one
         np.testing.assert_allclose(r["predict"], reference["predict"], atol=1e-12)
 
 
+_random_by_job: dict = {}
+
+
+def test_data_parallel_random_streams_differ_per_process_and_repeat(job, one_process):
+    """Dropout draws differ between processes; the chief draws what one process would;
+    process 1 draws the same in a 2- and a 4-process job (a seeded run repeats)."""
+    processes, out = job
+    draws = [r["random"] for r in _ranks(out, "float64", processes)]
+    np.testing.assert_array_equal(draws[0], one_process["float64"]["random"])
+    assert len({tuple(d) for d in draws}) == processes
+    _random_by_job[processes] = draws
+    if len(_random_by_job) == 2:
+        np.testing.assert_array_equal(_random_by_job[2][1], _random_by_job[4][1])
+
+
 def test_data_parallel_only_chief_writes_checkpoints_and_csv(job):
     _, out = job
     with open(os.path.join(out, "saves.log")) as f:
