@@ -104,22 +104,24 @@ def launch(processes: int, steps: int, repeats: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def ring_allreduce_s(processes: int, nbytes: int, bits_per_s: float) -> float:
+def ring_allreduce_s(processes: int, nbytes: int, bits_per_s: float, local_s: float = 0.0) -> float:
     """A ring allreduce: each process sends and receives 2 (p - 1) / p of the buffer in
-    2 (p - 1) messages."""
+    2 (p - 1) messages, plus ``local_s``, the measured cost of the same allreduce between
+    processes of one machine (copying and adding, no network)."""
     if processes == 1:
         return 0.0
     steps = 2 * (processes - 1)
-    return steps / processes * nbytes * 8 / bits_per_s + steps * NETWORK_LATENCY_S
+    return steps / processes * nbytes * 8 / bits_per_s + steps * NETWORK_LATENCY_S + local_s
 
 
-def weak_scaling(step_s: float, nbytes: int, bits_per_s: float, limit: int = 4096) -> dict:
+def weak_scaling(step_s: float, nbytes: int, bits_per_s: float, local_s: float = 0.0,
+                 limit: int = 4096) -> dict:
     """The first process count (each process with its own batch of 128) at which the
     allreduce exceeds 10% of a step; and the batch per process from which the bandwidth
     part of the allreduce (which tends to 2 x bytes / bandwidth) stays under 10%."""
     first_over = None
     for p in range(2, limit + 1):
-        comm = ring_allreduce_s(p, nbytes, bits_per_s)
+        comm = ring_allreduce_s(p, nbytes, bits_per_s, local_s)
         if comm > 0.1 * (step_s + comm):
             first_over = p
             break
@@ -127,8 +129,8 @@ def weak_scaling(step_s: float, nbytes: int, bits_per_s: float, limit: int = 409
     bandwidth_s = 2 * nbytes * 8 / bits_per_s
     rows_needed = BATCH * 9 * bandwidth_s / step_s
     return {"first_process_count_over_10pct": first_over,
-            "comm_ms_at_2": 1e3 * ring_allreduce_s(2, nbytes, bits_per_s),
-            "comm_ms_at_64": 1e3 * ring_allreduce_s(64, nbytes, bits_per_s),
+            "comm_ms_at_2": 1e3 * ring_allreduce_s(2, nbytes, bits_per_s, local_s),
+            "comm_ms_at_64": 1e3 * ring_allreduce_s(64, nbytes, bits_per_s, local_s),
             "batch_per_process_for_10pct": int(rows_needed) + 1}
 
 
@@ -141,6 +143,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a few steps, to check it runs")
     parser.add_argument("--model-step-ms", type=float, action="append", default=[],
                         help="also evaluate the weak-scaling model at this step time")
+    parser.add_argument("--model-local-ms", type=float,
+                        help="the one-machine allreduce cost for the model (default: measured)")
     args = parser.parse_args()
     if args.quick:
         args.steps, args.repeats = 8, 1
@@ -156,17 +160,21 @@ def main() -> None:
         print(f"{r['processes']:>9} {r['steps_per_s']:>8.1f} {r['step_ms']:>8.2f} "
               f"{r['allreduce_in_step_ms']:>18.3f} {r['allreduce_alone_ms']:>19.3f}")
     one = next((r for r in results if r["processes"] == 1), results[0])
+    measured_local = min((r["allreduce_alone_ms"] for r in results if r["processes"] > 1),
+                         default=0.0)
+    local_ms = measured_local if args.model_local_ms is None else args.model_local_ms
     for step_ms in [one["step_ms"], *args.model_step_ms]:
-        print_weak_scaling(step_ms, one["buffer_bytes"])
+        print_weak_scaling(step_ms, one["buffer_bytes"], local_ms)
 
 
-def print_weak_scaling(step_ms: float, nbytes: int) -> None:
+def print_weak_scaling(step_ms: float, nbytes: int, local_ms: float) -> None:
     step_s = step_ms / 1e3
     print(f"\nWeak scaling (each process keeps a batch of {BATCH}; step {step_ms:.2f} ms of "
-          f"computing; ring allreduce of {nbytes / 1e6:.2f} MB, {NETWORK_LATENCY_S * 1e6:.0f} us "
-          "per message):")
+          f"computing; ring allreduce of {nbytes / 1e6:.2f} MB: {local_ms:.3f} ms on one "
+          f"machine plus the network at {NETWORK_LATENCY_S * 1e6:.0f} us per message):")
+    print(f"  one machine: the allreduce is {100 * local_ms / (step_ms + local_ms):.1f}% of a step")
     for gbits in (1, 10):
-        model = weak_scaling(step_s, nbytes, gbits * 1e9)
+        model = weak_scaling(step_s, nbytes, gbits * 1e9, local_ms / 1e3)
         over = model["first_process_count_over_10pct"]
         print(f"  {gbits:>2} Gbit/s: allreduce {model['comm_ms_at_2']:.2f} ms at 2 processes, "
               f"{model['comm_ms_at_64']:.2f} ms at 64; over 10% of a step from "
