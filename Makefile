@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
 	-$(PY) -m pip install -q keras jax || echo "Keras 3 / JAX did not install: that peer is skipped"
 	$(PY) bench/run.py
+	$(PY) bench/dist.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info src/npkeras/*.so .pytest_cache npkeras-demo
