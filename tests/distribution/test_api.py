@@ -193,3 +193,22 @@ def test_overridden_train_step_is_refused_on_several_processes():
     x, y = _data()
     with pytest.raises(ValueError, match="overrides train_step\\(\\), whose gradients"):
         model.fit(x, y, verbose=0)
+
+
+def test_each_process_takes_its_rows_of_array_and_generator_batches():
+    x, y = _data()
+    model = _model()
+    model.predict(x[:1], verbose=0)  # built
+    generator_batches = [(x[i:i + 10], y[i:i + 10]) for i in range(0, 37, 10)]
+    parts = {"arrays": [], "generator": []}
+    for rank in range(2):
+        keras.distribution.set_distribution(_as_rank(rank, 2))
+        parts["arrays"].append([xb[0] for xb, _, _ in
+                                model._batches([[x], [y], None], 37, 10, False)])
+        parts["generator"].append([xb[0] for xb, _, _ in
+                                   model._iter_generator(generator_batches, None, "fit")])
+    for source, (first, second) in parts.items():
+        assert [len(b) for b in first] == [5, 5, 5, 3], source  # last batch: 7 rows = 3 + 4
+        assert [len(b) for b in second] == [5, 5, 5, 4], source
+        rows = np.concatenate([np.concatenate([a, b]) for a, b in zip(first, second)])
+        np.testing.assert_array_equal(rows, x)
