@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo bench lint clean fuzz
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ bench: $(STAMP)
 	-$(PY) -m pip install -q keras jax || echo "Keras 3 / JAX did not install: that peer is skipped"
 	$(PY) bench/run.py
 	$(PY) bench/dist.py
+
+# The model-file fuzzer (tests/saving/fuzz.py; make test runs 3,000 mutations): a longer
+# mutation run, then a coverage-guided run with atheris where it installs.
+FUZZ_COUNT ?= 50000
+FUZZ_ATHERIS_RUNS ?= 20000
+fuzz: $(STAMP)
+	$(PY) -m tests.saving.fuzz --count $(FUZZ_COUNT) --seed 1
+	-$(PY) -m pip install -q -e ".[fuzz]" || echo "atheris did not install: only the mutation fuzzer ran"
+	if $(PY) -c "import atheris" 2>/dev/null; then \
+		$(PY) -m tests.saving.fuzz --atheris -runs=$(FUZZ_ATHERIS_RUNS) -max_len=512; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info src/npkeras/*.so .pytest_cache npkeras-demo

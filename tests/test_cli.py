@@ -84,7 +84,7 @@ def test_bad_input_gets_one_line_and_exit_code_2(csvs, tmp_path, case):
         args, expected = ("train", tmp_path / "empty.csv", "--target", "y"), "is empty"
     elif case == "nan":
         (tmp_path / "nan.csv").write_text("a,b,y\n1,2,3\n4,,6\n")
-        args, expected = ("train", tmp_path / "nan.csv", "--target", "y"), "missing or NaN values in column(s) b at line(s) 3"
+        args, expected = ("train", tmp_path / "nan.csv", "--target", "y"), "missing or non-finite values (empty, NaN, inf or too large for float32) in column(s) b at line(s) 3"
     elif case == "columns_differ":
         model = tmp_path / "m.npkeras"
         assert run("train", reg, "--target", "price", "--epochs", "1", "--out", model, "--verbose", "0")[0] == 0
@@ -99,3 +99,171 @@ def test_bad_input_gets_one_line_and_exit_code_2(csvs, tmp_path, case):
     assert code == 2
     assert expected in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# -- issue 15: every bad option or unreadable CSV gets one line and exit code 2 -------------
+
+GOOD_ROWS = "a,b,y\n1,2,3\n4,5,6\n7,8,9\n1,1,1\n2,2,2\n"
+
+
+def _main(capsys, *args):
+    """Run the CLI in this process (an uncaught exception fails the test); (code, stderr)."""
+    from npkeras import cli
+
+    try:
+        code = cli.main([str(a) for a in args])
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+def _one_line(err):
+    return len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("option", "expected"), [
+    (["--lr", "nan"], "--lr must be a finite number > 0; received nan."),
+    (["--lr", "inf"], "--lr must be a finite number > 0; received inf."),
+    (["--lr", "1e400"], "--lr must be a finite number > 0; received inf."),
+    (["--lr", "-0.1"], "--lr must be a finite number > 0; received -0.1."),
+    (["--hidden", "4,-2"], ("--hidden must be comma-separated positive integers, like 64,64; "
+                           "received '4,-2'.")),
+    (["--hidden", "4,x"], "--hidden must be comma-separated positive integers"),
+    (["--validation-split", "1.5"], "--validation-split must be a fraction in [0, 1); received 1.5."),
+    (["--validation-split", "nan"], "--validation-split must be a fraction in [0, 1); received nan."),
+    (["--activation", "sigmod"], "--activation: Unknown activation: 'sigmod'. Did you mean 'sigmoid'?"),
+    (["--optimizer", "adamm"], "--optimizer: Unknown optimizer: 'adamm'. Did you mean 'adam'?"),
+    (["--seed", "-1"], "--seed must be an integer >= 0; received -1."),
+    (["--epochs", "x"], "argument --epochs: invalid int value: 'x' (see 'npkeras train --help')."),
+    (["--validation-split", "0.1", "--batch-size", "2"], None),  # fine: 4 rows + 1
+])
+def test_bad_train_options_get_one_line(tmp_path, capsys, option, expected):
+    data = tmp_path / "ok.csv"
+    data.write_text(GOOD_ROWS)
+    code, err = _main(capsys, "train", data, "--target", "y", "--epochs", "1", "--verbose", "0",
+                      "--out", tmp_path / "m.npkeras", *option)
+    if expected is None:
+        assert code == 0, err
+        return
+    assert code == 2 and _one_line(err)
+    assert expected in err
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"a,b,y\n1,2,3\n4,\xff5,6\n", "is not UTF-8 text: byte 0xff on line 3 cannot be decoded"),
+    (b"a,b,y\n1,2,3\n4,5\n", "line 3 has 2 fields; the header has 3"),
+    (b"a,b,y\n1,2,3\n4,5,6,7\n", "line 3 has 4 fields; the header has 3"),
+    (b'a,b,y\n1,2,3\n4,"5,6\n7,8,9\n', ("is not valid CSV at line 4: unexpected end of data "
+                                       "(an unterminated quote?)")),
+    (b"a,b,y\n1,2,3\n", "has 1 data row; training needs at least 2"),
+    (b"a,b,y\n1,2,3\n4,inf,6\n5,6,7\n", ("missing or non-finite values (empty, NaN, inf or too large "
+                                       "for float32) in column(s) b at line(s) 3")),
+    (b"a,b,y\n1,2,3\n4,1e400,6\n5,6,7\n", ("non-finite values (empty, NaN, inf or too large for "
+                                         "float32) in column(s) b at line(s) 3")),
+    (b"a,b,y\n1,2,3\n4," + b"9" * 500 + b",6\n5,6,7\n", "in column(s) b at line(s) 3"),
+    (b"a,b,y\n1,2,3\n4,1e39,6\n5,6,7\n", "in column(s) b at line(s) 3"),
+    (b"a,b,y\n1,2,3\n4,5,-inf\n5,6,7\n", "in column(s) y at line(s) 3"),
+    (b"a,a,y\n1,2,3\n4,5,6\n5,6,7\n", "has two columns named 'a' (columns 1 and 2)"),
+    (b"a, ,y\n1,2,3\n4,5,6\n", "column 2 has no name in the header row"),
+    (b"a,b,y\n1,2,3\n\n4,5,6\n5,6,\n", "in column(s) y at line(s) 5"),  # blank lines count
+    (b"a,b,y\n1,2,cat\n4,5,\n5,6,dog\n", "has empty or NaN cells at line(s) 3"),
+])
+def test_unreadable_csv_gets_one_line(tmp_path, capsys, content, expected):
+    data = tmp_path / "bad.csv"
+    data.write_bytes(content)
+    code, err = _main(capsys, "train", data, "--target", "y", "--epochs", "1", "--verbose", "0",
+                      "--out", tmp_path / "m.npkeras")
+    assert code == 2 and _one_line(err)
+    assert expected in err
+
+
+def test_a_csv_with_a_bom_and_blank_lines_is_read(tmp_path):
+    from npkeras.datasets import load_csv
+
+    data = tmp_path / "bom.csv"
+    data.write_bytes(b"\xef\xbb\xbfa,b,y\n1,2,3\n\n4,5,6\n")
+    table = load_csv(data, target="y")
+    assert table.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(table.features, [[1, 2], [4, 5]])
+    np.testing.assert_array_equal(table.target, [3, 6])
+
+
+@pytest.fixture
+def trained(tmp_path, capsys):
+    data = tmp_path / "ok.csv"
+    data.write_text(GOOD_ROWS.replace("y\n", "kind\n").replace(",3\n", ",cat\n").replace(",6\n", ",dog\n")
+                    .replace(",9\n", ",cat\n").replace(",1\n", ",dog\n").replace(",2\n", ",cat\n"))
+    model = tmp_path / "m.npkeras"
+    code, err = _main(capsys, "train", data, "--target", "kind", "--epochs", "1", "--verbose", "0",
+                      "--out", model)
+    assert code == 0, err
+    return data, model
+
+
+def _with_metadata(path, edit):
+    import zipfile
+
+    from tests.saving import hostile
+
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+
+    def change(config):
+        edit(config["metadata"])
+
+    hostile.write_model(path, hostile.config_edit(members, change), fix_checksums=False)
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda m: m.update(labels=["cat"]), "'labels' must list one class per model output"),
+    (lambda m: m.update(labels=5), "'labels' must list one class per model output"),
+    (lambda m: m.update(features=["a", "a"]), "'features' must be a list of distinct column names"),
+    (lambda m: m.update(task="poetry"), "unknown task 'poetry'"),
+    (lambda m: m.update(target=3), "'target' must be a column name"),
+])
+def test_damaged_cli_metadata_gets_one_line(trained, capsys, edit, expected):
+    data, model = trained
+    _with_metadata(model, edit)
+    for command in (("predict", model, data), ("evaluate", model, data)):
+        code, err = _main(capsys, *command)
+        assert code == 2 and _one_line(err)
+        assert f"has damaged npkeras-train metadata: {expected}." in err
+
+
+def test_a_tampered_model_file_gets_one_line(trained, capsys):
+    data, model = trained
+    raw = bytearray(model.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    model.write_bytes(bytes(raw))
+    code, err = _main(capsys, "predict", model, data)
+    assert code == 2 and _one_line(err) and "npkeras predict: error: " in err
+
+
+def test_a_model_whose_inputs_differ_gets_one_line(trained, tmp_path, capsys):
+    _, model = trained
+    _with_metadata(model, lambda m: m.pop("features"))
+    wide = tmp_path / "wide.csv"
+    wide.write_text("a,b,c\n1,2,3\n")
+    code, err = _main(capsys, "predict", model, wide)
+    assert code == 2 and _one_line(err)
+    assert "the model cannot take this data: " in err
+
+
+def test_a_full_disk_while_writing_predictions_names_the_file(trained, tmp_path, capsys, monkeypatch):
+    import csv
+    import errno
+
+    data, model = trained
+
+    class FullDisk:
+        def __init__(self, stream):
+            pass
+
+        def writerows(self, rows):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(csv, "writer", FullDisk)
+    out = tmp_path / "p.csv"
+    code, err = _main(capsys, "predict", model, data, "--out", out)
+    assert code == 2 and _one_line(err)
+    assert f"cannot write predictions to '{out}': No space left on device." in err

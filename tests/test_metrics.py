@@ -63,7 +63,10 @@ def test_unknown_metric_and_one_shot_call():
         metrics.resolve("accurcy", (1,), (1,))
     m = metrics.MeanAbsoluteError()
     assert m(np.array([[1.0]]), np.array([[3.0]])) == 2.0
-    assert m.result() == 0.0  # one-shot calls leave the streaming state alone
+    # as in Keras 3, calling a metric updates its state and returns the running result
+    assert m(np.array([[1.0]]), np.array([[1.0]])) == 1.0
+    m.reset_state()
+    assert m.result() == 0.0
 
 
 def test_get_by_name_and_the_data_dependent_accuracy():

@@ -19,6 +19,7 @@ from npkeras.layers.node import KerasTensor
 from npkeras.models import Model, Sequential
 from npkeras.ops import GradientTape, Variable
 from npkeras import models
+from npkeras import constraints
 from npkeras import distribution
 
 __version__ = "0.1.0"
@@ -28,7 +29,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor",
            "optimizers", "initializers", "regularizers", "callbacks", "saving", "utils",
            "backend", "models", "__version__",
            "distribution",
-           "wrappers"]
+           "wrappers", "constraints"]
 
 
 def __getattr__(name):

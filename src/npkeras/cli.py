@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import sys
 
@@ -30,12 +31,19 @@ class UsageError(Exception):
     """A problem with what the user asked for: reported in one line, exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line gets one line (not the usage block) and exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help').\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="npkeras", description="Train and use neural networks on CSV files with npkeras.",
         epilog="Examples:\n  " + "\n  ".join(EXAMPLES.values()),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def add(name, help_text):
         return sub.add_parser(name, help=help_text, description=help_text,
@@ -101,15 +109,65 @@ def _check_writable(path, what):
         raise UsageError(f"cannot write {what} to '{path}': the folder does not exist or is not writable.")
 
 
-def _train(args) -> int:
+def _positive_float(option: str, value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{option} must be a finite number > 0; received {value!r}.")
+    return value
+
+
+def _hidden_sizes(text: str) -> list:
+    try:
+        sizes = [int(h) for h in text.split(",") if h.strip()]
+    except ValueError:
+        sizes = None
+    if sizes is None or any(h < 1 for h in sizes):
+        raise UsageError(f"--hidden must be comma-separated positive integers, like 64,64; "
+                         f"received {text!r}.")
+    return sizes
+
+
+def _named(option: str, getter, name: str):
+    """``getter(name)`` (an activation or optimizer), or a UsageError listing the names."""
+    try:
+        return getter(name)
+    except ValueError as err:
+        raise UsageError(f"{option}: {err}") from None
+
+
+def _check_train_options(args):
+    """(hidden sizes, optimizer) from the options, each checked as the library would
+    check it, so that a bad option fails before the data is read."""
     if args.epochs < 1 or args.batch_size < 1:
         raise UsageError("--epochs and --batch-size must be positive integers.")
-    try:
-        hidden = [int(h) for h in args.hidden.split(",") if h.strip()]
-    except ValueError:
-        raise UsageError(f"--hidden must be comma-separated integers, like 64,64; received {args.hidden!r}.") from None
+    if args.seed < 0:
+        raise UsageError(f"--seed must be an integer >= 0; received {args.seed}.")
+    _positive_float("--lr", args.lr)
+    split = args.validation_split
+    if not (math.isfinite(split) and 0 <= split < 1):
+        raise UsageError(f"--validation-split must be a fraction in [0, 1); received {split!r}.")
+    hidden = _hidden_sizes(args.hidden)
+    _named("--activation", keras.activations.get, args.activation)
+    return hidden, _named("--optimizer", keras.optimizers.get, args.optimizer)
+
+
+def _check_rows(n_rows: int, split: float, path):
+    """Training needs two rows, and a validation split that leaves rows on both sides
+    (Keras keeps the first floor(n * (1 - split)) rows for training)."""
+    if n_rows < 2:
+        raise UsageError(f"'{path}' has {n_rows} data row; training needs at least 2.")
+    kept = math.floor(n_rows * (1 - split))
+    if split > 0 and not 0 < kept < n_rows:
+        raise UsageError(
+            f"--validation-split {split} of {n_rows} rows leaves {kept} for training and "
+            f"{n_rows - kept} for validation; both need at least one (or pass 0)."
+        )
+
+
+def _train(args) -> int:
+    hidden, optimizer = _check_train_options(args)
     _check_writable(args.out, "the model")
     table = load_csv(args.data, target=args.target)
+    _check_rows(len(table.features), args.validation_split, args.data)
     task = args.task or _infer_task(table.target)
     keras.utils.set_random_seed(args.seed)
     x = table.features
@@ -137,7 +195,6 @@ def _train(args) -> int:
         loss, metrics = "mse", ["mae", "r2_score"]
     model = keras.Sequential(layers, name="npkeras_cli_model")
     model.metadata = metadata
-    optimizer = keras.optimizers.get(args.optimizer)
     optimizer.learning_rate = args.lr
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     print(f"Training a {task} model on {len(x)} rows, {x.shape[1]} features "
@@ -152,17 +209,50 @@ def _train(args) -> int:
 
 
 def _load(path):
+    """A saved model and its CLI metadata ({} for a model not made by ``npkeras train``)."""
+    model = keras.models.load_model(path)
+    meta = getattr(model, "metadata", None) or {}
+    problem = _metadata_problem(meta, model)
+    if problem:
+        raise UsageError(f"'{path}' has damaged npkeras-train metadata: {problem}.")
+    return model, meta
+
+
+def _metadata_problem(meta, model) -> str | None:
+    """What is wrong with the metadata ``npkeras train`` wrote, or None."""
+    if not isinstance(meta, dict):
+        return "it is not a dict"
+    if meta.get("task", "regression") not in ("regression", "classification"):
+        return f"unknown task {meta['task']!r}"
+    features = meta.get("features")
+    if features is not None and (not isinstance(features, list) or not features
+                                 or not all(isinstance(f, str) for f in features)
+                                 or len(set(features)) != len(features)):
+        return "'features' must be a list of distinct column names"
+    if meta.get("target") is not None and not isinstance(meta["target"], str):
+        return "'target' must be a column name"
+    if meta.get("task") == "classification":
+        labels = meta.get("labels")
+        outputs = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
+        if (not isinstance(labels, list) or not labels
+                or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                           for v in labels)
+                or (outputs is not None and outputs != len(labels))):
+            return "'labels' must list one class per model output"
+    return None
+
+
+def _run_model(call, *args, **kwargs):
+    """``call(*args, **kwargs)`` (predict or evaluate); a model that cannot take the data
+    is a usage error."""
     try:
-        return keras.models.load_model(path)
+        return call(*args, **kwargs)
     except ValueError as err:
-        if isinstance(err, ModelFileError):
-            raise
-        raise UsageError(f"cannot load '{path}': {err}") from None
+        raise UsageError(f"the model cannot take this data: {err}") from None
 
 
-def _features_for(model, path, target=None):
+def _features_for(meta, path, target=None):
     """The model's feature columns of ``path`` (and ``target`` when given), checked."""
-    meta = getattr(model, "metadata", {}) or {}
     expected = meta.get("features")
     if expected is None:
         return load_csv(path, target=target), meta
@@ -193,23 +283,23 @@ def _encode_target(meta, y):
 
 
 def _evaluate(args) -> int:
-    model = _load(args.model)
-    meta = getattr(model, "metadata", {}) or {}
+    model, meta = _load(args.model)
     target = args.target or meta.get("target")
     if target is None:
         raise UsageError("the model does not record its target column; pass --target.")
-    table, meta = _features_for(model, args.data, target)
-    logs = model.evaluate(table.features, _encode_target(meta, table.target), verbose=0, return_dict=True)
+    table, meta = _features_for(meta, args.data, target)
+    logs = _run_model(model.evaluate, table.features, _encode_target(meta, table.target), verbose=0,
+                      return_dict=True)
     print(", ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
     return 0
 
 
 def _predict(args) -> int:
-    model = _load(args.model)
+    model, meta = _load(args.model)
     if args.out:
         _check_writable(args.out, "predictions")
-    table, meta = _features_for(model, args.data)
-    outputs = model.predict(table.features, verbose=0)
+    table, meta = _features_for(meta, args.data)
+    outputs = _run_model(model.predict, table.features, verbose=0)
     header = [(meta or {}).get("target") or "prediction"]
     if meta and meta.get("task") == "classification":
         labels = meta["labels"]
@@ -220,20 +310,20 @@ def _predict(args) -> int:
         rows = [[f"{v:.6g}" for v in row] for row in outputs.reshape(len(outputs), -1)]
         if len(rows[0]) > 1:
             header = [f"output_{i}" for i in range(len(rows[0]))]
-    stream = open(args.out, "w", newline="") if args.out else sys.stdout
+    if not args.out:
+        csv.writer(sys.stdout).writerows([header, *rows])
+        return 0
     try:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        writer.writerows(rows)
-    finally:
-        if args.out:
-            stream.close()
-            print(f"Wrote {len(rows)} predictions to {args.out}")
+        with open(args.out, "w", newline="") as stream:
+            csv.writer(stream).writerows([header, *rows])
+    except OSError as err:  # a full disk, a quota: name the file
+        raise UsageError(f"cannot write predictions to '{args.out}': {err.strerror or err}.") from None
+    print(f"Wrote {len(rows)} predictions to {args.out}")
     return 0
 
 
 def _summary(args) -> int:
-    _load(args.model).summary()
+    _load(args.model)[0].summary()
     return 0
 
 
@@ -285,16 +375,15 @@ def main(argv=None) -> int:
                 "summary": _summary, "demo": _demo, "trace": _trace}
     try:
         return handlers[args.command](args)
-    except (UsageError, DataError, ModelFileError, FileNotFoundError, IsADirectoryError,
-            PermissionError) as err:
+    except BrokenPipeError:  # output piped into a command that stopped reading (head)
+        sys.stderr.close()
+        return 0
+    except (UsageError, DataError, ModelFileError, OSError) as err:  # OSError: a path, disk full
         print(f"npkeras {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"npkeras {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # output piped into a command that stopped reading (head)
-        sys.stderr.close()
-        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

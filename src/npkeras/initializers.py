@@ -201,7 +201,9 @@ class Orthogonal(Initializer):
         q *= xp.sign(xp.diag(r))  # makes the draw uniform over orthogonal matrices
         if rows < cols:
             q = q.T
-        return (self.gain * q[:rows, :cols]).reshape(shape).astype(dtype or backend.floatx())
+        # C order: q.T above is Fortran-ordered, and astype would keep that order
+        return xp.ascontiguousarray((self.gain * q[:rows, :cols]).reshape(shape),
+                                    dtype=dtype or backend.floatx())
 
     def get_config(self):
         return {"gain": self.gain, **super().get_config()}
@@ -221,25 +223,48 @@ _ALIASES = {"uniform": "random_uniform", "normal": "random_normal", "zero": "zer
 
 
 _skip_draws = False
+_budget: list | None = None  # [elements still allowed] inside a bounded skipping_draws block
+
+
+class WeightBudgetError(ValueError):
+    """A weight created while loading is larger than what the saved file stores."""
 
 
 @contextlib.contextmanager
-def skipping_draws():
+def skipping_draws(max_elements: int | None = None):
     """Within the block, new weights start as zeros without drawing random numbers.
 
     Loading a saved model uses this: the saved values overwrite the weights anyway, and
     not drawing keeps the random stream where it was, so training resumes identically.
+    ``max_elements`` caps the total number of scalars of the weights created in the
+    block (a loader passes the count its file stores, so a config asking for
+    ``units=10**9`` fails before anything is allocated).
     """
-    global _skip_draws
-    previous, _skip_draws = _skip_draws, True
+    global _skip_draws, _budget
+    previous = _skip_draws, _budget
+    _skip_draws, _budget = True, (None if max_elements is None else [int(max_elements)])
     try:
         yield
     finally:
-        _skip_draws = previous
+        _skip_draws, _budget = previous
 
 
 def draws_skipped() -> bool:
     return _skip_draws
+
+
+def skipped_draw(shape: tuple, dtype):
+    """The zeros ``add_weight`` creates instead of a draw inside :func:`skipping_draws`,
+    counted against its ``max_elements`` before they are allocated."""
+    if _budget is not None and all(d >= 0 for d in shape):
+        size = math.prod(shape)
+        if size > _budget[0]:
+            raise WeightBudgetError(
+                f"a weight of shape {shape} ({size:,} values) exceeds the {_budget[0]:,} "
+                "values the file still holds for it"
+            )
+        _budget[0] -= size
+    return xp.zeros(shape, dtype)
 
 
 def get(identifier) -> Initializer:

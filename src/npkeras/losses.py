@@ -60,6 +60,10 @@ class Loss:
         (d,) = tape.backprop([per_sample], [xp.ones_like(values)], [pred])
         return values, (xp.zeros_like(y_pred) if d is None else d)
 
+    def check_targets(self, y_true, pred_shape) -> None:
+        """Refuse a whole target array this loss cannot mean (once per data set, before
+        training); ``pred_shape`` is the model output's shape (None when unknown)."""
+
     def prepare_targets(self, y_true, y_pred):
         """y_true as an array of y_pred's type and shape.
 
@@ -254,6 +258,17 @@ class BinaryCrossentropy(Loss):
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_smoothing(label_smoothing)
 
+    def check_targets(self, y_true, pred_shape):
+        y = xp.asarray(y_true)
+        if y.size and y.dtype.kind in "fiub":
+            low, high = float(y.min()), float(y.max())
+            if low < 0.0 or high > 1.0:
+                raise ValueError(
+                    f"Loss '{self.name}' needs targets in [0, 1] (labels or probabilities), "
+                    f"but the targets range over [{low:g}, {high:g}]. For several classes use "
+                    "sparse_categorical_crossentropy (integer labels) or "
+                    "categorical_crossentropy (one-hot rows).")
+
     def compute(self, y_true, y_pred, need_grad=True):
         y = y_true
         if self.label_smoothing:
@@ -317,6 +332,17 @@ class CategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_smoothing(label_smoothing)
         self.axis = int(axis)
+
+    def check_targets(self, y_true, pred_shape):
+        y = xp.asarray(y_true)
+        if pred_shape is None or pred_shape[-1] in (None, 1):
+            return
+        if y.ndim < len(pred_shape) or y.shape[-1] == 1:
+            raise ValueError(
+                f"Loss '{self.name}' needs one-hot targets of {pred_shape[-1]} columns, but "
+                f"received targets of shape {y.shape}, which look like integer class labels. "
+                "Use loss='sparse_categorical_crossentropy' for integer labels, or one-hot "
+                "encode them with keras.utils.to_categorical(y).")
 
     def compute(self, y_true, y_pred, need_grad=True):
         y = y_true
@@ -545,3 +571,111 @@ def serialize(loss: Loss) -> dict:
     from npkeras.saving.registry import serialize_object
 
     return serialize_object(loss)
+
+
+# -- function forms: per-sample losses, as keras.losses.mean_squared_error(y_true, y_pred) --
+# Each runs its class with reduction="none", so it returns one value per sample (the last
+# axis reduced) and, under a tape, records the class's own derivative: usable inside a
+# custom loss and differentiable like any op.
+
+def _per_sample(loss_class, y_true, y_pred, **options):
+    return loss_class(reduction="none", **options)(y_true, y_pred)
+
+
+def _check_last_axis(fn_name, axis):
+    if axis != -1:
+        raise ValueError(f"{fn_name} reduces the last axis only; received axis={axis}. "
+                         "Move the class axis last (e.g. with keras.ops.moveaxis).")
+
+
+def mean_squared_error(y_true, y_pred):
+    """Per-sample mean of (y_true - y_pred)**2 over the last axis.
+
+    >>> mean_squared_error([[1.0, 2.0]], [[1.0, 4.0]]).tolist()
+    [2.0]
+    """
+    return _per_sample(MeanSquaredError, y_true, y_pred)
+
+
+def mean_absolute_error(y_true, y_pred):
+    """Per-sample mean of |y_true - y_pred| over the last axis."""
+    return _per_sample(MeanAbsoluteError, y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """Per-sample 100 * mean(|y_true - y_pred| / |y_true|) over the last axis."""
+    return _per_sample(MeanAbsolutePercentageError, y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """Per-sample mean of (log1p(y_true) - log1p(y_pred))**2 over the last axis."""
+    return _per_sample(MeanSquaredLogarithmicError, y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Per-sample Huber loss (quadratic within ``delta``, linear beyond)."""
+    return _per_sample(Huber, y_true, y_pred, delta=delta)
+
+
+def log_cosh(y_true, y_pred):
+    """Per-sample mean of log(cosh(y_pred - y_true)) over the last axis."""
+    return _per_sample(LogCosh, y_true, y_pred)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample binary cross-entropy, mean over the last axis.
+
+    >>> round(float(binary_crossentropy([[1.0]], [[0.5]])[0]), 6)
+    0.693147
+    """
+    _check_last_axis("binary_crossentropy", axis)
+    return _per_sample(BinaryCrossentropy, y_true, y_pred, from_logits=from_logits,
+                       label_smoothing=label_smoothing)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
+    """Per-sample cross-entropy of one-hot (or soft) targets against class scores."""
+    return _per_sample(CategoricalCrossentropy, y_true, y_pred, from_logits=from_logits,
+                       label_smoothing=label_smoothing, axis=axis)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    """Per-sample cross-entropy of integer labels against class scores (last axis)."""
+    _check_last_axis("sparse_categorical_crossentropy", axis)
+    if ignore_class is not None:
+        raise ValueError("sparse_categorical_crossentropy does not support `ignore_class` yet; "
+                         "pass sample_weight=0 for the samples to ignore instead.")
+    return _per_sample(SparseCategoricalCrossentropy, y_true, y_pred, from_logits=from_logits)
+
+
+def kl_divergence(y_true, y_pred):
+    """Per-sample sum of y_true * log(y_true / y_pred) over the last axis."""
+    return _per_sample(KLDivergence, y_true, y_pred)
+
+
+def hinge(y_true, y_pred):
+    """Per-sample mean of max(1 - y_true * y_pred, 0) (labels 0/1 become -1/1)."""
+    return _per_sample(Hinge, y_true, y_pred)
+
+
+def squared_hinge(y_true, y_pred):
+    """Per-sample mean of max(1 - y_true * y_pred, 0)**2 (labels 0/1 become -1/1)."""
+    return _per_sample(SquaredHinge, y_true, y_pred)
+
+
+def poisson(y_true, y_pred):
+    """Per-sample mean of y_pred - y_true * log(y_pred) over the last axis."""
+    return _per_sample(Poisson, y_true, y_pred)
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Per-sample negative cosine similarity along ``axis`` (-1 for parallel vectors)."""
+    return _per_sample(CosineSimilarity, y_true, y_pred, axis=axis)
+
+
+mse = MSE = mean_squared_error
+mae = MAE = mean_absolute_error
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kl_divergence
+logcosh = log_cosh

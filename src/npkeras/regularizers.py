@@ -78,6 +78,11 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
+#: Keras's lower-case aliases: ``keras.regularizers.l2(0.01)``
+l1 = L1
+l2 = L2
+l1_l2 = L1L2
+
 _CLASSES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 
 

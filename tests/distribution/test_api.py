@@ -159,8 +159,8 @@ def test_summed_metric_states_give_the_metric_of_all_samples(make):
     whole.update_state(y_true, y_pred)
     first.update_state(y_true[:15], y_pred[:15])
     second.update_state(y_true[15:], y_pred[15:])
-    loss_sum, seen = seam.reduce_epoch_state(_SecondProcess([2.0, 25.0] + second.state()),
-                                             [first], 1.0, 15.0)
+    other = [2.0, 25.0] + [v.value for v in second.variables]
+    loss_sum, seen = seam.reduce_epoch_state(_SecondProcess(other), [first], 1.0, 15.0)
     assert (loss_sum, seen) == (3.0, 40.0)
     assert first.result() == pytest.approx(whole.result(), rel=1e-12)
 

@@ -186,23 +186,33 @@ def test_train_test_predict_on_batch():
     assert model.predict_on_batch(x).shape == (4, 1)
 
 
-def test_nan_loss_is_reported_with_epoch_and_batch():
+def test_overflowing_loss_is_reported_and_never_applied():
     model = keras.Sequential([keras.Input(shape=(1,)), layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    x = np.array([[1.0], [np.nan]], dtype=np.float32)
-    with pytest.warns(RuntimeWarning, match=r"Loss became nan at epoch 1, batch 1"):
+    x = np.array([[1.0], [1e30]], dtype=np.float32)  # finite, but its squared error is not
+    before = model.get_weights()
+    with pytest.warns(RuntimeWarning, match=r"Loss became inf at epoch 1, batch 1: that update was skipped"):
         model.fit(x, np.ones(2), batch_size=1, shuffle=False, verbose=0)
+    after = model.get_weights()
+    assert all(np.isfinite(w).all() for w in after)
+    assert not np.array_equal(before[0], after[0])  # the first, finite step was applied
 
 
-def test_terminate_on_nan_stops_training():
+def test_terminate_on_nan_stops_with_the_last_finite_weights():
     model = keras.Sequential([keras.Input(shape=(1,)), layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    x = np.full((8, 1), np.nan, dtype=np.float32)
+    x = np.ones((8, 1), dtype=np.float32)
+    x[3] = 1e30
+    snapshots = []
+    keep = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: snapshots.append(model.get_weights()))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        history = model.fit(x, np.ones(8), batch_size=1, epochs=5, verbose=0,
-                            callbacks=[keras.callbacks.TerminateOnNaN()])
-    assert len(history.history["loss"]) == 1
+        history = model.fit(x, np.ones(8), batch_size=1, epochs=5, shuffle=False, verbose=0,
+                            callbacks=[keep, keras.callbacks.TerminateOnNaN()])
+    assert len(history.history["loss"]) == 1 and len(snapshots) == 4
+    for a, b in zip(snapshots[2], model.get_weights()):  # the bad step changed nothing
+        np.testing.assert_array_equal(a, b)
 
 
 def _interrupt_after(model, epochs_done, at_batch):

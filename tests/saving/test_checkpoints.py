@@ -35,7 +35,7 @@ def test_model_checkpoint_formats_names_and_saves_best_only(tmp_path):
 
 
 def test_model_checkpoint_checks_suffix_and_keys(tmp_path):
-    with pytest.raises(ValueError, match=r"must end in '.weights.npz' when save_weights_only=True"):
+    with pytest.raises(ValueError, match=r"must end in '.weights.h5' or '.weights.npz' when save_weights_only=True"):
         callbacks.ModelCheckpoint(str(tmp_path / "w.npkeras"), save_weights_only=True)
     model, x, y = _setup()
     with pytest.raises(KeyError, match=r"names 'val_auc', which is not in the logs \(loss\)"):

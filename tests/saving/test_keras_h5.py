@@ -81,3 +81,69 @@ def test_keras_3_loads_the_export(tmp_path):
     subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
                    check=True, env=env, capture_output=True, timeout=300)
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+def _h5_with(path, edit):
+    """A Keras weights file of ``_mlp()`` changed by ``edit(h5py.File)``."""
+    import h5py
+
+    keras.saving.save_keras_weights(_mlp(), path)
+    with h5py.File(path, "r+") as f:
+        edit(f)
+    return path
+
+
+def _replace(name, data):
+    def edit(f):
+        del f[name]
+        f.create_dataset(name, data=data)
+    return edit
+
+
+def _regroup(name):
+    def edit(f):
+        del f[name]
+        f.create_dataset(name, data=np.zeros(3))
+    return edit
+
+
+def _rename(old, new):
+    def edit(f):
+        f.move(old, new)
+    return edit
+
+
+def _huge(name):
+    def edit(f):
+        # declared 4e10 float32 values (160 GB), chunked and compressed: a few bytes on disk
+        del f[name]
+        f.create_dataset(name, shape=(200_000, 200_000), dtype="f4", chunks=(1000, 1000),
+                         compression="gzip")
+    return edit
+
+
+@pytest.mark.parametrize(("edit", "match"), [
+    (_replace("layers/dense/vars/1", np.full(8, np.nan, "f4")),
+     "variable 'layers/dense/vars/1' holds NaN or infinite values"),
+    (_replace("layers/dense/vars/1", np.array([b"x"] * 8)),
+     "variable 'layers/dense/vars/1' is not a numeric array"),
+    (_regroup("layers/dense/vars"), "holds 'layers/dense/vars', which is not a group"),
+    (_rename("layers/dense/vars/1", "layers/dense/vars/bias"),
+     r"names the variables of 'layers/dense' \['0', 'bias'\]; Keras numbers them 0, 1, 2"),
+    (_huge("layers/dense/vars/0"), r"has shape \(200000, 200000\), but layer .* needs \(4, 8\)"),
+])
+def test_hostile_keras_files_raise_model_file_error(tmp_path, edit, match):
+    path = _h5_with(tmp_path / "w.weights.h5", edit)
+    model = _mlp()
+    before = model.get_weights()
+    with pytest.raises(keras.saving.ModelFileError, match=match):
+        keras.saving.load_keras_weights(model, path)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_file_that_is_not_hdf5_raises_model_file_error(tmp_path):
+    path = tmp_path / "w.weights.h5"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 100)
+    with pytest.raises(keras.saving.ModelFileError, match="is not a readable HDF5 file"):
+        keras.saving.load_keras_weights(_mlp(), path)

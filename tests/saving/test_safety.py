@@ -77,7 +77,7 @@ def test_object_dtype_array_is_refused(files):
         np.save(inner, np.array([Payload()], dtype=object), allow_pickle=True)
         zf.writestr("layers/dense/kernel.npy", inner.getvalue())
     path = _write(tmp / "o.npkeras", {**members, "weights.npz": buf.getvalue()})
-    with pytest.raises(UnsafeModelFileError, match="could not be read as plain numeric arrays: Object arrays cannot be loaded"):
+    with pytest.raises(UnsafeModelFileError, match="'layers/dense/kernel' .* has dtype object; only numeric arrays"):
         keras.models.load_model(path)
 
 
@@ -96,16 +96,14 @@ def test_unexpected_member_is_refused(files):
         keras.models.load_model(path)
 
 
-def test_zip_bomb_is_refused(files, monkeypatch):
+def test_zip_bomb_is_refused(files):
     tmp, members = files
-    from npkeras.saving import safety
-
     big = b"\0" * (4 * 1024 * 1024)
     path = _write(tmp / "bomb.npkeras", {**members, "weights.npz": big})
     assert path.stat().st_size < 20_000  # a few kilobytes that inflate to megabytes
-    monkeypatch.setattr(safety, "MAX_MEMBER_BYTES", 1024 * 1024)
+    limits = keras.saving.LoadLimits(max_member_bytes=1024 * 1024)
     with pytest.raises(UnsafeModelFileError, match=r"declares 4,194,304 bytes uncompressed, over the limit"):
-        keras.models.load_model(path)
+        keras.models.load_model(path, limits=limits)
 
 
 def test_member_lying_about_its_size_is_refused(files):
@@ -185,7 +183,7 @@ def test_flipped_byte_in_the_archive_itself_is_refused(files):
 def test_future_format_version_is_refused(files):
     tmp, members = files
     path = _write(tmp / "v.npkeras", members, metadata_patch={"format_version": 99})
-    with pytest.raises(UnsupportedFormatVersionError, match="format version 99; this npkeras reads versions up to 1"):
+    with pytest.raises(UnsupportedFormatVersionError, match="format version 99; this npkeras reads version 1. Upgrade npkeras"):
         keras.models.load_model(path)
 
 

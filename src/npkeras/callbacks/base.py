@@ -45,7 +45,9 @@ _HOOKS = [name for name in vars(Callback) if name.startswith("on_")]
 
 class CallbackList:
     """Calls each hook on every callback in order; batch hooks only on callbacks that
-    override them, so an empty hook costs nothing per step."""
+    override them, so an empty hook costs nothing per step. Every hook receives a
+    ``logs`` dict, never None (an empty one when there is nothing to report), and every
+    callback has ``model`` and ``params`` set, as in Keras."""
 
     def __init__(self, callbacks, model=None, params=None):
         self.callbacks = list(callbacks or [])
@@ -59,24 +61,29 @@ class CallbackList:
                 )
             if model is not None:
                 cb.set_model(model)
-            if params is not None:
-                cb.set_params(params)
+            # also for callbacks whose __init__ skipped super().__init__()
+            cb.set_params(dict(params) if params is not None else getattr(cb, "params", None) or {})
         self.wants_train_batch_logs = False
         for hook in _HOOKS:
             active = [getattr(cb, hook) for cb in self.callbacks
                       if hook in vars(cb) or getattr(type(cb), hook) is not getattr(Callback, hook)]
-            setattr(self, hook, self._dispatcher(active))
+            setattr(self, hook, self._dispatcher(active, takes_index=hook.endswith(
+                ("_batch_begin", "_batch_end", "epoch_begin", "epoch_end"))))
             if hook == "on_train_batch_end" and active:
                 self.wants_train_batch_logs = True
 
     @staticmethod
-    def _dispatcher(methods):
+    def _dispatcher(methods, takes_index):
         if not methods:
             return lambda *args, **kwargs: None
+        position = 1 if takes_index else 0
 
-        def call(*args, **kwargs):
+        def call(*args, logs=None):
+            if len(args) > position:  # logs given positionally
+                args, logs = args[:position], args[position]
+            logs = {} if logs is None else logs
             for method in methods:
-                method(*args, **kwargs)
+                method(*args, logs)
 
         return call
 

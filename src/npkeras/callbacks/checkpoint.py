@@ -13,8 +13,10 @@ class ModelCheckpoint(Callback):
 
     Args:
         filepath: path, may hold ``{epoch}`` (1-based) and any log key, e.g.
-            ``"ckpt-{epoch:02d}-{val_loss:.3f}.npkeras"``. Ends in ``.npkeras``, or in
-            ``.weights.npz`` with ``save_weights_only=True``.
+            ``"ckpt-{epoch:02d}-{val_loss:.3f}.keras"``. Ends in ``.keras`` or
+            ``.npkeras`` (both hold npkeras's own zip format: ``keras.models.load_model``
+            of npkeras reads them, Keras itself does not), or in ``.weights.h5`` (Keras 3's
+            weight layout) or ``.weights.npz`` with ``save_weights_only=True``.
         monitor, mode: the quantity and direction for ``save_best_only``.
         save_best_only: save only when ``monitor`` improves.
         initial_value_threshold: a value the first save must beat.
@@ -27,11 +29,11 @@ class ModelCheckpoint(Callback):
                  initial_value_threshold=None):
         super().__init__()
         self.filepath = os.fspath(filepath)
-        suffix = ".weights.npz" if save_weights_only else ".npkeras"
-        if not self.filepath.endswith(suffix):
+        suffixes = (".weights.h5", ".weights.npz") if save_weights_only else (".keras", ".npkeras")
+        if not self.filepath.endswith(suffixes):
             raise ValueError(
-                f"ModelCheckpoint filepath must end in '{suffix}' when save_weights_only="
-                f"{save_weights_only}; received filepath='{self.filepath}'."
+                f"ModelCheckpoint filepath must end in '{suffixes[0]}' or '{suffixes[1]}' when "
+                f"save_weights_only={save_weights_only}; received filepath='{self.filepath}'."
             )
         if save_freq != "epoch":
             raise ValueError("ModelCheckpoint supports save_freq='epoch' only.")

@@ -9,6 +9,12 @@ import warnings
 from npkeras.callbacks.base import Callback
 
 
+#: name fragments of metrics where larger is better (mode='auto' picks 'max' for them)
+_HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "r2", "fmeasure", "f1_score",
+                     "fbeta_score", "io_u", "iou", "true_positives", "true_negatives",
+                     "cosine_similarity", "sensitivity", "specificity")
+
+
 class _Monitor:
     """Tracks the best value of ``monitor`` under ``mode`` with a ``min_delta`` margin."""
 
@@ -17,7 +23,7 @@ class _Monitor:
             raise ValueError(f"{owner}: `mode` must be 'auto', 'min' or 'max'; received mode={mode!r}.")
         if mode == "auto":
             name = monitor.removeprefix("val_")
-            up = any(k in name for k in ("acc", "auc", "precision", "recall", "r2", "fmeasure"))
+            up = any(k in name for k in _HIGHER_IS_BETTER)
             mode = "max" if up else "min"
         self.monitor, self.mode, self.owner = monitor, mode, owner
         self.min_delta = abs(float(min_delta))

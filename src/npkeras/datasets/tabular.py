@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import math
 import os
 from typing import NamedTuple
 
@@ -23,45 +25,56 @@ class Table(NamedTuple):
     target_name: str | None
 
 
-def _read_columns(path) -> tuple[list, dict]:
-    """(column names, {name: list of raw cell strings or numbers})."""
+def _read_rows(path) -> tuple[list, list]:
+    """(header, [(line number, row)]) of a UTF-8 CSV file, strictly: undecodable bytes,
+    an unterminated quote, rows with more or fewer fields than the header, and unnamed
+    or duplicate column names are refused with the line they are on. Blank lines are
+    skipped."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: '{path}'.")
+    with open(path, "rb") as f:
+        data = f.read()
     try:
-        import pandas as pd
-    except ImportError:
-        pd = None
-    if pd is not None:
-        try:
-            frame = pd.read_csv(path)
-        except pd.errors.EmptyDataError:
-            raise DataError(f"'{path}' is empty: it has no header and no rows.") from None
-        return [str(c) for c in frame.columns], {str(c): frame[c].tolist() for c in frame.columns}
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        raise DataError(f"'{path}' is not UTF-8 text: byte 0x{data[err.start]:02x} on line {line} "
+                        "cannot be decoded. Save the file as UTF-8.") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    try:
+        for row in reader:
+            if row:
+                rows.append((reader.line_num, row))
+    except csv.Error as err:
+        raise DataError(f"'{path}' is not valid CSV at line {reader.line_num}: {err} "
+                        "(an unterminated quote?).") from None
     if not rows:
         raise DataError(f"'{path}' is empty: it has no header and no rows.")
-    header, body = rows[0], rows[1:]
-    columns = {name: [] for name in header}
-    for line_no, row in enumerate(body, start=2):
+    header = [name.strip() for name in rows[0][1]]
+    for i, name in enumerate(header):
+        if not name:
+            raise DataError(f"'{path}' column {i + 1} has no name in the header row.")
+        if header.index(name) != i:
+            raise DataError(f"'{path}' has two columns named '{name}' (columns "
+                            f"{header.index(name) + 1} and {i + 1}); column names must be unique.")
+    for line, row in rows[1:]:
         if len(row) != len(header):
-            raise DataError(f"'{path}' line {line_no} has {len(row)} fields; the header has {len(header)}.")
-        for name, cell in zip(header, row):
-            columns[name].append(_number_or_text(cell))
-    return header, columns
+            raise DataError(f"'{path}' line {line} has {len(row)} fields; the header has {len(header)}.")
+    return header, rows[1:]
+
+
+def _read_columns(path) -> tuple[list, dict, list]:
+    """(column names, {name: list of numbers or raw text cells}, line numbers of the rows)."""
+    header, rows = _read_rows(path)
+    columns = {name: [_number_or_text(row[i]) for _, row in rows] for i, name in enumerate(header)}
+    return header, columns, [line for line, _ in rows]
 
 
 def csv_columns(path) -> list:
-    """The header row of a CSV file."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No such file: '{path}'.")
-    with open(path, newline="") as f:
-        header = next(csv.reader(f), None)
-    if not header:
-        raise DataError(f"'{path}' is empty: it has no header and no rows.")
-    return [h.strip() for h in header]
+    """The header row of a CSV file (checked as :func:`load_csv` checks it)."""
+    return _read_rows(path)[0]
 
 
 def _number_or_text(cell: str):
@@ -80,12 +93,13 @@ def _is_number(v) -> bool:
 def load_csv(path, target: str | None = "target", features: list | None = None) -> Table:
     """Read ``path``: every column but ``target`` (or the listed ``features``) as float features.
 
-    Raises :class:`DataError` for an empty file, a missing target column (listing the
-    columns), a non-numeric feature column, or missing values (naming rows and columns).
-    Uses pandas when installed and the csv module otherwise.
+    Raises :class:`DataError` for a file that is not UTF-8 CSV with one header row
+    (unterminated quote, rows of the wrong length, unnamed or duplicate columns), an
+    empty file, a missing target column (listing the columns), a non-numeric feature
+    column, or missing, NaN, infinite or out-of-range numbers (naming lines and columns).
     """
-    names, columns = _read_columns(path)
-    n_rows = len(next(iter(columns.values()))) if columns else 0
+    names, columns, lines = _read_columns(path)
+    n_rows = len(lines)
     if n_rows == 0:
         raise DataError(f"'{path}' has a header but no data rows.")
     if target is not None and target not in columns:
@@ -100,29 +114,41 @@ def load_csv(path, target: str | None = "target", features: list | None = None) 
         texts = [v for v in columns[name] if not _is_number(v)]
         if texts:
             raise DataError(
-                f"Feature column '{name}' of '{path}' is not numeric (e.g. {texts[0]!r}). "
+                f"Feature column '{name}' of '{path}' is not numeric (e.g. {texts[0]!r:.40}). "
                 "Encode it as numbers first, for categories one 0/1 column per value (one-hot)."
             )
-    x = xp.asarray([columns[n] for n in feature_names], dtype="float64").T
-    bad = xp.isnan(x)
-    if bad.any():
-        rows = sorted(set((xp.nonzero(bad.any(axis=1))[0] + 2).tolist()))
-        cols = [feature_names[i] for i in sorted(set(xp.nonzero(bad.any(axis=0))[0].tolist()))]
-        raise DataError(
-            f"'{path}' has missing or NaN values in column(s) {', '.join(cols)} at line(s) "
-            f"{', '.join(map(str, rows[:10]))}{' ...' if len(rows) > 10 else ''}. Fill or drop them first."
-        )
+    x = _finite(xp.asarray([columns[n] for n in feature_names], dtype="float64").T, feature_names,
+                lines, path)
     y = None
     if target is not None:
         raw = columns[target]
         if all(_is_number(v) for v in raw):
             y = xp.asarray(raw, dtype="float64")
-            if xp.isnan(y).any():
-                rows = (xp.nonzero(xp.isnan(y))[0] + 2).tolist()
-                raise DataError(f"Target column '{target}' of '{path}' has missing values at line(s) {rows[:10]}.")
+            _finite(y[:, None], [target], lines, path)
         else:
+            empty = [line for line, v in zip(lines, raw) if isinstance(v, float) and math.isnan(v)]
+            if empty:
+                raise DataError(f"Target column '{target}' of '{path}' has empty or NaN cells at line(s) "
+                                f"{', '.join(map(str, empty[:10]))}. Fill or drop them first.")
             y = xp.asarray([str(v) for v in raw])
     return Table(x.astype(backend.floatx()), y, feature_names, target)
+
+
+def _finite(values, names: list, lines: list, path):
+    """``values`` (rows, columns); refuses empty cells, NaN, infinities and numbers that
+    do not fit the float type the model computes in (naming columns and lines)."""
+    with xp.errstate(over="ignore", invalid="ignore"):
+        bad = ~xp.isfinite(values.astype(backend.floatx()))
+    if bad.any():
+        rows = [lines[i] for i in xp.nonzero(bad.any(axis=1))[0].tolist()]
+        cols = [names[i] for i in xp.nonzero(bad.any(axis=0))[0].tolist()]
+        raise DataError(
+            f"'{path}' has missing or non-finite values (empty, NaN, inf or too large for "
+            f"{backend.floatx()}) in column(s) {', '.join(cols)} at line(s) "
+            f"{', '.join(map(str, rows[:10]))}{' ...' if len(rows) > 10 else ''}. "
+            "Fill or drop them first."
+        )
+    return values
 
 
 def is_whole_number_column(values) -> bool:

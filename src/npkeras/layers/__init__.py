@@ -31,6 +31,13 @@ from npkeras.layers.reshaping import (
 )
 from npkeras.layers.unit_normalization import UnitNormalization
 from npkeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
+from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from npkeras.layers.wrappers import Bidirectional, TimeDistributed
+from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from npkeras.layers.lambda_layer import Identity, Lambda
+from npkeras.layers.preprocessing import (CategoryEncoding, Discretization, IntegerLookup,
+                                          Rescaling, StringLookup, TextVectorization)
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
@@ -41,6 +48,11 @@ __all__ += ["Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector",
             "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
 __all__ += ["ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise",
             "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
+__all__ += ["RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell",
+            "StackedRNNCells", "Bidirectional", "TimeDistributed"]
+__all__ += ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Lambda", "Identity", "Rescaling",
+            "CategoryEncoding", "Discretization", "StringLookup", "IntegerLookup",
+            "TextVectorization"]
 
 
 def layer_classes() -> dict:
@@ -60,5 +72,11 @@ def layer_classes() -> dict:
     classes.update({cls.__name__: cls for cls in (
         ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
         SpatialDropout2D, SpatialDropout3D)})
+    classes.update({cls.__name__: cls for cls in (
+        RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,
+        Bidirectional, TimeDistributed)})
+    classes.update({cls.__name__: cls for cls in (
+        ReLU, LeakyReLU, PReLU, ELU, Softmax, Lambda, Identity, Rescaling, CategoryEncoding,
+        Discretization, StringLookup, IntegerLookup, TextVectorization)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes

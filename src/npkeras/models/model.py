@@ -169,6 +169,12 @@ class Model(Trainer, Layer):
         for t in in_list:
             if t.node.layer not in layers:
                 layers.append(t.node.layer)
+        names = [layer.name for layer in layers]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(
+                    f"The name \"{name}\" is used {names.count(name)} times in the model. All "
+                    "layer names should be unique: pass another name= to one of them.")
         self._layers = layers
         self.input_names = in_names or [t.node.layer.name for t in in_list]
         self.output_names = out_names or self._unique_output_names(out_list)
@@ -446,14 +452,14 @@ class Model(Trainer, Layer):
         save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
-        """Save only the weights to ``filepath`` (ending in ``.weights.npz``)."""
-        from npkeras.saving.format import save_weights
+        """Save only the weights: ``.weights.npz`` (npkeras) or ``.weights.h5`` (Keras 3)."""
+        from npkeras.saving.weights import save_weights
 
         save_weights(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
-        """Load weights from a ``.weights.npz`` or ``.npkeras`` file into this model."""
-        from npkeras.saving.format import load_weights
+        """Load weights from a ``.weights.npz``, model or Keras ``.weights.h5`` file."""
+        from npkeras.saving.weights import load_weights
 
         load_weights(self, filepath, skip_mismatch=skip_mismatch)
 

@@ -59,6 +59,10 @@ class Sequential(Model):
             )
         if any(existing is layer for existing in self._stack):
             raise ValueError(f"Layer '{layer.name}' is already in Sequential model '{self.name}'.")
+        if any(existing.name == layer.name for existing in self._stack):
+            raise ValueError(
+                f"The name \"{layer.name}\" is used 2 times in Sequential model '{self.name}'. "
+                "All layer names should be unique: pass another name= to one of them.")
         if not self._stack and self._input_layer is None and layer._declared_input_shape is not None:
             self._input_layer = InputLayer(shape=layer._declared_input_shape)
         self._stack.append(layer)

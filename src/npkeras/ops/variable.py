@@ -135,8 +135,8 @@ def _initial_value(initializer, shape, dtype, name):
                 f"initializer={initializer!r} and shape=None.")
         shape = tuple(int(d) for d in shape)
         dtype = dtype or backend.floatx()
-        if initializers.draws_skipped():
-            return xp.zeros(shape, dtype)
+        if initializers.draws_skipped():  # loading: zeros, counted against the file's weights
+            return initializers.skipped_draw(shape, dtype)
         return initializers.get(initializer)(shape, dtype)
     if callable(initializer) and not hasattr(initializer, "__array__"):
         return xp.asarray(initializer(tuple(shape), dtype or backend.floatx()))

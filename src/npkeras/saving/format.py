@@ -19,21 +19,19 @@ import os
 import platform
 import time
 import zipfile
-import zlib
 
 from npkeras import backend, initializers
 from npkeras import losses as losses_module
 from npkeras import metrics as metrics_module
 from npkeras import optimizers as optimizers_module
 from npkeras.backend import xp
-from npkeras.saving import safety
+from npkeras.saving import reader, safety, schema
 from npkeras.saving.atomic import atomic_write, check_writable_target
 from npkeras.saving.graph import deserialize_layer, serialize_layer
 from npkeras.saving.registry import custom_object_scope, serialize_object
 from npkeras.utils.naming import to_snake_case
 
-FORMAT_VERSION = 1
-MEMBERS = ("config.json", "weights.npz", "optimizer.npz", "metadata.json")
+FORMAT_VERSION = reader.FORMAT_VERSION
 
 
 def _weight_map(model) -> dict:
@@ -144,64 +142,18 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
             zf.writestr(name, data)
 
 
-def _open_checked(filepath):
-    """(config, weights, optimizer state or None, metadata) from a verified file."""
-    filepath = os.fspath(filepath)
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"No model file at '{filepath}'.")
-    if os.path.isdir(filepath):
-        raise IsADirectoryError(f"'{filepath}' is a directory, not a model file.")
-    try:
-        zf = zipfile.ZipFile(filepath)
-    except zipfile.BadZipFile:
-        raise safety.ModelFileError(
-            f"'{filepath}' is not an npkeras model file, or it is truncated or corrupt "
-            "(not a readable zip archive)."
-        ) from None
-    with zf:
-        safety.check_member_names(zf, MEMBERS, filepath)
-        names = set(zf.namelist())
-        for needed in ("config.json", "weights.npz", "metadata.json"):
-            if needed not in names:
-                raise safety.ModelFileError(f"'{filepath}' has no {needed}: it is not a complete model file.")
-        try:
-            raw = {name: safety.read_member(zf, name, filepath) for name in names}
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as err:
-            raise safety.ModelFileError(f"'{filepath}' is truncated or corrupt: {err}") from None
-    metadata = safety.parse_json(raw["metadata.json"], f"metadata.json of '{filepath}'")
-    if not isinstance(metadata, dict) or metadata.get("format") != "npkeras":
-        raise safety.ModelFileError(f"'{filepath}' is not an npkeras model file (bad metadata.json).")
-    version = metadata.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise safety.UnsupportedFormatVersionError(
-            f"'{filepath}' uses model file format version {version!r}; this npkeras reads "
-            f"versions up to {FORMAT_VERSION}. Upgrade npkeras to load it."
-        )
-    sums = metadata.get("sha256") or {}
-    for name, data in raw.items():
-        if name == "metadata.json":
-            continue
-        if sums.get(name) != safety.sha256(data):
-            raise safety.ChecksumMismatchError(
-                f"Member {name} of '{filepath}' does not match the SHA-256 recorded when it was "
-                "saved: the file is damaged or was altered."
-            )
-    config = safety.parse_json(raw["config.json"], f"config.json of '{filepath}'")
-    weights = safety.load_arrays(raw["weights.npz"], f"weights.npz of '{filepath}'")
-    opt_state = (safety.load_arrays(raw["optimizer.npz"], f"optimizer.npz of '{filepath}'")
-                 if "optimizer.npz" in raw else None)
-    return config, weights, opt_state, metadata
-
-
-def _assign_weights(model, weights: dict, source, skip_mismatch=False):
+def _matched_weights(model, weights: dict, source, skip_mismatch=False) -> list:
+    """[(model weight, saved value)] for every weight of ``model``, all checked before
+    any is assigned, so a refused file leaves the model as it was."""
     targets = _weight_map(model)
     missing = sorted(set(targets) - set(weights))
     unexpected = sorted(set(weights) - set(targets))
     if (missing or unexpected) and not skip_mismatch:
-        raise ValueError(
+        raise safety.ModelFileError(
             f"The weights in '{source}' do not fit model '{model.name}': missing {missing[:5]}, "
             f"unexpected {unexpected[:5]}. Pass skip_mismatch=True to load the ones that fit."
         )
+    pairs = []
     for key, target in targets.items():
         if key not in weights:
             continue
@@ -209,56 +161,111 @@ def _assign_weights(model, weights: dict, source, skip_mismatch=False):
         if value.shape != target.shape:
             if skip_mismatch:
                 continue
-            raise ValueError(
+            raise safety.ModelFileError(
                 f"Weight '{key}' in '{source}' has shape {value.shape}, but model '{model.name}' "
                 f"needs {target.shape}."
             )
+        narrowing = (value.dtype.kind == "f" and target.dtype.kind == "f"
+                     and value.dtype.itemsize > target.dtype.itemsize and value.size)
+        if narrowing and xp.abs(value).max() > xp.finfo(target.dtype).max:
+            raise safety.ModelFileError(
+                f"Weight '{key}' in '{source}' holds values beyond the range of {target.dtype}.")
+        pairs.append((target, value))
+    return pairs
+
+
+def _assign_weights(model, weights: dict, source, skip_mismatch=False):
+    for target, value in _matched_weights(model, weights, source, skip_mismatch):
         target[...] = value
 
 
+def _set_optimizer_state(model, opt_state: dict, filepath) -> None:
+    iterations = opt_state.get("iterations")
+    if (iterations is None or iterations.shape != () or iterations.dtype.kind not in "iuf"
+            or not 0 <= iterations <= 2**53 or iterations != int(iterations)):
+        raise safety.ModelFileError(
+            f"optimizer.npz of '{filepath}' needs 'iterations', a whole number >= 0; received "
+            f"{iterations!r}.")
+    with reader.refusing(f"The optimizer state in '{filepath}'"):
+        buf = model._prepare_parameters()
+        model.optimizer.set_state(opt_state, [buf.params])
+
+
+def _checked_rng_state(state: dict, filepath):
+    """``state`` once a generator of the current kind accepts it (the global one is
+    changed only after everything else has loaded)."""
+    bit_generator = backend.rng().bit_generator
+    with reader.refusing(f"The random generator state in '{filepath}'"):
+        if state["bit_generator"] != type(bit_generator).__name__:
+            raise ValueError(f"it is for {state['bit_generator']!r}, but npkeras uses "
+                             f"{type(bit_generator).__name__}")
+        type(bit_generator)().state = state
+    return state
+
+
+def _compile_from_config(model, settings: dict, filepath) -> None:
+    with reader.refusing(f"The compile settings in '{filepath}'"):
+        model.compile(optimizer=optimizers_module.get(settings["optimizer"]),
+                      loss=_deserialize_spec(settings.get("loss"), "loss"),
+                      metrics=_deserialize_spec(settings.get("metrics"), "metric"),
+                      loss_weights=_deserialize_spec(settings.get("loss_weights"), "loss"))
+
+
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True,
-               restore_random_state: bool = False):
+               restore_random_state: bool = False, limits: safety.LoadLimits | None = None):
     """Rebuild a model saved with ``model.save``; nothing in the file is executed.
 
     With ``compile=True`` the model comes back compiled with its optimizer state, so
     training continues exactly where it stopped. ``restore_random_state=True`` also
     puts the global random generator back where it was at save time (for resuming a
-    run in a new process).
+    run in a new process). ``limits`` (a :class:`~npkeras.saving.LoadLimits`) bounds
+    what reading the file may cost; the defaults suit any ordinary model.
+
+    Every refusal of the file raises :class:`~npkeras.saving.ModelFileError`.
     """
-    config, weights, opt_state, _ = _open_checked(filepath)
-    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
-        raise safety.ModelFileError(f"config.json of '{filepath}' has no model description.")
-    with custom_object_scope(custom_objects), initializers.skipping_draws():
-        model = deserialize_layer(config["model"])
+    config, weights, opt_state, _ = reader.open_model_file(filepath, limits)
+    filepath = os.fspath(filepath)
+    rng_state = config.get("rng_state") if restore_random_state else None
+    if rng_state:
+        _checked_rng_state(rng_state, filepath)
+    # The config may create no more weight values than the file stores: a layer asking
+    # for more fails before its weights are allocated.
+    budget = safety.stored_size(weights)
+    with custom_object_scope(custom_objects), initializers.skipping_draws(max_elements=budget):
+        with reader.refusing(f"The model described in config.json of '{filepath}'"):
+            model = deserialize_layer(config["model"])
         if not model.built:
             raise safety.ModelFileError(f"The model in '{filepath}' has no input shape to build from.")
         model.metadata = config.get("metadata") or {}
         _assign_weights(model, weights, filepath)
         if compile and config.get("compile"):
-            c = config["compile"]
-            model.compile(optimizer=optimizers_module.get(c["optimizer"]),
-                          loss=_deserialize_spec(c["loss"], "loss"),
-                          metrics=_deserialize_spec(c["metrics"], "metric"),
-                          loss_weights=_deserialize_spec(c["loss_weights"], "loss"))
+            _compile_from_config(model, config["compile"], filepath)
             if opt_state is not None:
-                buf = model._prepare_parameters()
-                model.optimizer.set_state(opt_state, [buf.params])
-    if restore_random_state and config.get("rng_state"):
-        backend.rng().bit_generator.state = config["rng_state"]
+                _set_optimizer_state(model, opt_state, filepath)
+    if rng_state:
+        backend.rng().bit_generator.state = rng_state
     return model
 
 
-def restore_training_state(model, filepath) -> dict:
-    """Load weights, optimizer state and the random generator from ``filepath`` into an
-    existing compiled ``model``; returns the saved ``training_state`` dict."""
-    config, weights, opt_state, _ = _open_checked(filepath)
-    _assign_weights(model, weights, filepath)
+def restore_training_state(model, filepath, limits: safety.LoadLimits | None = None) -> dict:
+    """Load weights, optimizer state and the random generator from the backup at
+    ``filepath`` into an existing compiled ``model``; returns the saved
+    ``training_state`` dict. Everything is checked before the model changes."""
+    config, weights, opt_state, _ = reader.open_model_file(filepath, limits)
+    if not config.get("training_state"):
+        raise safety.ModelFileError(
+            f"'{filepath}' holds no training state: it is not a BackupAndRestore backup.")
+    pairs = _matched_weights(model, weights, filepath)
+    rng_state = config.get("rng_state")
+    if rng_state:
+        _checked_rng_state(rng_state, filepath)
     if opt_state is not None and model.compiled:
-        buf = model._prepare_parameters()
-        model.optimizer.set_state(opt_state, [buf.params])
-    if config.get("rng_state"):
-        backend.rng().bit_generator.state = config["rng_state"]
-    return config.get("training_state") or {}
+        _set_optimizer_state(model, opt_state, filepath)
+    for target, value in pairs:
+        target[...] = value
+    if rng_state:
+        backend.rng().bit_generator.state = rng_state
+    return config["training_state"]
 
 
 def save_weights(model, filepath, overwrite: bool = True) -> None:
@@ -272,16 +279,23 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
         f.write(_npz_bytes(_weight_map(model)))
 
 
-def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
-    """Load weights saved by :func:`save_weights` (names and shapes checked)."""
-    filepath = os.fspath(filepath)
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"No weights file at '{filepath}'.")
+def load_weights(model, filepath, skip_mismatch: bool = False,
+                 limits: safety.LoadLimits | None = None) -> None:
+    """Load weights saved by :func:`save_weights` (or from a ``.npkeras`` file); names,
+    shapes and values are checked before any weight changes, and every refusal of the
+    file raises :class:`~npkeras.saving.ModelFileError`."""
+    limits = limits or safety.DEFAULT_LIMITS
+    filepath = reader.check_regular_file(filepath, "weights")
     if filepath.endswith(".npkeras"):
-        _, weights, _, _ = _open_checked(filepath)
+        weights = reader.open_model_file(filepath, limits).weights
     else:
+        size = os.path.getsize(filepath)
+        if size > limits.max_member_bytes:
+            raise safety.UnsafeModelFileError(
+                f"'{filepath}' is {size:,} bytes, over the limit of {limits.max_member_bytes:,}.")
         with open(filepath, "rb") as f:
-            weights = safety.load_arrays(f.read(), f"'{filepath}'")
+            weights = safety.load_arrays(f.read(), f"'{filepath}'", limits)
+        reader.check_finite(weights, f"'{filepath}'")
     _assign_weights(model, weights, filepath, skip_mismatch)
 
 
@@ -293,5 +307,6 @@ def model_to_json(model, **kwargs) -> str:
 def model_from_json(json_string: str, custom_objects: dict | None = None):
     """A new, freshly initialised model from :func:`model_to_json` output."""
     config = safety.parse_json(json_string.encode("utf-8"), "the model JSON")
-    with custom_object_scope(custom_objects):
+    reader.check_schema(config, schema.Layer(in_graph=False), "The model JSON", "model")
+    with custom_object_scope(custom_objects), reader.refusing("The model JSON"):
         return deserialize_layer(config)

@@ -3,7 +3,45 @@ rebuilding models from them through the class registry."""
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+
+from npkeras import initializers
 from npkeras.saving.registry import custom_object_scope, get_registered_name, lookup_class
+from npkeras.saving.safety import ModelFileError, UnsafeModelFileError
+
+
+class LayerConfigError(ModelFileError):
+    """A saved layer's config is refused by the layer (bad or missing arguments)."""
+
+
+@contextlib.contextmanager
+def _naming_layer(entry):
+    """Errors while making, building or connecting one saved layer name that layer (the
+    innermost one, for layers inside nested models)."""
+    try:
+        yield
+    except ModelFileError:
+        raise
+    except initializers.WeightBudgetError as err:
+        raise UnsafeModelFileError(
+            f"Saved layer {_describe(entry)} asks for more weights than the file stores: {err}; "
+            "refusing to build it."
+        ) from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
+            ZeroDivisionError, NotImplementedError, RuntimeError) as err:
+        raise LayerConfigError(
+            f"Saved layer {_describe(entry)} cannot be rebuilt from its config: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+
+
+def _describe(entry) -> str:
+    if not isinstance(entry, dict):
+        return repr(entry)[:60]
+    config = entry.get("config")
+    name = entry.get("name") or (config.get("name") if isinstance(config, dict) else None)
+    return f"{str(name)[:60]!r} ({str(entry.get('class_name'))[:60]})"
 
 
 def serialize_layer(layer) -> dict:
@@ -26,8 +64,12 @@ def deserialize_layer(config: dict):
 
     if not isinstance(config, dict) or not isinstance(config.get("config", {}), dict):
         raise ValueError(f"A saved layer must be a dict with 'class_name' and 'config'; received {config!r}.")
-    cls = lookup_class(config.get("class_name"), "layer", layer_classes(), Layer)
-    return cls.from_config(dict(config.get("config") or {}))
+    try:
+        cls = lookup_class(config.get("class_name"), "layer", layer_classes(), Layer)
+    except ValueError as err:
+        raise LayerConfigError(str(err)) from None
+    with _naming_layer(config):
+        return cls.from_config(dict(config.get("config") or {}))
 
 
 def sequential_config(model) -> dict:
@@ -47,7 +89,9 @@ def sequential_from_config(config, custom_objects=None):
         if config.get("input_shape") is not None:
             model.add(Input(shape=tuple(config["input_shape"])))
         for layer_config in config.get("layers", []):
-            model.add(deserialize_layer(layer_config))
+            layer = deserialize_layer(layer_config)
+            with _naming_layer(layer_config):
+                model.add(layer)
         model.trainable = config.get("trainable", True)
     return model
 
@@ -99,22 +143,7 @@ def functional_from_config(config, custom_objects=None):
                 tensors[(entry["name"], 0, 0)] = layer.output
             for index, node in enumerate(entry.get("inbound_nodes", [])):
                 pending.append((layer, entry["name"], index, node))
-        while pending:
-            progress = False
-            for item in list(pending):
-                layer, name, index, node = item
-                keys = [tuple(r) for r in node["inputs"]]
-                if all(k in tensors for k in keys):
-                    args = [tensors[k] for k in keys]
-                    out = layer(args if node.get("multi") else args[0])
-                    for i, t in enumerate(out if isinstance(out, list) else [out]):
-                        tensors[(name, index, i)] = t
-                    pending.remove(item)
-                    progress = True
-            if not progress:
-                missing = sorted({tuple(r) for _, _, _, n in pending for r in n["inputs"]} - set(tensors))
-                raise ValueError(f"The saved model graph refers to tensors that no layer makes: {missing[:5]}.")
-
+        _call_nodes(pending, tensors)
         inputs = [tensors[tuple(r)] for r in config["input_layers"]]
         outputs = [tensors[tuple(r)] for r in config["output_layers"]]
         model = Model(inputs if len(inputs) > 1 else inputs[0],
@@ -123,3 +152,35 @@ def functional_from_config(config, custom_objects=None):
             model.output_names = list(config["output_names"])
         model.trainable = config.get("trainable", True)
     return model
+
+
+def _call_nodes(pending: list, tensors: dict) -> None:
+    """Call each saved node ``(layer, name, node index, node)`` once the tensors it takes
+    exist, adding the tensors it makes; in saved order where the graph allows (Kahn's
+    algorithm: linear in the number of nodes whatever the order of the file)."""
+    waiting: dict = {}  # tensor key -> positions of the nodes waiting for it
+    missing_counts, ready = [], []
+    for position, (_, _, _, node) in enumerate(pending):
+        absent = {tuple(r) for r in node["inputs"]} - set(tensors)
+        missing_counts.append(len(absent))
+        for key in absent:
+            waiting.setdefault(key, []).append(position)
+        if not absent:
+            ready.append(position)
+    heapq.heapify(ready)
+    called = 0
+    while ready:
+        layer, name, index, node = pending[heapq.heappop(ready)]
+        args = [tensors[tuple(r)] for r in node["inputs"]]
+        with _naming_layer({"name": name, "class_name": type(layer).__name__}):
+            out = layer(args if node.get("multi") else args[0])
+        called += 1
+        for i, tensor in enumerate(out if isinstance(out, list) else [out]):
+            tensors[(name, index, i)] = tensor
+            for position in waiting.pop((name, index, i), []):
+                missing_counts[position] -= 1
+                if missing_counts[position] == 0:
+                    heapq.heappush(ready, position)
+    if called < len(pending):
+        raise ValueError(f"The saved model graph refers to tensors that no layer makes: "
+                         f"{sorted(waiting)[:5]}.")

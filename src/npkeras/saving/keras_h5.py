@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 
-from npkeras.backend import to_numpy
+from npkeras.backend import to_numpy, xp
 from npkeras.saving.atomic import atomic_write
+from npkeras.saving.reader import check_regular_file, refusing
+from npkeras.saving.safety import ModelFileError
 from npkeras.utils.naming import to_snake_case
 
 
@@ -42,37 +44,64 @@ def _keras_groups(model, prefix=""):
     return out
 
 
+def _stored_variables(f, path: str, filepath) -> list:
+    """The datasets under ``path/vars`` in index order; [] when the layer stores none."""
+    h5py = _h5py()
+    group = f.get(f"{path}/vars")
+    if group is None:
+        return []
+    if not isinstance(group, h5py.Group):
+        raise ModelFileError(f"'{filepath}' holds '{path}/vars', which is not a group.")
+    keys = list(group.keys())
+    if not all(k.isdigit() and len(k) < 10 for k in keys) or len(set(map(int, keys))) != len(keys):
+        raise ModelFileError(f"'{filepath}' names the variables of '{path}' {keys[:5]}; "
+                             "Keras numbers them 0, 1, 2...")
+    datasets = [group[k] for k in sorted(keys, key=int)]
+    for key, dataset in zip(sorted(keys, key=int), datasets):
+        if not isinstance(dataset, h5py.Dataset):
+            raise ModelFileError(f"'{filepath}' variable '{path}/vars/{key}' is not a dataset.")
+    return datasets
+
+
 def load_keras_weights(model, filepath) -> None:
     """Load weights saved by Keras 3's ``model.save_weights("x.weights.h5")`` into ``model``.
 
     The npkeras model must have the same architecture (same layer types in the same
-    order); names, counts and shapes are checked and a mismatch names the layer.
+    order); names, counts, shapes and values are checked before any weight changes (a
+    dataset's shape is compared before it is read), and every refusal of the file raises
+    :class:`~npkeras.saving.ModelFileError`.
     """
     h5py = _h5py()
-    filepath = os.fspath(filepath)
-    if not os.path.exists(filepath):
-        raise FileNotFoundError(f"No weights file at '{filepath}'.")
+    filepath = check_regular_file(filepath, "weights")
+    try:
+        f = h5py.File(filepath, "r")
+    except OSError as err:
+        if isinstance(err, PermissionError):
+            raise
+        raise ModelFileError(f"'{filepath}' is not a readable HDF5 file: {err}") from None
     assignments = []
-    with h5py.File(filepath, "r") as f:
+    with f, refusing(f"Keras weights file '{filepath}'", also=(OSError,)):
         for path, layer in _keras_groups(model):
             targets = list(layer.params.items())
-            group = f.get(f"{path}/vars")
-            stored = sorted(group.keys(), key=int) if group is not None else []
+            stored = _stored_variables(f, path, filepath)
             if len(stored) != len(targets):
-                raise ValueError(
+                raise ModelFileError(
                     f"'{filepath}' holds {len(stored)} variable(s) at '{path}', but npkeras layer "
                     f"'{layer.name}' ({type(layer).__name__}) has {len(targets)}. The two models "
                     "must have the same layers in the same order."
                 )
-            for (name, target), key in zip(targets, stored):
-                value = group[key][()]
-                if getattr(value, "dtype", None) is None or value.dtype.kind not in "biuf":
-                    raise ValueError(f"'{filepath}' variable '{path}/vars/{key}' is not a numeric array.")
-                if value.shape != target.shape:
-                    raise ValueError(
-                        f"'{filepath}' variable '{path}/vars/{key}' has shape {value.shape}, but "
-                        f"layer '{layer.name}' weight '{name}' needs {target.shape}."
+            for i, ((name, target), dataset) in enumerate(zip(targets, stored)):
+                where = f"'{filepath}' variable '{path}/vars/{i}'"
+                if dataset.dtype.kind not in "biuf":
+                    raise ModelFileError(f"{where} is not a numeric array.")
+                if dataset.shape != target.shape:
+                    raise ModelFileError(
+                        f"{where} has shape {dataset.shape}, but layer '{layer.name}' weight "
+                        f"'{name}' needs {target.shape}."
                     )
+                value = dataset[()]
+                if value.dtype.kind == "f" and not xp.isfinite(value).all():
+                    raise ModelFileError(f"{where} holds NaN or infinite values.")
                 assignments.append((target, value))
     for target, value in assignments:  # all checked first: a mismatch changes nothing
         target[...] = value

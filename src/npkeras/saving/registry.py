@@ -37,26 +37,82 @@ def register_serializable(package: str = "Custom", name: str | None = None):
     def decorator(cls):
         key = f"{package}>{name or cls.__name__}"
         _REGISTERED[key] = cls
-        cls._registered_name = key
+        cls._registered_name = key  # classes and functions alike
         return cls
 
     return decorator
 
 
 def get_registered_name(cls) -> str:
-    """The name a class is saved under: its registered key, else its class name."""
-    return cls.__dict__.get("_registered_name", cls.__name__)
+    """The name a class (or function) is saved under: its registered key, else its name."""
+    return getattr(cls, "__dict__", {}).get("_registered_name", cls.__name__)
 
 
 @contextlib.contextmanager
-def custom_object_scope(custom_objects: dict | None):
-    """Within the block, ``custom_objects`` ({name: class}) are also loadable."""
+def custom_object_scope(*custom_objects):
+    """Within the block, the given ``{name: class or function}`` dicts are also loadable
+    (``keras.saving.custom_object_scope`` / ``CustomObjectScope``)."""
     previous = getattr(_scope, "objects", {})
-    _scope.objects = {**previous, **(custom_objects or {})}
+    merged = dict(previous)
+    for objects in custom_objects:
+        merged.update(objects or {})
+    _scope.objects = merged
     try:
         yield
     finally:
         _scope.objects = previous
+
+
+CustomObjectScope = custom_object_scope
+#: Keras 3's name for :func:`register_serializable`
+register_keras_serializable = register_serializable
+
+
+def get_custom_objects() -> dict:
+    """The global ``{name: object}`` registry (mutable, as in Keras): registered classes and
+    functions under ``"package>Name"``; entries added here are loadable by their key.
+
+    >>> import npkeras as keras
+    >>> @keras.saving.register_keras_serializable(package="Docs")
+    ... def triple(x):
+    ...     return 3 * x
+    >>> keras.saving.get_custom_objects()["Docs>triple"] is triple
+    True
+    """
+    return _REGISTERED
+
+
+def get_registered_object(name: str, custom_objects: dict | None = None,
+                          module_objects: dict | None = None):
+    """The object registered (or in scope, or in the given dicts) under ``name``; None if none."""
+    for table in (_custom_objects(), custom_objects or {}, module_objects or {}):
+        if name in table:
+            return table[name]
+    return None
+
+
+def lookup_function(name, kind: str):
+    """The registered (or in-scope) function saved as ``name``; a clear error otherwise."""
+    function = _custom_objects().get(name) if isinstance(name, str) else None
+    if function is None or isinstance(function, type) or not callable(function):
+        known = sorted(k for k, v in _custom_objects().items()
+                       if callable(v) and not isinstance(v, type))
+        raise ValueError(
+            f"Unknown {kind} function {name!r}: it is not registered. Decorate it with "
+            "@keras.saving.register_keras_serializable() or pass it in custom_objects={...} "
+            f"when loading. Registered functions: {', '.join(known) or 'none'}.")
+    return function
+
+
+def registered_function_name(function):
+    """The key a function is saved under, or None when it cannot be saved by name."""
+    key = getattr(function, "_registered_name", None)
+    if key is not None and _custom_objects().get(key) is function:
+        return key
+    for key, value in _custom_objects().items():
+        if value is function:
+            return key
+    return None
 
 
 def _custom_objects() -> dict:

@@ -8,6 +8,7 @@ generators that yield ``(x, y)`` or ``(x, y, sample_weight)`` batches.
 from __future__ import annotations
 
 import math
+import numbers
 
 from npkeras import backend
 from npkeras.backend import xp
@@ -97,9 +98,31 @@ def check_counts(xs, ys=None, sws=None) -> int:
 def check_batch_size(batch_size) -> int:
     if batch_size is None:
         return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
         raise ValueError(f"`batch_size` must be a positive integer; received batch_size={batch_size!r}.")
-    return batch_size
+    return int(batch_size)
+
+
+def check_finite(arrays, what: str) -> None:
+    """Refuse NaN or infinity in float data, naming the array, the first bad row and column.
+
+    Two vectorised passes (min and max propagate NaN and show infinities) and no
+    temporary; the cell is looked up only once something is wrong.
+    """
+    for i, a in enumerate(arrays or []):
+        if a is None or a.dtype.kind != "f" or a.size == 0:
+            continue
+        if math.isfinite(float(a.min())) and math.isfinite(float(a.max())):
+            continue
+        name = f"{what}[{i}]" if len(arrays) > 1 else what
+        bad = xp.argwhere(~xp.isfinite(a))[0]
+        row, column = int(bad[0]), tuple(int(c) for c in bad[1:])
+        where = f"row {row}" + (f", column {column[0] if len(column) == 1 else column}"
+                                if column else "")
+        raise ValueError(
+            f"`{name}` holds a non-finite value ({a[tuple(bad)]}) at {where}: training on it "
+            "would turn the weights into NaN. Remove or impute such rows first (for example "
+            "with np.nan_to_num or a mean imputation).")
 
 
 def take(arrays, index):
@@ -112,8 +135,9 @@ def split_tail(arrays, n, fraction):
     cut = int(math.floor(n * (1.0 - fraction)))
     if cut <= 0 or cut >= n:
         raise ValueError(
-            f"validation_split={fraction} leaves no sample for training or validation "
-            f"with {n} samples."
+            f"validation_split={fraction} of {n} samples leaves {cut} for training and "
+            f"{n - cut} for validation; each needs at least one. Use a larger data set or "
+            "another validation_split, or pass validation_data."
         )
     return [None if a is None else a[:cut] for a in arrays], [None if a is None else a[cut:] for a in arrays]
 

@@ -90,11 +90,9 @@ def reduce_epoch_state(distribution: Distribution, metrics: list, loss_sum: floa
     """
     if distribution.world_size == 1:
         return loss_sum, seen
-    states = [metric.state() for metric in metrics]
-    flat = [loss_sum, seen] + [value for state in states for value in state]
-    reduced = distribution.reduce_metric_states(flat)
-    position = 2
-    for metric, state in zip(metrics, states):
-        metric.set_state(reduced[position:position + len(state)])
-        position += len(state)
+    # a metric's state is its variables (made with add_variable), which add up
+    variables = [variable for metric in metrics for variable in metric.variables]
+    reduced = distribution.reduce_metric_states([loss_sum, seen] + [v.value for v in variables])
+    for variable, value in zip(variables, reduced[2:]):
+        variable.assign(value)
     return float(reduced[0]), float(reduced[1])

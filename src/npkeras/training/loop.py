@@ -311,8 +311,27 @@ class Trainer:
             cw = data_module.class_weights_to_sample_weights(ys[0], class_weight)
             sws = [cw if sws is None else sws[0] * cw]
         n = data_module.check_counts(xs, ys, sws)
+        data_module.check_finite(xs, "x")
+        data_module.check_finite(ys, "y")
+        data_module.check_finite(sws, "sample_weight")
         self._ensure_built_for(xs)
+        if ys is not None and self._compiled_losses is not None:
+            self._check_targets(ys)
         return xs, ys, sws, n
+
+    def _check_targets(self, ys):
+        """Each loss's own refusal of targets it cannot mean (integer labels given to
+        categorical cross-entropy, binary targets outside [0, 1]), once per data set."""
+        shapes = self._known_output_shapes()
+        for i, (loss, y) in enumerate(zip(self._compiled_losses, ys)):
+            if loss is not None:
+                loss.check_targets(y, shapes[i] if shapes else None)
+
+    def _known_output_shapes(self):
+        if getattr(self, "_subclassed", False):
+            return getattr(self, "_output_shapes", None)
+        shape = self.output_shape
+        return shape if isinstance(shape, list) else [shape]
 
     def _batches(self, arrays_list, n, batch_size, shuffle, steps=None, shard=True):
         """Yield per-step lists of batch arrays, by index without copying the data set;
@@ -382,6 +401,8 @@ class Trainer:
                                  "pass validation_data instead.")
             n = None
             steps = steps_per_epoch
+            if steps is None and hasattr(x, "__len__"):  # a PyDataset knows its batch count
+                steps = len(x)
         else:
             xs, ys, sws, n = self._arrays(x, y, sample_weight, class_weight)
             if ys is None and not custom:
@@ -459,6 +480,8 @@ class Trainer:
                     if not custom:
                         loss_sum, seen = self._reduce_epoch_state(loss_sum, seen)
                         logs = self._logs(loss_sum / seen) if seen else {}
+                    if generator and hasattr(x, "on_epoch_end"):  # PyDataset: shuffle etc.
+                        x.on_epoch_end()
                     epoch_logs = dict(logs)
                     if val is not None and (epoch + 1) % validation_freq == 0:
                         val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size,
@@ -471,6 +494,12 @@ class Trainer:
                         break
         except KeyboardInterrupt:
             interrupted = True
+        except BaseException:
+            # a callback or the data raised: callbacks still close their files, then the
+            # error goes on to the caller
+            self._training_interrupted = True
+            callback_list.on_train_end(epoch_logs)
+            raise
         self._training_interrupted = interrupted
         callback_list.on_train_end(epoch_logs)
         if interrupted:
@@ -570,6 +599,7 @@ class Trainer:
             self._note_inputs(x)
             xs = data_module.to_array_list(x, self.input_names, "x")
             total = data_module.check_counts(xs)
+            data_module.check_finite(xs, "x")
             self._ensure_built_for(xs)
             if steps is not None:
                 total = min(total, steps * batch_size)

@@ -12,9 +12,18 @@ from __future__ import annotations
 
 import math
 
+from npkeras.backend import xp
 from npkeras.ops.tape import value_of
 from npkeras.training import outputs as outputs_module
 from npkeras.training.parameters import ParameterBuffer
+
+
+def _all_finite(grads) -> bool:
+    """Whether every gradient is finite: one BLAS dot product (NaN and infinity reach the
+    sum of squares); only when that overflows are the elements looked at one by one."""
+    if math.isfinite(float(xp.dot(grads, grads))):
+        return True
+    return bool(xp.isfinite(grads).all())
 
 
 class TrainingStep:
@@ -156,6 +165,8 @@ class TrainingStep:
 
         Under a multi-process ``distribution`` the batch is this process's shard, the
         returned loss is the whole global batch's and ``outs`` is None for an empty shard.
+        A non-finite loss or gradient is never applied: the weights stay those of the last
+        finite step (the loop warns, and TerminateOnNaN stops).
         """
         buf = self.buffer
         shared = distribution is not None and distribution.world_size > 1
@@ -166,8 +177,11 @@ class TrainingStep:
             loss, per_output, outs = self.compute_gradients(xs, ys, sws)
         if shared:  # the global batch's gradient and loss, the same on every process
             loss = distribution.reduce_gradients(buf, len(xs[0]), loss)
-        if buf.params.size and math.isfinite(loss):
-            self.optimizer.apply_flat(buf.grads, buf.params)
+        if buf.params.size:
+            if math.isfinite(loss) and _all_finite(buf.grads):
+                self.optimizer.apply_flat(buf.grads, buf.params)
+            elif math.isfinite(loss):
+                loss = math.nan  # a finite loss whose gradient is not: report it as NaN
         return loss, per_output, outs
 
     def test_batch(self, xs, ys, sws):

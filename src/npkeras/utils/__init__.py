@@ -78,12 +78,15 @@ def split_dataset(*arrays, left_size=None, right_size=None, shuffle: bool = Fals
     """Split arrays by rows into (left, right) parts, like scikit-learn's train_test_split.
 
     ``left_size``/``right_size`` are fractions (0-1) or counts; the default is 0.8 / 0.2.
-    Returns ``((left_a, left_b, ...), (right_a, right_b, ...))``.
+    Returns ``((left_a, left_b, ...), (right_a, right_b, ...))``. As in Keras, one tuple
+    of arrays may be passed as the data set: ``split_dataset((x, y), left_size=0.8)``.
 
     >>> (xl,), (xr,) = split_dataset(list(range(10)), left_size=0.7)
     >>> len(xl), len(xr)
     (7, 3)
     """
+    if len(arrays) == 1 and isinstance(arrays[0], tuple):
+        arrays = arrays[0]
     if not arrays:
         raise ValueError("split_dataset needs at least one array.")
     arrays = [xp.asarray(a.to_numpy() if hasattr(a, "to_numpy") else a) for a in arrays]
@@ -112,3 +115,7 @@ def split_dataset(*arrays, left_size=None, right_size=None, shuffle: bool = Fals
         index = (xp.random.default_rng(seed) if seed is not None else backend.rng()).permutation(n)
     lidx, ridx = index[:left], index[left:]
     return tuple(a[lidx] for a in arrays), tuple(a[ridx] for a in arrays)
+
+
+from npkeras.utils.datasets import PyDataset, Sequence, timeseries_dataset_from_array  # noqa: E402
+from npkeras.utils.sequences import pad_sequences  # noqa: E402

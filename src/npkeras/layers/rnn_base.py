@@ -1,0 +1,373 @@
+"""What the built-in recurrent cells share: the pass over a sequence, its buffers and
+the in-place gate activations.
+
+A cell owns the weights of one recurrent step and computes a whole sequence in three
+phases that :class:`~npkeras.layers.recurrent.RNN` drives:
+
+1. ``begin(x, states, training)``: the input part of every gate for all time steps,
+   ``kernel.T @ x_t`` for each t, before the time loop, plus the buffers the steps
+   write into, returned as a :class:`Sequence`.
+2. ``step(seq, t)`` / ``step_backward(seq, t, dstates)``: one time step; only the
+   recurrent product and the gate arithmetic happen here, in place in preallocated
+   buffers.
+3. ``end_backward(seq, need_dx)``: after the time loop, the weight gradients of every
+   step and dL/dx.
+
+Inside a pass everything is time-major and batch-last: a state buffer is
+``(time + 1, size, batch)`` (entry 0 the initial state) and the gates of step t are
+``(gates * units, batch)``, so each gate is a contiguous block of rows. (Batch-first
+gates would make each gate a column slice, and NumPy is up to 10x slower on such
+strided blocks: 26 vs 2 us to negate 64 x 128 floats here.) The recurrent product is
+``recurrent_kernel.T @ h``. The input products of begin and end_backward are one small
+product per step rather than one ``(time * batch, in) @ (in, gates * units)``: that
+needs transposed copies into and out of this layout, and on this machine's OpenBLAS
+the copies plus the long products were slower (77 vs 27 ms for end_backward of
+LSTM(64), 50 steps, batch 64), and each product is split by gate (see dot_by_rows).
+
+Keras's weight layouts and gate orders: LSTM kernel ``(in, 4u)`` with gates i, f, c, o;
+GRU kernel ``(in, 3u)`` with gates z, r, h and bias ``(2, 3u)`` (input and recurrent
+bias) when ``reset_after`` else ``(3u,)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from npkeras import activations, backend, initializers, regularizers
+from npkeras.backend import xp
+from npkeras.layers.base import Layer
+from npkeras.layers.core import _positive_int
+
+
+# -- activations applied in place to gate columns ----------------------------------
+def activate(act, z):
+    """Overwrite ``z`` with ``act(z)``; returns the pre-activation when ``act.grad``
+    needs it (activations other than sigmoid, tanh and linear), else None.
+
+    Sigmoid and tanh go through one ``exp``: NumPy's float32 ``exp`` takes half the
+    time of its ``tanh`` (63 vs 139 us for 64 x 256 here); the callers silence the
+    overflow of ``exp`` for large inputs, which gives the right limit (0 or 1).
+    """
+    kind = type(act)
+    if kind is activations.Sigmoid:  # 1 / (1 + exp(-z))
+        xp.negative(z, out=z)
+        xp.exp(z, out=z)
+        z += 1.0
+        xp.reciprocal(z, out=z)
+        return None
+    if kind is activations.Tanh:  # 2 / (1 + exp(-2z)) - 1
+        z *= -2.0
+        xp.exp(z, out=z)
+        z += 1.0
+        xp.reciprocal(z, out=z)
+        z *= 2.0
+        z -= 1.0
+        return None
+    if kind is activations.Linear:
+        return None
+    pre = z.copy()
+    z[...] = act(pre)
+    return pre
+
+
+def activation_grad(act, dy, y, pre, out):
+    """Write dL/d(pre-activation) into ``out`` from ``dy`` = dL/dy (``out`` may be ``dy``)."""
+    kind = type(act)
+    if kind is activations.Sigmoid:  # y (1 - y) dy
+        tmp = xp.subtract(1.0, y)
+        tmp *= y
+        xp.multiply(tmp, dy, out=out)
+    elif kind is activations.Tanh:  # (1 - y^2) dy
+        tmp = xp.multiply(y, y)
+        xp.subtract(1.0, tmp, out=tmp)
+        xp.multiply(tmp, dy, out=out)
+    elif kind is activations.Linear:
+        if out is not dy:
+            out[...] = dy
+    else:
+        out[...] = act.grad(dy, pre, y)
+    return out
+
+
+def _dropout_mask(rng, shape, rate, dtype):
+    """Inverted-dropout mask: 0 with probability ``rate``, else 1 / (1 - rate)."""
+    keep = rng.random(shape) >= rate
+    return keep.astype(dtype) / (1.0 - rate)
+
+
+# One product per gate: OpenBLAS runs a product on several threads once m * n * k exceeds
+# 64^3, and on a shared 2-core machine the threads' handshakes cost more than the small
+# products themselves (an LSTM(64) forward loop, batch 64: 213 ms with (256, 64) @ (64, 64)
+# products on 2 threads, 53 ms as four (64, 64) @ (64, 64)). Split by gate, the products
+# of a 64-unit layer at batch 64 stay single-threaded; the inner-dimension split of
+# dot_in_blocks also helps one thread (24 -> 9.5 ms for 50 steps of (64, 256) @ (256, 64)).
+def dot_by_rows(a, b, out, size):
+    """``out = a @ b``, one product per block of ``size`` rows (one gate's rows)."""
+    for start in range(0, a.shape[0], size):
+        xp.dot(a[start:start + size], b, out=out[start:start + size])
+    return out
+
+
+def dot_in_blocks(a, b, size):
+    """``a @ b`` as a sum of products over slices of ``size`` of the inner dimension."""
+    total = xp.dot(a[:, :size], b[:size])
+    for start in range(size, a.shape[1], size):
+        total += xp.dot(a[:, start:start + size], b[start:start + size])
+    return total
+
+
+def sum_over_steps(a, b, size):
+    """sum_t a[t] @ b[t].T for ``a`` ``(time, m, batch)`` and ``b`` ``(time, n, batch)``,
+    ``(m, n)``: one product per step and block of ``size`` rows of ``b`` (a transposed
+    view of the sum, accumulated row block by row block)."""
+    total = xp.zeros((b.shape[1], a.shape[1]), b.dtype)
+    for t in range(a.shape[0]):
+        a_t = a[t].T
+        for start in range(0, b.shape[1], size):
+            total[start:start + size] += xp.dot(b[t, start:start + size], a_t)
+    return total.T
+
+
+class Sequence:
+    """What one pass of a cell over a sequence keeps: the inputs ``x`` ``(time, batch,
+    in)`` (after dropout: ``x_dropped``), their projections ``xw`` ``(time, gates *
+    units, batch)``, the state buffers ``states`` (each ``(time + 1, size, batch)``),
+    the gradient of the projections ``dxw`` and what the cell saves per step (``saved``).
+    """
+
+    def __init__(self, x, x_dropped, xw, states, input_mask, recurrent_mask):
+        self.x, self.x_dropped, self.xw = x, x_dropped, xw
+        self.states = states
+        self.input_mask, self.recurrent_mask = input_mask, recurrent_mask
+        self.steps, self.batch = x.shape[0], x.shape[1]
+        self.dxw = None
+        self.saved = {}
+
+    def recurrent_input(self, t):
+        """h_{t-1} ``(units, batch)`` as the recurrent product sees it (after dropout)."""
+        h = self.states[0][t]
+        if self.recurrent_mask is None:
+            return h
+        h_dropped = self.saved["h_dropped"][t]
+        xp.multiply(h, self.recurrent_mask, out=h_dropped)
+        return h_dropped
+
+    def recurrent_inputs(self):
+        """Every step's recurrent input, ``(time, units, batch)``."""
+        return self.saved["h_dropped"] if self.recurrent_mask is not None else self.states[0][:-1]
+
+
+class BuiltinCell(Layer):
+    """Base of the built-in cells: their shared arguments, weights and input projection.
+
+    Args:
+        units: size of the state and output.
+        activation: applied to the candidate state (default tanh).
+        recurrent_activation: applied to the gates (default sigmoid).
+        use_bias: add bias vectors.
+        kernel_initializer, recurrent_initializer, bias_initializer: initializers
+            (glorot_uniform, orthogonal, zeros).
+        kernel_regularizer, recurrent_regularizer, bias_regularizer: weight penalties.
+        dropout: fraction of the inputs dropped while training (one mask per call,
+            shared by every time step and gate).
+        recurrent_dropout: fraction of the previous state dropped in the recurrent
+            product while training (one mask per call).
+        seed: seed of the dropout masks; default draws from the backend generator.
+    """
+
+    gates = 1
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
+                 use_bias: bool = True, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros",
+                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
+                 dropout: float = 0.0, recurrent_dropout: float = 0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        owner = f"{type(self).__name__} '{self.name}'"
+        self.units = _positive_int(owner, "units", units)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= float(rate) < 1.0:
+                raise ValueError(
+                    f"Received an invalid value for `{name}` of {owner}, expected a float in "
+                    f"[0, 1). Received: {name}={rate!r}"
+                )
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.seed = seed
+        self._rng = None if seed is None else xp.random.default_rng(seed)
+
+    @property
+    def state_size(self) -> list:
+        return [self.units]
+
+    @property
+    def output_size(self) -> int:
+        return self.units
+
+    def _bias_shape(self):
+        return (self.gates * self.units,)
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' needs a known last input dimension; "
+                f"received input shape {tuple(input_shape)}."
+            )
+        width = self.gates * self.units
+        self.add_weight("kernel", (input_dim, width), self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
+        self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer,
+                        regularizer=self.recurrent_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", self._bias_shape(), self.bias_initializer,
+                            regularizer=self.bias_regularizer)
+        self.built = True
+
+    def _input_bias(self):
+        return self.params["bias"] if self.use_bias else None
+
+    # -- one pass over a sequence ------------------------------------------------
+    def begin(self, x, states, training=False) -> Sequence:
+        """Project the inputs of every step at once and allocate the step buffers.
+
+        ``x``: ``(time, batch, in)`` contiguous; ``states``: initial states ``(batch, size)``.
+        """
+        steps, batch, _ = x.shape
+        rng = self._rng if self._rng is not None else backend.rng()
+        input_mask = recurrent_mask = None
+        x_dropped = x
+        if training and self.dropout > 0:
+            input_mask = _dropout_mask(rng, (batch, x.shape[2]), self.dropout, x.dtype)
+            x_dropped = x * input_mask
+        if training and self.recurrent_dropout > 0:
+            recurrent_mask = _dropout_mask(rng, (self.units, batch), self.recurrent_dropout,
+                                           x.dtype)
+        # the input part of every gate, before the time loop: kernel.T @ x_t per step
+        # (written in the (gates, batch) order of the steps: no transposed copy)
+        kernel_t = self.params["kernel"].T
+        xw = xp.empty((steps, kernel_t.shape[0], batch), x.dtype)
+        for t in range(steps):
+            dot_by_rows(kernel_t, x_dropped[t].T, xw[t], self.units)
+        bias = self._input_bias()
+        if bias is not None:
+            xw += bias[:, None]
+        buffers = []
+        for size, initial in zip(self.state_size, states):
+            buf = xp.empty((steps + 1, size, batch), x.dtype)
+            buf[0] = initial.T
+            buffers.append(buf)
+        seq = Sequence(x, x_dropped, xw, buffers, input_mask, recurrent_mask)
+        if recurrent_mask is not None:
+            seq.saved["h_dropped"] = xp.empty((steps, self.units, batch), x.dtype)
+        self._allocate(seq)
+        return seq
+
+    def _allocate(self, seq):
+        """Per-step buffers of a subclass, into ``seq.saved``."""
+
+    def begin_backward(self, seq):
+        seq.dxw = xp.empty_like(seq.xw)
+
+    def _recurrent_backward(self, seq, dpre, dh_direct):
+        """dL/dh_{t-1} = dh_direct + (recurrent_kernel @ dpre) * recurrent dropout mask."""
+        dh = dot_in_blocks(self.params["recurrent_kernel"], dpre, self.units)
+        if seq.recurrent_mask is not None:
+            dh *= seq.recurrent_mask
+        if dh_direct is not None:
+            dh += dh_direct
+        return dh
+
+    def _add_recurrent_grads(self, seq):
+        """dL/d(recurrent_kernel) of every step in one product (subclasses may add more)."""
+        self.grads["recurrent_kernel"] += sum_over_steps(seq.recurrent_inputs(), seq.dxw, self.units)
+
+    def end_backward(self, seq, need_dx=True):
+        """Weight gradients of the whole pass; returns dL/dx ``(time, batch, in)`` (a
+        transposed view) or None."""
+        self._add_recurrent_grads(seq)
+        dxw = seq.dxw  # (time, gates * units, batch)
+        self.grads["kernel"] += sum_over_steps(seq.x_dropped.transpose(0, 2, 1), dxw,
+                                                self.units)
+        if self.use_bias:
+            self._add_bias_grad(xp.dot(dxw.reshape(-1, seq.batch), xp.ones(seq.batch, dxw.dtype))
+                                .reshape(seq.steps, -1).sum(axis=0))
+        if not need_dx:
+            return None
+        kernel = self.params["kernel"]
+        dx = xp.empty((seq.steps, kernel.shape[0], seq.batch), dxw.dtype)  # (time, in, batch)
+        for t in range(seq.steps):
+            dx[t] = dot_in_blocks(kernel, dxw[t], self.units)
+        if seq.input_mask is not None:
+            dx *= seq.input_mask.T
+        return dx.transpose(0, 2, 1)
+
+    def _add_bias_grad(self, grad):
+        self.grads["bias"] += grad
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+        }
+
+
+def adopt_weights(outer: Layer, inner: Layer, prefix: str = "") -> None:
+    """Make ``inner``'s weights ``outer``'s too, named ``prefix + name`` (same arrays)."""
+    for name in inner.params:
+        outer.params[prefix + name] = inner.params[name]
+        outer.grads[prefix + name] = inner.grads[name]
+        outer._weight_specs[prefix + name] = inner._weight_specs[name]
+
+
+def point_weights(outer: Layer, inner: Layer, prefix: str = "") -> None:
+    """Point ``inner`` at ``outer``'s current arrays: a model may have moved the weights
+    of ``outer`` into its flat buffer since :func:`adopt_weights`."""
+    for name in inner.params:
+        inner.params[name] = outer.params[prefix + name]
+        inner.grads[name] = outer.grads[prefix + name]
+    inner.trainable = outer.trainable
+
+
+def needs_input_grad(layer, ctx) -> bool:
+    """Whether ``layer.backward`` must compute dL/dx: the context says so, and (for the
+    engine that flags it on the layer instead) ``input_grad_needed`` does not deny it."""
+    return ctx.need_input_grad and getattr(layer, "input_grad_needed", True)
+
+
+def backward_with_context(layer, dy, ctx):
+    """``layer.backward(dy, ctx)``, or ``layer.backward(dy)`` for a layer whose backward
+    takes no context (the older protocol: the flag then goes on the layer)."""
+    if len(inspect.signature(layer.backward).parameters) >= 2:
+        return layer.backward(dy, ctx)
+    layer.input_grad_needed = ctx.need_input_grad
+    layer.grads_fresh = False
+    return layer.backward(dy)
+
+
+def deserialize_layer(config):
+    """A layer from ``{"class_name", "config"}`` (built-in or registered classes only)."""
+    from npkeras.layers import layer_classes
+    from npkeras.saving.registry import deserialize_registered
+
+    return deserialize_registered(config, "layer", layer_classes(), Layer)
