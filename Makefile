@@ -11,7 +11,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml setup.py src/npkeras/_kernels.c | $(PY)
-	$(PY) -m pip install -q -e ".[test,plot,pandas]"
+	$(PY) -m pip install -q -e ".[test,plot,pandas,dist]"
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
 	-$(PY) -m pip install -q keras jax || echo "Keras 3 / JAX did not install: that peer is skipped"
 	$(PY) bench/run.py
+	$(PY) bench/dist.py
 
 # The model-file fuzzer (tests/saving/fuzz.py; make test runs 3,000 mutations): a longer
 # mutation run, then a coverage-guided run with atheris where it installs.

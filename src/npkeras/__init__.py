@@ -20,6 +20,7 @@ from npkeras.models import Model, Sequential
 from npkeras.ops import GradientTape, Variable
 from npkeras import models
 from npkeras import constraints
+from npkeras import distribution
 
 __version__ = "0.1.0"
 
@@ -27,6 +28,7 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor",
            "GradientTape", "ops", "layers", "activations", "losses", "metrics",
            "optimizers", "initializers", "regularizers", "callbacks", "saving", "utils",
            "backend", "models", "__version__",
+           "distribution",
            "wrappers", "constraints"]
 
 

@@ -10,6 +10,10 @@ class Callback:
     ``epochs``, ``steps`` and ``verbose``.
     """
 
+    #: whether only the chief of a multi-process job runs this callback (the ones that
+    #: write files); the others run it on every process, with the same logs
+    chief_only = False
+
     def __init__(self):
         self.model = None
         self.params: dict = {}
@@ -47,6 +51,9 @@ class CallbackList:
 
     def __init__(self, callbacks, model=None, params=None):
         self.callbacks = list(callbacks or [])
+        distribution = getattr(model, "distribution", None)
+        if distribution is not None and not distribution.is_chief:
+            self.callbacks = [cb for cb in self.callbacks if not getattr(cb, "chief_only", False)]
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(

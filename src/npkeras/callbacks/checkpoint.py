@@ -22,6 +22,8 @@ class ModelCheckpoint(Callback):
         initial_value_threshold: a value the first save must beat.
     """
 
+    chief_only = True  # in a multi-process job only the chief writes
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch",
                  initial_value_threshold=None):
@@ -72,6 +74,8 @@ class BackupAndRestore(Callback):
     later ``fit`` with the same callback resumes after the last completed epoch, as if
     training had never stopped. The backup is deleted when training finishes normally.
     """
+
+    chief_only = True  # in a multi-process job only the chief writes
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()

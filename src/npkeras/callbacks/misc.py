@@ -57,6 +57,8 @@ class LambdaCallback(Callback):
 class CSVLogger(Callback):
     """Append each epoch's logs as a row of a CSV file (header written once)."""
 
+    chief_only = True  # in a multi-process job only the chief writes
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename, self.separator, self.append = os.fspath(filename), separator, append

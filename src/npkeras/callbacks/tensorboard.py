@@ -73,6 +73,8 @@ class TensorBoard(Callback):
     ['train']
     """
 
+    chief_only = True  # in a multi-process job only the chief writes
+
     def __init__(self, log_dir="logs", histogram_freq: int = 0, write_graph: bool = True,
                  write_images: bool = False, write_steps_per_second: bool = False,
                  update_freq="epoch", profile_batch=0, embeddings_freq: int = 0,

@@ -9,6 +9,7 @@ current :class:`~npkeras.training.distribution.Distribution` which process is th
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import signal
 import threading
@@ -51,6 +52,16 @@ def deferred_interrupts(flag: dict):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _ends_every_process_on_error(method):
+    """Run ``method`` under the distribution's guard: in a multi-process job an error in
+    one process ends all of them at once, instead of leaving the others waiting."""
+    @functools.wraps(method)
+    def guarded(self, *args, **kwargs):
+        with self.distribution.guard():
+            return method(self, *args, **kwargs)
+    return guarded
 
 
 class Trainer:
@@ -322,21 +333,19 @@ class Trainer:
         shape = self.output_shape
         return shape if isinstance(shape, list) else [shape]
 
-    def _batches(self, arrays_list, n, batch_size, shuffle, steps=None):
-        """Yield per-step lists of batch arrays, by index without copying the data set."""
-        if shuffle:
-            order = backend.rng().permutation(n)
+    def _batches(self, arrays_list, n, batch_size, shuffle, steps=None, shard=True):
+        """Yield per-step lists of batch arrays, by index without copying the data set;
+        with ``shard``, this process's rows of each global batch (all of them alone)."""
+        distribution = self.distribution
+        if shuffle:  # every process must cut the same global batches
+            order = distribution.broadcast(backend.rng().permutation(n))
         count = math.ceil(n / batch_size)
         if steps is not None:
             count = min(count, steps)
         for step in range(count):
             start, stop = step * batch_size, min((step + 1) * batch_size, n)
-            if shuffle:
-                index = order[start:stop]
-                yield [None if arrays is None else data_module.take(arrays, index) for arrays in arrays_list]
-            else:
-                yield [None if arrays is None else [None if a is None else a[start:stop] for a in arrays]
-                       for arrays in arrays_list]
+            index = order[start:stop] if shuffle else slice(start, stop)
+            yield _rows(arrays_list, distribution.shard(index) if shard else index)
 
     def _iter_generator(self, source, steps, what):
         """Batches from an iterable of (x, y[, sample_weight]); `steps` limits the count."""
@@ -354,10 +363,11 @@ class Trainer:
                 xs, ys, sws, _ = self._arrays(x, y, sw)
             except (TypeError, ValueError) as err:
                 raise ValueError(f"Batch {step} from the data generator is malformed: {err}") from None
-            yield [xs, ys, sws]
+            yield _rows([xs, ys, sws], self.distribution.shard(slice(0, len(xs[0]))))
             step += 1
 
     # -- fit -----------------------------------------------------------------------
+    @_ends_every_process_on_error
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
@@ -378,6 +388,11 @@ class Trainer:
             raise ValueError(f"`epochs` must be a non-negative integer; received epochs={epochs!r}.")
         verbose = 1 if verbose == "auto" else int(verbose)
         custom = not self._uses_default_steps("train_step")
+        distribution = self.distribution
+        if custom and distribution.world_size > 1:
+            raise ValueError(
+                f"Model '{self.name}' overrides train_step(), whose gradients data-parallel "
+                "training cannot average; train it in one process, or keep the default step.")
 
         generator = data_module.is_batch_iterable(x)
         if generator:
@@ -401,12 +416,12 @@ class Trainer:
             steps = math.ceil(n / batch_size)
             if steps_per_epoch is not None:
                 steps = min(steps, int(steps_per_epoch))
+            distribution.check_batch_size(batch_size, n)
         val = self._validation_arrays(validation_data)
 
         step_runner = None if custom else self._training_step()
         if step_runner is not None:
             step_runner.prepare()
-        distribution = self.distribution
         self.stop_training = False
         history = History()
         user_callbacks = list(callbacks or [])
@@ -423,6 +438,7 @@ class Trainer:
         self._resume_epoch = None
         self._training_interrupted = False
         callback_list.on_train_begin({})
+        distribution.synchronize(self)
         start_epoch = self._resume_epoch if self._resume_epoch is not None else initial_epoch
         batch_logs_wanted = callback_list.wants_train_batch_logs
         try:
@@ -442,9 +458,9 @@ class Trainer:
                         else:
                             loss, per_output, outs = step_runner.train_batch(xb, yb, swb, distribution)
                             count = len(xb[0])
-                            if self._metrics is None:
+                            if self._metrics is None and count:
                                 self._ensure_metrics(yb, outs)
-                            if self._has_metrics:
+                            if self._has_metrics and count:
                                 self._update_metrics(yb, outs, swb, per_output, count)
                             loss_sum += loss * count
                             seen += count
@@ -462,6 +478,7 @@ class Trainer:
                         if self.stop_training:
                             break
                     if not custom:
+                        loss_sum, seen = self._reduce_epoch_state(loss_sum, seen)
                         logs = self._logs(loss_sum / seen) if seen else {}
                     if generator and hasattr(x, "on_epoch_end"):  # PyDataset: shuffle etc.
                         x.on_epoch_end()
@@ -506,6 +523,7 @@ class Trainer:
 
     # -- evaluate / predict --------------------------------------------------------
     def _evaluate_arrays(self, xs, ys, sws, n, batch_size, steps=None, callback_list=None):
+        self.distribution.check_batch_size(batch_size, n)
         return self._evaluate_batches(self._batches([xs, ys, sws], n, batch_size, False, steps),
                                       callback_list)
 
@@ -522,7 +540,7 @@ class Trainer:
                     callback_list.on_test_batch_begin(step, {})
                 if custom:
                     logs = _flat_logs(self.test_step(_as_data(xb, yb, swb)))
-                else:
+                elif len(xb[0]):  # an empty shard (short last batch) adds nothing
                     loss, per_output, outs = step_runner.test_batch(xb, yb, swb)
                     self._ensure_metrics(yb, outs)
                     count = len(xb[0])
@@ -532,8 +550,18 @@ class Trainer:
                     logs = self._logs(loss_sum / seen)
                 if callback_list:
                     callback_list.on_test_batch_end(step, logs)
+        if not custom:
+            loss_sum, seen = self._reduce_epoch_state(loss_sum, seen)
+            logs = self._logs(loss_sum / seen) if seen else logs
         return logs
 
+    def _reduce_epoch_state(self, loss_sum, seen):
+        """Sum the loss total and the metric states over the processes training together."""
+        trackers = [m for group in (self._metrics or []) + (self._weighted_metrics or [])
+                    for m in group] + self._loss_trackers
+        return distribution_module.reduce_epoch_state(self.distribution, trackers, loss_sum, seen)
+
+    @_ends_every_process_on_error
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False):
         """Loss and metrics over all of ``x, y``: a float, a list (Keras order) or a dict."""
@@ -556,6 +584,7 @@ class Trainer:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
+    @_ends_every_process_on_error
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for every sample of ``x`` in batches: an array, or a list per output."""
         batch_size = data_module.check_batch_size(batch_size)
@@ -569,10 +598,18 @@ class Trainer:
         else:
             self._note_inputs(x)
             xs = data_module.to_array_list(x, self.input_names, "x")
-            n = data_module.check_counts(xs)
+            total = data_module.check_counts(xs)
             data_module.check_finite(xs, "x")
             self._ensure_built_for(xs)
-            batches = self._batches([xs], n, batch_size, False, steps)
+            if steps is not None:
+                total = min(total, steps * batch_size)
+            # each process predicts one block of rows; the blocks are gathered at the end
+            distribution = self.distribution
+            sharded = 1 < distribution.world_size <= total
+            xs = [a[distribution.shard(slice(0, total)) if sharded else slice(0, total)]
+                  for a in xs]
+            n = len(xs[0])
+            batches = self._batches([xs], n, batch_size, False, shard=False)
         custom = not self._uses_default_steps("predict_step")
         chunks = None
         with no_grad():
@@ -601,8 +638,8 @@ class Trainer:
         callback_list.on_predict_end({})
         if n is None:
             chunks = [xp.concatenate(c, axis=0) for c in chunks]
-        elif steps is not None:
-            chunks = [c[:filled] for c in chunks]
+        elif sharded:
+            chunks = [distribution.gather_rows(c, total) for c in chunks]
         return chunks[0] if len(chunks) == 1 else chunks
 
     # -- single batches ------------------------------------------------------------
@@ -643,6 +680,17 @@ class Trainer:
         with no_grad():
             outs = self._forward(xs, training=False)
         return outs[0] if len(outs) == 1 else outs
+
+
+def _rows(arrays_list, index):
+    """Rows ``index`` (a slice: views; indices: copies) of every array in ``arrays_list``."""
+    def pick(arrays):
+        if arrays is None:
+            return None
+        if isinstance(index, slice):
+            return [None if a is None else a[index] for a in arrays]
+        return data_module.take(arrays, index)
+    return [pick(arrays) for arrays in arrays_list]
 
 
 def _penalty(variable):

@@ -20,6 +20,9 @@ class ParameterBuffer:
     Attributes:
         params: 1-D array holding every trainable weight.
         grads: 1-D array of the same size for their gradients.
+        exchange: ``grads`` followed by two spare slots, one contiguous array: data-parallel
+            training sends the batch's loss and row count in the same message as the
+            gradients (see :class:`~npkeras.training.distribution.Distribution`).
         bounds: offsets of each weight in the buffers, ``[0, n1, n1 + n2, ...]``.
     """
 
@@ -33,7 +36,8 @@ class ParameterBuffer:
         for size in sizes:
             self.bounds.append(self.bounds[-1] + size)
         self.params = xp.empty(self.bounds[-1], dtype=dtype)
-        self.grads = xp.zeros(self.bounds[-1], dtype=dtype)
+        self.exchange = xp.zeros(self.bounds[-1] + 2, dtype=dtype)
+        self.grads = self.exchange[:-2]
         self.views = []
         for (layer, name), start, stop in zip(self.entries, self.bounds, self.bounds[1:]):
             value = layer.params[name]

@@ -163,13 +163,20 @@ class TrainingStep:
     def train_batch(self, xs, ys, sws, distribution=None):
         """One optimizer step on one batch; returns (loss, loss per output, outputs).
 
+        Under a multi-process ``distribution`` the batch is this process's shard, the
+        returned loss is the whole global batch's and ``outs`` is None for an empty shard.
         A non-finite loss or gradient is never applied: the weights stay those of the last
         finite step (the loop warns, and TerminateOnNaN stops).
         """
-        loss, per_output, outs = self.compute_gradients(xs, ys, sws)
         buf = self.buffer
-        if distribution is not None and distribution.world_size > 1:
-            distribution.reduce_gradients(buf.grads, len(xs[0]), None)
+        shared = distribution is not None and distribution.world_size > 1
+        if shared and not len(xs[0]):  # this process's share of a short last batch is empty
+            buf.grads.fill(0)
+            loss, per_output, outs = 0.0, [0.0] * len(self.losses), None
+        else:
+            loss, per_output, outs = self.compute_gradients(xs, ys, sws)
+        if shared:  # the global batch's gradient and loss, the same on every process
+            loss = distribution.reduce_gradients(buf, len(xs[0]), loss)
         if buf.params.size:
             if math.isfinite(loss) and _all_finite(buf.grads):
                 self.optimizer.apply_flat(buf.grads, buf.params)
