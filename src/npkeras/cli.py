@@ -333,15 +333,14 @@ def _trace(args) -> int:
     for path, what in ((args.plot, "the picture"), (args.json, "the report")):
         if path:
             _check_writable(path, what)
-    model, _ = _load(args.model)
+    model, meta = _load(args.model)
     if not model.compiled:
         raise UsageError(f"'{args.model}' was saved without a loss and optimizer (not compiled), "
                          "so it has no training step to trace.")
-    meta = getattr(model, "metadata", {}) or {}
     target = args.target or meta.get("target")
     if target is None:
         raise UsageError("the model does not record its target column; pass --target.")
-    table, meta = _features_for(model, args.data, target)
+    table, meta = _features_for(meta, args.data, target)
     rows = slice(0, args.rows)
     if args.plot:
         try:
