@@ -22,7 +22,7 @@ from npkeras import models
 from npkeras import constraints
 from npkeras import distribution
 
-__version__ = "0.1.0"
+from npkeras.version import __version__  # noqa: E402
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor", "Variable",
            "GradientTape", "ops", "layers", "activations", "losses", "metrics",

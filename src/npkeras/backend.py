@@ -22,6 +22,8 @@ else:
     )
 
 ndarray = xp.ndarray
+#: the NumPy version, recorded in saved files
+numpy_version = numpy.__version__
 
 
 def _load_kernels():
