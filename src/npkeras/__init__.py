@@ -19,6 +19,7 @@ from npkeras.layers.node import KerasTensor
 from npkeras.models import Model, Sequential
 from npkeras.ops import GradientTape, Variable
 from npkeras import models
+from npkeras import random
 
 __version__ = "0.1.0"
 
@@ -26,3 +27,4 @@ __all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor",
            "GradientTape", "ops", "layers", "activations", "losses", "metrics",
            "optimizers", "initializers", "regularizers", "callbacks", "saving", "utils",
            "backend", "models", "__version__"]
+__all__ += ["random"]
