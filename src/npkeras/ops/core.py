@@ -44,6 +44,10 @@ def _has_symbolic(values, kind) -> bool:
     return False
 
 
+#: how many ops are running inside each other (NumPy errors are phrased by the outermost)
+_depth = [0]
+
+
 class OpError(Exception):
     """Marks an error already phrased by an op, so an enclosing op passes it on."""
 
@@ -115,12 +119,17 @@ def keras_op(fn=None, *, symbolic: bool = True):
         if symbolic and kind is not None and (
                 _has_symbolic(args, kind) or (kwargs and _has_symbolic(kwargs.values(), kind))):
             return _symbolic["handler"](op, args, kwargs)
+        _depth[0] += 1
         try:
             return fn(*args, **kwargs)
         except OpError:
             raise
         except (ValueError, IndexError) as err:
+            if _depth[0] > 1:  # an op inside another: the op the user called explains it
+                raise
             raise op_error(name, list(args) + list(kwargs.values()), err) from None
+        finally:
+            _depth[0] -= 1
 
     op.op_name = name
     return op
