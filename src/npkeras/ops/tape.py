@@ -56,7 +56,8 @@ class Tensor:
         return len(self.value)
 
     def __array__(self, dtype=None, copy=None):
-        return self.value if dtype is None else self.value.astype(dtype)
+        # a full reduction leaves a NumPy scalar, which __array__ may not return as is
+        return xp.asarray(self.value, dtype=dtype)
 
     def numpy(self):
         return self.value
