@@ -23,8 +23,16 @@ from npkeras.backend import xp
 from npkeras.ops.core import _a, keras_op
 from npkeras.ops.tape import record, value_of
 
-__all__ = ["SeedGenerator", "normal", "uniform", "truncated_normal", "randint", "dropout",
-           "shuffle", "categorical"]
+__all__ = [
+    "SeedGenerator",
+    "categorical",
+    "dropout",
+    "normal",
+    "randint",
+    "shuffle",
+    "truncated_normal",
+    "uniform",
+]
 
 
 class SeedGenerator:

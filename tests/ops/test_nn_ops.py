@@ -130,8 +130,7 @@ def test_one_hot_and_multi_hot():
 # -- errors ---------------------------------------------------------------------------
 ERRORS = [
     (lambda: ops.add(np.ones((2, 3)), np.ones((4,))), ValueError,
-     r"ops.add: the inputs' shapes \(2, 3\), \(4,\) cannot be broadcast together.*reshape or "
-     r"expand_dims"),
+     r"ops.add: the inputs' shapes \(2, 3\), \(4,\) cannot be broadcast together.*expand_dims"),
     (lambda: ops.multiply(np.ones((2, 3)), np.ones((3, 2))), ValueError,
      r"ops.multiply: .*\(2, 3\), \(3, 2\) cannot be broadcast"),
     (lambda: ops.sum(np.ones((2, 3)), axis=2), ValueError,
@@ -176,10 +175,9 @@ def test_an_op_inside_another_keeps_the_inner_message():
 
 
 def test_gradient_tape_refuses_to_watch_integer_tensors():
-    with GradientTape() as tape:
-        with pytest.raises(TypeError, match=r"integer tensor \(dtype int64, shape \(3,\)\).*"
-                                            r"keras.ops.cast\(x, 'float32'\)"):
-            tape.watch(np.arange(3, dtype="int64"))
+    message = r"integer tensor \(dtype int64, shape \(3,\)\).*keras.ops.cast\(x, 'float32'\)"
+    with GradientTape() as tape, pytest.raises(TypeError, match=message):
+        tape.watch(np.arange(3, dtype="int64"))
 
 
 def test_floatx_float32_ops_stay_float32():

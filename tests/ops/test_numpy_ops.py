@@ -1,6 +1,8 @@
 """keras.ops (NumPy-like): forward equals NumPy, every differentiable op's gradient
 matches central differences (float64) on several shapes, broadcasting included."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -22,6 +24,24 @@ def binary(name, ref, domains=("real", "real"), shapes=BINARY_SHAPES):
 
 def unary(name, ref, domain="real", shapes=UNARY_SHAPES):
     return case(name, getattr(ops, name), ref, shapes, (domain,))
+
+
+def _joined(concatenate, axis):
+    return lambda x, y: concatenate([x, y], axis=axis)
+
+
+def _numpy_reduce(name, x, axis=None, keepdims=False):
+    if name == "logsumexp":
+        m = np.max(x, axis=axis, keepdims=True)
+        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+        return out if keepdims else np.squeeze(out, axis=axis)
+    return getattr(np, name)(x, axis=axis, keepdims=keepdims)
+
+
+def _numpy_slice_update(x, start, u):
+    y = x.copy()
+    y[start[0]:start[0] + u.shape[0], start[1]:start[1] + u.shape[1]] = u
+    return y
 
 
 CASES = [
@@ -63,18 +83,16 @@ CASES = [
     *[p for axis, keep in [(None, False), (0, False), (-1, True), ((0, 2), False)]
       for name in ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp")
       for p in case(f"{name}-axis{axis}-keep{keep}",
-                    (lambda n, a, k: lambda x: getattr(ops, n)(x, axis=a, keepdims=k))(
-                        name, axis, keep),
-                    (lambda n, a, k: lambda x: _numpy_reduce(n, x, a, k))(name, axis, keep),
-                    [((2, 3, 4),)])],
+                    partial(getattr(ops, name), axis=axis, keepdims=keep),
+                    partial(_numpy_reduce, name, axis=axis, keepdims=keep), [((2, 3, 4),)])],
     *case("max_initial", lambda x: ops.max(x, axis=1, initial=0.0),
           lambda x: np.max(x, axis=1, initial=0.0), [((3, 4),)]),
     *[p for axis in (None, 0, 1) for name in ("cumsum", "cumprod") for p in case(
-        f"{name}-{axis}", (lambda n, a: lambda x: getattr(ops, n)(x, axis=a))(name, axis),
-        (lambda n, a: lambda x: getattr(np, n)(x, axis=a))(name, axis), [((3, 4),)])],
+        f"{name}-{axis}", partial(getattr(ops, name), axis=axis),
+        partial(getattr(np, name), axis=axis), [((3, 4),)])],
     *[p for axis in (-1, 0, None) for p in case(
-        f"sort-{axis}", (lambda a: lambda x: ops.sort(x, axis=a))(axis),
-        (lambda a: lambda x: np.sort(x, axis=a))(axis), [((3, 4),)])],
+        f"sort-{axis}", partial(ops.sort, axis=axis), partial(np.sort, axis=axis),
+        [((3, 4),)])],
     # shapes
     *case("reshape", lambda x: ops.reshape(x, (4, -1)), lambda x: x.reshape(4, -1),
           [((2, 3, 4),)]),
@@ -93,9 +111,8 @@ CASES = [
     *case("broadcast_to", lambda x: ops.broadcast_to(x, (2, 3, 4)),
           lambda x: np.broadcast_to(x, (2, 3, 4)), [((3, 1),), ((4,),)]),
     *[p for axis in (0, 1, None) for p in case(
-        f"concatenate-{axis}", (lambda a: lambda x, y: ops.concatenate([x, y], axis=a))(axis),
-        (lambda a: lambda x, y: np.concatenate([x, y], axis=a))(axis), [((2, 3), (2, 3))],
-        ("real", "real"))],
+        f"concatenate-{axis}", _joined(ops.concatenate, axis), _joined(np.concatenate, axis),
+        [((2, 3), (2, 3))], ("real", "real"))],
     *case("stack", lambda x, y: ops.stack([x, y], axis=1),
           lambda x, y: np.stack([x, y], axis=1), [((2, 3), (2, 3))], ("real", "real")),
     *case("split", lambda x: ops.split(x, 3, axis=1), lambda x: np.split(x, 3, axis=1),
@@ -110,8 +127,8 @@ CASES = [
           lambda x: np.repeat(x, [1, 0, 3], axis=1), [((2, 3),)]),
     *case("repeat_flat", lambda x: ops.repeat(x, 2), lambda x: np.repeat(x, 2), [((2, 3),)]),
     *[p for mode in ("constant", "reflect", "edge", "wrap", "symmetric") for p in case(
-        f"pad-{mode}", (lambda m: lambda x: ops.pad(x, [[1, 2], [2, 1]], mode=m))(mode),
-        (lambda m: lambda x: np.pad(x, [[1, 2], [2, 1]], mode=m))(mode), [((3, 4),)])],
+        f"pad-{mode}", partial(ops.pad, pad_width=[[1, 2], [2, 1]], mode=mode),
+        partial(np.pad, pad_width=[[1, 2], [2, 1]], mode=mode), [((3, 4),)])],
     *case("flip", lambda x: ops.flip(x, axis=1), lambda x: np.flip(x, axis=1), [((2, 3),)]),
     *case("roll", lambda x: ops.roll(x, 2, axis=1), lambda x: np.roll(x, 2, axis=1),
           [((2, 3),)]),
@@ -143,9 +160,8 @@ CASES = [
                             ("fro", (0, 1)), ("nuc", (0, 1)), (2, (0, 1)), (-2, (1, 0)),
                             (1, (0, 1)), (np.inf, (0, 1))]
       for p in case(f"norm-{order}-{axis}",
-                    (lambda o, a: lambda x: ops.norm(x, ord=o, axis=a))(order, axis),
-                    (lambda o, a: lambda x: np.linalg.norm(x, ord=o, axis=a))(order, axis),
-                    [((3, 4),)])],
+                    partial(ops.norm, ord=order, axis=axis),
+                    partial(np.linalg.norm, ord=order, axis=axis), [((3, 4),)])],
     *case("linalg_norm_keepdims", lambda x: ops.linalg.norm(x, axis=-1, keepdims=True),
           lambda x: np.linalg.norm(x, axis=-1, keepdims=True), [((2, 3, 4),)]),
     *case("norm_batched_matrix", lambda x: ops.norm(x, ord="nuc", axis=(1, 2)),
@@ -159,20 +175,6 @@ EINSUM = [
     ("i,j->ij", [(3,), (4,)]), ("...i,...i->...", [(3, 1, 4), (2, 4)]),
     ("iji->j", [(2, 3, 2)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
 ]
-
-
-def _numpy_reduce(name, x, axis, keepdims):
-    if name == "logsumexp":
-        m = np.max(x, axis=axis, keepdims=True)
-        out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
-        return out if keepdims else np.squeeze(out, axis=axis)
-    return getattr(np, name)(x, axis=axis, keepdims=keepdims)
-
-
-def _numpy_slice_update(x, start, u):
-    y = x.copy()
-    y[start[0]:start[0] + u.shape[0], start[1]:start[1] + u.shape[1]] = u
-    return y
 
 
 def _inputs(shapes, domains, seed=0):

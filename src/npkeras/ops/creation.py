@@ -73,7 +73,7 @@ def full_like(x, fill_value, dtype=None):
 
 
 @keras_op
-def eye(N, M=None, k=0, dtype=None):  # noqa: N803 - Keras's argument names
+def eye(N, M=None, k=0, dtype=None):
     """An ``N`` x ``M`` matrix with ones on diagonal ``k``."""
     return xp.eye(N, M, k, dtype=_floatx(dtype))
 

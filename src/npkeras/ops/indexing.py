@@ -80,7 +80,7 @@ def _window(start_indices, shape):
 
 
 @keras_op
-def slice(inputs, start_indices, shape):  # noqa: A001 - Keras's name
+def slice(inputs, start_indices, shape):
     """The block of ``shape`` starting at ``start_indices``."""
     return get_item(inputs, _window(value_of(start_indices), value_of(shape)))
 

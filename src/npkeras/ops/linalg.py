@@ -73,7 +73,7 @@ def _singular_value_norm(x, order, axes, keepdims):
 
 
 @keras_op
-def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002 - Keras's argument name
+def norm(x, ord=None, axis=None, keepdims=False):
     """A vector norm (``axis`` an int, or None on a vector or with ``ord=None``) or a
     matrix norm (``axis`` a pair, or None on a matrix), as ``numpy.linalg.norm``."""
     rank = xp.ndim(_float(x))

@@ -123,7 +123,7 @@ def _sign(a, y):
 
 
 absolute = _unary(xp.absolute, _sign, real=False)
-abs = _unary(xp.abs, _sign, real=False)  # noqa: A001 - Keras's name
+abs = _unary(xp.abs, _sign, real=False)
 square = _unary(xp.square, lambda a, y: 2 * a, real=False)
 sqrt = _unary(xp.sqrt, lambda a, y: 0.5 / y)
 exp = _unary(xp.exp, lambda a, y: y)
@@ -170,7 +170,7 @@ isfinite = _constant(xp.isfinite)
 
 
 @keras_op
-def round(x, decimals=0):  # noqa: A001 - Keras's name
+def round(x, decimals=0):
     """Round half to even to ``decimals`` places (no gradient)."""
     return xp.round(_v(x), decimals)
 

@@ -15,17 +15,48 @@ from npkeras import activations, backend
 from npkeras.backend import xp
 from npkeras.ops.core import _a, _float, keras_op
 from npkeras.ops.linalg import norm
-from npkeras.ops.math import (absolute, add, clip, divide, exp, log, log1p, maximum, multiply,
-                              negative, square, subtract)
+from npkeras.ops.math import (
+    absolute,
+    add,
+    clip,
+    divide,
+    exp,
+    log,
+    log1p,
+    maximum,
+    multiply,
+    negative,
+    square,
+    subtract,
+)
 from npkeras.ops.reduce import mean, sum
 from npkeras.ops.shape import squeeze
 from npkeras.ops.tape import record
 
 __all__ = [
-    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "sigmoid",
-    "hard_sigmoid", "softplus", "softsign", "tanh", "exponential", "softmax", "log_softmax",
-    "one_hot", "multi_hot", "binary_crossentropy", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "moments", "normalize",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "elu",
+    "exponential",
+    "gelu",
+    "hard_sigmoid",
+    "leaky_relu",
+    "log_softmax",
+    "moments",
+    "multi_hot",
+    "normalize",
+    "one_hot",
+    "relu",
+    "relu6",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "softsign",
+    "sparse_categorical_crossentropy",
+    "swish",
+    "tanh",
 ]
 
 

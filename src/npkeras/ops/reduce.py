@@ -32,7 +32,7 @@ def _drop(y, axes, keepdims):
 
 
 @keras_op
-def sum(x, axis=None, keepdims=False):  # noqa: A001 - Keras's name
+def sum(x, axis=None, keepdims=False):
     """Sum over ``axis`` (all axes for None)."""
     a = _a(x)
     axes = axes_tuple("sum", axis, a.ndim)
@@ -68,8 +68,8 @@ def _extreme(name, reduce, combine):
     return keras_op(op)
 
 
-max = _extreme("max", xp.max, xp.maximum)  # noqa: A001 - Keras's name
-min = _extreme("min", xp.min, xp.minimum)  # noqa: A001
+max = _extreme("max", xp.max, xp.maximum)
+min = _extreme("min", xp.min, xp.minimum)
 amax, amin = max, min
 
 
@@ -161,8 +161,8 @@ def _logical(name, fn):
     return keras_op(op)
 
 
-any = _logical("any", xp.any)  # noqa: A001 - Keras's name
-all = _logical("all", xp.all)  # noqa: A001
+any = _logical("any", xp.any)
+all = _logical("all", xp.all)
 
 
 def _flat_axis(a, axis):

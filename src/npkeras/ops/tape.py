@@ -37,7 +37,7 @@ class Tensor:
     ``np.asarray``) gives the plain array, which is no longer tracked.
     """
 
-    __slots__ = ("value", "node", "index", "tape", "__weakref__")
+    __slots__ = ("__weakref__", "index", "node", "tape", "value")
     __array_priority__ = 100  # ndarray op Tensor defers to Tensor's reflected operator
 
     def __init__(self, value, node=None, index: int = 0, tape=None):
@@ -99,7 +99,7 @@ class Node:
     that need none).
     """
 
-    __slots__ = ("inputs", "vjp", "outputs", "multi_output")
+    __slots__ = ("inputs", "multi_output", "outputs", "vjp")
 
     def __init__(self, inputs, vjp, multi_output=False):
         self.inputs = inputs

@@ -30,8 +30,17 @@ class Variable(Leaf):
     [4.0, 6.0]
     """
 
-    __slots__ = ("_store", "_grads", "_key", "_trainable", "name", "regularizer", "constraint",
-                 "owner", "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_grads",
+        "_key",
+        "_store",
+        "_trainable",
+        "constraint",
+        "name",
+        "owner",
+        "regularizer",
+    )
 
     def __init__(self, initializer=None, shape=None, dtype=None, trainable: bool = True,
                  autocast: bool = True, aggregation: str = "none", synchronization: str = "auto",
@@ -128,7 +137,7 @@ class Variable(Leaf):
 def _initial_value(initializer, shape, dtype, name):
     if initializer is None:
         initializer = "glorot_uniform" if dtype is None or "float" in str(dtype) else "zeros"
-    if isinstance(initializer, str) or isinstance(initializer, initializers.Initializer):
+    if isinstance(initializer, (str, initializers.Initializer)):
         if shape is None:
             raise ValueError(
                 f"Variable '{name or 'variable'}': an initializer needs a `shape`; received "
