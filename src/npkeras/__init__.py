@@ -12,51 +12,18 @@ runs ordinary Keras training scripts.
 (2, 1)
 """
 
-from npkeras import (
-                     activations,
-                     backend,
-                     callbacks,
-                     initializers,
-                     layers,
-                     losses,
-                     metrics,
-                     models,
-                     ops,
-                     optimizers,
-                     random,
-                     regularizers,
-                     saving,
-                     utils,
-)
+from npkeras import (activations, backend, callbacks, initializers, layers, losses, metrics, ops,
+                     optimizers, regularizers, saving, utils)
 from npkeras.layers import Input, InputLayer, Layer
 from npkeras.layers.node import KerasTensor
 from npkeras.models import Model, Sequential
 from npkeras.ops import GradientTape, Variable
+from npkeras import models
+from npkeras import random
 
 __version__ = "0.1.0"
 
-__all__ = [
-                     "GradientTape",
-                     "Input",
-                     "InputLayer",
-                     "KerasTensor",
-                     "Layer",
-                     "Model",
-                     "Sequential",
-                     "Variable",
-                     "__version__",
-                     "activations",
-                     "backend",
-                     "callbacks",
-                     "initializers",
-                     "layers",
-                     "losses",
-                     "metrics",
-                     "models",
-                     "ops",
-                     "optimizers",
-                     "regularizers",
-                     "saving",
-                     "utils",
-]
-__all__ += ["random"]
+__all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor", "Variable",
+           "GradientTape", "ops", "layers", "activations", "losses", "metrics",
+           "optimizers", "initializers", "regularizers", "callbacks", "saving", "utils",
+           "backend", "models", "__version__"]

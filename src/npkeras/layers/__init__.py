@@ -3,58 +3,17 @@
 from npkeras.layers.base import Layer
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.input_layer import Input, InputLayer
-from npkeras.layers.merge import (
-    Add,
-    Average,
-    Concatenate,
-    Dot,
-    Maximum,
-    Minimum,
-    Multiply,
-    Subtract,
-    add,
-    average,
-    concatenate,
-    dot,
-    maximum,
-    minimum,
-    multiply,
-    subtract,
-)
-from npkeras.layers.normalization import Normalization
+from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from npkeras.layers.merge import Dot, add, average, concatenate, dot, maximum, minimum
+from npkeras.layers.merge import multiply, subtract
 from npkeras.layers.op_layer import OpLayer
+from npkeras.layers.normalization import Normalization
 
-__all__ = [
-    "Activation",
-    "Add",
-    "Average",
-    "Concatenate",
-    "Dense",
-    "Dropout",
-    "Flatten",
-    "Input",
-    "InputLayer",
-    "Layer",
-    "Maximum",
-    "Minimum",
-    "Multiply",
-    "Normalization",
-    "Reshape",
-    "Subtract",
-    "layer_classes",
-]
-__all__ += [
-    "Dot",
-    "OpLayer",
-    "add",
-    "average",
-    "concatenate",
-    "dot",
-    "maximum",
-    "minimum",
-    "multiply",
-    "subtract",
-]
+__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+           "Normalization", "layer_classes"]
+__all__ += ["Dot", "OpLayer", "add", "subtract", "multiply", "average", "maximum", "minimum",
+            "concatenate", "dot"]
 
 
 def layer_classes() -> dict:
