@@ -15,8 +15,8 @@ import json
 from npkeras import backend, ops, random
 from npkeras.backend import xp
 from npkeras.layers.base import Layer
-from npkeras.layers.node import KerasTensor
-from npkeras.ops.core import register_symbolic
+from npkeras.layers.node import KerasTensor, format_shape
+from npkeras.ops.core import OpError, install_operators, register_symbolic
 from npkeras.ops.numpy import OPERATORS
 from npkeras.ops.tape import no_grad, value_of
 from npkeras.utils.naming import unique_name
@@ -137,8 +137,14 @@ class OpLayer(Layer):
         for fill in (2, 3):
             probes = [xp.zeros(tuple(fill if d is None else d for d in s), dtype)
                       for s, dtype in zip(shapes, dtypes)]
-            with no_grad(), xp.errstate(all="ignore"):
-                y = self.call(probes if self._multi else probes[0])
+            try:
+                with no_grad(), xp.errstate(all="ignore"):
+                    y = self.call(probes if self._multi else probes[0])
+            except OpError as err:
+                known = ", ".join(format_shape(s) for s in shapes)
+                raise type(err)(
+                    f"{err} The symbolic inputs have shapes {known}; unknown sizes were "
+                    f"tried as {fill}.") from None
             results.append(y)
         first, second = results
         multi = isinstance(first, (list, tuple))
@@ -181,7 +187,6 @@ def _not_iterable(self):
 
 
 register_symbolic(KerasTensor, symbolic_op_call)
-for _name, _fn in OPERATORS.items():
-    setattr(KerasTensor, _name, _fn)
+install_operators(KerasTensor, OPERATORS)
 KerasTensor.__iter__ = _not_iterable
 KerasTensor.__array_ufunc__ = None  # ndarray + KerasTensor -> KerasTensor.__radd__

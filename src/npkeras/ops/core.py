@@ -193,6 +193,6 @@ def scatter_add(shape, flat_index, values, dtype):
 
 def install_operators(cls, table: dict) -> None:
     """Give ``cls`` Python's operators (``+``, ``@``, ``[...]``, comparisons, ...) from
-    ``table`` ({dunder name: op}); reflected operators swap the operands."""
+    ``table`` ({dunder name: op}; see ``npkeras.ops.numpy.OPERATORS``)."""
     for dunder, fn in table.items():
         setattr(cls, dunder, fn)
