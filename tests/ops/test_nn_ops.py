@@ -47,6 +47,8 @@ ACTIVATIONS = {
     "softmax": (ops.softmax, _softmax),
     "softmax_axis0": (lambda x: ops.softmax(x, axis=0), lambda x: _softmax(x, axis=0)),
     "log_softmax": (ops.log_softmax, lambda x: np.log(_softmax(x))),
+    "log_sigmoid": (ops.log_sigmoid, lambda x: np.log(_sigmoid(x))),
+    "hard_silu": (ops.hard_silu, lambda x: x * np.clip(x / 6 + 0.5, 0, 1)),
 }
 
 

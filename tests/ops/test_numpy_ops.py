@@ -1,6 +1,7 @@
 """keras.ops (NumPy-like): forward equals NumPy, every differentiable op's gradient
 matches central differences (float64) on several shapes, broadcasting included."""
 
+import math
 from functools import partial
 
 import numpy as np
@@ -60,6 +61,10 @@ CASES = [
     *unary("cosh", np.cosh), *unary("arcsin", np.arcsin, "unit"),
     *unary("arccos", np.arccos, "unit"), *unary("arctan", np.arctan),
     *unary("nan_to_num", np.nan_to_num),
+    *unary("reciprocal", np.reciprocal, "away"),
+    *unary("rsqrt", lambda x: 1 / np.sqrt(x), "positive"),
+    *unary("erf", lambda x: np.vectorize(math.erf)(x)),
+    *binary("logaddexp", np.logaddexp),
     *case("clip", lambda x: ops.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7),
           UNARY_SHAPES),
     *case("where", lambda a, b: ops.where(np.arange(4) % 2 == 0, a, b),
@@ -136,6 +141,23 @@ CASES = [
     *case("triu", lambda x: ops.triu(x, 1), lambda x: np.triu(x, 1), [((3, 4),), ((2, 3, 3),)]),
     *case("tril", lambda x: ops.tril(x, -1), lambda x: np.tril(x, -1), [((3, 4),)]),
     *case("diag", lambda x: ops.diag(x, 1), lambda x: np.diag(x, 1), [((3,),), ((3, 4),)]),
+    *case("unstack", lambda x: ops.unstack(x, axis=1), lambda x: list(np.moveaxis(x, 1, 0)),
+          [((2, 3, 4),)]),
+    *case("hstack", lambda x, y: ops.hstack([x, y]), lambda x, y: np.hstack([x, y]),
+          [((2, 3), (2, 1)), ((3,), (2,))], ("real", "real")),
+    *case("vstack", lambda x, y: ops.vstack([x, y]), lambda x, y: np.vstack([x, y]),
+          [((3,), (2, 3))], ("real", "real")),
+    *case("diagonal", lambda x: ops.diagonal(x, 1, 0, 2), lambda x: np.diagonal(x, 1, 0, 2),
+          [((3, 2, 4),)]),
+    *case("trace", lambda x: ops.trace(x, -1, 1, 2), lambda x: np.trace(x, -1, 1, 2),
+          [((2, 3, 4),), ((3, 3, 1),)]),
+    *case("average", lambda x: ops.average(x, axis=1, weights=[0.5, 1.0, 2.0]),
+          lambda x: np.average(x, axis=1, weights=[0.5, 1.0, 2.0]), [((2, 3, 4),)]),
+    *case("average_full_weights", lambda x, w: ops.average(x, axis=0, weights=w),
+          lambda x, w: np.average(x, axis=0, weights=w), [((3, 4), (3, 4))],
+          ("real", "positive")),
+    *case("top_k_values", lambda x: ops.top_k(x, 2)[0],
+          lambda x: -np.sort(-x, axis=-1)[..., :2], [((3, 5),)]),
     # indexing
     *case("get_item_slices", lambda x: x[1:, None, ..., ::2], lambda x: x[1:, None, ..., ::2],
           [((3, 4, 5),)]),
@@ -251,6 +273,35 @@ def test_constant_ops_match_numpy():
     assert ops.any(y > 4) and not ops.all(y > 0)
     assert ops.all(y >= 0, axis=0, keepdims=True).shape == (1, 3)
     np.testing.assert_array_equal(ops.where(y > 2)[1], np.nonzero(y > 2)[1])
+
+
+def test_selection_counts_and_closeness():
+    x = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 0.0, 5.0, 4.0]])
+    values, indices = ops.top_k(x, 3)
+    np.testing.assert_array_equal(values, [[3, 3, 1], [5, 4, 2]])
+    np.testing.assert_array_equal(indices, [[1, 2, 0], [2, 3, 0]])
+    assert ops.in_top_k(np.array([0, 0]), x, 2).tolist() == [False, False]
+    assert ops.in_top_k(np.array([2, 3]), x, 2).tolist() == [True, True]
+    assert ops.count_nonzero(x) == 6 and ops.count_nonzero(x, axis=0).tolist() == [2, 1, 2, 1]
+    assert ops.isclose(np.array([1.0, 1.1]), 1.0 + 1e-9).tolist() == [True, False]
+    assert ops.logical_xor(np.array([True, True]), np.array([True, False])).tolist() == [
+        False, True]
+
+
+def test_control_flow_runs_eagerly_and_gradients_flow_through_it():
+    x = np.array([1.0, 2.0])
+    with GradientTape() as tape:
+        t = tape.watch(x)
+        doubled = ops.fori_loop(0, 3, lambda i, v: v * 2.0, t)  # 8 t
+        halved = ops.while_loop(lambda v: ops.sum(v) > 10.0, lambda v: v / 2.0, doubled)
+        picked = ops.cond(ops.sum(halved) > 0, lambda: halved * 3.0, lambda: halved)
+        carry, ys = ops.scan(lambda c, row: (c + row, c * row), 0.0, ops.stack([picked, t]))
+        loss = ops.sum(carry) + ops.sum(ys) + ops.sum(ops.map(ops.square, t))
+    # 8t / 2 / 2 = 2t (sum 6 <= 10 stops the loop); picked = 6t; carry = 7t; ys = [0, 6t^2]
+    np.testing.assert_allclose(ys, [[0, 0], 6 * x * x])
+    np.testing.assert_allclose(tape.gradient(loss, t), 7 + 12 * x + 2 * x)
+    assert ops.while_loop(lambda i, s: i < 3, lambda i, s: (i + 1, s + i), (0, 0)) == (3, 3)
+    assert ops.vectorized_map(lambda r: ops.sum(r), np.ones((2, 3))).tolist() == [3.0, 3.0]
 
 
 def test_creation_and_shape_ops_follow_keras_dtypes():

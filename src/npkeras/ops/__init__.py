@@ -9,6 +9,8 @@ The flat namespace holds every op; ``keras.ops.numpy``, ``keras.ops.nn`` and
 """
 
 from npkeras.ops import linalg, nn, numpy
+from npkeras.ops.control import *
+from npkeras.ops.control import map  # noqa: F401
 from npkeras.ops.nn import *
 from npkeras.ops.nn import tanh  # noqa: F401 - one tanh in the flat namespace
 from npkeras.ops.numpy import *

@@ -136,23 +136,32 @@ def keras_op(fn=None, *, symbolic: bool = True):
 
 
 # -- reading operands ------------------------------------------------------------------
+def _array(value):
+    """``value`` as an array; Python lists of floats become ``floatx`` (as Keras converts
+    them), arrays keep their type."""
+    if isinstance(value, (list, tuple)):
+        array = xp.asarray(value)
+        return array.astype(backend.floatx()) if array.dtype.kind == "f" else array
+    return xp.asarray(value)
+
+
 def _v(x):
     """The operand as an array (numbers stay numbers, so NumPy keeps the array's type)."""
     value = value_of(x)
     if isinstance(value, (int, float, bool)):
         return value
-    return xp.asarray(value)
+    return _array(value)
 
 
 def _a(x):
     """The operand as an array, always."""
-    return xp.asarray(value_of(x))
+    return _array(value_of(x))
 
 
 def _float(x):
     """The operand as a float array: integers and booleans become ``floatx`` (Keras's
     promotion for ops whose result is real, such as ``sqrt`` or ``mean``)."""
-    value = xp.asarray(value_of(x))
+    value = _array(value_of(x))
     if value.dtype.kind in "biu":
         return value.astype(backend.floatx())
     return value

@@ -104,17 +104,18 @@ def arctan2(x1, x2):
 
 
 # -- functions of one argument ------------------------------------------------------------
-def _unary(fn, derivative, real=True):
+def _unary(fn, derivative, real=True, name=None):
     """An elementwise op ``fn`` whose VJP is ``dy * derivative(x, y)``. ``real``: the
     result is real-valued, so integer inputs are promoted to ``floatx`` first."""
     read = _float if real else _a
+    name = name or fn.__name__
 
     def op(x):
         a = read(x)
         y = fn(a)
         return record(y, (x,), lambda dy: (dy * derivative(a, y),))
-    op.__name__ = op.__qualname__ = fn.__name__
-    op.__doc__ = f"Elementwise ``{fn.__name__}``."
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise ``{name}``."
     return keras_op(op)
 
 
@@ -141,6 +142,19 @@ cosh = _unary(xp.cosh, lambda a, y: xp.sinh(a))
 arcsin = _unary(xp.arcsin, lambda a, y: 1 / xp.sqrt(1 - a * a))
 arccos = _unary(xp.arccos, lambda a, y: -1 / xp.sqrt(1 - a * a))
 arctan = _unary(xp.arctan, lambda a, y: 1 / (1 + a * a))
+reciprocal = _unary(xp.reciprocal, lambda a, y: -y * y)
+
+rsqrt = _unary(lambda a: 1.0 / xp.sqrt(a), lambda a, y: -0.5 * y * y * y, name="rsqrt")
+erf = _unary(backend.erf, lambda a, y: (2.0 / math.sqrt(math.pi)) * xp.exp(-a * a), name="erf")
+
+
+@keras_op
+def logaddexp(x1, x2):
+    """``log(exp(x1) + exp(x2))`` without overflow."""
+    a, b = _float(x1), _float(x2)
+    y = xp.logaddexp(a, b)
+    return record(y, (x1, x2), lambda dy: (unbroadcast(dy * xp.exp(a - y), _shape(a)),
+                                          unbroadcast(dy * xp.exp(b - y), _shape(b))))
 
 
 def _constant(fn):
@@ -164,9 +178,16 @@ less_equal = _constant(xp.less_equal)
 logical_and = _constant(xp.logical_and)
 logical_or = _constant(xp.logical_or)
 logical_not = _constant(xp.logical_not)
+logical_xor = _constant(xp.logical_xor)
 isnan = _constant(xp.isnan)
 isinf = _constant(xp.isinf)
 isfinite = _constant(xp.isfinite)
+
+
+@keras_op
+def isclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """Whether ``x1`` and ``x2`` are equal within ``atol + rtol * |x2|``, elementwise."""
+    return xp.isclose(_v(x1), _v(x2), rtol=rtol, atol=atol, equal_nan=equal_nan)
 
 
 @keras_op
@@ -252,7 +273,7 @@ def stop_gradient(variable):
 
 
 @keras_op
-def convert_to_tensor(x, dtype=None, sparse=None):
+def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     """An array from ``x`` (variables give their value; a tracked tensor stays tracked
     unless a ``dtype`` is asked for)."""
     if isinstance(x, Tensor) and (dtype is None or x.value.dtype == dtype):

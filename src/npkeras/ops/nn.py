@@ -40,7 +40,10 @@ __all__ = [
     "exponential",
     "gelu",
     "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
     "leaky_relu",
+    "log_sigmoid",
     "log_softmax",
     "moments",
     "multi_hot",
@@ -202,3 +205,24 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
             f"and output shape {_a(output).shape}.")
     hot = one_hot(labels, classes, axis=axis, dtype=_float(output).dtype)
     return categorical_crossentropy(hot, output, from_logits=from_logits, axis=axis)
+
+
+@keras_op
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, without overflow."""
+    a = _float(x)
+    y = -xp.logaddexp(0.0, -a)
+    # d/dx log(sigmoid(x)) = 1 - sigmoid(x) = sigmoid(-x)
+    return record(y, (x,), lambda dy: (dy * 0.5 * (1.0 - xp.tanh(0.5 * a)),))
+
+
+@keras_op
+def hard_silu(x):
+    """``x * hard_sigmoid(x) = x * relu6(x + 3) / 6`` (also called hard_swish)."""
+    a = _float(x)
+    gate = xp.clip(a / 6.0 + 0.5, 0.0, 1.0)
+    slope = ((a > -3.0) & (a < 3.0)) / 6.0
+    return record(a * gate, (x,), lambda dy: (dy * (gate + a * slope),))
+
+
+hard_swish = hard_silu

@@ -1,5 +1,5 @@
 """Reductions, scans and orderings: ``sum mean max min prod std var logsumexp argmax
-argmin argsort sort cumsum cumprod any all``.
+argmin argsort sort cumsum cumprod any all average count_nonzero top_k in_top_k``.
 
 A reduction's VJP spreads ``dy`` back over the reduced axes (``_spread``): evenly for
 ``mean``, to the elements that attain the extreme for ``max``/``min`` (shared among
@@ -13,7 +13,7 @@ import math
 from npkeras.backend import xp
 from npkeras.ops.core import _a, _float, axes_tuple, check_axis, keras_op
 from npkeras.ops.indexing import take_along_axis
-from npkeras.ops.math import exp, log, sqrt, square, stop_gradient, subtract
+from npkeras.ops.math import divide, exp, log, multiply, sqrt, square, stop_gradient, subtract
 from npkeras.ops.shape import reshape, squeeze
 from npkeras.ops.tape import record
 
@@ -200,3 +200,46 @@ def cumprod(x, axis=None, dtype=None):
             g[..., i] = (xp.cumprod(without, axis=-1)[..., i:] * dmoved[..., i:]).sum(-1)
         return (xp.moveaxis(g, -1, ax).reshape(a.shape),)
     return record(y, (x,), vjp)
+
+
+@keras_op
+def average(x, axis=None, weights=None):
+    """Mean over ``axis`` weighted by ``weights`` (the shape of ``x``, or 1-D along
+    ``axis``), as ``numpy.average``."""
+    if weights is None:
+        return mean(x, axis=axis)
+    a, w = _a(x), _a(weights)
+    if w.ndim == 1 and a.ndim > 1:
+        if axis is None:
+            raise ValueError(
+                f"ops.average: 1-D `weights` need an `axis`; received x of shape {a.shape}, "
+                f"weights of shape {w.shape} and axis=None.")
+        shape = [1] * a.ndim
+        shape[check_axis("average", axis, a.ndim)] = w.shape[0]
+        weights = reshape(weights, shape)
+    return divide(sum(multiply(x, weights), axis=axis), sum(weights * xp.ones_like(a), axis=axis))
+
+
+@keras_op
+def count_nonzero(x, axis=None):
+    """How many elements are not zero over ``axis``."""
+    return xp.count_nonzero(_a(x), axis=axis)
+
+
+@keras_op
+def top_k(x, k, sorted=True):
+    """The ``k`` largest values along the last axis and their indices (``(values,
+    indices)``; the first of equal values first). Gradients flow to the values."""
+    a = _a(x)
+    indices = xp.argsort(-a, axis=-1, kind="stable")[..., :k]
+    return take_along_axis(x, indices, axis=-1), indices
+
+
+@keras_op
+def in_top_k(targets, predictions, k):
+    """Whether each row's ``targets`` class is among the ``k`` highest ``predictions``
+    (a tie with the k-th value counts as in)."""
+    scores = _a(predictions)
+    labels = _a(targets).astype("int64")
+    target_scores = xp.take_along_axis(scores, labels[:, None], axis=1)
+    return (scores > target_scores).sum(axis=1) < k

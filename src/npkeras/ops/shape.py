@@ -1,5 +1,6 @@
 """Shape ops: ``reshape transpose swapaxes moveaxis expand_dims squeeze ravel flatten
-broadcast_to concatenate stack split tile repeat pad flip roll triu tril diag``.
+broadcast_to concatenate stack split unstack hstack vstack tile repeat pad flip roll
+triu tril diag diagonal trace``.
 
 They move elements without changing them, so each VJP moves the gradient back:
 the inverse permutation, the matching split, a sum over copies (``tile``, ``repeat``,
@@ -222,3 +223,46 @@ def _scatter_diagonal(d, k, shape):
     rows = xp.arange(len(d)) + builtins.max(-k, 0)
     g[rows, rows + k] = d
     return g
+
+
+@keras_op
+def unstack(x, num=None, axis=0):
+    """The slices of ``x`` along ``axis``, as a list."""
+    a = _a(x)
+    axis = check_axis("unstack", axis, a.ndim)
+    parts = [xp.take(a, i, axis=axis) for i in range(a.shape[axis])]
+    return record_multi(parts, (x,), lambda dys: (xp.stack(dys, axis=axis),))
+
+
+@keras_op
+def hstack(xs):
+    """The tensors joined along their second axis (the first for vectors)."""
+    return concatenate(list(xs), axis=0 if all(xp.ndim(value_of(x)) == 1 for x in xs) else 1)
+
+
+@keras_op
+def vstack(xs):
+    """The tensors joined along their first axis (vectors become rows)."""
+    return concatenate([reshape(x, (1, -1)) if xp.ndim(value_of(x)) == 1 else x for x in xs],
+                       axis=0)
+
+
+@keras_op
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """The diagonal ``offset`` of the planes spanned by ``axis1`` and ``axis2`` (moved to
+    the last axis)."""
+    a = _a(x)
+    y = xp.diagonal(a, offset, axis1, axis2).copy()
+    positions = xp.diagonal(xp.arange(a.size).reshape(a.shape), offset, axis1, axis2)
+    return record(y, (x,), lambda dy: (scatter_add(a.shape, positions, dy, dy.dtype),))
+
+
+@keras_op
+def trace(x, offset=0, axis1=0, axis2=1):
+    """The sum of the diagonal ``offset`` of the planes spanned by ``axis1`` and ``axis2``."""
+    a = _a(x)
+    y = xp.trace(a, offset, axis1, axis2)
+    positions = xp.diagonal(xp.arange(a.size).reshape(a.shape), offset, axis1, axis2)
+    return record(y, (x,), lambda dy: (scatter_add(
+        a.shape, positions, xp.broadcast_to(xp.expand_dims(dy, -1), positions.shape),
+        xp.result_type(dy)),))
