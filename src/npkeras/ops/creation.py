@@ -11,6 +11,9 @@ from npkeras.backend import xp
 from npkeras.ops.core import _v, keras_op
 from npkeras.ops.tape import value_of
 
+__all__ = ["arange", "eye", "full", "full_like", "identity", "linspace", "ndim", "ones",
+    "ones_like", "shape", "size", "zeros", "zeros_like"]
+
 
 def _floatx(dtype):
     return backend.floatx() if dtype is None else dtype

@@ -16,6 +16,8 @@ from npkeras.ops.core import _a, keras_op, scatter_add
 from npkeras.ops.tape import Tensor, record, value_of
 from npkeras.ops.variable import Variable
 
+__all__ = ["get_item", "slice", "slice_update", "take", "take_along_axis"]
+
 
 def _positions(a):
     """The flat index of every element of ``a``, in ``a``'s shape."""

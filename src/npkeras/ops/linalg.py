@@ -13,6 +13,8 @@ from npkeras.ops.math import absolute, power, sqrt, square
 from npkeras.ops.reduce import max, min, sum
 from npkeras.ops.tape import record
 
+__all__ = ["norm"]
+
 _INF = float("inf")
 
 

@@ -14,6 +14,8 @@ from npkeras.ops.core import _a, _v, keras_op
 from npkeras.ops.math import multiply
 from npkeras.ops.tape import record, unbroadcast
 
+__all__ = ["dot", "einsum", "matmul", "outer", "tensordot"]
+
 
 @keras_op
 def matmul(x1, x2):

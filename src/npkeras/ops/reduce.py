@@ -17,6 +17,10 @@ from npkeras.ops.math import divide, exp, log, multiply, sqrt, square, stop_grad
 from npkeras.ops.shape import reshape, squeeze
 from npkeras.ops.tape import record
 
+__all__ = ["all", "amax", "amin", "any", "argmax", "argmin", "argsort", "average",
+    "count_nonzero", "cumprod", "cumsum", "in_top_k", "logsumexp", "max", "mean", "min", "prod",
+    "sort", "std", "sum", "top_k", "var"]
+
 
 def _spread(dy, axes, shape, keepdims):
     """``dy`` of a reduction over ``axes`` broadcast back to the input's ``shape``."""

@@ -15,6 +15,10 @@ from npkeras.backend import xp
 from npkeras.ops.core import _a, check_axis, keras_op, scatter_add
 from npkeras.ops.tape import record, record_multi, unbroadcast, value_of
 
+__all__ = ["broadcast_to", "concatenate", "diag", "diagonal", "expand_dims", "flatten", "flip",
+    "hstack", "moveaxis", "pad", "ravel", "repeat", "reshape", "roll", "split", "squeeze",
+    "stack", "swapaxes", "tile", "trace", "transpose", "tril", "triu", "unstack", "vstack"]
+
 
 @keras_op
 def reshape(x, newshape):

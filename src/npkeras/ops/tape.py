@@ -37,7 +37,7 @@ class Tensor:
     ``np.asarray``) gives the plain array, which is no longer tracked.
     """
 
-    __slots__ = ("__weakref__", "index", "node", "tape", "value")
+    __slots__ = ("value", "node", "index", "tape", "__weakref__")
     __array_priority__ = 100  # ndarray op Tensor defers to Tensor's reflected operator
 
     def __init__(self, value, node=None, index: int = 0, tape=None):
@@ -56,7 +56,6 @@ class Tensor:
         return len(self.value)
 
     def __array__(self, dtype=None, copy=None):
-        # a full reduction leaves a NumPy scalar, which __array__ may not return as is
         return xp.asarray(self.value, dtype=dtype)
 
     def numpy(self):
@@ -99,7 +98,7 @@ class Node:
     that need none).
     """
 
-    __slots__ = ("inputs", "multi_output", "outputs", "vjp")
+    __slots__ = ("inputs", "vjp", "outputs", "multi_output")
 
     def __init__(self, inputs, vjp, multi_output=False):
         self.inputs = inputs

@@ -30,17 +30,8 @@ class Variable(Leaf):
     [4.0, 6.0]
     """
 
-    __slots__ = (
-        "__weakref__",
-        "_grads",
-        "_key",
-        "_store",
-        "_trainable",
-        "constraint",
-        "name",
-        "owner",
-        "regularizer",
-    )
+    __slots__ = ("_store", "_grads", "_key", "_trainable", "name", "regularizer", "constraint",
+                 "owner", "__weakref__")
 
     def __init__(self, initializer=None, shape=None, dtype=None, trainable: bool = True,
                  autocast: bool = True, aggregation: str = "none", synchronization: str = "auto",
@@ -116,7 +107,7 @@ class Variable(Leaf):
         return len(self.value)
 
     def __array__(self, dtype=None, copy=None):
-        return self.value if dtype is None else self.value.astype(dtype)
+        return xp.asarray(self.value, dtype=dtype)
 
     def __float__(self):
         return float(self.value)
