@@ -283,11 +283,15 @@ def minimum(x1, x2):
 
 @keras_op
 def clip(x, x_min, x_max):
-    """``x`` limited to ``[x_min, x_max]``; the gradient passes inside the interval."""
+    """``x`` limited to ``[x_min, x_max]``; the gradient goes to ``x`` inside the interval
+    and to the bound that applies outside it."""
     a, low, high = _v(x), _v(x_min), _v(x_max)
     y = xp.clip(a, low, high)
-    inside = (a >= low) & (a <= high)
-    return record(y, (x,), lambda dy: (unbroadcast(dy * inside, _shape(a)),))
+    below, above = a < low, a > high
+    inside = ~(below | above)
+    return record(y, (x, x_min, x_max), lambda dy: (
+        unbroadcast(dy * inside, _shape(a)), unbroadcast(dy * below, _shape(low)),
+        unbroadcast(dy * above, _shape(high))))
 
 
 @keras_op
