@@ -65,6 +65,7 @@ CASES = [
     *unary("rsqrt", lambda x: 1 / np.sqrt(x), "positive"),
     *unary("erf", lambda x: np.vectorize(math.erf)(x)),
     *binary("logaddexp", np.logaddexp),
+    *binary("mod", np.mod, ("real", "away")),
     *case("clip", lambda x: ops.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7),
           UNARY_SHAPES),
     *case("clip_tensor_bounds", lambda x, lo, hi: ops.clip(x, lo - 1.0, hi + 1.0),

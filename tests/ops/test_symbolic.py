@@ -18,6 +18,9 @@ SYMBOLIC = [
     ("pow", lambda a, b: abs(a) ** 1.5), ("rpow", lambda a, b: 2.0 ** a),
     ("matmul", lambda a, b: a @ np.ones((4, 3))), ("neg", lambda a, b: -a),
     ("abs", lambda a, b: abs(a)), ("lt", lambda a, b: a < b), ("ge", lambda a, b: a >= 0.0),
+    ("ne", lambda a, b: a != b), ("mod", lambda a, b: a % 0.3), ("rmod", lambda a, b: 1.0 % b),
+    ("and_or_xor_not", lambda a, b: ~((a > 0) & (b > 0))
+                                       | ((a < 0) ^ (b < 0))),
     ("slice", lambda a, b: a[:, 1:3]), ("index", lambda a, b: a[:, 0]),
     ("newaxis", lambda a, b: a[:, None, ::2]), ("T", lambda a, b: a.T),
     ("concatenate", lambda a, b: ops.concatenate([a, b], axis=-1)),
@@ -69,6 +72,7 @@ def test_symbolic_shapes_keep_the_batch_axis_unknown():
     assert ops.reshape(x, (-1,)).shape == (None,)
     assert ops.mean(x).shape == ()
     assert ops.shape(x) == (None, 4) and ops.ndim(x) == 2
+    assert round(x).node.layer.function == "round" and round(x).shape == (None, 4)
     seq = keras.Input(shape=(None, 3))
     assert ops.transpose(seq, (0, 2, 1)).shape == (None, 3, None)
 
@@ -150,6 +154,8 @@ def test_symbolic_errors():
     x = keras.Input(shape=(4,))
     with pytest.raises(TypeError, match=r"A symbolic KerasTensor cannot be iterated over"):
         list(x)
+    with pytest.raises(TypeError, match=r"cannot be used as a boolean.*keras.ops.where"):
+        bool(x > 0)
     with pytest.raises(ValueError, match=r"ops.add: the inputs' shapes .*\(2, 4\), \(3,\) cannot "
                                          r".*symbolic inputs have shapes \(None, 4\); unknown "
                                          r"sizes were tried as 2"):

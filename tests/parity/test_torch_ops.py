@@ -22,6 +22,7 @@ TWINS = {
     "multiply": (ops.multiply, torch.mul, [(2, 3, 4), (3, 1)], "real"),
     "divide": (ops.divide, torch.div, [(3, 4), (4,)], ("real", "away")),
     "power": (ops.power, torch.pow, [(3, 4), (3, 4)], ("positive", "real")),
+    "mod": (ops.mod, torch.remainder, [(3, 4), (4,)], ("real", "away")),
     "maximum": (ops.maximum, torch.maximum, [(3, 4), (4,)], "real"),
     "minimum": (ops.minimum, torch.minimum, [(3, 4), (4,)], "real"),
     "arctan2": (ops.arctan2, torch.atan2, [(3, 4), (3, 4)], ("real", "away")),

@@ -187,6 +187,14 @@ def _not_iterable(self):
 
 
 register_symbolic(KerasTensor, symbolic_op_call)
+def _not_a_boolean(self):
+    raise TypeError(
+        "A symbolic KerasTensor cannot be used as a boolean: its values do not exist until "
+        "the model runs. Use keras.ops.where(condition, x1, x2) to choose between tensors.")
+
+
 install_operators(KerasTensor, OPERATORS)
+KerasTensor.__ne__ = ops.not_equal  # as in Keras; == stays identity, so tensors stay hashable
 KerasTensor.__iter__ = _not_iterable
+KerasTensor.__bool__ = _not_a_boolean
 KerasTensor.__array_ufunc__ = None  # ndarray + KerasTensor -> KerasTensor.__radd__

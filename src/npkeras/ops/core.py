@@ -37,8 +37,8 @@ def _has_symbolic(values, kind) -> bool:
     for a in values:
         if isinstance(a, kind):
             return True
-        if type(a) in (list, tuple):
-            for b in a:
+        if type(a) in (list, tuple) or type(a) is dict:
+            for b in (a.values() if type(a) is dict else a):
                 if isinstance(b, kind):
                     return True
     return False

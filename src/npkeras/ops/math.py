@@ -56,6 +56,7 @@ __all__ = [
     "logical_xor",
     "maximum",
     "minimum",
+    "mod",
     "multiply",
     "nan_to_num",
     "negative",
@@ -130,6 +131,15 @@ def true_divide(x1, x2):
 def floor_divide(x1, x2):
     """``x1 // x2`` (piecewise constant: no gradient)."""
     return xp.floor_divide(_v(x1), _v(x2))
+
+
+@keras_op
+def mod(x1, x2):
+    """``x1 % x2`` with the sign of ``x2`` (``x1 - x2 * floor(x1 / x2)``)."""
+    a, b = _v(x1), _v(x2)
+    y = xp.mod(a, b)
+    return record(y, (x1, x2), lambda dy: (unbroadcast(dy, _shape(a)),
+                                          unbroadcast(-dy * xp.floor_divide(a, b), _shape(b))))
 
 
 @keras_op
