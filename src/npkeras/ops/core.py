@@ -25,6 +25,8 @@ from npkeras.ops.variable import Variable
 #: the symbolic tensor class and the function that turns an op call on it into a graph
 #: node; both set by :func:`register_symbolic` (npkeras.layers.op_layer)
 _symbolic = {"type": None, "handler": None}
+#: argument types that are never symbolic and hold nothing symbolic: skipped at once
+_PLAIN = frozenset({xp.ndarray, int, float, bool, str, type(None), Tensor})
 
 
 def register_symbolic(tensor_type, handler) -> None:
@@ -35,6 +37,8 @@ def register_symbolic(tensor_type, handler) -> None:
 
 def _has_symbolic(values, kind) -> bool:
     for a in values:
+        if type(a) in _PLAIN:  # arrays and numbers, the usual arguments: one set lookup
+            continue
         if isinstance(a, kind):
             return True
         if type(a) in (list, tuple) or type(a) is dict:
