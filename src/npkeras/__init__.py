@@ -21,6 +21,7 @@ from npkeras.ops import GradientTape, Variable
 from npkeras import models
 from npkeras import constraints
 from npkeras import distribution
+from npkeras import random
 
 from npkeras.version import __version__  # noqa: E402
 

@@ -12,6 +12,9 @@ from npkeras.layers.input_layer import Input, InputLayer
 from npkeras.layers.layer_normalization import LayerNormalization
 from npkeras.layers.masking import Masking
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from npkeras.layers.merge import Dot, add, average, concatenate, dot, maximum, minimum
+from npkeras.layers.merge import multiply, subtract
+from npkeras.layers.op_layer import OpLayer
 from npkeras.layers.normalization import Normalization
 from npkeras.layers.regularization import (
     ActivityRegularization,
@@ -84,6 +87,8 @@ __all__ += ["Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTra
             "SeparableConvolution2D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D",
             "AvgPool2D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
             "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D"]
+__all__ += ["Dot", "OpLayer", "add", "subtract", "multiply", "average", "maximum", "minimum",
+            "concatenate", "dot"]
 
 
 def layer_classes() -> dict:
@@ -115,5 +120,6 @@ def layer_classes() -> dict:
         MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D,
         AveragePooling3D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
         GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)})
+    classes.update({cls.__name__: cls for cls in (Dot, OpLayer)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes

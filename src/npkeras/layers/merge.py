@@ -1,8 +1,11 @@
 """Layers that merge a list of inputs: Add, Subtract, Multiply, Average, Maximum,
-Minimum and Concatenate. Each takes a list of arrays and its backward returns a list."""
+Minimum, Concatenate and Dot, and Keras's lowercase functions that build and call them
+(``keras.layers.add([a, b])``). Each takes a list of arrays and its backward returns a
+list (Dot, written with ``keras.ops``, gets its backward from the tape)."""
 
 from __future__ import annotations
 
+from npkeras import ops
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 
@@ -184,3 +187,100 @@ class Concatenate(Layer):
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+class Dot(Layer):
+    """Dot product of two batches of tensors along ``axes`` (Keras's ``batch_dot``).
+
+    Args:
+        axes: the axis of each input to contract (an int for both, or a pair); axis 0
+            is the batch axis, negative axes count from the end.
+        normalize: L2-normalise both inputs along ``axes`` first, so the result is the
+            cosine similarity.
+
+    Input shape: a list of two tensors, e.g. ``(batch, n)`` and ``(batch, n)``.
+    Output shape: the first input's axes without ``axes[0]``, then the second's after the
+    batch axis without ``axes[1]``; ``(batch, 1)`` when nothing else remains.
+
+    >>> import numpy as np
+    >>> Dot(axes=1)([np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]])]).tolist()
+    [[11.0]]
+    """
+
+    def __init__(self, axes, normalize: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        pair = (axes, axes) if isinstance(axes, int) else tuple(axes)
+        if len(pair) != 2 or not all(isinstance(a, int) for a in pair):
+            raise ValueError(
+                f"Received an invalid value for `axes` of Dot layer '{self.name}', expected "
+                f"an int or a pair of ints. Received: axes={axes!r}")
+        self.axes = axes if isinstance(axes, int) else list(pair)
+        self.normalize = bool(normalize)
+
+    def _resolved_axes(self, shapes):
+        pair = (self.axes, self.axes) if isinstance(self.axes, int) else self.axes
+        return [a % len(s) for a, s in zip(pair, shapes)]
+
+    def compute_output_shape(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
+            raise ValueError(
+                f"Layer '{self.name}' (Dot) must be called on a list of 2 inputs; received "
+                f"{input_shape!r}.")
+        first, second = (tuple(s) for s in input_shape)
+        a1, a2 = self._resolved_axes([first, second])
+        if first[a1] is not None and second[a2] is not None and first[a1] != second[a2]:
+            raise ValueError(
+                f"Layer '{self.name}' (Dot) contracts axis {a1} of shape {first} with axis "
+                f"{a2} of shape {second}, whose sizes differ ({first[a1]} != {second[a2]}). "
+                "Choose `axes` whose sizes match.")
+        out = first[:a1] + first[a1 + 1:] + tuple(d for i, d in enumerate(second)
+                                                   if i not in (0, a2))
+        return out if len(out) > 1 else out + (1,)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+
+    def check_input_shape(self, shape):
+        return None
+
+    def call(self, inputs):
+        x, y = inputs
+        a1, a2 = self._resolved_axes([x.shape, y.shape])
+        if self.normalize:
+            x, y = ops.normalize(x, axis=a1), ops.normalize(y, axis=a2)
+        x, y = ops.moveaxis(x, a1, -1), ops.moveaxis(y, a2, 1)
+        batch, contracted = x.shape[0], x.shape[-1]
+        # (b, m, c) @ (b, c, n) -> (b, m, n), then the free axes back in place
+        out = ops.matmul(ops.reshape(x, (batch, -1, contracted)),
+                         ops.reshape(y, (batch, contracted, -1)))
+        shape = (batch,) + tuple(x.shape[1:-1]) + tuple(y.shape[2:])
+        return ops.reshape(out, shape if len(shape) > 1 else shape + (1,))
+
+    def get_config(self):
+        return {**super().get_config(), "axes": self.axes, "normalize": self.normalize}
+
+
+def _merge_function(cls, doc):
+    def merge(inputs, **kwargs):
+        return cls(**kwargs)(inputs)
+    merge.__name__ = merge.__qualname__ = cls.__name__.lower()
+    merge.__doc__ = f"{doc} of a list of inputs: ``{cls.__name__}(**kwargs)(inputs)``."
+    return merge
+
+
+add = _merge_function(Add, "The sum")
+subtract = _merge_function(Subtract, "The difference")
+multiply = _merge_function(Multiply, "The elementwise product")
+average = _merge_function(Average, "The average")
+maximum = _merge_function(Maximum, "The elementwise maximum")
+minimum = _merge_function(Minimum, "The elementwise minimum")
+
+
+def concatenate(inputs, axis: int = -1, **kwargs):
+    """The inputs joined along ``axis``: ``Concatenate(axis, **kwargs)(inputs)``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, normalize: bool = False, **kwargs):
+    """The batch dot product of two inputs: ``Dot(axes, normalize, **kwargs)(inputs)``."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)

@@ -288,10 +288,16 @@ class GradientTape(Tape):
         """
         if isinstance(value, Leaf):
             return value
+        array = value.value if isinstance(value, Tensor) else xp.asarray(value)
+        if array.dtype.kind in "biu":
+            raise TypeError(
+                f"GradientTape.watch: cannot differentiate with respect to an integer "
+                f"tensor (dtype {array.dtype}, shape {array.shape}); gradients exist only "
+                "for float tensors. Cast it first: keras.ops.cast(x, 'float32').")
         if isinstance(value, Tensor):
             self._watched[id(value)] = value
             return value
-        tensor = Tensor(xp.asarray(value), tape=self)
+        tensor = Tensor(array, tape=self)
         self._watched[id(tensor)] = tensor
         return tensor
 

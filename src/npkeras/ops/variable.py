@@ -128,7 +128,7 @@ class Variable(Leaf):
 def _initial_value(initializer, shape, dtype, name):
     if initializer is None:
         initializer = "glorot_uniform" if dtype is None or "float" in str(dtype) else "zeros"
-    if isinstance(initializer, str) or isinstance(initializer, initializers.Initializer):
+    if isinstance(initializer, (str, initializers.Initializer)):
         if shape is None:
             raise ValueError(
                 f"Variable '{name or 'variable'}': an initializer needs a `shape`; received "
