@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from npkeras import backend
 from npkeras.backend import to_numpy, xp
 from npkeras.utils.naming import unknown_name_error
 
@@ -78,11 +79,11 @@ class MeanMetricWrapper(Metric):
         values = self.fn(y_true, y_pred)
         w = _weights_for(values, sample_weight)
         if w is None:
-            self.total += float(values.sum())
+            self.total += backend.to_float(values.sum())
             self.count += values.size
         else:
-            self.total += float((values * w).sum())
-            self.count += float(w.sum())
+            self.total += backend.to_float((values * w).sum())
+            self.count += backend.to_float(w.sum())
 
     def result(self):
         return self.total / self.count if self.count else 0.0
@@ -205,7 +206,7 @@ class Mean(Metric):
     def update_state(self, values, sample_weight=None):
         values = xp.asarray(values, dtype="float64")
         w = 1.0 if sample_weight is None else float(sample_weight)
-        self.total += float(values.sum()) * w
+        self.total += backend.to_float(values.sum()) * w
         self.count += values.size * w
 
     def result(self):
@@ -251,7 +252,7 @@ class Precision(_ConfusionMetric):
 
     def result(self):
         d = self.tp[0] + self.fp[0]
-        return float(self.tp[0] / d) if d else 0.0
+        return backend.to_float(self.tp[0] / d) if d else 0.0
 
 
 class Recall(_ConfusionMetric):
@@ -261,7 +262,7 @@ class Recall(_ConfusionMetric):
 
     def result(self):
         d = self.tp[0] + self.fn[0]
-        return float(self.tp[0] / d) if d else 0.0
+        return backend.to_float(self.tp[0] / d) if d else 0.0
 
 
 class AUC(_ConfusionMetric):
@@ -279,7 +280,7 @@ class AUC(_ConfusionMetric):
         tpr = self.tp / xp.maximum(self.tp + self.fn, 1e-12)
         fpr = self.fp / xp.maximum(self.fp + self.tn, 1e-12)
         # thresholds ascend, so fpr descends: integrate tpr over fpr
-        return float(((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2).sum())
+        return backend.to_float(((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2).sum())
 
     def get_config(self):
         return {"name": self.name, "num_thresholds": self.num_thresholds}
@@ -303,7 +304,7 @@ class R2Score(Metric):
             self.sum_t = xp.zeros(p.shape[1])
             self.sum_t2 = xp.zeros(p.shape[1])
             self.ss_res = xp.zeros(p.shape[1])
-        self.n += float(w.sum())
+        self.n += backend.to_float(w.sum())
         self.sum_t += (w * t).sum(axis=0)
         self.sum_t2 += (w * t * t).sum(axis=0)
         self.ss_res += (w * (t - p) ** 2).sum(axis=0)

@@ -43,7 +43,8 @@ def convert_to_tensor(x, dtype=None, sparse=None):
 
 
 def convert_to_numpy(x):
-    return xp.asarray(value_of(x))
+    """A host NumPy array (``keras.ops.convert_to_numpy``), on every backend."""
+    return backend.to_numpy(value_of(x))
 
 
 # -- elementwise arithmetic ----------------------------------------------------------
@@ -97,14 +98,15 @@ def negative(x):
     return record(y, (x,), lambda dy: (-dy,))
 
 
-def _unary(fn, derivative):
-    """An elementwise op ``fn`` whose VJP is ``dy * derivative(x, y)``."""
+def _unary(name, derivative):
+    """The elementwise op ``xp.<name>`` (looked up per call, so it follows
+    ``backend.set_backend``) whose VJP is ``dy * derivative(x, y)``."""
     def op(x):
         a = _v(x)
-        y = fn(a)
+        y = getattr(xp, name)(a)
         return record(y, (x,), lambda dy: (dy * derivative(a, y),))
-    op.__name__ = fn.__name__
-    op.__doc__ = f"Elementwise ``{fn.__name__}``."
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}``."
     return op
 
 
@@ -112,51 +114,52 @@ def _sign_derivative(a, y):
     return xp.sign(a)
 
 
-abs = absolute = _unary(xp.abs, _sign_derivative)
-sqrt = _unary(xp.sqrt, lambda a, y: 0.5 / y)
-square = _unary(xp.square, lambda a, y: 2 * a)
-exp = _unary(xp.exp, lambda a, y: y)
-expm1 = _unary(xp.expm1, lambda a, y: y + 1)
-log = _unary(xp.log, lambda a, y: 1 / a)
-log1p = _unary(xp.log1p, lambda a, y: 1 / (1 + a))
-log2 = _unary(xp.log2, lambda a, y: 1 / (a * math.log(2)))
-log10 = _unary(xp.log10, lambda a, y: 1 / (a * math.log(10)))
-sin = _unary(xp.sin, lambda a, y: xp.cos(a))
-cos = _unary(xp.cos, lambda a, y: -xp.sin(a))
-tan = _unary(xp.tan, lambda a, y: 1 + y * y)
-tanh = _unary(xp.tanh, lambda a, y: 1 - y * y)
-sinh = _unary(xp.sinh, lambda a, y: xp.cosh(a))
-cosh = _unary(xp.cosh, lambda a, y: xp.sinh(a))
-arcsin = _unary(xp.arcsin, lambda a, y: 1 / xp.sqrt(1 - a * a))
-arccos = _unary(xp.arccos, lambda a, y: -1 / xp.sqrt(1 - a * a))
-arctan = _unary(xp.arctan, lambda a, y: 1 / (1 + a * a))
+abs = absolute = _unary("abs", _sign_derivative)
+sqrt = _unary("sqrt", lambda a, y: 0.5 / y)
+square = _unary("square", lambda a, y: 2 * a)
+exp = _unary("exp", lambda a, y: y)
+expm1 = _unary("expm1", lambda a, y: y + 1)
+log = _unary("log", lambda a, y: 1 / a)
+log1p = _unary("log1p", lambda a, y: 1 / (1 + a))
+log2 = _unary("log2", lambda a, y: 1 / (a * math.log(2)))
+log10 = _unary("log10", lambda a, y: 1 / (a * math.log(10)))
+sin = _unary("sin", lambda a, y: xp.cos(a))
+cos = _unary("cos", lambda a, y: -xp.sin(a))
+tan = _unary("tan", lambda a, y: 1 + y * y)
+tanh = _unary("tanh", lambda a, y: 1 - y * y)
+sinh = _unary("sinh", lambda a, y: xp.cosh(a))
+cosh = _unary("cosh", lambda a, y: xp.sinh(a))
+arcsin = _unary("arcsin", lambda a, y: 1 / xp.sqrt(1 - a * a))
+arccos = _unary("arccos", lambda a, y: -1 / xp.sqrt(1 - a * a))
+arctan = _unary("arctan", lambda a, y: 1 / (1 + a * a))
 
 
-def _no_grad(fn):
-    """An op whose result is piecewise constant (or boolean): nothing to differentiate."""
+def _no_grad(name):
+    """The op ``xp.<name>`` (looked up per call), whose result is piecewise constant (or
+    boolean): nothing to differentiate."""
     def op(*args, **kwargs):
-        return fn(*[_v(a) for a in args], **kwargs)
-    op.__name__ = fn.__name__
-    op.__doc__ = f"``{fn.__name__}`` (no gradient: piecewise constant)."
+        return getattr(xp, name)(*[_v(a) for a in args], **kwargs)
+    op.__name__ = name
+    op.__doc__ = f"``{name}`` (no gradient: piecewise constant)."
     return op
 
 
-sign = _no_grad(xp.sign)
-floor = _no_grad(xp.floor)
-ceil = _no_grad(xp.ceil)
-equal = _no_grad(xp.equal)
-not_equal = _no_grad(xp.not_equal)
-greater = _no_grad(xp.greater)
-greater_equal = _no_grad(xp.greater_equal)
-less = _no_grad(xp.less)
-less_equal = _no_grad(xp.less_equal)
-logical_and = _no_grad(xp.logical_and)
-logical_or = _no_grad(xp.logical_or)
-logical_not = _no_grad(xp.logical_not)
-isnan = _no_grad(xp.isnan)
-isinf = _no_grad(xp.isinf)
-isfinite = _no_grad(xp.isfinite)
-floor_divide = _no_grad(xp.floor_divide)
+sign = _no_grad("sign")
+floor = _no_grad("floor")
+ceil = _no_grad("ceil")
+equal = _no_grad("equal")
+not_equal = _no_grad("not_equal")
+greater = _no_grad("greater")
+greater_equal = _no_grad("greater_equal")
+less = _no_grad("less")
+less_equal = _no_grad("less_equal")
+logical_and = _no_grad("logical_and")
+logical_or = _no_grad("logical_or")
+logical_not = _no_grad("logical_not")
+isnan = _no_grad("isnan")
+isinf = _no_grad("isinf")
+isfinite = _no_grad("isfinite")
+floor_divide = _no_grad("floor_divide")
 
 
 def round(x, decimals=0):
@@ -337,10 +340,10 @@ def mean(x, axis=None, keepdims=False):
         / count,))
 
 
-def _extreme(reduce):
+def _extreme(name):
     def op(x, axis=None, keepdims=False, initial=None):
         a = xp.asarray(_v(x))
-        y = reduce(a, axis=axis, keepdims=True)
+        y = getattr(xp, name)(a, axis=axis, keepdims=True)
         # the gradient goes to the elements equal to the extreme, shared among ties
         hit = a == y
         share = hit / hit.sum(axis=axis, keepdims=True)
@@ -351,8 +354,8 @@ def _extreme(reduce):
     return op
 
 
-max = amax = _extreme(xp.max)
-min = amin = _extreme(xp.min)
+max = amax = _extreme("max")
+min = amin = _extreme("min")
 
 
 def prod(x, axis=None, keepdims=False, dtype=None):
@@ -385,11 +388,11 @@ def logsumexp(x, axis=None, keepdims=False):
     return squeeze(out, axis=axis) if axis is not None else reshape(out, ())
 
 
-argmax = _no_grad(xp.argmax)
-argmin = _no_grad(xp.argmin)
-argsort = _no_grad(xp.argsort)
-any = _no_grad(xp.any)
-all = _no_grad(xp.all)
+argmax = _no_grad("argmax")
+argmin = _no_grad("argmin")
+argsort = _no_grad("argsort")
+any = _no_grad("any")
+all = _no_grad("all")
 
 
 def cumsum(x, axis=None):

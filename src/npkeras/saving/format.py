@@ -25,7 +25,6 @@ from npkeras import backend, initializers
 from npkeras import losses as losses_module
 from npkeras import metrics as metrics_module
 from npkeras import optimizers as optimizers_module
-from npkeras.backend import xp
 from npkeras.saving import safety
 from npkeras.saving.atomic import atomic_write, check_writable_target
 from npkeras.saving.graph import deserialize_layer, serialize_layer
@@ -56,7 +55,7 @@ def _weight_map(model) -> dict:
 
 def _npz_bytes(arrays: dict) -> bytes:
     buffer = io.BytesIO()
-    xp.savez(buffer, **{k: backend.to_numpy(v) for k, v in arrays.items()})
+    backend.host_xp.savez(buffer, **{k: backend.to_numpy(v) for k, v in arrays.items()})
     return buffer.getvalue()
 
 
@@ -85,11 +84,6 @@ def _deserialize_spec(spec, kind):
     return spec
 
 
-def _rng_state():
-    state = backend.rng().bit_generator.state
-    return json.loads(json.dumps(state, default=int))
-
-
 def model_config(model) -> dict:
     """The JSON-ready description of ``model`` written to config.json."""
     config = {"model": serialize_layer(model), "metadata": getattr(model, "metadata", None) or {}}
@@ -115,7 +109,7 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"'{filepath}' exists and overwrite=False.")
     config = model_config(model)
-    config["rng_state"] = _rng_state()
+    config["rng_state"] = backend.rng_state()
     if training_state is not None:
         config["training_state"] = training_state
     members = {
@@ -213,7 +207,7 @@ def _assign_weights(model, weights: dict, source, skip_mismatch=False):
                 f"Weight '{key}' in '{source}' has shape {value.shape}, but model '{model.name}' "
                 f"needs {target.shape}."
             )
-        target[...] = value
+        target[...] = backend.to_device(value)
 
 
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True,
@@ -244,7 +238,7 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
                 buf = model._prepare_parameters()
                 model.optimizer.set_state(opt_state, [buf.params])
     if restore_random_state and config.get("rng_state"):
-        backend.rng().bit_generator.state = config["rng_state"]
+        backend.set_rng_state(config["rng_state"])
     return model
 
 
@@ -257,7 +251,7 @@ def restore_training_state(model, filepath) -> dict:
         buf = model._prepare_parameters()
         model.optimizer.set_state(opt_state, [buf.params])
     if config.get("rng_state"):
-        backend.rng().bit_generator.state = config["rng_state"]
+        backend.set_rng_state(config["rng_state"])
     return config.get("training_state") or {}
 
 

@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 
-from npkeras.backend import xp
+from npkeras import backend
 
 
 class ModelFileError(ValueError):
@@ -112,7 +112,7 @@ def load_arrays(data: bytes, what: str) -> dict:
                 if info.file_size > MAX_MEMBER_BYTES:
                     raise UnsafeModelFileError(f"{what} holds an array declaring {info.file_size:,} bytes.")
         buffer.seek(0)
-        with xp.load(buffer, allow_pickle=False) as npz:
+        with backend.host_xp.load(buffer, allow_pickle=False) as npz:
             arrays = {}
             for key in npz.files:
                 arr = npz[key]

@@ -20,7 +20,8 @@ def _is_pandas(obj) -> bool:
 
 def is_batch_iterable(obj) -> bool:
     """True for generators and other iterables that are not array-like data."""
-    if obj is None or isinstance(obj, (xp.ndarray, list, tuple, dict, str, bytes)) or _is_pandas(obj):
+    if obj is None or isinstance(obj, (xp.ndarray, backend.host_xp.ndarray, list, tuple, dict, str,
+                                       bytes)) or _is_pandas(obj):
         return False
     return hasattr(obj, "__iter__") or hasattr(obj, "__next__")
 

@@ -306,7 +306,7 @@ class Trainer:
     def _batches(self, arrays_list, n, batch_size, shuffle, steps=None):
         """Yield per-step lists of batch arrays, by index without copying the data set."""
         if shuffle:
-            order = backend.rng().permutation(n)
+            order = backend.permutation(n)
         count = math.ceil(n / batch_size)
         if steps is not None:
             count = min(count, steps)
@@ -573,6 +573,7 @@ class Trainer:
             chunks = [xp.concatenate(c, axis=0) for c in chunks]
         elif steps is not None:
             chunks = [c[:filled] for c in chunks]
+        chunks = [backend.to_numpy(c) for c in chunks]  # predict returns NumPy on every backend
         return chunks[0] if len(chunks) == 1 else chunks
 
     # -- single batches ------------------------------------------------------------

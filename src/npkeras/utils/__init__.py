@@ -109,6 +109,6 @@ def split_dataset(*arrays, left_size=None, right_size=None, shuffle: bool = Fals
         raise ValueError(f"left_size={left_size} does not fit {n} rows.")
     index = xp.arange(n)
     if shuffle:
-        index = (xp.random.default_rng(seed) if seed is not None else backend.rng()).permutation(n)
+        index = backend.permutation(n, xp.random.default_rng(seed) if seed is not None else None)
     lidx, ridx = index[:left], index[left:]
     return tuple(a[lidx] for a in arrays), tuple(a[ridx] for a in arrays)

@@ -1,0 +1,161 @@
+"""Train, evaluate, predict, save and load representative models on the backend chosen
+by ``NPKERAS_BACKEND``; run by tests/backend/test_backend_switch.py in a subprocess with
+the strict device stand-in, so any implicit host conversion in npkeras raises.
+
+Usage: python -m tests.backend.scenario OUT_DIR [PART ...]; prints "ok PART" per part.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+import npkeras as keras
+from npkeras import activations, backend, losses, ops
+from npkeras.layers import (BatchNormalization, Concatenate, Dense, Dropout, Embedding,
+                            Flatten, Input, LayerNormalization)
+
+DEVICE = backend.xp
+RNG = np.random.default_rng(0)
+
+
+def _is_device(a):
+    return isinstance(a, DEVICE.ndarray)
+
+
+def _classification(n=64, d=6, k=3):
+    x = RNG.standard_normal((n, d)).astype("float32")
+    y = (x[:, :k].argmax(axis=1)).astype("int64")
+    return x, y
+
+
+def mlp(out):
+    x, y = _classification()
+    model = keras.Sequential([Input((6,)), Dense(16, activation="relu"), Dropout(0.1),
+                              BatchNormalization(), Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=3, validation_split=0.25, verbose=0)
+    assert all(type(v) is float for values in history.history.values() for v in values), history
+    assert history.history["loss"][-1] < history.history["loss"][0], history.history
+    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert set(result) == {"loss", "accuracy"} and type(result["loss"]) is float, result
+    pred = model.predict(x, verbose=0)
+    assert type(pred) is np.ndarray and pred.shape == (64, 3), type(pred)
+    assert _is_device(model.layers[0].params["kernel"]) or DEVICE is np
+    np.testing.assert_allclose(pred.sum(axis=1), 1.0, rtol=1e-5)
+    model.save(os.path.join(out, "mlp.npkeras"))
+    np.save(os.path.join(out, "mlp_pred.npy"), pred)
+    np.save(os.path.join(out, "mlp_x.npy"), x)
+
+
+def every_activation_and_loss(out):
+    x = RNG.standard_normal((12, 4)).astype("float32")
+    positive = np.abs(RNG.standard_normal((12, 3))).astype("float32") + 0.1
+    probabilities = positive / positive.sum(axis=1, keepdims=True)
+    labels = RNG.integers(0, 3, 12)
+    targets = {"sparse_categorical_crossentropy": labels,
+               "binary_crossentropy": (positive > 0.6).astype("float32"),
+               "categorical_crossentropy": probabilities, "kl_divergence": probabilities,
+               "hinge": (positive > 0.6).astype("float32"),
+               "squared_hinge": (positive > 0.6).astype("float32")}
+    names = sorted(activations.ALL_NAMES) if hasattr(activations, "ALL_NAMES") else [
+        "linear", "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax",
+        "log_softmax", "softplus", "softsign", "silu", "hard_sigmoid", "exponential"]
+    stack = [Input((4,))] + [Dense(3, activation=name) for name in names]
+    for loss in ("mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+                 "mean_squared_logarithmic_error", "huber", "log_cosh", "binary_crossentropy",
+                 "categorical_crossentropy", "sparse_categorical_crossentropy", "kl_divergence",
+                 "hinge", "squared_hinge", "poisson", "cosine_similarity"):
+        keras.utils.set_random_seed(1)
+        head = "sigmoid" if loss in ("binary_crossentropy", "poisson") else "softmax"
+        model = keras.Sequential(stack[:1] + [Dense(3, activation=name) for name in names]
+                                 + [Dense(3, activation=head)])
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss=loss,
+                      metrics=["mae"])
+        history = model.fit(x, targets.get(loss, positive), batch_size=4, epochs=1, verbose=0)
+        assert np.isfinite(history.history["loss"][0]), (loss, history.history)
+    _ = losses  # every loss above resolves by name through npkeras.losses
+
+
+def functional(out):
+    a_in, b_in = Input((5,), name="a"), Input((3,), name="b")
+    merged = Concatenate()([Dense(4, activation="tanh")(a_in), Dense(4)(b_in)])
+    norm = LayerNormalization()(merged)
+    model = keras.Model([a_in, b_in], [Dense(1, name="reg")(norm),
+                                       Dense(2, activation="softmax", name="cls")(norm)])
+    model.compile(optimizer="rmsprop", loss=["mse", "sparse_categorical_crossentropy"],
+                  metrics=[["mae"], ["accuracy"]])
+    a, b = RNG.standard_normal((32, 5)), RNG.standard_normal((32, 3))
+    ys = [RNG.standard_normal((32, 1)), RNG.integers(0, 2, 32)]
+    model.fit({"a": a, "b": b}, ys, batch_size=8, epochs=2, verbose=0,
+              validation_data=([a, b], ys))
+    preds = model.predict([a, b], verbose=0)
+    assert all(type(p) is np.ndarray for p in preds), [type(p) for p in preds]
+    logs = model.evaluate([a, b], ys, verbose=0, return_dict=True)
+    assert all(type(v) is float for v in logs.values()), logs
+
+
+def embedding(out):
+    tokens = RNG.integers(0, 20, (16, 7))
+    model = keras.Sequential([Input((7,), dtype="int64"), Embedding(20, 4),
+                              Flatten(), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adamw", loss="binary_crossentropy", metrics=["accuracy", "auc"])
+    model.fit(tokens, (tokens[:, 0] > 9).astype("float32"), batch_size=8, epochs=1, verbose=0)
+    assert model.predict(tokens, verbose=0).shape == (16, 1)
+
+
+class Scale(keras.layers.Layer):
+    """A Keras-style layer: ``call`` with keras.ops, backward from the tape."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, inputs):
+        return ops.tanh(inputs * self.w) + ops.mean(ops.square(inputs), axis=-1, keepdims=True)
+
+
+def custom(out):
+    x, y = _classification(32, 4, 2)
+    model = keras.Sequential([Input((4,)), Scale(), Dense(2)])
+    model.compile(optimizer="sgd",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    with keras.GradientTape() as tape:
+        loss = ops.mean(ops.square(model(x[:4])))
+    grads = tape.gradient(loss, model.trainable_weights)
+    assert all(_is_device(g) or DEVICE is np for g in grads), [type(g) for g in grads]
+    values = [float(backend.to_float(ops.sum(g))) for g in grads]
+    assert all(np.isfinite(values)), values
+
+
+def save_load_across_backends(out):
+    """A model saved on the device loads on the host (NumPy) and back."""
+    path = os.path.join(out, "mlp.npkeras")
+    x, expected = np.load(os.path.join(out, "mlp_x.npy")), np.load(os.path.join(out, "mlp_pred.npy"))
+    device_module = backend.backend()
+    on_device = keras.models.load_model(path)
+    np.testing.assert_allclose(on_device.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    on_device.fit(x, expected.argmax(axis=1), batch_size=32, epochs=1, verbose=0)
+    backend.set_backend("numpy")
+    on_host = keras.models.load_model(path)
+    assert type(on_host.layers[0].params["kernel"]) is np.ndarray
+    np.testing.assert_allclose(on_host.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    on_host.save(os.path.join(out, "host.npkeras"))
+    backend.set_backend(device_module)
+    back = keras.models.load_model(os.path.join(out, "host.npkeras"))
+    assert _is_device(back.layers[0].params["kernel"]) or DEVICE is np
+    np.testing.assert_allclose(back.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+
+
+PARTS = {f.__name__: f for f in (mlp, every_activation_and_loss, functional, embedding, custom,
+                                 save_load_across_backends)}
+
+if __name__ == "__main__":
+    out_dir, names = sys.argv[1], sys.argv[2:] or list(PARTS)
+    keras.utils.set_random_seed(0)
+    for part in names:
+        PARTS[part](out_dir)
+        print("ok", part, flush=True)
