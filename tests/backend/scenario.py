@@ -40,9 +40,10 @@ def mlp(out):
     history = model.fit(x, y, batch_size=16, epochs=3, validation_split=0.25, verbose=0)
     assert all(type(v) is float for values in history.history.values() for v in values), history
     assert history.history["loss"][-1] < history.history["loss"][0], history.history
-    result = model.evaluate(x, y, verbose=0, return_dict=True)
+    model.fit(((x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)), epochs=1, verbose=2)
+    result = model.evaluate(x, y, verbose=1, return_dict=True)
     assert set(result) == {"loss", "accuracy"} and type(result["loss"]) is float, result
-    pred = model.predict(x, verbose=0)
+    pred = model.predict(x, verbose=1)
     assert type(pred) is np.ndarray and pred.shape == (64, 3), type(pred)
     assert _is_device(model.layers[0].params["kernel"]) or DEVICE is np
     np.testing.assert_allclose(pred.sum(axis=1), 1.0, rtol=1e-5)
@@ -150,8 +151,53 @@ def save_load_across_backends(out):
     np.testing.assert_allclose(back.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
 
 
+def layers_callbacks_metrics(out):
+    """The other layer families, every optimizer, callbacks that write files and metrics
+    with state, on a sequence model."""
+    L = keras.layers
+    x = RNG.standard_normal((24, 4, 6)).astype("float32")
+    y = RNG.integers(0, 2, 24).astype("float32")
+    norm = L.Normalization()
+    norm.adapt(x.reshape(-1, 6))
+    keras.utils.set_random_seed(3)
+    for optimizer in ("sgd", "adam", "adamw", "adamax", "nadam", "rmsprop", "adagrad",
+                      "adadelta"):
+        model = keras.Sequential([
+            Input((4, 6)), L.Masking(0.0), L.GaussianNoise(0.1), L.SpatialDropout1D(0.1),
+            L.ZeroPadding1D(1), L.Cropping1D((1, 1)), L.UpSampling1D(2),
+            L.Reshape((8, 6)), L.Permute((2, 1)), L.Reshape((6, 8)),
+            L.GroupNormalization(groups=2), L.UnitNormalization(), Flatten(),
+            L.Dense(6, kernel_regularizer="l2", activity_regularizer="l1"),
+            L.GaussianDropout(0.1), L.AlphaDropout(0.1), L.RepeatVector(2), Flatten(),
+            L.ActivityRegularization(l2=0.01), Dense(1, activation="sigmoid")])
+        model.compile(optimizer=keras.optimizers.get(optimizer), loss="binary_crossentropy",
+                      metrics=["accuracy", keras.metrics.Precision(), keras.metrics.Recall(),
+                               keras.metrics.AUC()])
+        callbacks = [keras.callbacks.CSVLogger(os.path.join(out, "log.csv")),
+                     keras.callbacks.ModelCheckpoint(os.path.join(out, "best.npkeras"),
+                                                     monitor="val_loss"),
+                     keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+                     keras.callbacks.ReduceLROnPlateau(patience=1),
+                     keras.callbacks.GradientStats(), keras.callbacks.TerminateOnNaN()]
+        model.fit(x, y, batch_size=8, epochs=2, validation_data=(x, y), verbose=0,
+                  callbacks=callbacks, class_weight={0: 1.0, 1: 2.0})
+    assert open(os.path.join(out, "log.csv")).read().count("\n") == 3
+    branch_in = Input((6,))
+    merged = [L.Add(), L.Subtract(), L.Multiply(), L.Average(), L.Maximum(), L.Minimum()]
+    heads = [m([Dense(3)(norm(branch_in)), Dense(3)(branch_in)]) for m in merged]
+    model = keras.Model(branch_in, L.Concatenate()(heads))
+    model.compile(optimizer="sgd", loss="mse", metrics=[keras.metrics.R2Score(),
+                                                        keras.metrics.RootMeanSquaredError()])
+    model.fit(x[:, 0], RNG.standard_normal((24, 18)), batch_size=6, epochs=1, verbose=0,
+              sample_weight=np.abs(RNG.standard_normal(24)))
+    weights = model.get_weights()
+    assert all(type(w) is np.ndarray for w in weights), [type(w) for w in weights]
+    model.set_weights(weights)
+    assert model.count_params() > 0 and model.summary() is None
+
+
 PARTS = {f.__name__: f for f in (mlp, every_activation_and_loss, functional, embedding, custom,
-                                 save_load_across_backends)}
+                                 save_load_across_backends, layers_callbacks_metrics)}
 
 if __name__ == "__main__":
     out_dir, names = sys.argv[1], sys.argv[2:] or list(PARTS)

@@ -191,11 +191,18 @@ def array(a, dtype=None, copy=True, order="K", ndmin=0):
 
 
 def _unwrap_host(value):
-    """Lists of device scalars (``xp.asarray([a.sum(), b.sum()])``) stay allowed."""
+    """Host data for ``asarray``: lists of device scalars stay allowed; other objects
+    that convert through ``__array__`` (a tape Tensor, a Variable) would go through the
+    host and back, so they are refused."""
     if type(value) is ndarray:
         return value._a
     if isinstance(value, (list, tuple)):
         return type(value)(_unwrap_host(v) for v in value)
+    if hasattr(value, "__array__") and not isinstance(value, (_np.ndarray, _np.generic)):
+        raise HostConversionError(
+            f"asarray() of a {type(value).__name__} would make a round trip through the host "
+            "(take its device array instead, e.g. ops.tape.value_of)."
+        )
     return value
 
 

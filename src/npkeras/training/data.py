@@ -133,7 +133,7 @@ def class_weights_to_sample_weights(y, class_weight):
     lookup = xp.zeros(max(table) + 1, dtype=backend.floatx())
     for k, v in table.items():
         lookup[k] = v
-    return lookup[labels]
+    return lookup[backend.to_device(labels)]
 
 
 def unpack_batch(batch, step):
