@@ -196,8 +196,39 @@ def layers_callbacks_metrics(out):
     assert model.count_params() > 0 and model.summary() is None
 
 
+def gradients(out):
+    """Finite-difference checks of hand-written backward passes, in float64, on the
+    backend's arrays (on a GPU: the device's arithmetic)."""
+    from npkeras.utils.gradcheck import check_activation_gradient, check_loss_gradient
+
+    L = keras.layers
+    backend.set_floatx("float64")
+    try:
+        x = RNG.standard_normal((3, 4, 6)) + 0.5  # not the projection's draws
+        for layer in (Dense(3, activation="gelu"), L.LayerNormalization(),
+                      L.GroupNormalization(groups=3), L.UnitNormalization(), L.Permute((2, 1)),
+                      L.ZeroPadding1D(1), L.UpSampling1D(2), Dense(2, activation="softmax")):
+            layer(x)
+            check = keras.utils.check_gradients(layer, x, tolerance=1e-5)
+            assert check.passed, (layer.name, check.verdict)
+        flat = backend.to_device(RNG.standard_normal((4, 5)))
+        for name in ("elu", "selu", "gelu", "silu", "softplus", "log_softmax", "tanh"):
+            assert check_activation_gradient(activations.get(name), flat) < 1e-6, name
+        probabilities = backend.to_device(np.full((4, 5), 0.2))
+        for name in ("categorical_crossentropy", "kl_divergence", "huber", "log_cosh"):
+            error = check_loss_gradient(losses.get(name), probabilities, flat)
+            assert error < 1e-6, (name, error)
+        model = keras.Sequential([Input((6,)), Dense(5, activation="relu"), BatchNormalization(),
+                                  Dense(2)])
+        model.compile(optimizer="sgd", loss="mse")
+        check = keras.utils.check_gradients(model, x[:, 0], RNG.standard_normal((3, 2)))
+        assert check.passed, check.verdict
+    finally:
+        backend.set_floatx("float32")
+
+
 PARTS = {f.__name__: f for f in (mlp, every_activation_and_loss, functional, embedding, custom,
-                                 save_load_across_backends, layers_callbacks_metrics)}
+                                 save_load_across_backends, layers_callbacks_metrics, gradients)}
 
 if __name__ == "__main__":
     out_dir, names = sys.argv[1], sys.argv[2:] or list(PARTS)
