@@ -205,7 +205,7 @@ class Mean(Metric):
 
     def update_state(self, values, sample_weight=None):
         values = xp.asarray(values, dtype="float64")
-        w = 1.0 if sample_weight is None else float(sample_weight)
+        w = 1.0 if sample_weight is None else backend.to_float(sample_weight)
         self.total += backend.to_float(values.sum()) * w
         self.count += values.size * w
 

@@ -14,8 +14,16 @@ import numpy as np
 
 import npkeras as keras
 from npkeras import activations, backend, losses, ops
-from npkeras.layers import (BatchNormalization, Concatenate, Dense, Dropout, Embedding,
-                            Flatten, Input, LayerNormalization)
+from npkeras.layers import (
+    BatchNormalization,
+    Concatenate,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    Input,
+    LayerNormalization,
+)
 
 DEVICE = backend.xp
 RNG = np.random.default_rng(0)
@@ -181,7 +189,8 @@ def layers_callbacks_metrics(out):
                      keras.callbacks.GradientStats(), keras.callbacks.TerminateOnNaN()]
         model.fit(x, y, batch_size=8, epochs=2, validation_data=(x, y), verbose=0,
                   callbacks=callbacks, class_weight={0: 1.0, 1: 2.0})
-    assert open(os.path.join(out, "log.csv")).read().count("\n") == 3
+    with open(os.path.join(out, "log.csv")) as log:
+        assert log.read().count("\n") == 3
     branch_in = Input((6,))
     merged = [L.Add(), L.Subtract(), L.Multiply(), L.Average(), L.Maximum(), L.Minimum()]
     heads = [m([Dense(3)(norm(branch_in)), Dense(3)(branch_in)]) for m in merged]

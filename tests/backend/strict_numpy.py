@@ -65,7 +65,7 @@ def _wrapped(function):
     return call
 
 
-class ndarray:  # noqa: N801 - the array module's spelling
+class ndarray:  # the array module's spelling
     """A device array: NumPy's data that refuses implicit conversion to the host."""
 
     __slots__ = ("_a",)
@@ -84,7 +84,7 @@ class ndarray:  # noqa: N801 - the array module's spelling
     def __int__(self):
         _refuse("int()")
 
-    def __index__(self):
+    def __index__(self):  # noqa: PLE0305 - it never returns
         _refuse("operator.index()")
 
     def __complex__(self):
@@ -170,9 +170,12 @@ for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"
     setattr(ndarray, f"__i{_name}__", _inplace(getattr(operator, f"i{_name}")))
 for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
     setattr(ndarray, f"__{_name}__", _binary(getattr(operator, _name)))
+def _unary(op):
+    return lambda self: ndarray(op(self._a))
+
+
 for _name in ("neg", "pos", "abs", "invert"):
-    setattr(ndarray, f"__{_name}__", (lambda op: lambda self: ndarray(op(self._a)))(
-        getattr(operator, _name)))
+    setattr(ndarray, f"__{_name}__", _unary(getattr(operator, _name)))
 
 
 # -- the module's functions ----------------------------------------------------------

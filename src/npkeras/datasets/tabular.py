@@ -7,7 +7,7 @@ import os
 from typing import NamedTuple
 
 from npkeras import backend
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 
 
 class DataError(ValueError):
@@ -103,11 +103,11 @@ def load_csv(path, target: str | None = "target", features: list | None = None) 
                 f"Feature column '{name}' of '{path}' is not numeric (e.g. {texts[0]!r}). "
                 "Encode it as numbers first, for categories one 0/1 column per value (one-hot)."
             )
-    x = xp.asarray([columns[n] for n in feature_names], dtype="float64").T
-    bad = xp.isnan(x)
+    x = host_xp.asarray([columns[n] for n in feature_names], dtype="float64").T
+    bad = host_xp.isnan(x)
     if bad.any():
-        rows = sorted(set((xp.nonzero(bad.any(axis=1))[0] + 2).tolist()))
-        cols = [feature_names[i] for i in sorted(set(xp.nonzero(bad.any(axis=0))[0].tolist()))]
+        rows = sorted(set((host_xp.nonzero(bad.any(axis=1))[0] + 2).tolist()))
+        cols = [feature_names[i] for i in sorted(set(host_xp.nonzero(bad.any(axis=0))[0].tolist()))]
         raise DataError(
             f"'{path}' has missing or NaN values in column(s) {', '.join(cols)} at line(s) "
             f"{', '.join(map(str, rows[:10]))}{' ...' if len(rows) > 10 else ''}. Fill or drop them first."
@@ -116,16 +116,16 @@ def load_csv(path, target: str | None = "target", features: list | None = None) 
     if target is not None:
         raw = columns[target]
         if all(_is_number(v) for v in raw):
-            y = xp.asarray(raw, dtype="float64")
-            if xp.isnan(y).any():
-                rows = (xp.nonzero(xp.isnan(y))[0] + 2).tolist()
+            y = host_xp.asarray(raw, dtype="float64")
+            if host_xp.isnan(y).any():
+                rows = (host_xp.nonzero(host_xp.isnan(y))[0] + 2).tolist()
                 raise DataError(f"Target column '{target}' of '{path}' has missing values at line(s) {rows[:10]}.")
         else:
-            y = xp.asarray([str(v) for v in raw])
+            y = host_xp.asarray([str(v) for v in raw])
     return Table(x.astype(backend.floatx()), y, feature_names, target)
 
 
 def is_whole_number_column(values) -> bool:
-    return values.dtype.kind == "f" and bool(xp.all(xp.isfinite(values))) and bool(
-        xp.all(values == xp.round(values)))
+    return values.dtype.kind == "f" and bool(host_xp.all(host_xp.isfinite(values))) and bool(
+        host_xp.all(values == host_xp.round(values)))
 

@@ -52,9 +52,11 @@ def to_categorical(y, num_classes: int | None = None, dtype: str | None = None):
     if labels.dtype.kind == "f" and labels.size and not bool((labels == xp.round(labels)).all()):
         raise ValueError("to_categorical expects integer labels; received fractional values.")
     labels = labels.astype("int64")
-    if labels.size and int(labels.min()) < 0:
-        raise ValueError(f"to_categorical expects labels >= 0; received {int(labels.min())}.")
-    top = int(labels.max()) + 1 if labels.size else 0
+    low, high = (int(v) for v in backend.to_numpy([labels.min(), labels.max()])) \
+        if labels.size else (0, -1)
+    if low < 0:
+        raise ValueError(f"to_categorical expects labels >= 0; received {low}.")
+    top = high + 1
     num_classes = top if num_classes is None else int(num_classes)
     if top > num_classes:
         raise ValueError(f"Label {top - 1} does not fit num_classes={num_classes}.")

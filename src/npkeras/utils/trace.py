@@ -109,8 +109,8 @@ def _forward_record(layer, x, y) -> dict:
         "activation_std": backend.to_float(flat.std()),
         # a unit is dead on this batch when it outputs exactly 0 for every sample
         "dead_fraction": backend.to_float((first == 0).all(axis=0).mean()),
-        "unit_activity": [float(v) for v in _unit_means(first)],
-        "input_activity": [float(v) for v in _unit_means(_arrays(x)[0])],
+        "unit_activity": backend.to_numpy(_unit_means(first)).astype(float).tolist(),
+        "input_activity": backend.to_numpy(_unit_means(_arrays(x)[0])).astype(float).tolist(),
     }
 
 
@@ -227,7 +227,7 @@ def trace_step(
         }
         kernel = grads.get((record["layer"], "kernel"))
         if kernel is not None and kernel.ndim == 2:
-            record["kernel_grad"] = xp.abs(kernel).tolist()
+            record["kernel_grad"] = backend.to_numpy(xp.abs(kernel)).tolist()
     trace = {
         "loss": backend.to_float(loss),
         "batch_size": int(n),
