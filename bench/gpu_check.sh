@@ -9,7 +9,8 @@
 #   3. runs bench/gpu_check.py: float64 parity with PyTorch CUDA (loss, every gradient,
 #      weights after 3 Adam steps) for the MLP and the CNN, then seconds per epoch of both
 #      against a PyTorch CUDA loop. Results: bench/results/gpu.json.
-# Usage: bash bench/gpu_check.sh        (PY=/path/to/python to use another interpreter)
+# Usage: bash bench/gpu_check.sh   (PY=/path/to/python for another interpreter; offline, point
+# PIP_FIND_LINKS at a folder holding the cupy-cuda12x wheel from `pip download cupy-cuda12x`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -20,6 +21,6 @@ PY=${PY:-.venv/bin/python}
 export NPKERAS_BACKEND=cupy PYTHONPATH="src:.${PYTHONPATH:+:$PYTHONPATH}"
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-timeout 600 "$PY" -m tests.backend.scenario "$scratch"
+timeout 300 "$PY" -m tests.backend.scenario "$scratch"
 mkdir -p bench/results
-timeout 900 "$PY" bench/gpu_check.py --out bench/results/gpu.json
+timeout 420 "$PY" bench/gpu_check.py --out bench/results/gpu.json
