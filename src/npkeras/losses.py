@@ -83,7 +83,7 @@ class Loss:
     def _weights(self, per_sample, sample_weight):
         if sample_weight is None:
             return None
-        w = xp.asarray(sample_weight, dtype=per_sample.dtype)
+        w = xp.asarray(value_of(sample_weight), dtype=per_sample.dtype)
         while w.ndim < per_sample.ndim:
             w = w[..., None]
         return xp.broadcast_to(w, per_sample.shape)
@@ -354,7 +354,7 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
 
     def prepare_targets(self, y_true, y_pred):
-        labels = xp.asarray(y_true)
+        labels = xp.asarray(value_of(y_true))
         if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
             labels = labels[..., 0]
         if labels.shape != y_pred.shape[:-1]:

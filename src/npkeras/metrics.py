@@ -17,7 +17,14 @@ import math
 
 from npkeras import backend
 from npkeras.backend import to_numpy, xp
+from npkeras.ops.tape import value_of
 from npkeras.utils.naming import unknown_name_error
+
+
+def _array(x, dtype=None):
+    """A backend array from targets, predictions or weights (tape tensors and variables
+    give their array: no trip through the host)."""
+    return xp.asarray(value_of(x), dtype=dtype)
 
 
 class Metric:
@@ -58,7 +65,7 @@ class Metric:
 def _weights_for(values, sample_weight):
     if sample_weight is None:
         return None
-    w = xp.asarray(sample_weight, dtype="float64")
+    w = _array(sample_weight, dtype="float64")
     while w.ndim < values.ndim:
         w = w[..., None]
     return xp.broadcast_to(w, values.shape)
@@ -97,7 +104,7 @@ class MeanMetricWrapper(Metric):
 
 
 def _match_targets(y_true, y_pred):
-    y_true = xp.asarray(y_true)
+    y_true = _array(y_true)
     if y_true.ndim == y_pred.ndim - 1:
         y_true = y_true[..., None]
     return y_true
@@ -115,7 +122,7 @@ def categorical_accuracy(y_true, y_pred):
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
-    labels = xp.asarray(y_true)
+    labels = _array(y_true)
     if labels.ndim == y_pred.ndim:
         labels = labels[..., 0]
     return (labels.astype("int64") == xp.argmax(y_pred, axis=-1)).astype("float64")
@@ -127,7 +134,7 @@ def top_k_categorical_accuracy(y_true, y_pred, k=5):
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
-    labels = xp.asarray(y_true)
+    labels = _array(y_true)
     if labels.ndim == y_pred.ndim:
         labels = labels[..., 0]
     return _in_top_k(labels.astype("int64"), y_pred, k)
@@ -204,7 +211,7 @@ class Mean(Metric):
         self.total, self.count = 0.0, 0.0
 
     def update_state(self, values, sample_weight=None):
-        values = xp.asarray(values, dtype="float64")
+        values = _array(values, dtype="float64")
         w = 1.0 if sample_weight is None else backend.to_float(sample_weight)
         self.total += backend.to_float(values.sum()) * w
         self.count += values.size * w
@@ -232,10 +239,10 @@ class _ConfusionMetric(Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         t = (_match_targets(y_true, y_pred) > 0.5).reshape(-1)
-        p = xp.asarray(y_pred).reshape(-1)
+        p = _array(y_pred).reshape(-1)
         w = xp.ones_like(p, dtype="float64") if sample_weight is None else xp.broadcast_to(
-            _weights_for(xp.asarray(y_pred), sample_weight), y_pred.shape).reshape(-1)
-        pred = p[None, :] > xp.asarray(self.thresholds)[:, None]
+            _weights_for(_array(y_pred), sample_weight), y_pred.shape).reshape(-1)
+        pred = p[None, :] > _array(self.thresholds)[:, None]
         self.tp += (pred & t) @ w
         self.fp += (pred & ~t) @ w
         self.fn += (~pred & t) @ w
@@ -297,9 +304,9 @@ class R2Score(Metric):
         self.sum_t = self.sum_t2 = self.ss_res = None
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        p = xp.asarray(y_pred, dtype="float64").reshape(len(y_pred), -1)
+        p = _array(y_pred, dtype="float64").reshape(len(y_pred), -1)
         t = _match_targets(y_true, y_pred).astype("float64").reshape(p.shape)
-        w = xp.ones((len(p), 1)) if sample_weight is None else xp.asarray(sample_weight, dtype="float64").reshape(-1, 1)
+        w = xp.ones((len(p), 1)) if sample_weight is None else _array(sample_weight, dtype="float64").reshape(-1, 1)
         if self.sum_t is None:
             self.sum_t = xp.zeros(p.shape[1])
             self.sum_t2 = xp.zeros(p.shape[1])

@@ -126,7 +126,34 @@ class Scale(keras.layers.Layer):
         return ops.tanh(inputs * self.w) + ops.mean(ops.square(inputs), axis=-1, keepdims=True)
 
 
+class TrainStepModel(keras.Model):
+    """A subclassed model with Keras's custom ``train_step`` (GradientTape, metrics)."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden, self.out = Dense(8, activation="relu"), Dense(1)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+    def train_step(self, data):
+        x, y = data
+        with keras.GradientTape() as tape:
+            loss = ops.mean(ops.square(self(x, training=True) - y))
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+
 def custom(out):
+    model = TrainStepModel()
+    model.compile(optimizer="adam")
+    x = RNG.standard_normal((32, 3))
+    history = model.fit(x, x.sum(axis=1, keepdims=True), batch_size=8, epochs=2, verbose=0)
+    assert all(type(v) is float for v in history.history["loss"]), history.history
+
     x, y = _classification(32, 4, 2)
     model = keras.Sequential([Input((4,)), Scale(), Dense(2)])
     model.compile(optimizer="sgd",
@@ -186,7 +213,9 @@ def layers_callbacks_metrics(out):
                                                      monitor="val_loss"),
                      keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
                      keras.callbacks.ReduceLROnPlateau(patience=1),
-                     keras.callbacks.GradientStats(), keras.callbacks.TerminateOnNaN()]
+                     keras.callbacks.GradientStats(), keras.callbacks.TerminateOnNaN(),
+                     keras.callbacks.TensorBoard(os.path.join(out, "tb"), histogram_freq=1,
+                                                 write_images=True)]
         model.fit(x, y, batch_size=8, epochs=2, validation_data=(x, y), verbose=0,
                   callbacks=callbacks, class_weight={0: 1.0, 1: 2.0})
     with open(os.path.join(out, "log.csv")) as log:

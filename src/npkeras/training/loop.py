@@ -645,5 +645,6 @@ def _flat_logs(logs) -> dict:
             flat.update(_flat_logs(value))
         else:
             value = value_of(value)
-            flat[key] = float(value) if getattr(value, "size", 1) == 1 else value
+            flat[key] = (backend.to_float(value) if getattr(value, "size", 1) == 1
+                         else backend.to_numpy(value))  # logs go to callbacks: host values
     return flat
