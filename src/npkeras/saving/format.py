@@ -119,15 +119,13 @@ def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool 
     if include_optimizer and model.compiled and model.optimizer.built:
         state = model.optimizer.get_state()
         members["optimizer.npz"] = _npz_bytes(state)
-    import numpy  # the version string only; arrays go through the backend
-
     from npkeras import __version__
 
     metadata = {
         "format": "npkeras",
         "format_version": FORMAT_VERSION,
         "npkeras_version": __version__,
-        "numpy_version": numpy.__version__,
+        "numpy_version": backend.host_xp.__version__,
         "python_version": platform.python_version(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sha256": {name: safety.sha256(data) for name, data in members.items()},
