@@ -1,29 +1,52 @@
 """The one place that names the array module, the default float type and the random source.
 
 Every other module does ``from npkeras.backend import xp`` and never imports NumPy
-itself, so a CuPy backend can be chosen with ``NPKERAS_BACKEND=cupy`` before import
-without touching the layers.
+itself. The array module is chosen with ``NPKERAS_BACKEND`` at import (``numpy``, the
+default, or ``cupy``) or with :func:`set_backend` before models are built. Arrays cross
+between the host and the device only through :func:`to_numpy` (and :func:`to_float`) and
+:func:`to_device`.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
+import sys
 
 import numpy
 
-_requested = os.environ.get("NPKERAS_BACKEND", "numpy").lower()
-if _requested == "numpy":
-    xp = numpy
-elif _requested == "cupy":  # pragma: no cover - needs a GPU
-    import cupy as xp  # noqa: F401
-else:
+_NAMES = ("numpy", "cupy")
+
+
+def _import_array_module(name):
+    """The array module for a backend name: 'numpy', 'cupy', or the dotted path of a
+    module with NumPy's API plus ``asnumpy`` (a test double, another device library)."""
+    if not isinstance(name, str):
+        return name  # a module object
+    if name.lower() in _NAMES:
+        name = name.lower()
+    if name == "numpy":
+        return numpy
+    if name == "cupy" or "." in name:
+        try:
+            return importlib.import_module(name)
+        except ImportError as err:
+            hint = " Install the GPU extra: pip install 'npkeras[gpu]'." if name == "cupy" else ""
+            raise ImportError(f"The {name!r} backend could not be imported: {err}.{hint}") from err
     raise ValueError(
-        f"Unknown NPKERAS_BACKEND={_requested!r}. Expected one of: 'numpy', 'cupy'."
+        f"Unknown backend {name!r}. Expected one of: 'numpy', 'cupy', or the dotted path "
+        "of an array module."
     )
 
+
+xp = _import_array_module(os.environ.get("NPKERAS_BACKEND", "numpy"))
 ndarray = xp.ndarray
 #: the NumPy version, recorded in saved files
 numpy_version = numpy.__version__
+#: the host array module, NumPy on every backend: for file formats and host-side tables
+#: only (``.npz`` files, CSV columns); device arrays reach it through :func:`to_numpy`
+host_xp = numpy
 
 
 def _load_kernels():
@@ -60,7 +83,7 @@ def kernels_accept(*arrays) -> bool:
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _VALID_FLOATX = ("float16", "float32", "float64")
-_rng = numpy.random.default_rng()
+_rng = xp.random.default_rng()
 
 
 def floatx() -> str:
@@ -90,17 +113,73 @@ def set_epsilon(value: float) -> None:
     _EPSILON = float(value)
 
 
-def rng() -> numpy.random.Generator:
-    """The generator every initializer, dropout mask and shuffle draws from."""
+def rng():
+    """The array module's generator (``xp.random.default_rng``) that every initializer,
+    dropout mask and shuffle draws from, so its draws live where the backend computes.
+
+    Use only ``random``, ``integers``, ``uniform`` and ``standard_normal``: the methods
+    every backend's generator has (CuPy's has no ``normal``); see :func:`permutation`.
+    """
     return _rng
+
+
+def permutation(n: int, generator=None):
+    """A random order of ``range(n)`` (a backend array) from ``generator`` or :func:`rng`;
+    by sorting uniform draws where the generator has no ``permutation``."""
+    generator = generator or _rng
+    if hasattr(generator, "permutation"):
+        return generator.permutation(n)
+    return xp.argsort(generator.random(n))
 
 
 def set_seed(seed: int | None) -> None:
     """Reseed the generator; the same seed gives the same draws on one machine."""
     global _rng
-    _rng = numpy.random.default_rng(seed)
+    _rng = xp.random.default_rng(seed)
     if seed is not None:
         numpy.random.seed(seed % 2**32)  # user scripts that draw from np.random directly
+
+
+def rng_state():
+    """The generator's state as JSON-ready data, or None where the backend's generator
+    exposes none (CuPy's): saving then leaves it out."""
+    state = getattr(getattr(_rng, "bit_generator", None), "state", None)
+    return json.loads(json.dumps(state, default=int)) if isinstance(state, dict) else None
+
+
+def set_rng_state(state) -> None:
+    """Restore a state from :func:`rng_state`; ignored where the generator has none."""
+    bit_generator = getattr(_rng, "bit_generator", None)
+    if state and isinstance(getattr(bit_generator, "state", None), dict):
+        bit_generator.state = state
+
+
+def backend() -> str:
+    """The array module's name: 'numpy', 'cupy' or the module path given."""
+    return xp.__name__
+
+
+def set_backend(name) -> None:
+    """Select the array module: 'numpy', 'cupy' or the dotted path of an array module.
+
+    Call it before building models: layers, optimizers and models built before keep the
+    arrays they hold (move them with ``model.set_weights(model.get_weights())`` or save
+    and load). The generator becomes the new module's, unseeded (call
+    ``keras.utils.set_random_seed`` after), and the compiled kernels run only on NumPy.
+    ``NPKERAS_BACKEND`` does the same at import.
+    """
+    global xp, ndarray, kernels, _rng, _erf_impl
+    module = _import_array_module(name)
+    previous = xp
+    xp, ndarray = module, module.ndarray
+    kernels = _load_kernels()
+    _rng = module.random.default_rng()
+    _erf_impl = None
+    _ones_vectors.clear()
+    # every module did ``from npkeras.backend import xp``: point those names at the new one
+    for module_name, loaded in list(sys.modules.items()):
+        if module_name.startswith("npkeras") and getattr(loaded, "xp", None) is previous:
+            loaded.xp = module
 
 
 _ones_vectors: dict = {}
@@ -160,37 +239,70 @@ def reduce_max(a, axis=-1):
 
 
 def to_numpy(x):
-    """A host NumPy array for any backend array (a no-op on NumPy)."""
-    if xp is numpy:
+    """A host NumPy array from a backend array, a host array, a scalar or a list (no copy
+    on NumPy). The one door from the device to the host: files, logs, callbacks and
+    ``predict``'s result go through it."""
+    if xp is numpy or isinstance(x, numpy.ndarray):
         return numpy.asarray(x)
-    return xp.asnumpy(x)  # pragma: no cover - needs a GPU
+    if isinstance(x, (list, tuple)):
+        return numpy.asarray([to_numpy(v) for v in x])
+    return xp.asnumpy(x)
+
+
+def to_float(x) -> float:
+    """A Python float from a one-element backend array (a device-to-host copy)."""
+    if isinstance(x, (int, float)):
+        return float(x)
+    return float(to_numpy(x).reshape(()))
+
+
+def to_device(x, dtype=None):
+    """``x`` (a host array, list, scalar or backend array) as a backend array; no copy
+    when it is one already of that type. The one door from the host to the device."""
+    if isinstance(x, xp.ndarray):
+        return x if dtype is None else x.astype(dtype, copy=False)
+    return xp.asarray(x, dtype=dtype)
 
 
 def as_float_array(x, name: str = "x", dtype: str | None = None):
-    """``x`` as an array of the float type, with a clear error for non-numeric input.
+    """``x`` as a backend array of the float type, with a clear error for non-numeric
+    input. Host data (lists, NumPy, pandas) is checked on the host, then moved once.
 
     Returns the input unchanged when it already has the right type (no copy).
     """
     dtype = dtype or _FLOATX
-    if isinstance(x, xp.ndarray) and x.dtype == dtype:
-        return x
-    try:
-        arr = xp.asarray(x)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"`{name}` must be a numeric array; it could not be converted: {err}") from None
+    if not isinstance(x, xp.ndarray) and isinstance(getattr(x, "value", None), xp.ndarray):
+        x = x.value  # a tape Tensor or a Variable
+    if isinstance(x, xp.ndarray):
+        if x.dtype == dtype:
+            return x
+        arr = x
+    else:
+        try:
+            arr = numpy.asarray(x)
+        except (TypeError, ValueError) as err:
+            raise TypeError(
+                f"`{name}` must be a numeric array; it could not be converted: {err}") from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"`{name}` must be a numeric array, but received dtype {arr.dtype} "
             f"with shape {arr.shape}. Convert strings or objects to numbers first "
             "(for labels: a mapping to integers, for categories: one-hot columns)."
         )
-    return arr.astype(dtype, copy=False)
+    return to_device(arr, dtype)
 
 
 _erf_impl = None
 
 
 def _load_erf():
+    if xp.__name__ == "cupy":  # pragma: no cover - needs a GPU
+        from cupyx.scipy.special import erf as cupy_erf
+
+        return cupy_erf
+    special = getattr(xp, "special", None)  # another array module may bring its own
+    if special is not None and hasattr(special, "erf"):
+        return special.erf
     try:
         from scipy.special import erf as scipy_erf
 
@@ -204,8 +316,8 @@ def _load_erf():
 def erf(x):
     """The error function, elementwise, keeping the input's float type.
 
-    Uses SciPy's vectorised erf when SciPy is installed (loaded on first use), else
-    Python's math.erf element by element.
+    Uses ``cupyx.scipy.special.erf`` on CuPy; on NumPy SciPy's vectorised erf when
+    SciPy is installed (loaded on first use), else Python's math.erf element by element.
     """
     global _erf_impl
     if _erf_impl is None:

@@ -12,7 +12,7 @@ import os
 import sys
 
 import npkeras as keras
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 from npkeras.datasets.tabular import DataError, csv_columns, is_whole_number_column, load_csv
 from npkeras.saving.safety import ModelFileError
 
@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 def _infer_task(y) -> str:
     if y.dtype.kind in "US":
         return "classification"
-    if is_whole_number_column(y) and len(xp.unique(y)) <= MAX_CLASSES_FROM_INTEGERS:
+    if is_whole_number_column(y) and len(host_xp.unique(y)) <= MAX_CLASSES_FROM_INTEGERS:
         return "classification"
     return "regression"
 
@@ -179,7 +179,7 @@ def _train(args) -> int:
     if task == "classification":
         labels = sorted(set(table.target.tolist()), key=lambda v: (isinstance(v, str), v))
         index = {label: i for i, label in enumerate(labels)}
-        y = xp.asarray([index[v] for v in table.target.tolist()])
+        y = host_xp.asarray([index[v] for v in table.target.tolist()])
         metadata["labels"] = [v if isinstance(v, str) else float(v) for v in labels]
         layers.append(keras.layers.Dense(len(labels), activation="softmax", name="class_probabilities"))
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
@@ -275,7 +275,7 @@ def _encode_target(meta, y):
         labels = meta["labels"]
         index = {(v if isinstance(v, str) else float(v)): i for i, v in enumerate(labels)}
         try:
-            return xp.asarray([index[v if isinstance(v, str) else float(v)] for v in y.tolist()])
+            return host_xp.asarray([index[v if isinstance(v, str) else float(v)] for v in y.tolist()])
         except KeyError as err:
             raise UsageError(f"the target holds a class the model never saw: {err}. "
                              f"Known classes: {labels}.") from None

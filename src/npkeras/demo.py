@@ -7,18 +7,18 @@ import os
 import time
 
 import npkeras as keras
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 from npkeras.datasets import numbers
 
 
 def r2_score(y_true, y_pred) -> float:
     """1 - SS_res / SS_tot."""
-    y_true, y_pred = xp.asarray(y_true, "float64").reshape(-1), xp.asarray(y_pred, "float64").reshape(-1)
+    y_true, y_pred = host_xp.asarray(y_true, "float64").reshape(-1), host_xp.asarray(y_pred, "float64").reshape(-1)
     return float(1 - ((y_true - y_pred) ** 2).sum() / ((y_true - y_true.mean()) ** 2).sum())
 
 
 def _mse(y_true, y_pred) -> float:
-    return float(((xp.asarray(y_true, "float64").reshape(-1) - xp.asarray(y_pred, "float64").reshape(-1)) ** 2).mean())
+    return float(((host_xp.asarray(y_true, "float64").reshape(-1) - host_xp.asarray(y_pred, "float64").reshape(-1)) ** 2).mean())
 
 
 def run(out: str = "npkeras-demo", seed: int = 0, quick: bool = False, print_fn=print) -> dict:
@@ -71,7 +71,7 @@ def run(out: str = "npkeras-demo", seed: int = 0, quick: bool = False, print_fn=
     coef_ok = True
     for j in range(3):
         w = kernel[:, j]
-        ok = bool((abs(w - xp.asarray(numbers.COEFFICIENTS)) <= 0.01).all() and abs(bias[j]) <= 0.5)
+        ok = bool((abs(w - host_xp.asarray(numbers.COEFFICIENTS)) <= 0.01).all() and abs(bias[j]) <= 0.5)
         coef_ok &= ok
         say(f"   neuron {j}: weights ({w[0]:.4f}, {w[1]:.4f}, {w[2]:.4f}), bias {bias[j]:+.4f}"
             f"  {'ok' if ok else 'off'}")

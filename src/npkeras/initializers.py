@@ -62,7 +62,7 @@ def _truncated_normal(rng, shape, mean, stddev):
     out = rng.standard_normal(shape)
     bad = xp.abs(out) > 2.0
     while bad.any():
-        out[bad] = rng.standard_normal(int(bad.sum()))
+        out[bad] = rng.standard_normal(int(backend.to_numpy(bad.sum())))
         bad = xp.abs(out) > 2.0
     return mean + stddev * out
 
@@ -95,7 +95,7 @@ class RandomNormal(Initializer):
         self.mean, self.stddev = float(mean), float(stddev)
 
     def __call__(self, shape, dtype=None):
-        out = self.rng.normal(self.mean, self.stddev, size=shape)
+        out = self.mean + self.stddev * self.rng.standard_normal(shape)  # CuPy has no normal
         return out.astype(dtype or backend.floatx())
 
     def get_config(self):
@@ -155,7 +155,7 @@ class VarianceScaling(Initializer):
             limit = math.sqrt(3.0 * variance)
             out = self.rng.uniform(-limit, limit, size=shape)
         elif self.distribution == "untruncated_normal":
-            out = self.rng.normal(0.0, math.sqrt(variance), size=shape)
+            out = math.sqrt(variance) * self.rng.standard_normal(shape)
         else:
             out = _truncated_normal(self.rng, shape, 0.0, math.sqrt(variance) / _TRUNCATED_STDDEV)
         return out.astype(dtype or backend.floatx())

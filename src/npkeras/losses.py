@@ -87,7 +87,7 @@ class Loss:
     def _weights(self, per_sample, sample_weight):
         if sample_weight is None:
             return None
-        w = xp.asarray(sample_weight, dtype=per_sample.dtype)
+        w = xp.asarray(value_of(sample_weight), dtype=per_sample.dtype)
         while w.ndim < per_sample.ndim:
             w = w[..., None]
         return xp.broadcast_to(w, per_sample.shape)
@@ -133,12 +133,12 @@ class Loss:
         per_sample, d = self.compute(y_true, y_pred, need_grad=need_grad)
         scale = 1.0 / self._denominator(per_sample)
         if sample_weight is None:
-            value = float(xp.add.reduce(per_sample, axis=None)) * scale
+            value = backend.to_float(per_sample.sum()) * scale
             if need_grad:
                 d *= scale
             return value, d
         w = self._weights(per_sample, sample_weight)
-        value = float((per_sample * w).sum()) * scale
+        value = backend.to_float((per_sample * w).sum()) * scale
         if need_grad:
             d *= (w * scale)[..., None]
         return value, d
@@ -167,7 +167,7 @@ class MeanSquaredError(Loss):
             return super().value_and_grad(y_true, y_pred, sample_weight, need_grad)
         # unweighted mean over every element: sum of squares / size, gradient 2 diff / size
         diff = y_pred - y_true
-        value = float(xp.vdot(diff, diff)) / diff.size
+        value = backend.to_float(xp.vdot(diff, diff)) / diff.size
         if need_grad:
             diff *= 2.0 / diff.size
         return value, diff if need_grad else None
@@ -380,7 +380,7 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = bool(from_logits)
 
     def prepare_targets(self, y_true, y_pred):
-        labels = xp.asarray(y_true)
+        labels = xp.asarray(value_of(y_true))
         if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
             labels = labels[..., 0]
         if labels.shape != y_pred.shape[:-1]:
@@ -396,8 +396,9 @@ class SparseCategoricalCrossentropy(Loss):
             raise TypeError(f"Loss '{self.name}' expects integer class labels; received dtype {labels.dtype}.")
         labels = labels.astype(xp.intp, copy=False)
         k = y_pred.shape[-1]
-        if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= k):
-            bad = labels[(labels < 0) | (labels >= k)]
+        outside = (labels < 0) | (labels >= k)
+        if labels.size and bool(outside.any()):
+            bad = backend.to_numpy(labels[outside])
             raise ValueError(
                 f"Loss '{self.name}' received labels outside [0, {k - 1}] for {k} classes: "
                 f"{sorted(set(bad.tolist()))[:10]}. Labels must be integers in [0, {k})."

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from npkeras import backend
 from npkeras.backend import xp
 
 
@@ -45,9 +46,9 @@ class L1L2(Regularizer):
     def __call__(self, w):
         total = 0.0
         if self.l1:
-            total += self.l1 * float(xp.abs(w).sum())
+            total += self.l1 * backend.to_float(xp.abs(w).sum())
         if self.l2:
-            total += self.l2 * float((w * w).sum())
+            total += self.l2 * backend.to_float((w * w).sum())
         return total
 
     def grad(self, w):

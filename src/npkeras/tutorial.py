@@ -25,7 +25,7 @@ rule and says so in the docstring (softmax's axis, the input gradient of a layer
 from __future__ import annotations
 
 from npkeras import activations, initializers, layers, losses
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 
 __all__ = ["MSE", "Activation", "Dense", "Layer", "Loss", "Sequential"]
 
@@ -69,7 +69,7 @@ class Activation:
 
     def activate(self, X):
         """The activation of ``X`` (column-major: neurons x samples)."""
-        return self.activation(xp.asarray(X, dtype="float64").T).T
+        return self.activation(host_xp.asarray(X, dtype="float64").T).T
 
     def activate_derivative(self, X):
         """d activation / d input, elementwise, from the activation's OUTPUT ``X``.
@@ -78,11 +78,11 @@ class Activation:
         uses the whole Jacobian (``activations.Softmax.grad``). The tutorial's listing
         returns ``X`` itself there.
         """
-        X = xp.asarray(X, dtype="float64")
+        X = host_xp.asarray(X, dtype="float64")
         if self.func == "softmax":
             return X * (1.0 - X)
         # relu's and linear's derivatives need only the output: grad(1, x, y)
-        return self.activation.grad(xp.ones_like(X), None, X)
+        return self.activation.grad(host_xp.ones_like(X), None, X)
 
 
 class Layer:
@@ -122,7 +122,7 @@ class Layer:
 
     @weights.setter
     def weights(self, value):
-        self.keras_layer.params["kernel"][...] = xp.asarray(value).T
+        self.keras_layer.params["kernel"][...] = host_xp.asarray(value).T
 
     @property
     def bias(self):
@@ -131,7 +131,7 @@ class Layer:
 
     @bias.setter
     def bias(self, value):
-        self.keras_layer.params["bias"][...] = xp.asarray(value).reshape(-1)
+        self.keras_layer.params["bias"][...] = host_xp.asarray(value).reshape(-1)
 
     def activate(self, X):
         return self._activation.activate(X)
@@ -167,7 +167,7 @@ class Dense(Layer):
         Layer.__init__(self, output_size, input_size, activation)
 
     def forward_pass(self, data):
-        self.input = xp.asarray(data, dtype="float64")
+        self.input = host_xp.asarray(data, dtype="float64")
         if self.input.ndim != 2 or self.input.shape[0] != self.input_size:
             raise ValueError(
                 f"Dense(output_size={self.keras_layer.units}, input_size={self.input_size}) "
@@ -180,8 +180,8 @@ class Dense(Layer):
     def backward_pass(self, loss_gradient, learning_rate):
         layer = self.keras_layer
         layer.zero_grads()
-        dy = xp.asarray(loss_gradient, dtype="float64")
-        input_gradient = layer.backward(xp.ascontiguousarray(dy.T)).T
+        dy = host_xp.asarray(loss_gradient, dtype="float64")
+        input_gradient = layer.backward(host_xp.ascontiguousarray(dy.T)).T
         for name in layer.params:  # gradient descent: w -= learning_rate * dL/dw
             layer.params[name] -= learning_rate * layer.grads[name]
         return input_gradient
@@ -231,8 +231,8 @@ class Sequential:
     def fit(self, X, Y, epochs, learning_rate):
         if self._loss is None:
             raise RuntimeError("Call compile_(loss) before fit(), e.g. model.compile_(MSE()).")
-        X = xp.asarray(X)
-        Y = xp.asarray(Y)
+        X = host_xp.asarray(X)
+        Y = host_xp.asarray(Y)
         for epoch in range(1, epochs + 1):
             output = self.forward_pass(X)
             loss_gradient = self._loss.gradient(output, Y)
@@ -242,8 +242,8 @@ class Sequential:
                 print(f"Epoch {epoch}/{epochs}, Loss: {loss_value}")
 
     def predict(self, X):
-        pred = self.forward_pass(xp.asarray(X).T)
-        return [round(float(value)) for value in xp.mean(pred, axis=0)]
+        pred = self.forward_pass(host_xp.asarray(X).T)
+        return [round(float(value)) for value in host_xp.mean(pred, axis=0)]
 
     def coef(self):
         """(weights, bias) of the last layer."""
@@ -266,8 +266,8 @@ class Loss:
 
 def _targets(loss, output, Y):
     """``Y`` (one value per sample, or one row per output neuron) as ``output``'s shape."""
-    output = xp.asarray(output, dtype="float64")
-    return output, loss.prepare_targets(xp.broadcast_to(xp.asarray(Y), output.shape), output)
+    output = host_xp.asarray(output, dtype="float64")
+    return output, loss.prepare_targets(host_xp.broadcast_to(host_xp.asarray(Y), output.shape), output)
 
 
 class MSE(Loss):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from npkeras import backend
 from npkeras.backend import xp
 from npkeras.callbacks.base import Callback
 
@@ -14,7 +15,7 @@ def _trainable_names(layer) -> list:
 
 def _norm(arrays) -> float:
     """The L2 norm of several arrays taken together, as if concatenated."""
-    return math.sqrt(sum(float(xp.vdot(a, a)) for a in arrays))
+    return math.sqrt(sum(backend.to_float(xp.vdot(a, a)) for a in arrays))
 
 
 class GradientStats(Callback):

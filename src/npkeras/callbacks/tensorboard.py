@@ -12,7 +12,8 @@ import tempfile
 import time
 import warnings
 
-from npkeras.backend import xp
+from npkeras import backend
+from npkeras.backend import host_xp
 from npkeras.callbacks.base import Callback
 
 _writer_ids = itertools.count()
@@ -189,10 +190,11 @@ class TensorBoard(Callback):
         for layer in self.model._all_layers():
             for name, weight in layer.params.items():
                 tag = f"{layer.name}/{name}"
-                writer.add_histogram(f"{tag}/histogram", xp.asarray(weight, dtype="float64"), epoch)
+                writer.add_histogram(f"{tag}/histogram", backend.to_numpy(weight).astype("float64"),
+                                     epoch)
                 grad = layer.grads.get(name)
                 if grad is not None and layer._weight_is_trainable(name):
-                    writer.add_histogram(f"{tag}/gradient", xp.asarray(grad, dtype="float64"),
+                    writer.add_histogram(f"{tag}/gradient", backend.to_numpy(grad).astype("float64"),
                                          epoch)
                 image = _as_images(weight) if self.write_images else None
                 if image is not None:
@@ -226,7 +228,7 @@ class TensorBoard(Callback):
 def _as_images(weight):
     """A weight as a batch of one-channel images ``(n, height, width, 1)`` scaled to
     [0, 1], or None for ranks Keras does not draw (4-D and up)."""
-    w = xp.squeeze(xp.asarray(weight, dtype="float64"))
+    w = host_xp.squeeze(backend.to_numpy(weight).astype("float64"))
     if w.ndim == 1:  # a bias: one column
         w = w[None, :, None]
     elif w.ndim == 2:  # a dense kernel, wider than tall
@@ -236,7 +238,7 @@ def _as_images(weight):
     else:
         return None
     span = w.max() - w.min()
-    scaled = (w - w.min()) / span if span > 0 else xp.zeros_like(w)
+    scaled = (w - w.min()) / span if span > 0 else host_xp.zeros_like(w)
     return scaled[..., None]
 
 

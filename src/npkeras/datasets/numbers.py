@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import os
 
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 from npkeras.datasets.tabular import load_csv
 
 COEFFICIENTS = (1, 2, 3)
@@ -23,9 +23,9 @@ def make(n: int = 10000, low: int = 0, high: int = 100, seed: int | None = None)
         raise ValueError(f"`n` must be a positive integer; received n={n}.")
     if high <= low:
         raise ValueError(f"`high` must exceed `low`; received low={low}, high={high}.")
-    rng = xp.random.default_rng(seed)
+    rng = host_xp.random.default_rng(seed)
     x = rng.integers(low, high, size=(n, 3))
-    return x, x @ xp.asarray(COEFFICIENTS)
+    return x, x @ host_xp.asarray(COEFFICIENTS)
 
 
 def write_csv(path, x, y) -> str:

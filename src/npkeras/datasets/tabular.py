@@ -9,7 +9,7 @@ import os
 from typing import NamedTuple
 
 from npkeras import backend
-from npkeras.backend import xp
+from npkeras.backend import host_xp as xp  # host-side tables, on every backend
 
 
 class DataError(ValueError):

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import importlib
 
-from npkeras.backend import xp
+from npkeras.backend import to_numpy
 
 #: modules whose import registers converters (see the module docstring)
 CONVERTER_MODULES = ("npkeras.export.onnx_core",)
@@ -143,7 +143,7 @@ class OnnxGraph:
         from onnx import numpy_helper
 
         name = self.fresh(name)
-        self.initializers.append(numpy_helper.from_array(xp.asarray(value, dtype=dtype), name))
+        self.initializers.append(numpy_helper.from_array(to_numpy(value).astype(dtype, copy=False), name))
         return name
 
     def weight(self, layer, weight_name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from npkeras import backend
-from npkeras.backend import xp
+from npkeras.backend import host_xp, to_numpy
 from npkeras.export.onnx import register_activation, register_converter
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.input_layer import InputLayer
@@ -107,8 +107,8 @@ def convert_reshape(graph, layer, inputs):
 
 @register_converter(Normalization)
 def convert_normalization(graph, layer, inputs):
-    mean = layer.params["mean"]
-    scale = xp.maximum(xp.sqrt(layer.params["variance"]), backend.epsilon())
+    mean = to_numpy(layer.params["mean"])
+    scale = host_xp.maximum(host_xp.sqrt(to_numpy(layer.params["variance"])), backend.epsilon())
     if layer.invert:  # x * scale + mean
         scaled = graph.op("Mul", [inputs[0], graph.constant(scale, f"{layer.name}/scale")])
         return graph.op("Add", [scaled, graph.constant(mean, f"{layer.name}/mean")],

@@ -359,11 +359,11 @@ class Layer:
         inside it (as floats), plus weight penalties."""
         values = []
         for layer in self._flatten_layers():
-            values += [float(value_of(v)) for v in layer._losses]
+            values += [backend.to_float(value_of(v)) for v in layer._losses]
             if layer._variables:
                 penalty = layer.regularization_loss()
                 if penalty:
-                    values.append(float(penalty))
+                    values.append(backend.to_float(penalty))
         return values
 
     # -- lifecycle -----------------------------------------------------------------

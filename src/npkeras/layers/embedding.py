@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from npkeras import initializers, regularizers
+from npkeras import backend, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 from npkeras.layers.core import _positive_int
@@ -132,10 +132,11 @@ class Embedding(Layer):
 
     def forward(self, x, training=False):
         ids = as_indices(x, f"Embedding layer '{self.name}'")
-        if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= self.input_dim):
-            bad = ids[(ids < 0) | (ids >= self.input_dim)].ravel()[0]
+        outside = (ids < 0) | (ids >= self.input_dim)
+        if ids.size and bool(outside.any()):
+            bad = int(backend.to_numpy(ids[outside].ravel()[0]))
             raise ValueError(
-                f"Embedding layer '{self.name}' received id {int(bad)}, outside the vocabulary "
+                f"Embedding layer '{self.name}' received id {bad}, outside the vocabulary "
                 f"[0, {self.input_dim}); raise `input_dim` or map unknown tokens to a reserved id."
             )
         self.cache = ids

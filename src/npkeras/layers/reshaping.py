@@ -377,7 +377,7 @@ class Permute(Layer):
                 f"of indices in `dims` must be consecutive and start from 1. Received dims={dims}"
             )
         self.dims = dims
-        self._inverse = (0,) + tuple(int(i) + 1 for i in xp.argsort(dims))
+        self._inverse = (0,) + tuple(i + 1 for i in sorted(range(len(dims)), key=dims.__getitem__))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)

@@ -22,6 +22,7 @@ variable's gradient slot, where built-in layers put their weight gradients too.
 
 from __future__ import annotations
 
+from npkeras import backend
 from npkeras.backend import xp
 
 #: the active tapes, innermost last; ops record on the innermost one
@@ -55,11 +56,12 @@ class Tensor:
     def __len__(self):
         return len(self.value)
 
-    def __array__(self, dtype=None, copy=None):
-        return xp.asarray(self.value, dtype=dtype)
+    def __array__(self, dtype=None, copy=None):  # ``np.asarray(t)``: a host copy, as asked
+        host = backend.to_numpy(self.value)
+        return host if dtype is None else host.astype(dtype)
 
     def numpy(self):
-        return self.value
+        return backend.to_numpy(self.value)
 
     def __repr__(self):
         return f"<Tensor shape={self.value.shape} dtype={self.value.dtype}\n{self.value!r}>"
@@ -68,13 +70,13 @@ class Tensor:
         return bool(self.value)
 
     def __float__(self):
-        return float(self.value)
+        return backend.to_float(self.value)
 
     def __int__(self):
-        return int(self.value)
+        return int(backend.to_numpy(self.value))
 
     def __index__(self):
-        return int(self.value)
+        return int(backend.to_numpy(self.value))
 
     def __iter__(self):
         for i in range(len(self.value)):

@@ -106,14 +106,15 @@ class Variable(Leaf):
     def __len__(self):
         return len(self.value)
 
-    def __array__(self, dtype=None, copy=None):
-        return xp.asarray(self.value, dtype=dtype)
+    def __array__(self, dtype=None, copy=None):  # ``np.asarray(t)``: a host copy, as asked
+        host = backend.to_numpy(self.value)
+        return host if dtype is None else host.astype(dtype)
 
     def __float__(self):
-        return float(self.value)
+        return backend.to_float(self.value)
 
     def __int__(self):
-        return int(self.value)
+        return int(backend.to_numpy(self.value))
 
     def __bool__(self):
         return bool(self.value)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from npkeras import backend
 from npkeras.backend import xp
 from npkeras.ops.tape import value_of
 from npkeras.optimizers import schedules
@@ -113,13 +114,13 @@ class Optimizer:
     def set_state(self, state: dict, variables) -> None:
         """Restore :meth:`get_state` output for ``variables`` (building the slots first)."""
         self.build(variables, self._segments)
-        self.iterations = int(state["iterations"])
+        self.iterations = int(backend.to_numpy(state["iterations"]))
         for key, value in state.items():
             if key == "iterations":
                 continue
             head, _, name = key.partition("/")
             if head == "global":
-                self._globals[name] = float(value)
+                self._globals[name] = backend.to_float(value)
                 continue
             index = int(head)
             if index >= len(self._slots) or name not in self._slots[index]:
@@ -130,7 +131,7 @@ class Optimizer:
                     f"Optimizer state entry {key!r} has shape {value.shape}, but the model's "
                     f"variable needs {target.shape}."
                 )
-            target[...] = value
+            target[...] = backend.to_device(value)
 
     # -- updates -------------------------------------------------------------------
     def _clip(self, grads):
@@ -139,7 +140,7 @@ class Optimizer:
         if self.clipvalue is not None:
             return [xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
         if self.global_clipnorm is not None:
-            norm = math.sqrt(sum(float((g * g).sum()) for g in grads))
+            norm = math.sqrt(sum(backend.to_float((g * g).sum()) for g in grads))
             if norm > self.global_clipnorm:
                 return [g * (self.global_clipnorm / norm) for g in grads]
             return grads
@@ -150,7 +151,7 @@ class Optimizer:
     def _clip_by_norm(self, g, index):
         bounds = self._segments[index] if self._segments else None
         if not bounds or len(bounds) <= 2:
-            norm = math.sqrt(float((g * g).sum()))
+            norm = math.sqrt(backend.to_float((g * g).sum()))
             return g * (self.clipnorm / norm) if norm > self.clipnorm else g
         # one flat buffer holding several weights: clip each weight's slice on its own
         starts = xp.asarray(bounds[:-1])

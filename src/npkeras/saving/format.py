@@ -84,8 +84,7 @@ def _deserialize_spec(spec, kind):
 
 
 def _rng_state():
-    state = backend.rng().bit_generator.state
-    return json.loads(json.dumps(state, default=int))
+    return json.loads(json.dumps(backend.rng_state(), default=int))
 
 
 def model_config(model) -> dict:
@@ -172,7 +171,7 @@ def _matched_weights(model, weights: dict, source, skip_mismatch=False) -> list:
 
 def _assign_weights(model, weights: dict, source, skip_mismatch=False):
     for target, value in _matched_weights(model, weights, source, skip_mismatch):
-        target[...] = value
+        target[...] = backend.to_device(value)
 
 
 def _set_optimizer_state(model, opt_state: dict, filepath) -> None:
@@ -239,7 +238,7 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
             if opt_state is not None:
                 _set_optimizer_state(model, opt_state, filepath)
     if rng_state:
-        backend.rng().bit_generator.state = rng_state
+        backend.set_rng_state(rng_state)
     return model
 
 
@@ -260,7 +259,7 @@ def restore_training_state(model, filepath, limits: safety.LoadLimits | None = N
     for target, value in pairs:
         target[...] = value
     if rng_state:
-        backend.rng().bit_generator.state = rng_state
+        backend.set_rng_state(rng_state)
     return config["training_state"]
 
 

@@ -18,6 +18,7 @@ import tokenize
 import zipfile
 import zlib
 
+from npkeras import backend
 from npkeras.backend import xp
 
 
@@ -205,7 +206,7 @@ def _read_npy(f, size: int, what: str):
     if len(data) != declared:
         raise ModelFileError(f"{what} is truncated: {len(data):,} of {declared:,} bytes.")
     order = "F" if fortran_order else "C"
-    return xp.frombuffer(data, dtype=dtype).reshape(shape, order=order)
+    return backend.host_xp.frombuffer(data, dtype=dtype).reshape(shape, order=order)
 
 
 def load_arrays(data: bytes, what: str, limits: LoadLimits = DEFAULT_LIMITS) -> dict:

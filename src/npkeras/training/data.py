@@ -21,7 +21,8 @@ def _is_pandas(obj) -> bool:
 
 def is_batch_iterable(obj) -> bool:
     """True for generators and other iterables that are not array-like data."""
-    if obj is None or isinstance(obj, (xp.ndarray, list, tuple, dict, str, bytes)) or _is_pandas(obj):
+    if obj is None or isinstance(obj, (xp.ndarray, backend.host_xp.ndarray, list, tuple, dict, str,
+                                       bytes)) or _is_pandas(obj):
         return False
     return hasattr(obj, "__iter__") or hasattr(obj, "__next__")
 
@@ -156,7 +157,7 @@ def class_weights_to_sample_weights(y, class_weight):
     lookup = xp.zeros(max(table) + 1, dtype=backend.floatx())
     for k, v in table.items():
         lookup[k] = v
-    return lookup[labels]
+    return lookup[backend.to_device(labels)]
 
 
 def unpack_batch(batch, step):

@@ -338,7 +338,7 @@ class Trainer:
         with ``shard``, this process's rows of each global batch (all of them alone)."""
         distribution = self.distribution
         if shuffle:  # every process must cut the same global batches
-            order = distribution.broadcast(backend.rng().permutation(n))
+            order = distribution.broadcast(backend.permutation(n))
         count = math.ceil(n / batch_size)
         if steps is not None:
             count = min(count, steps)
@@ -640,6 +640,7 @@ class Trainer:
             chunks = [xp.concatenate(c, axis=0) for c in chunks]
         elif sharded:
             chunks = [distribution.gather_rows(c, total) for c in chunks]
+        chunks = [backend.to_numpy(c) for c in chunks]  # predict returns NumPy on every backend
         return chunks[0] if len(chunks) == 1 else chunks
 
     # -- single batches ------------------------------------------------------------
@@ -722,5 +723,6 @@ def _flat_logs(logs) -> dict:
             flat.update(_flat_logs(value))
         else:
             value = value_of(value)
-            flat[key] = float(value) if getattr(value, "size", 1) == 1 else value
+            flat[key] = (backend.to_float(value) if getattr(value, "size", 1) == 1
+                         else backend.to_numpy(value))  # logs go to callbacks: host values
     return flat

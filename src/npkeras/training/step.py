@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from npkeras.backend import xp
+from npkeras import backend
 from npkeras.ops.tape import value_of
 from npkeras.training import outputs as outputs_module
 from npkeras.training.parameters import ParameterBuffer
@@ -108,9 +109,9 @@ class TrainingStep:
             if add_grads:
                 layer.add_regularization_grads()
         for layer in self._activity:
-            total += float(getattr(layer, "activity_loss", 0.0))
+            total += backend.to_float(getattr(layer, "activity_loss", 0.0))
         for layer in self._call_layers:
-            total += sum(float(value_of(v)) for v in layer._losses)
+            total += sum(backend.to_float(value_of(v)) for v in layer._losses)
         return total
 
     def losses_and_grads(self, ys, outs, sws, need_grad):

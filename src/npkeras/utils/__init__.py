@@ -52,9 +52,11 @@ def to_categorical(y, num_classes: int | None = None, dtype: str | None = None):
     if labels.dtype.kind == "f" and labels.size and not bool((labels == xp.round(labels)).all()):
         raise ValueError("to_categorical expects integer labels; received fractional values.")
     labels = labels.astype("int64")
-    if labels.size and int(labels.min()) < 0:
-        raise ValueError(f"to_categorical expects labels >= 0; received {int(labels.min())}.")
-    top = int(labels.max()) + 1 if labels.size else 0
+    low, high = (int(v) for v in backend.to_numpy([labels.min(), labels.max()])) \
+        if labels.size else (0, -1)
+    if low < 0:
+        raise ValueError(f"to_categorical expects labels >= 0; received {low}.")
+    top = high + 1
     num_classes = top if num_classes is None else int(num_classes)
     if top > num_classes:
         raise ValueError(f"Label {top - 1} does not fit num_classes={num_classes}.")
@@ -112,7 +114,7 @@ def split_dataset(*arrays, left_size=None, right_size=None, shuffle: bool = Fals
         raise ValueError(f"left_size={left_size} does not fit {n} rows.")
     index = xp.arange(n)
     if shuffle:
-        index = (xp.random.default_rng(seed) if seed is not None else backend.rng()).permutation(n)
+        index = backend.permutation(n, xp.random.default_rng(seed) if seed is not None else None)
     lidx, ridx = index[:left], index[left:]
     return tuple(a[lidx] for a in arrays), tuple(a[ridx] for a in arrays)
 

@@ -12,7 +12,7 @@ import math
 import os
 
 from npkeras import backend
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 TEXT_FORMATS = (".txt",)
@@ -40,7 +40,7 @@ class DirectoryDataset:
         self._labels = (None if label_mode is None
                         else _encode_labels(labels, label_mode, num_classes))
         self._shuffle = shuffle
-        self._rng = xp.random.default_rng(seed)
+        self._rng = host_xp.random.default_rng(seed)
         self._load = load
 
     def __len__(self) -> int:
@@ -49,7 +49,7 @@ class DirectoryDataset:
 
     def __iter__(self):
         n = len(self.file_paths)
-        order = self._rng.permutation(n) if self._shuffle else xp.arange(n)
+        order = self._rng.permutation(n) if self._shuffle else host_xp.arange(n)
         if self.batch_size is None:  # unbatched: one sample at a time
             for i in order:
                 x = self._load(self.file_paths[i])
@@ -57,7 +57,7 @@ class DirectoryDataset:
             return
         for start in range(0, n, self.batch_size):
             index = order[start:start + self.batch_size]
-            x = xp.stack([xp.asarray(self._load(self.file_paths[i])) for i in index])
+            x = host_xp.stack([host_xp.asarray(self._load(self.file_paths[i])) for i in index])
             yield x if self._labels is None else (x, self._labels[index])
 
     def __repr__(self) -> str:
@@ -66,12 +66,12 @@ class DirectoryDataset:
 
 
 def _encode_labels(labels, label_mode, num_classes):
-    labels = xp.asarray(labels, dtype="int32")
+    labels = host_xp.asarray(labels, dtype="int32")
     if label_mode == "int":
         return labels
     if label_mode == "binary":
         return labels.astype("float32").reshape(-1, 1)
-    return xp.eye(num_classes, dtype="float32")[labels]  # categorical: one-hot rows
+    return host_xp.eye(num_classes, dtype="float32")[labels]  # categorical: one-hot rows
 
 
 def _check_arguments(labels, label_mode, class_names, batch_size, validation_split, subset,
@@ -179,9 +179,9 @@ def dataset_from_directory(directory, formats, kind, load, labels, label_mode, c
         classes = f" belonging to {num_classes} classes" if label_list is not None else ""
         print(f"Found {len(paths)} files{classes}.")
     if shuffle and seed is None:
-        seed = int(backend.rng().integers(1 << 31))  # reproducible under set_random_seed
+        seed = int(backend.to_numpy(backend.rng().integers(1 << 31)))  # reproducible under set_random_seed
     if shuffle:  # shuffle once before splitting, so both subsets mix every class
-        order = xp.random.default_rng(seed).permutation(len(paths))
+        order = host_xp.random.default_rng(seed).permutation(len(paths))
         paths = [paths[i] for i in order]
         label_list = None if label_list is None else [label_list[i] for i in order]
 
@@ -230,7 +230,7 @@ def _image_loader(image_size, color_mode, interpolation, crop_to_aspect_ratio,
                 image = canvas
             if image.size != (width, height):
                 image = image.resize((width, height), resample=resample)
-            pixels = xp.asarray(image, dtype="float32")
+            pixels = host_xp.asarray(image, dtype="float32")
         if pixels.ndim == 2:
             pixels = pixels[:, :, None]
         return pixels.transpose(2, 0, 1) if channels_first else pixels

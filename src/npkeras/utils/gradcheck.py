@@ -6,7 +6,7 @@ step of 1e-6 are accurate to about 1e-9 there, and meaningless in float32.
 
 from __future__ import annotations
 
-from npkeras.backend import xp
+from npkeras.backend import host_xp, to_float, to_numpy, xp
 
 
 def numerical_gradient(f, x, eps: float = 1e-6):
@@ -27,8 +27,8 @@ def numerical_gradient(f, x, eps: float = 1e-6):
 def relative_error(a, b) -> float:
     """||a - b|| / max(||a||, ||b||), 0 when both are zero."""
     a, b = xp.asarray(a, dtype="float64"), xp.asarray(b, dtype="float64")
-    scale = max(float(xp.linalg.norm(a)), float(xp.linalg.norm(b)))
-    return 0.0 if scale == 0 else float(xp.linalg.norm(a - b)) / scale
+    scale = max(to_float(xp.linalg.norm(a)), to_float(xp.linalg.norm(b)))
+    return 0.0 if scale == 0 else to_float(xp.linalg.norm(a - b)) / scale
 
 
 def check_layer_gradients(layer, x, seed: int = 0, training: bool = False) -> dict:
@@ -44,7 +44,7 @@ def check_layer_gradients(layer, x, seed: int = 0, training: bool = False) -> di
     r = xp.random.default_rng(seed).standard_normal(y.shape)
 
     def loss():
-        return float((layer.forward(x, training=training) * r).sum())
+        return to_float((layer.forward(x, training=training) * r).sum())
 
     layer.forward(x, training=training)
     for sublayer in layer._flatten_layers():
@@ -82,7 +82,7 @@ def check_activation_gradient(activation, x, seed: int = 0) -> float:
     r = xp.random.default_rng(seed).standard_normal(x.shape)
     y = activation(x)
     analytic = activation.grad(r, x, y)
-    return relative_error(analytic, numerical_gradient(lambda: float((activation(x) * r).sum()), x))
+    return relative_error(analytic, numerical_gradient(lambda: to_float((activation(x) * r).sum()), x))
 
 
 def check_model_gradients(model, x, y, sample_weight=None) -> float:
@@ -180,10 +180,10 @@ def _is_model(obj) -> bool:
 
 def _worst_element(name, analytic, numeric) -> dict:
     diff = xp.abs(xp.asarray(analytic, dtype="float64") - numeric)
-    flat = int(xp.argmax(diff)) if diff.size else 0
-    index = tuple(int(i) for i in xp.unravel_index(flat, diff.shape)) if diff.size else ()
-    return {"name": name, "index": index, "analytic": float(xp.asarray(analytic)[index]),
-            "numeric": float(numeric[index])}
+    flat = int(to_numpy(xp.argmax(diff))) if diff.size else 0
+    index = tuple(int(i) for i in host_xp.unravel_index(flat, diff.shape)) if diff.size else ()
+    return {"name": name, "index": index, "analytic": to_float(xp.asarray(analytic)[index]),
+            "numeric": to_float(numeric[index])}
 
 
 def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: float = 1e-6,
@@ -253,7 +253,7 @@ def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: flo
         def loss_and_grads(need_grad=True):
             outputs = forward()
             if loss_fns is None:
-                return sum(float((o * r).sum()) for o, r in zip(outputs, projections)), projections
+                return sum(to_float((o * r).sum()) for o, r in zip(outputs, projections)), projections
             total, grads = 0.0, []
             for fn, weight, target, out in zip(loss_fns, loss_weights, targets, outputs):
                 if fn is None:

@@ -81,7 +81,7 @@ def _shape(value):
 
 
 def _norm(arrays) -> float:
-    return math.sqrt(sum(float(xp.vdot(a, a)) for a in arrays if a is not None))
+    return math.sqrt(sum(backend.to_float(xp.vdot(a, a)) for a in arrays if a is not None))
 
 
 def _unit_means(array):
@@ -105,12 +105,12 @@ def _forward_record(layer, x, y) -> dict:
         "class": type(layer).__name__,
         "input_shape": _shape(x),
         "output_shape": _shape(y),
-        "activation_mean": float(flat.mean()),
-        "activation_std": float(flat.std()),
+        "activation_mean": backend.to_float(flat.mean()),
+        "activation_std": backend.to_float(flat.std()),
         # a unit is dead on this batch when it outputs exactly 0 for every sample
-        "dead_fraction": float((first == 0).all(axis=0).mean()),
-        "unit_activity": [float(v) for v in _unit_means(first)],
-        "input_activity": [float(v) for v in _unit_means(_arrays(x)[0])],
+        "dead_fraction": backend.to_float((first == 0).all(axis=0).mean()),
+        "unit_activity": backend.to_numpy(_unit_means(first)).astype(float).tolist(),
+        "input_activity": backend.to_numpy(_unit_means(_arrays(x)[0])).astype(float).tolist(),
     }
 
 
@@ -198,7 +198,7 @@ def trace_step(
     weights = model.get_weights()
     optimizer = model.optimizer
     state = {k: xp.array(v, copy=True) for k, v in optimizer.get_state().items()}
-    rng_state = backend.rng().bit_generator.state
+    rng_state = backend.rng_state()
     keys = [(layer, name) for layer in layers for name in _trainable(layer)]
     before = {(layer.name, name): layer.params[name].astype("float64") for layer, name in keys}
     try:
@@ -212,7 +212,7 @@ def trace_step(
     finally:
         model.set_weights(weights)
         optimizer.set_state(state, [buf.params])
-        backend.rng().bit_generator.state = rng_state
+        backend.set_rng_state(rng_state)
     for record in watch.backward:
         names = [name for (owner, name) in grads if owner == record["layer"]]
         record["grad_norms"] = {name: _norm([grads[(record["layer"], name)]]) for name in names}
@@ -227,9 +227,9 @@ def trace_step(
         }
         kernel = grads.get((record["layer"], "kernel"))
         if kernel is not None and kernel.ndim == 2:
-            record["kernel_grad"] = xp.abs(kernel).tolist()
+            record["kernel_grad"] = backend.to_numpy(xp.abs(kernel)).tolist()
     trace = {
-        "loss": float(loss),
+        "loss": backend.to_float(loss),
         "batch_size": int(n),
         "optimizer": f"{type(optimizer).__name__}(learning_rate={optimizer.learning_rate:g})",
         "forward": watch.forward,

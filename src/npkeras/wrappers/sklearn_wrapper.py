@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
@@ -103,7 +103,7 @@ class SKLBase(BaseEstimator):
         targets = self._targets_for(model, targets)
         options = {**(self.fit_kwargs or {}), **kwargs}
         if options.get("sample_weight") is not None:
-            options["sample_weight"] = xp.asarray(options["sample_weight"], dtype="float32")
+            options["sample_weight"] = host_xp.asarray(options["sample_weight"], dtype="float32")
         self.model_ = model
         self.history_ = model.fit(X, targets, **options).history
         return self
@@ -117,7 +117,7 @@ class SKLBase(BaseEstimator):
     _encodes_labels = False
 
     def _encode_targets(self, y, reset):
-        y = xp.asarray(y, dtype="float32")
+        y = host_xp.asarray(y, dtype="float32")
         if reset:
             self._target_is_vector = y.ndim == 1
         return y.reshape(-1, 1) if y.ndim == 1 else y
@@ -174,34 +174,34 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
                 f"{type(self).__name__} supports binary and multiclass targets; received a "
                 f"'{kind}' target. Pass one label per sample."
             )
-        y = xp.asarray(y).ravel() if xp.asarray(y).ndim == 2 else xp.asarray(y)
+        y = host_xp.asarray(y).ravel() if host_xp.asarray(y).ndim == 2 else host_xp.asarray(y)
         if reset:
-            self.classes_ = xp.unique(y)
+            self.classes_ = host_xp.unique(y)
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes to train; "
                     f"received one class: {self.classes_.tolist()}."
                 )
-        return to_categorical(xp.searchsorted(self.classes_, y), len(self.classes_))
+        return to_categorical(host_xp.searchsorted(self.classes_, y), len(self.classes_))
 
     def _targets_for(self, model, one_hot):
         loss_name = getattr((model._compiled_losses or [None])[0], "name", "")
         if model.output_shape[-1] == 1 and len(self.classes_) == 2:
             return one_hot[:, 1:]  # one sigmoid unit: the probability of classes_[1]
         if loss_name.startswith("sparse_"):
-            return xp.argmax(one_hot, axis=1)  # integer class indices
+            return host_xp.argmax(one_hot, axis=1)  # integer class indices
         return one_hot
 
     def predict_proba(self, X):
         """Class probabilities, one column per entry of ``classes_``."""
         proba = self._predict_raw(X)
         if proba.shape[1] == 1:
-            return xp.concatenate([1.0 - proba, proba], axis=1)
+            return host_xp.concatenate([1.0 - proba, proba], axis=1)
         return proba
 
     def predict(self, X):
         """The most probable label of each sample (from ``classes_``)."""
-        best = xp.argmax(self.predict_proba(X), axis=1)  # checks fitted before classes_ is read
+        best = host_xp.argmax(self.predict_proba(X), axis=1)  # checks fitted before classes_ is read
         return self.classes_[best]
 
 
