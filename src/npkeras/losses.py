@@ -261,7 +261,7 @@ class BinaryCrossentropy(Loss):
     def check_targets(self, y_true, pred_shape):
         y = xp.asarray(y_true)
         if y.size and y.dtype.kind in "fiub":
-            low, high = float(y.min()), float(y.max())
+            low, high = backend.to_float(y.min()), backend.to_float(y.max())
             if low < 0.0 or high > 1.0:
                 raise ValueError(
                     f"Loss '{self.name}' needs targets in [0, 1] (labels or probabilities), "

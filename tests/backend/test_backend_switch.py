@@ -17,7 +17,7 @@ import pytest
 import npkeras as keras
 from npkeras import backend
 from npkeras.layers import core
-from npkeras.ops import numpy as ops_numpy
+from npkeras.ops import math as ops_numpy
 from tests.backend import strict_numpy
 
 STRICT = "tests.backend.strict_numpy"

@@ -9,7 +9,7 @@ import os
 from typing import NamedTuple
 
 from npkeras import backend
-from npkeras.backend import host_xp as xp  # host-side tables, on every backend
+from npkeras.backend import host_xp
 
 
 class DataError(ValueError):
@@ -117,31 +117,31 @@ def load_csv(path, target: str | None = "target", features: list | None = None) 
                 f"Feature column '{name}' of '{path}' is not numeric (e.g. {texts[0]!r:.40}). "
                 "Encode it as numbers first, for categories one 0/1 column per value (one-hot)."
             )
-    x = _finite(xp.asarray([columns[n] for n in feature_names], dtype="float64").T, feature_names,
+    x = _finite(host_xp.asarray([columns[n] for n in feature_names], dtype="float64").T, feature_names,
                 lines, path)
     y = None
     if target is not None:
         raw = columns[target]
         if all(_is_number(v) for v in raw):
-            y = xp.asarray(raw, dtype="float64")
+            y = host_xp.asarray(raw, dtype="float64")
             _finite(y[:, None], [target], lines, path)
         else:
             empty = [line for line, v in zip(lines, raw) if isinstance(v, float) and math.isnan(v)]
             if empty:
                 raise DataError(f"Target column '{target}' of '{path}' has empty or NaN cells at line(s) "
                                 f"{', '.join(map(str, empty[:10]))}. Fill or drop them first.")
-            y = xp.asarray([str(v) for v in raw])
+            y = host_xp.asarray([str(v) for v in raw])
     return Table(x.astype(backend.floatx()), y, feature_names, target)
 
 
 def _finite(values, names: list, lines: list, path):
     """``values`` (rows, columns); refuses empty cells, NaN, infinities and numbers that
     do not fit the float type the model computes in (naming columns and lines)."""
-    with xp.errstate(over="ignore", invalid="ignore"):
-        bad = ~xp.isfinite(values.astype(backend.floatx()))
+    with host_xp.errstate(over="ignore", invalid="ignore"):
+        bad = ~host_xp.isfinite(values.astype(backend.floatx()))
     if bad.any():
-        rows = [lines[i] for i in xp.nonzero(bad.any(axis=1))[0].tolist()]
-        cols = [names[i] for i in xp.nonzero(bad.any(axis=0))[0].tolist()]
+        rows = [lines[i] for i in host_xp.nonzero(bad.any(axis=1))[0].tolist()]
+        cols = [names[i] for i in host_xp.nonzero(bad.any(axis=0))[0].tolist()]
         raise DataError(
             f"'{path}' has missing or non-finite values (empty, NaN, inf or too large for "
             f"{backend.floatx()}) in column(s) {', '.join(cols)} at line(s) "
@@ -152,6 +152,6 @@ def _finite(values, names: list, lines: list, path):
 
 
 def is_whole_number_column(values) -> bool:
-    return values.dtype.kind == "f" and bool(xp.all(xp.isfinite(values))) and bool(
-        xp.all(values == xp.round(values)))
+    return values.dtype.kind == "f" and bool(host_xp.all(host_xp.isfinite(values))) and bool(
+        host_xp.all(values == host_xp.round(values)))
 

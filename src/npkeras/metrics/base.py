@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 
 from npkeras import initializers
-from npkeras.backend import xp
+from npkeras.backend import to_float, xp
 from npkeras.ops.tape import value_of
 from npkeras.ops.variable import Variable
 from npkeras.utils.naming import to_snake_case
@@ -33,7 +33,7 @@ def _as_result(value):
     if isinstance(value, dict):
         return value
     if hasattr(value, "ndim") and value.ndim == 0:
-        return float(value)
+        return to_float(value)
     return value
 
 
@@ -204,8 +204,8 @@ class MeanMetricWrapper(Metric):
             self.count.assign_add(w.sum())
 
     def result(self):
-        count = float(self.count.value)
-        return float(self.total.value) / count if count else 0.0
+        count = to_float(self.count.value)
+        return to_float(self.total.value) / count if count else 0.0
 
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs}
@@ -255,8 +255,8 @@ class Mean(Metric):
             self.count.assign_add(w.sum())
 
     def result(self):
-        count = float(self.count.value)
-        return float(self.total.value) / count if count else 0.0
+        count = to_float(self.count.value)
+        return to_float(self.total.value) / count if count else 0.0
 
 
 class Sum(Metric):

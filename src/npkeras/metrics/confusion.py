@@ -3,7 +3,7 @@ recall, ROC AUC, and the best value of one rate where another reaches a target."
 
 from __future__ import annotations
 
-from npkeras.backend import xp
+from npkeras.backend import to_float, xp
 from npkeras.metrics.base import Metric, match_targets, weights_for
 
 _EPSILON = 1e-7
@@ -72,7 +72,7 @@ class _ConfusionMetric(Metric):
 
 
 def _scalar_if_single(values):
-    return float(values[0]) if values.shape == (1,) else values.copy()
+    return to_float(values[0]) if values.shape == (1,) else values.copy()
 
 
 def _ratio(numerator, denominator):
@@ -186,7 +186,7 @@ class AUC(_ConfusionMetric):
         tpr = _ratio(tp, tp + fn)
         fpr = _ratio(fp, fp + tn)
         # thresholds ascend, so fpr descends: integrate tpr over fpr
-        return float(((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2).sum())
+        return to_float(((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2).sum())
 
     def get_config(self):
         return {**Metric.get_config(self), "num_thresholds": self.num_thresholds}
@@ -214,7 +214,7 @@ class _RateAtRate(_ConfusionMetric):
     def result(self):
         constrained, dependent = self._rates()
         feasible = constrained >= self.value
-        return float(dependent[feasible].max()) if feasible.any() else 0.0
+        return to_float(dependent[feasible].max()) if feasible.any() else 0.0
 
     def get_config(self):
         return {**Metric.get_config(self), self.target_name: self.value,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from npkeras.backend import xp
+from npkeras.backend import to_float, xp
 from npkeras.metrics.base import Metric
 
 _EPSILON = 1e-7
@@ -95,9 +95,9 @@ class FBetaScore(Metric):
         b2 = self.beta**2
         score = (1.0 + b2) * precision * recall / (b2 * precision + recall + _EPSILON)
         if self.average == "weighted":
-            return float((score * support / (support.sum() + _EPSILON)).sum())
+            return to_float((score * support / (support.sum() + _EPSILON)).sum())
         if self.average is not None:
-            return float(xp.mean(score))
+            return to_float(xp.mean(score))
         return score.copy()
 
     def get_config(self):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from npkeras.backend import xp
+from npkeras.backend import to_float, xp
 from npkeras.metrics.base import Metric, weights_for
 
 
@@ -75,7 +75,7 @@ class MeanIoU(Metric):
         valid = denominator > 0
         if not valid.any():
             return 0.0
-        return float((tp[valid] / denominator[valid]).sum() / valid.sum())
+        return to_float((tp[valid] / denominator[valid]).sum() / valid.sum())
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,

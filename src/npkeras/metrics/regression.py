@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from npkeras.backend import to_numpy, xp
+from npkeras.backend import to_float, to_numpy, xp
 from npkeras.metrics.base import MeanMetricWrapper, Metric, match_targets, mean_metric
 
 
@@ -140,10 +140,10 @@ class R2Score(Metric):
         ss_res.assign_add((w * (t - p) ** 2).sum(axis=0))
 
     def result(self):
-        n = float(self.num_samples.value)
+        n = to_float(self.num_samples.value)
         if not n or self._sums is None:
             return 0.0
-        sum_t, sum_t2, ss_res = (to_numpy(v.value) for v in self._sums)
+        sum_t, sum_t2, ss_res = (v.value for v in self._sums)
         ss_tot = sum_t2 - sum_t**2 / n
         r2 = 1.0 - ss_res / xp.maximum(ss_tot, 1e-12)
         if self.class_aggregation == "variance_weighted_average":
@@ -152,7 +152,7 @@ class R2Score(Metric):
             r2 = r2.mean()
         if self.num_regressors:
             r2 = 1.0 - (1.0 - r2) * (n - 1) / (n - self.num_regressors - 1)
-        return r2
+        return to_float(r2) if r2.ndim == 0 else to_numpy(r2)
 
     def get_config(self):
         return {**super().get_config(), "class_aggregation": self.class_aggregation,

@@ -180,11 +180,12 @@ def _unary(fn, derivative, real=True, name=None):
     """An elementwise op ``fn`` whose VJP is ``dy * derivative(x, y)``. ``real``: the
     result is real-valued, so integer inputs are promoted to ``floatx`` first."""
     read = _float if real else _a
-    name = name or fn.__name__
+    name = name or (fn if isinstance(fn, str) else fn.__name__)
 
     def op(x):
         a = read(x)
-        y = fn(a)
+        # a name is looked up at each call, so backend.set_backend reaches it
+        y = getattr(xp, fn)(a) if isinstance(fn, str) else fn(a)
         return record(y, (x,), lambda dy: (dy * derivative(a, y),))
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}``."
@@ -195,26 +196,26 @@ def _sign(a, y):
     return xp.sign(a)
 
 
-absolute = _unary(xp.absolute, _sign, real=False)
-abs = _unary(xp.abs, _sign, real=False)
-square = _unary(xp.square, lambda a, y: 2 * a, real=False)
-sqrt = _unary(xp.sqrt, lambda a, y: 0.5 / y)
-exp = _unary(xp.exp, lambda a, y: y)
-expm1 = _unary(xp.expm1, lambda a, y: y + 1)
-log = _unary(xp.log, lambda a, y: 1 / a)
-log1p = _unary(xp.log1p, lambda a, y: 1 / (1 + a))
-log2 = _unary(xp.log2, lambda a, y: 1 / (a * math.log(2)))
-log10 = _unary(xp.log10, lambda a, y: 1 / (a * math.log(10)))
-sin = _unary(xp.sin, lambda a, y: xp.cos(a))
-cos = _unary(xp.cos, lambda a, y: -xp.sin(a))
-tan = _unary(xp.tan, lambda a, y: 1 + y * y)
-tanh = _unary(xp.tanh, lambda a, y: 1 - y * y)
-sinh = _unary(xp.sinh, lambda a, y: xp.cosh(a))
-cosh = _unary(xp.cosh, lambda a, y: xp.sinh(a))
-arcsin = _unary(xp.arcsin, lambda a, y: 1 / xp.sqrt(1 - a * a))
-arccos = _unary(xp.arccos, lambda a, y: -1 / xp.sqrt(1 - a * a))
-arctan = _unary(xp.arctan, lambda a, y: 1 / (1 + a * a))
-reciprocal = _unary(xp.reciprocal, lambda a, y: -y * y)
+absolute = _unary("absolute", _sign, real=False)
+abs = _unary("abs", _sign, real=False)
+square = _unary("square", lambda a, y: 2 * a, real=False)
+sqrt = _unary("sqrt", lambda a, y: 0.5 / y)
+exp = _unary("exp", lambda a, y: y)
+expm1 = _unary("expm1", lambda a, y: y + 1)
+log = _unary("log", lambda a, y: 1 / a)
+log1p = _unary("log1p", lambda a, y: 1 / (1 + a))
+log2 = _unary("log2", lambda a, y: 1 / (a * math.log(2)))
+log10 = _unary("log10", lambda a, y: 1 / (a * math.log(10)))
+sin = _unary("sin", lambda a, y: xp.cos(a))
+cos = _unary("cos", lambda a, y: -xp.sin(a))
+tan = _unary("tan", lambda a, y: 1 + y * y)
+tanh = _unary("tanh", lambda a, y: 1 - y * y)
+sinh = _unary("sinh", lambda a, y: xp.cosh(a))
+cosh = _unary("cosh", lambda a, y: xp.sinh(a))
+arcsin = _unary("arcsin", lambda a, y: 1 / xp.sqrt(1 - a * a))
+arccos = _unary("arccos", lambda a, y: -1 / xp.sqrt(1 - a * a))
+arctan = _unary("arctan", lambda a, y: 1 / (1 + a * a))
+reciprocal = _unary("reciprocal", lambda a, y: -y * y)
 
 rsqrt = _unary(lambda a: 1.0 / xp.sqrt(a), lambda a, y: -0.5 * y * y * y, name="rsqrt")
 erf = _unary(backend.erf, lambda a, y: (2.0 / math.sqrt(math.pi)) * xp.exp(-a * a), name="erf")
@@ -229,31 +230,32 @@ def logaddexp(x1, x2):
                                           unbroadcast(dy * xp.exp(b - y), _shape(b))))
 
 
-def _constant(fn):
-    """An op whose result is piecewise constant or boolean: nothing to differentiate."""
+def _constant(name):
+    """The array module's ``name``: piecewise constant or boolean, nothing to differentiate
+    (looked up at each call, so backend.set_backend reaches it)."""
     def op(*args, **kwargs):
-        return fn(*[_v(a) for a in args], **kwargs)
-    op.__name__ = op.__qualname__ = fn.__name__
-    op.__doc__ = f"``{fn.__name__}``, elementwise (no gradient: piecewise constant)."
+        return getattr(xp, name)(*[_v(a) for a in args], **kwargs)
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"``{name}``, elementwise (no gradient: piecewise constant)."
     return keras_op(op)
 
 
-sign = _constant(xp.sign)
-floor = _constant(xp.floor)
-ceil = _constant(xp.ceil)
-equal = _constant(xp.equal)
-not_equal = _constant(xp.not_equal)
-greater = _constant(xp.greater)
-greater_equal = _constant(xp.greater_equal)
-less = _constant(xp.less)
-less_equal = _constant(xp.less_equal)
-logical_and = _constant(xp.logical_and)
-logical_or = _constant(xp.logical_or)
-logical_not = _constant(xp.logical_not)
-logical_xor = _constant(xp.logical_xor)
-isnan = _constant(xp.isnan)
-isinf = _constant(xp.isinf)
-isfinite = _constant(xp.isfinite)
+sign = _constant("sign")
+floor = _constant("floor")
+ceil = _constant("ceil")
+equal = _constant("equal")
+not_equal = _constant("not_equal")
+greater = _constant("greater")
+greater_equal = _constant("greater_equal")
+less = _constant("less")
+less_equal = _constant("less_equal")
+logical_and = _constant("logical_and")
+logical_or = _constant("logical_or")
+logical_not = _constant("logical_not")
+logical_xor = _constant("logical_xor")
+isnan = _constant("isnan")
+isinf = _constant("isinf")
+isfinite = _constant("isfinite")
 
 
 @keras_op

@@ -24,7 +24,7 @@ from npkeras import version, backend, initializers
 from npkeras import losses as losses_module
 from npkeras import metrics as metrics_module
 from npkeras import optimizers as optimizers_module
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 from npkeras.saving import reader, safety, schema
 from npkeras.saving.atomic import atomic_write, check_writable_target
 from npkeras.saving.graph import deserialize_layer, serialize_layer
@@ -54,7 +54,7 @@ def _weight_map(model) -> dict:
 
 def _npz_bytes(arrays: dict) -> bytes:
     buffer = io.BytesIO()
-    xp.savez(buffer, **{k: backend.to_numpy(v) for k, v in arrays.items()})
+    host_xp.savez(buffer, **{k: backend.to_numpy(v) for k, v in arrays.items()})
     return buffer.getvalue()
 
 
@@ -162,7 +162,7 @@ def _matched_weights(model, weights: dict, source, skip_mismatch=False) -> list:
             )
         narrowing = (value.dtype.kind == "f" and target.dtype.kind == "f"
                      and value.dtype.itemsize > target.dtype.itemsize and value.size)
-        if narrowing and xp.abs(value).max() > xp.finfo(target.dtype).max:
+        if narrowing and host_xp.abs(value).max() > host_xp.finfo(target.dtype).max:
             raise safety.ModelFileError(
                 f"Weight '{key}' in '{source}' holds values beyond the range of {target.dtype}.")
         pairs.append((target, value))

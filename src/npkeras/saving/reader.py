@@ -8,7 +8,7 @@ import os
 import zipfile
 from typing import NamedTuple
 
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 from npkeras.saving import safety, schema
 from npkeras.saving.safety import ModelFileError
 
@@ -116,7 +116,7 @@ def _count_layers(entry: dict) -> int:
 def check_finite(arrays: dict, what: str) -> None:
     """Refuse NaN or infinite values: loading them would corrupt the model silently."""
     for key, value in arrays.items():
-        if value.dtype.kind == "f" and not xp.isfinite(value).all():
+        if value.dtype.kind == "f" and not host_xp.isfinite(value).all():
             raise ModelFileError(f"Array {key!r} of {what} holds NaN or infinite values.")
 
 

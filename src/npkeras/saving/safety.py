@@ -19,7 +19,7 @@ import zipfile
 import zlib
 
 from npkeras import backend
-from npkeras.backend import xp
+from npkeras.backend import host_xp
 
 
 class ModelFileError(ValueError):
@@ -182,7 +182,7 @@ def _read_npy(f, size: int, what: str):
     """One ``.npy`` array from the open member ``f`` of ``size`` bytes. The header's
     dtype and shape are checked, and the bytes they declare compared with the bytes the
     member really has, before the array is allocated."""
-    fmt = xp.lib.format
+    fmt = host_xp.lib.format
     try:
         version = fmt.read_magic(f)
         read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0

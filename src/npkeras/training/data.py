@@ -113,7 +113,7 @@ def check_finite(arrays, what: str) -> None:
     for i, a in enumerate(arrays or []):
         if a is None or a.dtype.kind != "f" or a.size == 0:
             continue
-        if math.isfinite(float(a.min())) and math.isfinite(float(a.max())):
+        if math.isfinite(backend.to_float(a.min())) and math.isfinite(backend.to_float(a.max())):
             continue
         name = f"{what}[{i}]" if len(arrays) > 1 else what
         bad = xp.argwhere(~xp.isfinite(a))[0]

@@ -22,9 +22,9 @@ from npkeras.training.parameters import ParameterBuffer
 def _all_finite(grads) -> bool:
     """Whether every gradient is finite: one BLAS dot product (NaN and infinity reach the
     sum of squares); only when that overflows are the elements looked at one by one."""
-    if math.isfinite(float(xp.dot(grads, grads))):
+    if math.isfinite(backend.to_float(xp.dot(grads, grads))):
         return True
-    return bool(xp.isfinite(grads).all())
+    return bool(backend.to_float(xp.isfinite(grads).all()))
 
 
 class TrainingStep:
