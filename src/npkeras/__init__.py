@@ -12,17 +12,28 @@ runs ordinary Keras training scripts.
 (2, 1)
 """
 
-from npkeras import (activations, backend, callbacks, initializers, layers, losses, metrics, ops,
-                     optimizers, regularizers, saving, utils)
+from npkeras import (
+    activations,
+    backend,
+    callbacks,
+    constraints,
+    distribution,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    random,
+    regularizers,
+    saving,
+    utils,
+)
 from npkeras.layers import Input, InputLayer, Layer
 from npkeras.layers.node import KerasTensor
 from npkeras.models import Model, Sequential
 from npkeras.ops import GradientTape, Variable
-from npkeras import models
-from npkeras import constraints
-from npkeras import distribution
-from npkeras import random
-
 from npkeras.version import __version__  # noqa: E402
 
 __all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor", "Variable",

@@ -19,6 +19,7 @@ import math
 
 from npkeras import backend
 from npkeras.backend import erf, xp
+from npkeras.registry import resolve, serialize_object
 
 _SELU_ALPHA = 1.6732632423543772
 _SELU_SCALE = 1.0507009873554805
@@ -316,7 +317,6 @@ _ALIASES = {"swish": "silu", "none": "linear"}
 
 def get(identifier) -> Activation:
     """An activation from a name, an :class:`Activation`, a config dict or None (linear)."""
-    from npkeras.saving.registry import resolve
 
     if identifier is None:
         return linear
@@ -334,6 +334,5 @@ def serialize(activation: Activation):
     config = activation.get_config()
     if type(activation) in _CLASSES.values() and config == type(activation)().get_config():
         return activation.name
-    from npkeras.saving.registry import serialize_object
 
     return serialize_object(activation)

@@ -16,6 +16,8 @@ import sys
 
 import numpy
 
+from npkeras.naming import reset_names
+
 _NAMES = ("numpy", "cupy")
 
 
@@ -327,6 +329,5 @@ def erf(x):
 
 def clear_session() -> None:
     """Start automatic layer names afresh (``dense``, ``dense_1``, ... again), as in Keras."""
-    from npkeras.utils.naming import reset_names
 
     reset_names()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from npkeras import backend
 from npkeras.backend import xp
 from npkeras.ops.tape import value_of
+from npkeras.registry import custom_object_scope, resolve, serialize_object
 
 
 class Constraint:
@@ -142,7 +143,6 @@ _CLASSES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg,
 
 def get(identifier) -> Constraint | None:
     """A constraint from None, a name ('max_norm'), an object or a config dict."""
-    from npkeras.saving.registry import resolve
 
     if identifier is None:
         return None
@@ -154,13 +154,11 @@ def get(identifier) -> Constraint | None:
 def serialize(constraint):
     if constraint is None:
         return None
-    from npkeras.saving.registry import serialize_object
 
     return serialize_object(constraint)
 
 
 def deserialize(config, custom_objects: dict | None = None):
-    from npkeras.saving.registry import custom_object_scope
 
     with custom_object_scope(custom_objects):
         return get(config)

@@ -16,6 +16,7 @@ import math
 
 from npkeras import backend
 from npkeras.backend import xp
+from npkeras.registry import resolve, serialize_object
 
 # Keras rescales truncated-normal draws so the truncated distribution keeps the
 # requested variance: stddev of N(0, 1) truncated to [-2, 2].
@@ -269,12 +270,10 @@ def skipped_draw(shape: tuple, dtype):
 
 def get(identifier) -> Initializer:
     """An initializer from a name ('glorot_uniform'), an object or a config dict."""
-    from npkeras.saving.registry import resolve
 
     return resolve(identifier, "initializer", _CLASSES, Initializer, aliases=_ALIASES)
 
 
 def serialize(initializer: Initializer) -> dict:
-    from npkeras.saving.registry import serialize_object
 
     return serialize_object(initializer)

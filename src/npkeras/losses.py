@@ -16,6 +16,7 @@ from npkeras import backend
 from npkeras.activations import _sigmoid
 from npkeras.backend import xp
 from npkeras.ops.tape import Tape, current_tape, record, tracked, value_of
+from npkeras.registry import resolve, serialize_object
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "mean", "none", None)
 
@@ -561,7 +562,6 @@ _ALIASES = {
 
 def get(identifier) -> Loss:
     """A loss from a name ('mse'), a :class:`Loss` or a config dict."""
-    from npkeras.saving.registry import resolve
 
     if callable(identifier) and not isinstance(identifier, (Loss, type)):
         return FunctionLoss(identifier)
@@ -569,7 +569,6 @@ def get(identifier) -> Loss:
 
 
 def serialize(loss: Loss) -> dict:
-    from npkeras.saving.registry import serialize_object
 
     return serialize_object(loss)
 

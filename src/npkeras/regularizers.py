@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from npkeras import backend
 from npkeras.backend import xp
+from npkeras.registry import resolve, serialize_object
 
 
 class Regularizer:
@@ -89,7 +90,6 @@ _CLASSES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
 
 def get(identifier) -> Regularizer | None:
     """A regularizer from None, a name ('l2'), an object or a config dict."""
-    from npkeras.saving.registry import resolve
 
     return None if identifier is None else resolve(identifier, "regularizer", _CLASSES, Regularizer)
 
@@ -97,6 +97,5 @@ def get(identifier) -> Regularizer | None:
 def serialize(regularizer):
     if regularizer is None:
         return None
-    from npkeras.saving.registry import serialize_object
 
     return serialize_object(regularizer)

@@ -1,8 +1,8 @@
 """Training callbacks with Keras names."""
 
 from npkeras.callbacks.base import Callback, CallbackList, History
-from npkeras.callbacks.gradients import GradientStats
 from npkeras.callbacks.checkpoint import BackupAndRestore, ModelCheckpoint
+from npkeras.callbacks.gradients import GradientStats
 from npkeras.callbacks.misc import CSVLogger, LambdaCallback, LearningRateScheduler, TerminateOnNaN
 from npkeras.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from npkeras.callbacks.progbar import ProgbarLogger

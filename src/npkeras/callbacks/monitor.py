@@ -8,7 +8,6 @@ import warnings
 
 from npkeras.callbacks.base import Callback
 
-
 #: name fragments of metrics where larger is better (mode='auto' picks 'max' for them)
 _HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "r2", "fmeasure", "f1_score",
                      "fbeta_score", "io_u", "iou", "true_positives", "true_negatives",

@@ -1,21 +1,70 @@
 """Layers with Keras names."""
 
+from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from npkeras.layers.base import Layer
 from npkeras.layers.batch_normalization import BatchNormalization
 from npkeras.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
-from npkeras.layers.convolution import (Conv1D, Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D,
-                                        SeparableConv1D, SeparableConv2D)
+from npkeras.layers.convolution import (
+    Conv1D,
+    Conv2D,
+    Conv3D,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
 from npkeras.layers.embedding import Embedding
+from npkeras.layers.global_pooling import (
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+)
 from npkeras.layers.group_normalization import GroupNormalization
 from npkeras.layers.input_layer import Input, InputLayer
+from npkeras.layers.lambda_layer import Identity, Lambda
 from npkeras.layers.layer_normalization import LayerNormalization
 from npkeras.layers.masking import Masking
-from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from npkeras.layers.merge import Dot, add, average, concatenate, dot, maximum, minimum
-from npkeras.layers.merge import multiply, subtract
-from npkeras.layers.op_layer import OpLayer
+from npkeras.layers.merge import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from npkeras.layers.normalization import Normalization
+from npkeras.layers.op_layer import OpLayer
+from npkeras.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
+from npkeras.layers.preprocessing import (
+    CategoryEncoding,
+    Discretization,
+    IntegerLookup,
+    Rescaling,
+    StringLookup,
+    TextVectorization,
+)
+from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from npkeras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -35,20 +84,10 @@ from npkeras.layers.reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from npkeras.layers.unit_normalization import UnitNormalization
 from npkeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
-from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
-from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from npkeras.layers.wrappers import Bidirectional, TimeDistributed
-from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from npkeras.layers.lambda_layer import Identity, Lambda
-from npkeras.layers.preprocessing import (CategoryEncoding, Discretization, IntegerLookup,
-                                          Rescaling, StringLookup, TextVectorization)
-from npkeras.layers.global_pooling import (GlobalAveragePooling1D, GlobalAveragePooling2D,
-                                           GlobalAveragePooling3D, GlobalMaxPooling1D,
-                                           GlobalMaxPooling2D, GlobalMaxPooling3D)
-from npkeras.layers.pooling import (AveragePooling1D, AveragePooling2D, AveragePooling3D,
-                                    MaxPooling1D, MaxPooling2D, MaxPooling3D)
 
 __all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",

@@ -27,9 +27,9 @@ import math
 from npkeras import backend, initializers
 from npkeras.backend import xp
 from npkeras.layers.node import KerasTensor, Node, format_shape
+from npkeras.naming import to_snake_case, unique_name
 from npkeras.ops.tape import Tape, Tensor, current_tape, grad_enabled, record_multi, value_of
 from npkeras.ops.variable import Variable
-from npkeras.utils.naming import to_snake_case, unique_name
 
 _format_shape = format_shape
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
-from npkeras.saving.registry import lookup_function, registered_function_name
+from npkeras.registry import lookup_function, registered_function_name
 
 
 class Lambda(Layer):

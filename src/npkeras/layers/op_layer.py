@@ -16,10 +16,10 @@ from npkeras import backend, ops, random
 from npkeras.backend import xp
 from npkeras.layers.base import Layer
 from npkeras.layers.node import KerasTensor, format_shape
+from npkeras.naming import unique_name
 from npkeras.ops.core import OpError, install_operators, register_symbolic
 from npkeras.ops.numpy import OPERATORS
 from npkeras.ops.tape import no_grad, value_of
-from npkeras.utils.naming import unique_name
 
 #: where an op saved by name is looked up, in order
 _NAMESPACES = (ops, ops.nn, ops.linalg, ops.numpy, random)

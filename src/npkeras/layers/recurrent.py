@@ -18,6 +18,7 @@ from npkeras.layers.rnn_base import (
     deserialize_layer,
 )
 from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+from npkeras.registry import serialize_object
 
 
 def _run_forward(cell, x, states, mask, training):
@@ -305,7 +306,6 @@ class RNN(Layer):
         return config
 
     def get_config(self):
-        from npkeras.saving.registry import serialize_object
 
         return {**self._rnn_config(), "cell": serialize_object(self.cell)}
 

@@ -35,6 +35,7 @@ from npkeras import activations, backend, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import Layer, backward_takes_context
 from npkeras.layers.core import _positive_int
+from npkeras.registry import deserialize_registered
 
 
 # -- activations applied in place to gate columns ----------------------------------
@@ -341,6 +342,5 @@ def backward_with_context(layer, dy, ctx):
 def deserialize_layer(config):
     """A layer from ``{"class_name", "config"}`` (built-in or registered classes only)."""
     from npkeras.layers import layer_classes
-    from npkeras.saving.registry import deserialize_registered
 
     return deserialize_registered(config, "layer", layer_classes(), Layer)

@@ -19,6 +19,7 @@ from npkeras.layers.rnn_base import (
     dot_in_blocks,
     sum_over_steps,
 )
+from npkeras.registry import serialize_object
 
 
 class SimpleRNNCell(BuiltinCell):
@@ -359,7 +360,6 @@ class StackedRNNCells(Layer):
         self.built = True
 
     def get_config(self):
-        from npkeras.saving.registry import serialize_object
 
         return {**super().get_config(), "cells": [serialize_object(c) for c in self.cells]}
 

@@ -14,12 +14,12 @@ from npkeras.layers.rnn_base import (
     backward_with_context,
     deserialize_layer,
 )
+from npkeras.registry import serialize_object
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
 def _serialize(layer):
-    from npkeras.saving.registry import serialize_object
 
     return serialize_object(layer)
 

@@ -76,7 +76,8 @@ from npkeras.metrics.regression import (
     mean_squared_error,
     mean_squared_logarithmic_error,
 )
-from npkeras.utils.naming import unknown_name_error
+from npkeras.naming import unknown_name_error
+from npkeras.registry import custom_object_scope, deserialize_registered, serialize_object
 
 mse = mean_squared_error
 mae = mean_absolute_error
@@ -151,7 +152,6 @@ def resolve(identifier, y_true_shape, y_pred_shape) -> Metric:
             cls = _CLASSES[key]
         return cls(name=identifier)
     if isinstance(identifier, dict):
-        from npkeras.saving.registry import deserialize_registered
 
         builtins = {k: v for k, v in _CLASSES.items() if v}
         builtins.update(_CONFIG_ONLY)
@@ -173,14 +173,12 @@ def get(identifier) -> Metric:
 
 def serialize(metric: Metric) -> dict:
     """``{"class_name", "config"}`` for a metric."""
-    from npkeras.saving.registry import serialize_object
 
     return serialize_object(metric)
 
 
 def deserialize(config: dict, custom_objects: dict | None = None) -> Metric:
     """A metric from :func:`serialize` output."""
-    from npkeras.saving.registry import custom_object_scope
 
     with custom_object_scope(custom_objects):
         return resolve(config, (1,), (1,))

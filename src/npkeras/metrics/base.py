@@ -12,9 +12,9 @@ import functools
 
 from npkeras import initializers
 from npkeras.backend import to_float, xp
+from npkeras.naming import to_snake_case
 from npkeras.ops.tape import value_of
 from npkeras.ops.variable import Variable
-from npkeras.utils.naming import to_snake_case
 
 #: metric state accumulates in float64 so epoch values over many batches stay exact
 STATE_DTYPE = "float64"

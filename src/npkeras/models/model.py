@@ -11,14 +11,19 @@ its built-in layers are one node each with their own backward.
 from __future__ import annotations
 
 from npkeras.backend import xp
-from npkeras.layers.base import (DEFAULT_BACKWARD, BackwardContext, Layer,
-                                 backward_takes_context, shape_fits)
+from npkeras.layers.base import (
+    DEFAULT_BACKWARD,
+    BackwardContext,
+    Layer,
+    backward_takes_context,
+    shape_fits,
+)
 from npkeras.layers.input_layer import InputLayer
 from npkeras.layers.node import KerasTensor, format_shape
+from npkeras.naming import to_snake_case, unique_name
 from npkeras.ops.tape import no_grad
 from npkeras.training import data as data_module
 from npkeras.training.loop import Trainer
-from npkeras.utils.naming import to_snake_case, unique_name
 
 _format_shape = format_shape
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from npkeras.layers.base import (DEFAULT_BACKWARD, BackwardContext, Layer,
-                                 backward_takes_context, shape_fits)
+from npkeras.layers.base import (
+    DEFAULT_BACKWARD,
+    BackwardContext,
+    Layer,
+    backward_takes_context,
+    shape_fits,
+)
 from npkeras.layers.input_layer import InputLayer
 from npkeras.layers.node import KerasTensor
 from npkeras.layers.node import format_shape as _format_shape

@@ -14,6 +14,7 @@ from npkeras import backend
 from npkeras.backend import xp
 from npkeras.ops.tape import value_of
 from npkeras.optimizers import schedules
+from npkeras.registry import serialize_object
 
 
 def _check_positive_float(owner, name, value, allow_zero=False, allow_none=False):
@@ -210,7 +211,6 @@ class Optimizer:
     def get_config(self) -> dict:
         lr = self._learning_rate
         if isinstance(lr, schedules.LearningRateSchedule):
-            from npkeras.saving.registry import serialize_object
 
             lr = serialize_object(lr)
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from npkeras.registry import deserialize_registered
+
 
 class LearningRateSchedule:
     """Base class: ``schedule(step) -> learning rate``."""
@@ -151,7 +153,6 @@ _CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, Pi
 
 
 def deserialize(config) -> LearningRateSchedule:
-    from npkeras.saving.registry import deserialize_registered
 
     return deserialize_registered(config, "learning rate schedule", _CLASSES, LearningRateSchedule)
 

@@ -8,14 +8,24 @@ read Keras's ``.keras`` files (load Keras weights from ``.weights.h5`` instead, 
 ``save_weights``/``load_weights`` read and write in Keras 3's layout).
 """
 
-from npkeras.saving.format import (load_model, load_weights, model_from_json, model_to_json,
-                                   save_model, save_weights)
+from npkeras.registry import custom_object_scope, get_registered_name, register_serializable
+from npkeras.saving.format import (
+                                   load_model,
+                                   load_weights,
+                                   model_from_json,
+                                   model_to_json,
+                                   save_model,
+                                   save_weights,
+)
 from npkeras.saving.graph import LayerConfigError
 from npkeras.saving.keras_h5 import load_keras_weights, save_keras_weights
-from npkeras.saving.registry import (custom_object_scope, get_registered_name,
-                                     register_serializable)
-from npkeras.saving.safety import (ChecksumMismatchError, LoadLimits, ModelFileError,
-                                   UnsafeModelFileError, UnsupportedFormatVersionError)
+from npkeras.saving.safety import (
+                                   ChecksumMismatchError,
+                                   LoadLimits,
+                                   ModelFileError,
+                                   UnsafeModelFileError,
+                                   UnsupportedFormatVersionError,
+)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_to_json",
            "model_from_json", "load_keras_weights", "save_keras_weights", "register_serializable",
@@ -23,10 +33,13 @@ __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_to
            "get_registered_name", "ModelFileError", "UnsafeModelFileError",
            "ChecksumMismatchError", "UnsupportedFormatVersionError",
            "LoadLimits", "LayerConfigError"]
-from npkeras.saving.registry import (CustomObjectScope, get_custom_objects,  # noqa: E402
-                                     get_registered_object, register_keras_serializable)
-from npkeras.saving.serialization import (deserialize_keras_object,  # noqa: E402
-                                          serialize_keras_object)
+from npkeras.registry import (  # noqa: E402
+                                   CustomObjectScope,
+                                   get_custom_objects,
+                                   get_registered_object,
+                                   register_keras_serializable,
+)
+from npkeras.saving.serialization import deserialize_keras_object, serialize_keras_object  # noqa: E402
 
 __all__ += ["register_keras_serializable", "get_custom_objects", "get_registered_object",
             "CustomObjectScope", "serialize_keras_object", "deserialize_keras_object"]

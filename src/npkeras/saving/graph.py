@@ -7,7 +7,7 @@ import contextlib
 import heapq
 
 from npkeras import initializers
-from npkeras.saving.registry import custom_object_scope, get_registered_name, lookup_class
+from npkeras.registry import custom_object_scope, get_registered_name, lookup_class
 from npkeras.saving.safety import ModelFileError, UnsafeModelFileError
 
 

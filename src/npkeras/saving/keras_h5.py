@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 
 from npkeras.backend import to_numpy, xp
+from npkeras.naming import to_snake_case
 from npkeras.saving.atomic import atomic_write
 from npkeras.saving.reader import check_regular_file, refusing
 from npkeras.saving.safety import ModelFileError
-from npkeras.utils.naming import to_snake_case
 
 
 def _h5py():

@@ -12,7 +12,7 @@ activation) or registered function to a JSON-ready dict and back, through the re
 
 from __future__ import annotations
 
-from npkeras.saving.registry import (
+from npkeras.registry import (
     custom_object_scope,
     get_registered_name,
     lookup_class,

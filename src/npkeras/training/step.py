@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from npkeras.backend import xp
 from npkeras import backend
+from npkeras.backend import xp
 from npkeras.ops.tape import value_of
 from npkeras.training import outputs as outputs_module
 from npkeras.training.parameters import ParameterBuffer

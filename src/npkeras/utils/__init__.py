@@ -7,7 +7,9 @@ import random
 from npkeras import backend
 from npkeras.backend import xp
 from npkeras.utils.directory_datasets import (  # noqa: F401 (keras.utils names)
-    image_dataset_from_directory, text_dataset_from_directory)
+    image_dataset_from_directory,
+    text_dataset_from_directory,
+)
 from npkeras.utils.gradcheck import GradientCheck, check_gradients  # noqa: F401 - public names
 
 

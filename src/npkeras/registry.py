@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 
-from npkeras.utils.naming import to_snake_case, unknown_name_error
+from npkeras.naming import to_snake_case, unknown_name_error
 
 _REGISTERED: dict[str, type] = {}
 _scope = threading.local()
