@@ -1,5 +1,12 @@
 """Layers with Keras names."""
 
+from npkeras.layers.attention import (
+    AdditiveAttention,
+    Attention,
+    EinsumDense,
+    GroupedQueryAttention,
+    MultiHeadAttention,
+)
 from npkeras.layers.base import Layer
 from npkeras.layers.batch_normalization import BatchNormalization
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
@@ -41,6 +48,8 @@ __all__ += ["Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector",
             "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
 __all__ += ["ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise",
             "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
+__all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupedQueryAttention",
+            "MultiHeadAttention"]
 
 
 def layer_classes() -> dict:
@@ -60,5 +69,7 @@ def layer_classes() -> dict:
     classes.update({cls.__name__: cls for cls in (
         ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
         SpatialDropout2D, SpatialDropout3D)})
+    classes.update({cls.__name__: cls for cls in (
+        AdditiveAttention, Attention, EinsumDense, GroupedQueryAttention, MultiHeadAttention)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes

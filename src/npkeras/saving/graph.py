@@ -62,6 +62,18 @@ def _model_nodes(model):
     return per_layer
 
 
+def _plain_call_options(call_kwargs) -> dict:
+    """The call's JSON-able options (``use_causal_mask=True``, ...), saved with its node;
+    arrays (constant masks) and ``training`` are not."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, (bool, int, float, str))
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in call_kwargs.items()
+            if k != "training" and plain(v)}
+
+
 def functional_config(model) -> dict:
     per_layer = _model_nodes(model)
 
@@ -71,7 +83,8 @@ def functional_config(model) -> dict:
 
     layers = []
     for layer in model.layers:
-        inbound = [{"inputs": [ref(t) for t in node.inputs], "multi": node.multi_input}
+        inbound = [{"inputs": [ref(t) for t in node.inputs], "multi": node.multi_input,
+                    "kwargs": _plain_call_options(node.call_kwargs)}
                    for node in per_layer.get(id(layer), []) if node.inputs]
         layers.append({**serialize_layer(layer), "name": layer.name, "inbound_nodes": inbound})
     return {
@@ -106,7 +119,7 @@ def functional_from_config(config, custom_objects=None):
                 keys = [tuple(r) for r in node["inputs"]]
                 if all(k in tensors for k in keys):
                     args = [tensors[k] for k in keys]
-                    out = layer(args if node.get("multi") else args[0])
+                    out = layer(args if node.get("multi") else args[0], **node.get("kwargs", {}))
                     for i, t in enumerate(out if isinstance(out, list) else [out]):
                         tensors[(name, index, i)] = t
                     pending.remove(item)

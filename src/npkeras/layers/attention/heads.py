@@ -86,13 +86,16 @@ class HeadsAttention(Layer):
         attention_mask, return_attention_scores, training, use_causal_mask)`` as in Keras.
         Symbolic masks (KerasTensors) travel as extra graph inputs; array masks as
         constants of the call."""
-        if isinstance(query, (list, tuple)) and value is None:  # layer([query, value, key])
-            query, value, key = (list(query) + [None])[:3]
+        masks = dict(zip(MASK_NAMES, (query_mask, value_mask, key_mask, attention_mask)))
+        if isinstance(query, (list, tuple)) and value is None:
+            # layer([query, value, key]), or a saved graph's [query, value, key, *masks]
+            listed = list(query)
+            masks.update(zip(kwargs.pop("tensor_masks", ()), listed[3:]))
+            query, value, key = (listed + [None, None])[:3]
         if value is None:
             raise ValueError(
                 f"{type(self).__name__} layer '{self.name}' needs both `query` and `value`: "
                 "call it as layer(query, value) or layer(query=q, value=v, key=k).")
-        masks = dict(zip(MASK_NAMES, (query_mask, value_mask, key_mask, attention_mask)))
         if mask is not None:  # Keras's propagated masks: [query_mask, value_mask, key_mask]
             for name, given in zip(MASK_NAMES, mask):
                 if masks[name] is None:

@@ -44,18 +44,15 @@ def causal_mask(length_q, length_k):
     return xp.tril(xp.ones((length_q, length_k), dtype=bool))
 
 
-def attend(q, k, v, mask=None, dropout=0.0, rng=None):
-    """``softmax(q k^T, mask) v`` over the leading (batch, heads) axes.
+def attend_scores(scores, v, mask=None, dropout=0.0, rng=None):
+    """``softmax(scores, mask) v`` over the leading axes; ``scores`` (overwritten) is
+    ``(..., Tq, Tk)``, ``v`` ``(..., Tk, dv)``, ``mask`` boolean broadcastable to the
+    scores (True = may attend), ``dropout`` the fraction of probabilities dropped
+    (training only; pass 0 else) with ``rng`` (default the backend's generator).
 
-    Args:
-        q: ``(..., Tq, d)`` queries, already scaled; k: ``(..., Tk, d)``; v: ``(..., Tk, dv)``.
-        mask: boolean, broadcastable to ``(..., Tq, Tk)``; True = may attend.
-        dropout: fraction of attention probabilities dropped (training only; pass 0 else).
-        rng: the generator for the dropout mask (default the backend's).
-
-    Returns ``(output (..., Tq, dv), probs (..., Tq, Tk) before dropout, cache)``.
+    Returns ``(output (..., Tq, dv), probs before dropout, cache)``.
     """
-    probs = masked_softmax(xp.matmul(q, xp.swapaxes(k, -1, -2)), mask)
+    probs = masked_softmax(scores, mask)
     keep = None
     used = probs
     if dropout > 0.0:
@@ -63,20 +60,32 @@ def attend(q, k, v, mask=None, dropout=0.0, rng=None):
         keep = (rng.random(probs.shape) >= dropout).astype(probs.dtype)
         keep /= 1.0 - dropout
         used = probs * keep
-    return xp.matmul(used, v), probs, (q, k, v, probs, keep, used)
+    return xp.matmul(used, v), probs, (v, probs, keep, used)
 
 
-def attend_backward(doutput, cache, dprobs_extra=None):
-    """``(dq, dk, dv)`` from dL/doutput (and dL/dprobs when the probabilities were an
-    output too), for the ``cache`` of :func:`attend`."""
-    q, k, v, probs, keep, used = cache
+def attend_scores_backward(doutput, cache, dprobs_extra=None):
+    """``(dscores, dv)`` from dL/doutput (and dL/dprobs when the probabilities were an
+    output too) for the ``cache`` of :func:`attend_scores`."""
+    v, probs, keep, used = cache
     dv = xp.matmul(xp.swapaxes(used, -1, -2), doutput)
     dprobs = xp.matmul(doutput, xp.swapaxes(v, -1, -2))
     if keep is not None:
         dprobs *= keep
     if dprobs_extra is not None:
         dprobs += dprobs_extra
-    dscores = softmax_backward(probs, dprobs)
-    dq = xp.matmul(dscores, k)
-    dk = xp.matmul(xp.swapaxes(dscores, -1, -2), q)
-    return dq, dk, dv
+    return softmax_backward(probs, dprobs), dv
+
+
+def attend(q, k, v, mask=None, dropout=0.0, rng=None):
+    """``softmax(q k^T, mask) v``: :func:`attend_scores` with dot-product scores of
+    queries ``(..., Tq, d)`` (already scaled) and keys ``(..., Tk, d)``."""
+    out, probs, cache = attend_scores(xp.matmul(q, xp.swapaxes(k, -1, -2)), v, mask,
+                                      dropout, rng)
+    return out, probs, (q, k, cache)
+
+
+def attend_backward(doutput, cache, dprobs_extra=None):
+    """``(dq, dk, dv)`` for the ``cache`` of :func:`attend`."""
+    q, k, inner = cache
+    dscores, dv = attend_scores_backward(doutput, inner, dprobs_extra)
+    return xp.matmul(dscores, k), xp.matmul(xp.swapaxes(dscores, -1, -2), q), dv
