@@ -89,7 +89,11 @@ class Dense(Layer):
         return self._variables.get("bias")
 
     def forward(self, x, training=False):
-        z = xp.dot(x, self.params["kernel"])  # dot: a third of matmul's call cost on small arrays
+        if x.ndim > 2:  # (batch, ..., features): np.dot has no BLAS path above 2-D (10x slower)
+            z = xp.dot(x.reshape(-1, x.shape[-1]), self.params["kernel"])
+            z = z.reshape(x.shape[:-1] + z.shape[-1:])
+        else:
+            z = xp.dot(x, self.params["kernel"])  # dot: a third of matmul's call cost on small arrays
         bias = self.params["bias"] if self.use_bias else None
         if self.activation.apply_inplace is not None:
             y = self.activation.apply_inplace(z, bias)  # its gradient needs only y: z is not kept
@@ -125,6 +129,8 @@ class Dense(Layer):
                     self.grads["bias"] += backend.column_sum(dz)
         if not ctx.need_input_grad:
             return None
+        if dz.ndim > 2:
+            dz = dz.reshape(-1, dz.shape[-1])
         dx = xp.dot(dz, self.params["kernel"].T)  # dL/dx = dz @ W.T
         return dx if dy.ndim == 2 else dx.reshape(dy.shape[:-1] + (x.shape[-1],))
 
