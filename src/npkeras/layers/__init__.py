@@ -17,6 +17,17 @@ from npkeras.layers.layer_normalization import LayerNormalization
 from npkeras.layers.masking import Masking
 from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from npkeras.layers.normalization import Normalization
+from npkeras.layers.preprocessing import (
+    CenterCrop,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Resizing,
+)
 from npkeras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -48,6 +59,8 @@ __all__ += ["Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector",
             "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
 __all__ += ["ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise",
             "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
+__all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+            "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
 __all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupedQueryAttention",
             "MultiHeadAttention"]
 
@@ -71,5 +84,8 @@ def layer_classes() -> dict:
         SpatialDropout2D, SpatialDropout3D)})
     classes.update({cls.__name__: cls for cls in (
         AdditiveAttention, Attention, EinsumDense, GroupedQueryAttention, MultiHeadAttention)})
+    classes.update({cls.__name__: cls for cls in (
+        CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+        RandomTranslation, RandomZoom, Resizing)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes
