@@ -45,8 +45,11 @@ class RandomContrast(_ClippedColour):
         data_format: "channels_last" (default) or "channels_first".
 
     >>> import numpy as np
-    >>> RandomContrast((1.0, 0.0))(np.array([[[[0.0], [10.0]]]]), training=True).tolist()
-    [[[[5.0], [5.0]]]]
+    >>> images = np.array([[[[0.0], [10.0]]]])
+    >>> RandomContrast(0.5)(images).tolist()  # inference: unchanged
+    [[[[0.0], [10.0]]]]
+    >>> float(RandomContrast(0.5)(images, training=True).mean())  # the mean stays
+    5.0
     """
 
     def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
