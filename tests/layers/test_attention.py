@@ -423,3 +423,27 @@ def test_saved_graph_keeps_call_options(tmp_path):
     x2[:, 1:] += 1.0
     np.testing.assert_allclose(again.predict(x2, verbose=0)[:, 0], model.predict(x, verbose=0)[:, 0],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_blocked_threaded_core_equals_one_block(float64, monkeypatch):
+    from npkeras.layers.attention import softmax
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 6, 8))
+    mha = MultiHeadAttention(2, 4, dropout=0.3)
+    mha(x, x)
+    dy = rng.standard_normal((5, 6, 8))
+    mask = rng.random((5, 6)) > 0.3
+
+    def run():
+        mha._rng = np.random.default_rng(1)
+        y = mha.forward([x, x], training=True, value_mask=mask, use_causal_mask=True)
+        return y, mha.backward(dy)
+
+    y_one, dx_one = run()
+    monkeypatch.setattr(softmax, "BLOCK_BYTES", 1)  # one batch element per block
+    monkeypatch.setenv("NPKERAS_NUM_THREADS", "3")
+    y_blocks, dx_blocks = run()
+    np.testing.assert_array_equal(y_blocks, y_one)
+    for a, b in zip(dx_blocks, dx_one):
+        np.testing.assert_array_equal(a, b)
