@@ -447,3 +447,32 @@ def test_blocked_threaded_core_equals_one_block(float64, monkeypatch):
     np.testing.assert_array_equal(y_blocks, y_one)
     for a, b in zip(dx_blocks, dx_one):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("shared", ["query_value", "query_key", "value_key", "all"])
+def test_shared_inputs_project_once_and_gradients_add(float64, shared):
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 4, 6))
+    q, v, k = {"query_value": (a, a, b), "query_key": (a, b, a), "value_key": (a, b, b),
+               "all": (a, a, a)}[shared]
+    mha = MultiHeadAttention(2, 3)
+    mha(q, v, k)
+    distinct = MultiHeadAttention(2, 3)
+    distinct(q, v, k)
+    distinct.set_weights(mha.get_weights())
+    dy = rng.standard_normal((2, 4, 6))
+    shared_y = mha.forward([q, v, k])
+    dxs = mha.backward(dy)
+    copies = [q.copy(), v.copy(), k.copy()]
+    np.testing.assert_allclose(distinct.forward(copies), shared_y, rtol=1e-12)
+    distinct_dxs = distinct.backward(dy)
+    totals = {}
+    for array, dx in zip((q, v, k), distinct_dxs):
+        totals[id(array)] = totals.get(id(array), 0) + dx
+    seen = set()
+    for array, dx in zip((q, v, k), dxs):
+        if id(array) in seen:
+            assert dx is None
+        else:
+            np.testing.assert_allclose(dx, totals[id(array)], rtol=1e-10, atol=1e-12)
+        seen.add(id(array))

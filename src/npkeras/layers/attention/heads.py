@@ -145,27 +145,70 @@ class HeadsAttention(Layer):
         return resolved
 
     # -- the computation ------------------------------------------------------------------
-    def _heads(self, x, dense, heads):
-        """x (N, T, d) through ``dense`` (kernel (d, heads, dim)) as one matrix product:
-        (N, heads, T, dim)."""
-        kernel = dense.params["kernel"]
-        n, t, _ = x.shape
-        y = x.reshape(n * t, -1) @ kernel.reshape(kernel.shape[0], -1)
-        if "bias" in dense.params:
-            y += dense.params["bias"].reshape(-1)
-        return y.reshape(n, t, heads, -1).transpose(0, 2, 1, 3)
+    @staticmethod
+    def _kernel_matrix(parts):
+        """The kernels of ``parts`` side by side as one ``(d, sum of heads * dim)``
+        matrix, so one product projects an input for all of them."""
+        kernels = [dense.params["kernel"].reshape(dense.params["kernel"].shape[0], -1)
+                   for dense, _ in parts]
+        return kernels[0] if len(kernels) == 1 else xp.concatenate(kernels, axis=1), \
+            [k.shape[1] for k in kernels]
 
-    def _heads_backward(self, x, dense, dheads, need_input):
-        """Adds dL/dkernel and dL/dbias of ``dense``; returns dL/dx (N, T, d) or None."""
-        n, heads, t, dim = dheads.shape
-        rows = dheads.transpose(0, 2, 1, 3).reshape(n * t, heads * dim)
-        kernel = dense.params["kernel"]
-        dense.grads["kernel"] += (x.reshape(n * t, -1).T @ rows).reshape(kernel.shape)
-        if "bias" in dense.params:
-            dense.grads["bias"] += rows.sum(axis=0).reshape(dense.params["bias"].shape)
+    def _project(self, x, parts):
+        """x (N, T, d) through each ``(dense, heads)`` of ``parts`` (kernels (d, heads,
+        dim)) with one matrix product: a list of (N, heads, T, dim)."""
+        kernel, widths = self._kernel_matrix(parts)
+        n, t, _ = x.shape
+        y = x.reshape(n * t, -1) @ kernel
+        outs, column = [], 0
+        for (dense, heads), width in zip(parts, widths):
+            block = y[:, column:column + width]
+            column += width
+            if "bias" in dense.params:
+                block += dense.params["bias"].reshape(-1)
+            outs.append(block.reshape(n, t, heads, -1).transpose(0, 2, 1, 3))
+        return outs
+
+    def _project_backward(self, x, parts, dheads, need_input):
+        """Adds each dense's dL/dkernel and dL/dbias (one product for all of ``parts``);
+        returns dL/dx (N, T, d) or None."""
+        kernel, widths = self._kernel_matrix(parts)
+        n, t, _ = x.shape
+        rows = xp.empty((n * t, sum(widths)), dheads[0].dtype)
+        column = 0
+        for grad, width in zip(dheads, widths):
+            rows[:, column:column + width].reshape(n, t, grad.shape[1], -1)[...] = \
+                grad.transpose(0, 2, 1, 3)
+            column += width
+        dkernel = x.reshape(n * t, -1).T @ rows
+        dbias = rows.sum(axis=0)
+        column = 0
+        for (dense, _), width in zip(parts, widths):
+            dense.grads["kernel"] += dkernel[:, column:column + width].reshape(
+                dense.params["kernel"].shape)
+            if "bias" in dense.params:
+                dense.grads["bias"] += dbias[column:column + width].reshape(
+                    dense.params["bias"].shape)
+            column += width
         if not need_input:
             return None
-        return (rows @ kernel.reshape(kernel.shape[0], -1).T).reshape(n, t, -1)
+        return (rows @ kernel.T).reshape(n, t, -1)
+
+    def _groups(self, xq, xk, xv):
+        """The projections grouped by the array they read: ``[(x, [(dense, heads),
+        ...]), ...]`` (self-attention: one group, one matrix product)."""
+        heads, kv_heads = self.num_heads, self._kv_heads()
+        parts = [(xq, (self._query_dense, heads)), (xk, (self._key_dense, kv_heads)),
+                 (xv, (self._value_dense, kv_heads))]
+        groups = []
+        for x, part in parts:
+            for group_x, members in groups:
+                if group_x is x:
+                    members.append(part)
+                    break
+            else:
+                groups.append((x, [part]))
+        return groups
 
     def forward(self, inputs, training=False, mask=None, query_mask=None, value_mask=None,
                 key_mask=None, attention_mask=None, return_attention_scores=False,
@@ -185,8 +228,10 @@ class HeadsAttention(Layer):
             raise ValueError(
                 f"{type(self).__name__} layer '{self.name}' supports `attention_mask` only "
                 "when the attention axes are every axis between batch and features.")
-        xq, xk = seq_q.fold(query), seq_k.fold(key)
-        xv = xk if value is key else _Sequence(value.shape, axes).fold(value)
+        folded = {}  # one folded array per distinct input, so shared inputs stay shared
+        xq = folded.setdefault(id(query), seq_q.fold(query))
+        xk = folded[id(key)] if id(key) in folded else folded.setdefault(id(key), seq_k.fold(key))
+        xv = folded[id(value)] if id(value) in folded else seq_k.fold(value)
         n = xq.shape[0]
         mask = combined_mask(n, seq_q.length, seq_k.length, seq_q.fold_mask(masks["query_mask"]),
                              seq_k.fold_mask(masks["value_mask"]),
@@ -194,9 +239,11 @@ class HeadsAttention(Layer):
                              use_causal_mask)
         heads, kv_heads = self.num_heads, self._kv_heads()
         groups = heads // kv_heads
-        q = self._heads(xq, self._query_dense, heads) * self._scale
-        k = self._heads(xk, self._key_dense, kv_heads)
-        v = self._heads(xv, self._value_dense, kv_heads)
+        projected = {}
+        for x, parts in self._groups(xq, xk, xv):
+            projected.update(zip([id(d) for d, _ in parts], self._project(x, parts)))
+        q = projected[id(self._query_dense)] * self._scale
+        k, v = projected[id(self._key_dense)], projected[id(self._value_dense)]
         # query head h reads kv head h // groups: stack each group's queries along time
         # so one batched product per (batch, kv head) serves them all
         q_grouped = q.reshape(n, kv_heads, groups * seq_q.length, -1)
@@ -213,7 +260,7 @@ class HeadsAttention(Layer):
         if "bias" in self._output_dense.params:
             y += self._output_dense.params["bias"]
         y = seq_q.unfold(y.reshape(n, seq_q.length, -1))
-        self.cache = (inputs, (xq, xk, xv), (seq_q, seq_k), combined, core, value is key)
+        self.cache = (inputs, (xq, xk, xv), (seq_q, seq_k), combined, core)
         if not return_attention_scores:
             return y
         scores = probs.reshape(seq_q.lead + (heads, seq_q.length, seq_k.length))
@@ -222,7 +269,7 @@ class HeadsAttention(Layer):
         return y, scores
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
-        inputs, (xq, xk, xv), (seq_q, seq_k), combined, core, value_is_key = self.cache
+        inputs, (xq, xk, xv), (seq_q, seq_k), combined, core = self.cache
         dscores = None
         if isinstance(dy, (list, tuple)):  # (output, attention scores) were both returned
             dy, dscores = dy
@@ -245,15 +292,20 @@ class HeadsAttention(Layer):
         dq, dk, dv = attend_backward(do, core, dscores)
         dq = dq.reshape(n, heads, seq_q.length, -1) * self._scale
         need = ctx.need_input_grad
-        dxq = self._heads_backward(xq, self._query_dense, dq, need)
-        dxk = self._heads_backward(xk, self._key_dense, dk, need)
-        dxv = self._heads_backward(xv, self._value_dense, dv, need)
+        grads_of = {id(self._query_dense): dq, id(self._key_dense): dk,
+                    id(self._value_dense): dv}
+        dx_of = {}  # by folded input: its whole gradient (one product per group)
+        for x, parts in self._groups(xq, xk, xv):
+            dx_of[id(x)] = self._project_backward(
+                x, parts, [grads_of[id(d)] for d, _ in parts], need)
         if not need:
             return None
-        if value_is_key:  # value also served as key: one gradient, the key slot gets none
-            grads = [seq_q.unfold(dxq), seq_k.unfold(dxk + dxv)]
-            grads += [None] * (len(inputs) - 2)
-        else:
-            grads = [seq_q.unfold(dxq), seq_k.unfold(dxv), seq_k.unfold(dxk)]
-            grads += [None] * (len(inputs) - 3)
+        # inputs: [query, value, key?, masks...]; an array given twice gets its gradient
+        # in its first slot only (the engine adds the slots of one tensor together)
+        sources = [(xq, seq_q), (xv, seq_k), (xk, seq_k)][:min(len(inputs), 3)]
+        grads, seen = [], set()
+        for x, seq in sources:
+            grads.append(None if id(x) in seen else seq.unfold(dx_of[id(x)]))
+            seen.add(id(x))
+        grads += [None] * (len(inputs) - len(grads))
         return grads
