@@ -20,7 +20,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-import cases  # noqa: E402
+import cases
 
 SEQ, D_MODEL, HEADS, FF, CLASSES, N, BATCH = 128, 64, 4, 256, 10, 2048, 32
 

@@ -45,9 +45,9 @@ def aspect_window(size_h, size_w, target_h, target_w, pad):
     ratio = target_w / target_h
     window_h, window_w = size_h, size_w
     if (size_w / size_h > ratio) != pad:
-        window_w = int(round(size_h * ratio))
+        window_w = round(size_h * ratio)
     else:
-        window_h = int(round(size_w / ratio))
+        window_h = round(size_w / ratio)
     return (size_h - window_h) // 2, window_h, (size_w - window_w) // 2, window_w
 
 
