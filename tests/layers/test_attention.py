@@ -387,6 +387,7 @@ def _sequence_task(n, rng):
     return x, y
 
 
+@pytest.mark.slow
 def test_transformer_block_learns_and_round_trips(tmp_path):
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
