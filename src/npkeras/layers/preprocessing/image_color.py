@@ -45,11 +45,11 @@ class RandomContrast(_ClippedColour):
         data_format: "channels_last" (default) or "channels_first".
 
     >>> import numpy as np
-    >>> images = np.array([[[[0.0], [10.0]]]])
+    >>> images = np.array([[[[100.0], [110.0]]]])
     >>> RandomContrast(0.5)(images).tolist()  # inference: unchanged
-    [[[[0.0], [10.0]]]]
+    [[[[100.0], [110.0]]]]
     >>> float(RandomContrast(0.5)(images, training=True).mean())  # the mean stays
-    5.0
+    105.0
     """
 
     def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
