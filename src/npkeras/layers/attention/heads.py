@@ -9,6 +9,7 @@ import math
 from npkeras.backend import xp
 from npkeras.layers.attention.softmax import attend, attend_backward, causal_mask
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
+from npkeras.layers.core import tall_transposed_product
 from npkeras.layers.node import KerasTensor
 
 MASK_NAMES = ("query_mask", "value_mask", "key_mask", "attention_mask")
@@ -180,7 +181,7 @@ class HeadsAttention(Layer):
             rows[:, column:column + width].reshape(n, t, grad.shape[1], -1)[...] = \
                 grad.transpose(0, 2, 1, 3)
             column += width
-        dkernel = x.reshape(n * t, -1).T @ rows
+        dkernel = tall_transposed_product(x.reshape(n * t, -1), rows)
         dbias = rows.sum(axis=0)
         column = 0
         for (dense, _), width in zip(parts, widths):
