@@ -172,3 +172,34 @@ def test_clear_session_restarts_automatic_names():
     assert layers.Dense(1).name == "dense_1"
     keras.backend.clear_session()
     assert layers.Dense(1).name == "dense"
+
+
+def test_tall_transposed_product_equals_plain_product():
+    from npkeras.layers.core import tall_transposed_product
+
+    rng = np.random.default_rng(0)
+    for rows in (100, 1024, 1500, 4096):
+        a, b = rng.standard_normal((rows, 5)), rng.standard_normal((rows, 3))
+        np.testing.assert_allclose(tall_transposed_product(a, b), a.T @ b, rtol=1e-10)
+
+
+def test_dense_on_long_sequences_gradients():
+    from npkeras import backend
+    from npkeras.utils.gradcheck import check_layer_gradients, check_model_gradients
+
+    backend.set_floatx("float64")
+    try:
+        layer = layers.Dense(2, activation="tanh")
+        x = np.random.default_rng(0).standard_normal((2, 600, 3))  # 1200 rows: blocked
+        layer(x)
+        errors = check_layer_gradients(layer, x)
+        assert max(errors.values()) < 1e-6, errors
+        # in a model the training step lets the layer overwrite its gradients (fresh)
+        model = keras.Sequential([keras.Input((600, 3)), layers.Dense(2, activation="tanh"),
+                                  layers.Flatten(), layers.Dense(1)])
+        model.compile(optimizer="sgd", loss="mse")
+        y = np.random.default_rng(1).standard_normal((2, 1))
+        model.train_on_batch(x, y)  # leaves stale gradients behind
+        assert check_model_gradients(model, x, y) < 1e-6
+    finally:
+        backend.set_floatx("float32")

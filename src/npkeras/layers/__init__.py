@@ -1,6 +1,13 @@
 """Layers with Keras names."""
 
 from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from npkeras.layers.attention import (
+    AdditiveAttention,
+    Attention,
+    EinsumDense,
+    GroupedQueryAttention,
+    MultiHeadAttention,
+)
 from npkeras.layers.base import Layer
 from npkeras.layers.batch_normalization import BatchNormalization
 from npkeras.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
@@ -65,6 +72,17 @@ from npkeras.layers.preprocessing import (
     TextVectorization,
 )
 from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
+from npkeras.layers.preprocessing import (
+    CenterCrop,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Resizing,
+)
 from npkeras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -128,6 +146,10 @@ __all__ += ["Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTra
             "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D"]
 __all__ += ["Dot", "OpLayer", "add", "subtract", "multiply", "average", "maximum", "minimum",
             "concatenate", "dot"]
+__all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
+            "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
+__all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupedQueryAttention",
+            "MultiHeadAttention"]
 
 
 def layer_classes() -> dict:
@@ -160,5 +182,10 @@ def layer_classes() -> dict:
         AveragePooling3D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
         GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)})
     classes.update({cls.__name__: cls for cls in (Dot, OpLayer)})
+    classes.update({cls.__name__: cls for cls in (
+        AdditiveAttention, Attention, EinsumDense, GroupedQueryAttention, MultiHeadAttention)})
+    classes.update({cls.__name__: cls for cls in (
+        CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+        RandomTranslation, RandomZoom, Resizing)})
     classes.update({"Functional": Model, "Sequential": Sequential})
     return classes

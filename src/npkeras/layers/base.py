@@ -83,6 +83,13 @@ def _accepts(function, name) -> bool:
     return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
+def _names_parameter(function, name) -> bool:
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def backward_takes_context(layer) -> bool:
     """Whether ``layer.backward`` accepts the :class:`BackwardContext` (user layers written
     before it existed take ``backward(dy)`` only)."""
@@ -616,7 +623,11 @@ def call_symbolic(layer: Layer, inputs, call_kwargs=None, training=None):
 def _output_shape(layer, input_shape, kwargs):
     if kwargs and layer._uses_call() and type(layer).compute_output_shape is Layer.compute_output_shape:
         return layer._probe_output_shape(input_shape)
-    shape = layer.compute_output_shape(input_shape)
+    # call options that change the output's structure (return_attention_scores) reach
+    # compute_output_shape when it names them
+    named = {k: v for k, v in kwargs.items() if k != "training"
+             and _names_parameter(layer.compute_output_shape, k)}
+    shape = layer.compute_output_shape(input_shape, **named)
     if isinstance(shape, tuple) and shape and isinstance(shape[0], (tuple, list)):
         return [tuple(s) for s in shape]
     return shape

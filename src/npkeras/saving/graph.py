@@ -106,6 +106,18 @@ def _model_nodes(model):
     return per_layer
 
 
+def _plain_call_options(call_kwargs) -> dict:
+    """The call's JSON-able options (``use_causal_mask=True``, ...), saved with its node;
+    arrays (constant masks) and ``training`` are not."""
+    def plain(value):
+        if isinstance(value, (list, tuple)):
+            return all(plain(v) for v in value)
+        return value is None or isinstance(value, (bool, int, float, str))
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in call_kwargs.items()
+            if k != "training" and plain(v)}
+
+
 def functional_config(model) -> dict:
     per_layer = _model_nodes(model)
 
@@ -115,7 +127,8 @@ def functional_config(model) -> dict:
 
     layers = []
     for layer in model.layers:
-        inbound = [{"inputs": [ref(t) for t in node.inputs], "multi": node.multi_input}
+        inbound = [{"inputs": [ref(t) for t in node.inputs], "multi": node.multi_input,
+                    "kwargs": _plain_call_options(node.call_kwargs)}
                    for node in per_layer.get(id(layer), []) if node.inputs]
         layers.append({**serialize_layer(layer), "name": layer.name, "inbound_nodes": inbound})
     return {
@@ -173,7 +186,7 @@ def _call_nodes(pending: list, tensors: dict) -> None:
         layer, name, index, node = pending[heapq.heappop(ready)]
         args = [tensors[tuple(r)] for r in node["inputs"]]
         with _naming_layer({"name": name, "class_name": type(layer).__name__}):
-            out = layer(args if node.get("multi") else args[0])
+            out = layer(args if node.get("multi") else args[0], **node.get("kwargs", {}))
         called += 1
         for i, tensor in enumerate(out if isinstance(out, list) else [out]):
             tensors[(name, index, i)] = tensor

@@ -191,7 +191,7 @@ BOOL = Type(bool, expected="true or false")
 NUMBER = Type(int, float, expected="a finite number")
 ANY_DICT = Record(open=True)
 LAYER_REF = Tuple(STR, Int(0), Int(0))  # [layer name, node index, output index]
-INBOUND_NODE = Record({"inputs": ListOf(LAYER_REF)}, {"multi": BOOL})
+INBOUND_NODE = Record({"inputs": ListOf(LAYER_REF)}, {"multi": BOOL, "kwargs": ANY_DICT})
 SEQUENTIAL = Record(
     {"layers": ListOf(Layer(in_graph=False))},
     {"name": Optional(STR), "trainable": BOOL,
