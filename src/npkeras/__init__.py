@@ -18,6 +18,7 @@ from npkeras import (
     callbacks,
     constraints,
     distribution,
+    export,
     initializers,
     layers,
     losses,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import sys
 
@@ -310,8 +311,6 @@ def _load_erf():
 
         return scipy_erf
     except ImportError:
-        import math
-
         return numpy.vectorize(math.erf, otypes=[float])
 
 

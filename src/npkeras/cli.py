@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import math
 import os
 import sys
 
 import npkeras as keras
+from npkeras import demo
 from npkeras.backend import host_xp
 from npkeras.datasets.tabular import DataError, csv_columns, is_whole_number_column, load_csv
 from npkeras.saving.safety import ModelFileError
@@ -352,8 +354,6 @@ def _trace(args) -> int:
     if args.plot:
         print(f"Drew the step to {args.plot}")
     if args.json:
-        import json
-
         with open(args.json, "w") as stream:
             json.dump(report, stream, indent=1)
         print(f"Wrote the report to {args.json}")
@@ -361,7 +361,6 @@ def _trace(args) -> int:
 
 
 def _demo(args) -> int:
-    from npkeras import demo
 
     results = demo.run(out=args.out, seed=args.seed, quick=args.quick)
     return 0 if results["coefficients_ok"] and results["r2_high_ok"] and results["reload_identical"] else 1

@@ -9,6 +9,7 @@ import time
 import npkeras as keras
 from npkeras.backend import host_xp
 from npkeras.datasets import numbers
+from npkeras.utils import plots
 
 
 def r2_score(y_true, y_pred) -> float:
@@ -101,7 +102,6 @@ def run(out: str = "npkeras-demo", seed: int = 0, quick: bool = False, print_fn=
 
     # 6. Pictures -------------------------------------------------------------------
     try:
-        from npkeras.utils import plots
 
         pictures = {
             "loss_model1": plots.plot_history(history1, title="Model 1 (4 relu -> 3)",

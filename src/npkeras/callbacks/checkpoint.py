@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from npkeras import services
 from npkeras.callbacks.base import Callback
 from npkeras.callbacks.monitor import _Monitor
 
@@ -86,17 +87,13 @@ class BackupAndRestore(Callback):
         self.path = os.path.join(self.backup_dir, "backup.npkeras")
 
     def on_train_begin(self, logs=None):
-        from npkeras.saving.format import restore_training_state
-
         if os.path.exists(self.path):
-            state = restore_training_state(self.model, self.path)
+            state = services.use("restore_training_state")(self.model, self.path)
             self.model._resume_epoch = int(state["epoch"]) + 1
 
     def on_epoch_end(self, epoch, logs=None):
-        from npkeras.saving.format import save_model
-
         os.makedirs(self.backup_dir, exist_ok=True)
-        save_model(self.model, self.path, training_state={"epoch": epoch})
+        services.use("save_model")(self.model, self.path, training_state={"epoch": epoch})
 
     def on_train_end(self, logs=None):
         if self.delete_checkpoint and not self.model._training_interrupted and os.path.exists(self.path):

@@ -12,7 +12,7 @@ import tempfile
 import time
 import warnings
 
-from npkeras import backend
+from npkeras import backend, optimizers, services, version
 from npkeras.backend import host_xp
 from npkeras.callbacks.base import Callback
 
@@ -214,9 +214,8 @@ class TensorBoard(Callback):
                 os.remove(graph_file)
 
     def _log_run_metadata(self):
-        from npkeras import __version__, optimizers
 
-        rows = {"npkeras": __version__, "model": self.model.name,
+        rows = {"npkeras": version.__version__, "model": self.model.name,
                 "parameters": self.model.count_params(), **self.params}
         if getattr(self.model, "optimizer", None) is not None:
             rows["optimizer"] = json.dumps(optimizers.serialize(self.model.optimizer))
@@ -246,9 +245,8 @@ def _onnx_graph_file(model):
     """The model exported to a temporary ONNX file for the graph tab, or None when the
     ``onnx`` package is missing or a layer has no ONNX converter (the config text remains)."""
     try:
-        from npkeras.export.onnx import to_onnx
 
-        proto = to_onnx(model)
+        proto = services.use("to_onnx")(model)
     except (ImportError, ValueError):
         return None
     import onnx

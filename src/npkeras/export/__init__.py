@@ -5,9 +5,13 @@ ONNX export needs the optional ``onnx`` package (``pip install npkeras[onnx]``).
 
 from __future__ import annotations
 
+from npkeras import services
+from npkeras.export.onnx import export_onnx
+
 EXPORT_FORMATS = ("onnx",)
 
 
+@services.provide("export_model")
 def export_model(model, filepath, format: str = "tf_saved_model", verbose=None,
                  input_signature=None, **kwargs):
     """Write ``model`` to ``filepath`` in ``format`` (npkeras writes ``"onnx"``).
@@ -33,7 +37,6 @@ def export_model(model, filepath, format: str = "tf_saved_model", verbose=None,
             "npkeras's ONNX export takes the model's own input shapes (with a free batch axis); "
             f"`input_signature` is not supported. Received: input_signature={input_signature!r}"
         )
-    from npkeras.export.onnx import export_onnx
 
     export_onnx(model, filepath, **kwargs)
     if verbose is None or verbose:

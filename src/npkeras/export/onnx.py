@@ -44,7 +44,10 @@ from __future__ import annotations
 
 import importlib
 
+from npkeras import services, version
 from npkeras.backend import to_numpy
+from npkeras.models.model import Model
+from npkeras.models.sequential import Sequential
 
 #: modules whose import registers converters (see the module docstring)
 CONVERTER_MODULES = ("npkeras.export.onnx_core",)
@@ -179,7 +182,6 @@ class OnnxGraph:
 
 def convert_layer(graph: OnnxGraph, layer, inputs: list) -> list:
     """ONNX output names of one call of ``layer`` on tensors named ``inputs``."""
-    from npkeras.models.model import Model
 
     if isinstance(layer, Model):
         return convert_model(graph, layer, inputs)
@@ -197,7 +199,6 @@ def convert_layer(graph: OnnxGraph, layer, inputs: list) -> list:
 
 def convert_model(graph: OnnxGraph, model, inputs: list) -> list:
     """ONNX output names of ``model`` (Sequential or functional) applied to ``inputs``."""
-    from npkeras.models.sequential import Sequential
 
     if isinstance(model, Sequential):
         names, shape = list(inputs), model.input_shape
@@ -226,6 +227,7 @@ def _value_info(onnx, name, shape):
     return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
 
 
+@services.provide("to_onnx")
 def to_onnx(model, opset_version: int = DEFAULT_OPSET):
     """An ``onnx.ModelProto`` computing ``model``'s inference outputs in float32."""
     onnx = _import_onnx()
@@ -252,9 +254,8 @@ def to_onnx(model, opset_version: int = DEFAULT_OPSET):
         [_value_info(onnx, n, s) for n, s in zip(output_names, out_shapes)],
         initializer=graph.initializers,
     )
-    from npkeras import __version__
 
-    return onnx.helper.make_model(proto, producer_name="npkeras", producer_version=__version__,
+    return onnx.helper.make_model(proto, producer_name="npkeras", producer_version=version.__version__,
                                   opset_imports=[onnx.helper.make_opsetid("", opset_version)])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from npkeras import backend
+from npkeras.activations import _SELU_ALPHA, _SELU_SCALE
 from npkeras.backend import host_xp, to_numpy
 from npkeras.export.onnx import register_activation, register_converter
 from npkeras.layers.core import Activation, Dense, Dropout, Flatten, Reshape
@@ -45,7 +46,6 @@ def convert_elu(graph, activation, x):
 
 @register_activation("selu")
 def convert_selu(graph, activation, x):
-    from npkeras.activations import _SELU_ALPHA, _SELU_SCALE
 
     return graph.op("Selu", [x], name="selu", alpha=_SELU_ALPHA, gamma=_SELU_SCALE)
 

@@ -9,6 +9,7 @@ from npkeras.layers.attention import (
     MultiHeadAttention,
 )
 from npkeras.layers.base import Layer
+from npkeras.layers.base import builtin_layer_classes as layer_classes
 from npkeras.layers.batch_normalization import BatchNormalization
 from npkeras.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from npkeras.layers.convolution import (
@@ -65,15 +66,9 @@ from npkeras.layers.pooling import (
 )
 from npkeras.layers.preprocessing import (
     CategoryEncoding,
+    CenterCrop,
     Discretization,
     IntegerLookup,
-    Rescaling,
-    StringLookup,
-    TextVectorization,
-)
-from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
-from npkeras.layers.preprocessing import (
-    CenterCrop,
     RandomBrightness,
     RandomContrast,
     RandomCrop,
@@ -81,8 +76,12 @@ from npkeras.layers.preprocessing import (
     RandomRotation,
     RandomTranslation,
     RandomZoom,
+    Rescaling,
     Resizing,
+    StringLookup,
+    TextVectorization,
 )
+from npkeras.layers.recurrent import GRU, LSTM, RNN, SimpleRNN
 from npkeras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -152,40 +151,3 @@ __all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupedQueryAttent
             "MultiHeadAttention"]
 
 
-def layer_classes() -> dict:
-    """Every built-in layer class by its saved name (models included)."""
-    from npkeras.models.model import Model
-    from npkeras.models.sequential import Sequential
-
-    classes = {cls.__name__: cls for cls in (
-        Dense, Activation, Dropout, Flatten, Reshape, InputLayer, Normalization,
-        Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
-    classes.update({cls.__name__: cls for cls in (
-        BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)})
-    classes.update({cls.__name__: cls for cls in (Embedding, Masking)})
-    classes.update({cls.__name__: cls for cls in (
-        Cropping1D, Cropping2D, Cropping3D, Permute, RepeatVector, UpSampling1D, UpSampling2D,
-        UpSampling3D, ZeroPadding1D, ZeroPadding2D, ZeroPadding3D)})
-    classes.update({cls.__name__: cls for cls in (
-        ActivityRegularization, AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D,
-        SpatialDropout2D, SpatialDropout3D)})
-    classes.update({cls.__name__: cls for cls in (
-        RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells,
-        Bidirectional, TimeDistributed)})
-    classes.update({cls.__name__: cls for cls in (
-        ReLU, LeakyReLU, PReLU, ELU, Softmax, Lambda, Identity, Rescaling, CategoryEncoding,
-        Discretization, StringLookup, IntegerLookup, TextVectorization)})
-    classes.update({cls.__name__: cls for cls in (
-        Conv1D, Conv2D, Conv3D, DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
-        Conv1DTranspose, Conv2DTranspose, Conv3DTranspose,
-        MaxPooling1D, MaxPooling2D, MaxPooling3D, AveragePooling1D, AveragePooling2D,
-        AveragePooling3D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D,
-        GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D)})
-    classes.update({cls.__name__: cls for cls in (Dot, OpLayer)})
-    classes.update({cls.__name__: cls for cls in (
-        AdditiveAttention, Attention, EinsumDense, GroupedQueryAttention, MultiHeadAttention)})
-    classes.update({cls.__name__: cls for cls in (
-        CenterCrop, RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
-        RandomTranslation, RandomZoom, Resizing)})
-    classes.update({"Functional": Model, "Sequential": Sequential})
-    return classes

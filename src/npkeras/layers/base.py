@@ -583,6 +583,21 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+def builtin_layer_classes() -> dict:
+    """Every npkeras layer class by its saved name, found by walking the subclasses of
+    :class:`Layer` (so no list can miss one); models are among them once
+    ``npkeras.models`` is imported, the functional ``Model`` saved as "Functional"."""
+    found, stack = {}, [Layer]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.__module__.startswith("npkeras.") and not cls.__name__.startswith("_"):
+            found.setdefault(cls.__name__, cls)
+    if "Model" in found:
+        found["Functional"] = found["Model"]
+    return found
+
+
 def _shapes_of(x):
     if isinstance(x, (list, tuple)):
         return [_shapes_of(v) for v in x]

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from npkeras import activations, backend, initializers, regularizers
 from npkeras.backend import xp
-from npkeras.layers.base import Layer, backward_takes_context
+from npkeras.layers.base import Layer, backward_takes_context, builtin_layer_classes
 from npkeras.layers.core import _positive_int
 from npkeras.registry import deserialize_registered
 
@@ -341,6 +341,5 @@ def backward_with_context(layer, dy, ctx):
 
 def deserialize_layer(config):
     """A layer from ``{"class_name", "config"}`` (built-in or registered classes only)."""
-    from npkeras.layers import layer_classes
 
-    return deserialize_registered(config, "layer", layer_classes(), Layer)
+    return deserialize_registered(config, "layer", builtin_layer_classes(), Layer)

@@ -10,6 +10,7 @@ its built-in layers are one node each with their own backward.
 
 from __future__ import annotations
 
+from npkeras import services
 from npkeras.backend import xp
 from npkeras.layers.base import (
     DEFAULT_BACKWARD,
@@ -408,9 +409,7 @@ class Model(Trainer, Layer):
         ``positions``, ``expand_nested``, ``show_trainable`` and ``layer_range`` are
         accepted so Keras scripts run; nested models are shown as one row.
         """
-        from npkeras.utils.summary import print_summary
-
-        print_summary(self, print_fn=print_fn, line_length=line_length)
+        services.use("print_summary")(self, print_fn=print_fn, line_length=line_length)
 
     def __call__(self, inputs=None, *args, training=None, mask=None, **kwargs):
         if isinstance(inputs, dict) and not self._subclassed:
@@ -445,52 +444,36 @@ class Model(Trainer, Layer):
         (shapes, activations, gradient norms, update ratios, chain-rule formulas) as a
         printed table, a returned dict and, with ``plot_path``, a picture. Weights and
         optimizer state are restored: nothing changes. See :mod:`npkeras.utils.trace`."""
-        from npkeras.utils.trace import trace_step
-
-        return trace_step(self, x, y, sample_weight, verbose=verbose, plot_path=plot_path)
+        return services.use("trace_step")(self, x, y, sample_weight, verbose=verbose, plot_path=plot_path)
 
     # -- saving --------------------------------------------------------------------
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Save architecture, weights, compile settings and optimizer state to one file."""
-        from npkeras.saving.format import save_model
-
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        services.use("save_model")(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Save only the weights: ``.weights.npz`` (npkeras) or ``.weights.h5`` (Keras 3)."""
-        from npkeras.saving.weights import save_weights
-
-        save_weights(self, filepath, overwrite=overwrite)
+        services.use("save_weights")(self, filepath, overwrite=overwrite)
 
     def load_weights(self, filepath, skip_mismatch: bool = False) -> None:
         """Load weights from a ``.weights.npz``, model or Keras ``.weights.h5`` file."""
-        from npkeras.saving.weights import load_weights
-
-        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+        services.use("load_weights")(self, filepath, skip_mismatch=skip_mismatch)
 
     def to_json(self, **kwargs) -> str:
         """The architecture as JSON; rebuild with ``keras.models.model_from_json``."""
-        from npkeras.saving.format import model_to_json
-
-        return model_to_json(self, **kwargs)
+        return services.use("model_to_json")(self, **kwargs)
 
     def export(self, filepath, format: str = "tf_saved_model", verbose=None,
                input_signature=None, **kwargs) -> None:
         """Export for inference elsewhere: ``model.export("m.onnx", format="onnx")`` writes an
         ONNX graph (needs the ``onnx`` package); see :mod:`npkeras.export`."""
-        from npkeras.export import export_model
-
-        export_model(self, filepath, format=format, verbose=verbose,
+        services.use("export_model")(self, filepath, format=format, verbose=verbose,
                      input_signature=input_signature, **kwargs)
 
     # -- config --------------------------------------------------------------------
     def get_config(self) -> dict:
-        from npkeras.saving.graph import functional_config
-
-        return functional_config(self)
+        return services.use("functional_config")(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from npkeras.saving.graph import functional_from_config
-
-        return functional_from_config(config, custom_objects)
+        return services.use("functional_from_config")(config, custom_objects)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from npkeras import services
 from npkeras.layers.base import (
     DEFAULT_BACKWARD,
     BackwardContext,
@@ -223,12 +224,8 @@ class Sequential(Model):
         return shape
 
     def get_config(self) -> dict:
-        from npkeras.saving.graph import sequential_config
-
-        return sequential_config(self)
+        return services.use("sequential_config")(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from npkeras.saving.graph import sequential_from_config
-
-        return sequential_from_config(config, custom_objects)
+        return services.use("sequential_from_config")(config, custom_objects)

@@ -9,14 +9,8 @@ read Keras's ``.keras`` files (load Keras weights from ``.weights.h5`` instead, 
 """
 
 from npkeras.registry import custom_object_scope, get_registered_name, register_serializable
-from npkeras.saving.format import (
-                                   load_model,
-                                   load_weights,
-                                   model_from_json,
-                                   model_to_json,
-                                   save_model,
-                                   save_weights,
-)
+from npkeras.saving.format import load_model, model_from_json, model_to_json, save_model
+from npkeras.saving.weights import load_weights, save_weights
 from npkeras.saving.graph import LayerConfigError
 from npkeras.saving.keras_h5 import load_keras_weights, save_keras_weights
 from npkeras.saving.safety import (

@@ -20,7 +20,7 @@ import platform
 import time
 import zipfile
 
-from npkeras import backend, initializers, version
+from npkeras import backend, initializers, services, version
 from npkeras import losses as losses_module
 from npkeras import metrics as metrics_module
 from npkeras import optimizers as optimizers_module
@@ -101,6 +101,7 @@ def model_config(model) -> dict:
     return config
 
 
+@services.provide("save_model")
 def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True,
                training_state: dict | None = None) -> None:
     """Write ``model`` to ``filepath`` atomically (see the module docstring for the format).
@@ -206,6 +207,7 @@ def _compile_from_config(model, settings: dict, filepath) -> None:
                       loss_weights=_deserialize_spec(settings.get("loss_weights"), "loss"))
 
 
+@services.provide("load_model")
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True,
                restore_random_state: bool = False, limits: safety.LoadLimits | None = None):
     """Rebuild a model saved with ``model.save``; nothing in the file is executed.
@@ -242,6 +244,7 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
     return model
 
 
+@services.provide("restore_training_state")
 def restore_training_state(model, filepath, limits: safety.LoadLimits | None = None) -> dict:
     """Load weights, optimizer state and the random generator from the backup at
     ``filepath`` into an existing compiled ``model``; returns the saved
@@ -294,11 +297,13 @@ def load_weights(model, filepath, skip_mismatch: bool = False,
     _assign_weights(model, weights, filepath, skip_mismatch)
 
 
+@services.provide("model_to_json")
 def model_to_json(model, **kwargs) -> str:
     """The architecture as a JSON string (no weights)."""
     return json.dumps(serialize_layer(model), **kwargs)
 
 
+@services.provide("model_from_json")
 def model_from_json(json_string: str, custom_objects: dict | None = None):
     """A new, freshly initialised model from :func:`model_to_json` output."""
     config = safety.parse_json(json_string.encode("utf-8"), "the model JSON")

@@ -6,7 +6,12 @@ from __future__ import annotations
 import contextlib
 import heapq
 
-from npkeras import initializers
+from npkeras import initializers, services
+from npkeras.layers import layer_classes
+from npkeras.layers.base import Layer
+from npkeras.layers.input_layer import Input, InputLayer
+from npkeras.models.model import Model
+from npkeras.models.sequential import Sequential
 from npkeras.registry import custom_object_scope, get_registered_name, lookup_class
 from npkeras.saving.safety import ModelFileError, UnsafeModelFileError
 
@@ -45,8 +50,6 @@ def _describe(entry) -> str:
 
 
 def serialize_layer(layer) -> dict:
-    from npkeras.models.model import Model
-    from npkeras.models.sequential import Sequential
 
     if type(layer) is Sequential:
         class_name = "Sequential"
@@ -59,8 +62,6 @@ def serialize_layer(layer) -> dict:
 
 def deserialize_layer(config: dict):
     """A layer (or nested model) from ``{"class_name", "config"}``."""
-    from npkeras.layers import layer_classes
-    from npkeras.layers.base import Layer
 
     if not isinstance(config, dict) or not isinstance(config.get("config", {}), dict):
         raise ValueError(f"A saved layer must be a dict with 'class_name' and 'config'; received {config!r}.")
@@ -72,6 +73,7 @@ def deserialize_layer(config: dict):
         return cls.from_config(dict(config.get("config") or {}))
 
 
+@services.provide("sequential_config")
 def sequential_config(model) -> dict:
     input_shape = None
     if model._input_layer is not None:
@@ -80,9 +82,8 @@ def sequential_config(model) -> dict:
             "layers": [serialize_layer(layer) for layer in model._stack]}
 
 
+@services.provide("sequential_from_config")
 def sequential_from_config(config, custom_objects=None):
-    from npkeras.layers.input_layer import Input
-    from npkeras.models.sequential import Sequential
 
     with custom_object_scope(custom_objects):
         model = Sequential(name=config.get("name"))
@@ -118,6 +119,7 @@ def _plain_call_options(call_kwargs) -> dict:
             if k != "training" and plain(v)}
 
 
+@services.provide("functional_config")
 def functional_config(model) -> dict:
     per_layer = _model_nodes(model)
 
@@ -142,9 +144,8 @@ def functional_config(model) -> dict:
     }
 
 
+@services.provide("functional_from_config")
 def functional_from_config(config, custom_objects=None):
-    from npkeras.layers.input_layer import InputLayer
-    from npkeras.models.model import Model
 
     with custom_object_scope(custom_objects):
         created, pending = {}, []

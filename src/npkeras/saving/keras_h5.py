@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from npkeras.backend import to_numpy, xp
+from npkeras.models.model import Model
 from npkeras.naming import to_snake_case
 from npkeras.saving.atomic import atomic_write
 from npkeras.saving.reader import check_regular_file, refusing
@@ -29,7 +30,6 @@ def _h5py():
 
 def _keras_groups(model, prefix=""):
     """[(group path, layer)] for every layer of ``model`` in Keras 3's naming."""
-    from npkeras.models.model import Model
 
     out, counts = [], {}
     for layer in model.layers:

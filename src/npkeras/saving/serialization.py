@@ -19,6 +19,10 @@ from npkeras.registry import (
     lookup_function,
     registered_function_name,
 )
+from npkeras import activations, constraints, initializers, losses, metrics, optimizers, regularizers
+from npkeras.layers import layer_classes
+from npkeras.layers.base import Layer
+from npkeras.saving.graph import deserialize_layer, serialize_layer
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -33,8 +37,6 @@ def serialize_keras_object(obj):
     if isinstance(obj, dict):
         return {k: serialize_keras_object(v) for k, v in obj.items()}
     if hasattr(obj, "get_config") and not isinstance(obj, type):
-        from npkeras.layers.base import Layer
-        from npkeras.saving.graph import serialize_layer
 
         if isinstance(obj, Layer):
             return serialize_layer(obj)
@@ -52,16 +54,6 @@ def serialize_keras_object(obj):
 
 def _builtin_classes() -> dict:
     """Every built-in configurable class by its class name."""
-    from npkeras import (
-        activations,
-        constraints,
-        initializers,
-        losses,
-        metrics,
-        optimizers,
-        regularizers,
-    )
-    from npkeras.layers import layer_classes
 
     classes = dict(layer_classes())
     for module in (activations, constraints, initializers, losses, metrics, optimizers,
@@ -88,11 +80,9 @@ def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mo
     with custom_object_scope(custom_objects):
         if config["class_name"] == "function":
             return lookup_function(config.get("config"), "saved")
-        from npkeras.layers.base import Layer
 
         cls = lookup_class(config["class_name"], "object", _builtin_classes())
         if issubclass(cls, Layer):
-            from npkeras.saving.graph import deserialize_layer
 
             return deserialize_layer(config)
         inner = dict(config.get("config") or {})

@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import os
 
+from npkeras import services
+from npkeras.saving.format import load_weights as load_npz
+from npkeras.saving.format import save_weights as save_npz
+from npkeras.saving.keras_h5 import load_keras_weights, save_keras_weights
+
 KERAS_SUFFIX = ".weights.h5"
 NPKERAS_SUFFIX = ".weights.npz"
 
 
+@services.provide("save_weights")
 def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write ``model``'s weights to ``filepath``; a ``.weights.h5`` name gives a Keras file."""
     path = os.fspath(filepath)
@@ -19,15 +25,14 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     if path.endswith(KERAS_SUFFIX):
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"'{path}' exists and overwrite=False.")
-        from npkeras.saving.keras_h5 import save_keras_weights
 
         save_keras_weights(model, path)
         return
-    from npkeras.saving.format import save_weights as save_npz
 
     save_npz(model, path, overwrite=overwrite)
 
 
+@services.provide("load_weights")
 def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Load weights into ``model``; a ``.weights.h5`` name is read as a Keras 3 file."""
     path = os.fspath(filepath)
@@ -35,10 +40,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
         if skip_mismatch:
             raise ValueError("skip_mismatch=True is not supported for Keras .weights.h5 files; "
                              "the model must have the same layers in the same order.")
-        from npkeras.saving.keras_h5 import load_keras_weights
 
         load_keras_weights(model, path)
         return
-    from npkeras.saving.format import load_weights as load_npz
 
     load_npz(model, path, skip_mismatch=skip_mismatch)

@@ -6,28 +6,22 @@ import random
 
 from npkeras import backend
 from npkeras.backend import xp
+from npkeras.utils import summary, trace  # noqa: F401 - they provide model.summary/trace_step
 from npkeras.utils.directory_datasets import (  # noqa: F401 (keras.utils names)
     image_dataset_from_directory,
     text_dataset_from_directory,
 )
 from npkeras.utils.gradcheck import GradientCheck, check_gradients  # noqa: F401 - public names
+from npkeras.utils.gradient_flow import plot_gradient_flow  # noqa: F401 - matplotlib loads on use
+from npkeras.utils.plots import (  # noqa: F401
+    plot_activations,
+    plot_history,
+    plot_model,
+    plot_predictions,
+)
+from npkeras.utils.trace import plot_trace  # noqa: F401
 
 
-def __getattr__(name):
-    # plotting pulls in matplotlib, so it loads only when asked for
-    if name in ("plot_history", "plot_activations", "plot_model", "plot_predictions"):
-        from npkeras.utils import plots
-
-        return getattr(plots, name)
-    if name == "plot_gradient_flow":
-        from npkeras.utils.gradient_flow import plot_gradient_flow
-
-        return plot_gradient_flow
-    if name == "plot_trace":
-        from npkeras.utils.trace import plot_trace
-
-        return plot_trace
-    raise AttributeError(f"module 'npkeras.utils' has no attribute {name!r}")
 
 
 def set_random_seed(seed: int) -> None:

@@ -6,6 +6,7 @@ step of 1e-6 are accurate to about 1e-9 there, and meaningless in float32.
 
 from __future__ import annotations
 
+from npkeras import backend, losses
 from npkeras.backend import host_xp, to_float, to_numpy, xp
 
 
@@ -152,7 +153,6 @@ class _Float64Copy:
         self.layers = layers
 
     def __enter__(self):
-        from npkeras import backend
 
         self.floatx = backend.floatx()
         backend.set_floatx("float64")
@@ -164,7 +164,6 @@ class _Float64Copy:
         return self
 
     def __exit__(self, *exc):
-        from npkeras import backend
 
         for layer, (params, grads) in zip(self.layers, self.saved):
             layer.params.clear()
@@ -217,7 +216,6 @@ def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: flo
     >>> check_gradients(layer, np.random.default_rng(0).normal(size=(4, 3))).passed
     True
     """
-    from npkeras import losses
 
     model = _is_model(layer_or_model)
     layers = layer_or_model._all_layers() if model else [layer_or_model]

@@ -6,6 +6,9 @@ Each function returns a matplotlib Figure and saves it when given ``path``.
 from __future__ import annotations
 
 from npkeras.backend import to_numpy, xp
+from npkeras.layers.base import _format_shape
+from npkeras.layers.core import Dense
+from npkeras.layers.input_layer import InputLayer
 
 
 def _pyplot():
@@ -72,8 +75,6 @@ def plot_predictions(y_true, y_pred, title: str = "Predicted vs true", path=None
 
 def _dense_chain(model):
     """[(layer, is_dense)] along a chain model, checked to be a simple stack."""
-    from npkeras.layers.core import Dense
-    from npkeras.layers.input_layer import InputLayer
 
     layers = [layer for layer in model.layers if not isinstance(layer, InputLayer)]
     if hasattr(model, "_plan") and not hasattr(model, "_stack"):
@@ -93,7 +94,6 @@ def plot_activations(model, x, path=None, max_neurons: int = 24, feature_names=N
     the tutorial's "activation significance" picture. Inputs are labelled with
     ``feature_names`` (default: the model's recorded features, else x0, x1, ...).
     """
-    from npkeras.layers.core import Dense
 
     plt = _pyplot()
     from matplotlib import cm, colors
@@ -147,8 +147,6 @@ def plot_activations(model, x, path=None, max_neurons: int = 24, feature_names=N
 def plot_model(model, path=None):
     """A layer diagram: one box per layer (name, type, output shape), arrows for data flow."""
     plt = _pyplot()
-    from npkeras.layers.base import _format_shape
-    from npkeras.layers.input_layer import InputLayer
 
     if hasattr(model, "_stack"):
         boxes = []

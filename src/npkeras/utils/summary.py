@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from npkeras import services
 from npkeras.layers.base import _format_shape
+from npkeras.layers.input_layer import InputLayer
+from npkeras.models.model import Model
 
 
 def _bytes(n_params, itemsize=4):
@@ -14,8 +17,6 @@ def _bytes(n_params, itemsize=4):
 
 
 def _rows(model):
-    from npkeras.layers.input_layer import InputLayer
-    from npkeras.models.model import Model
 
     if getattr(model, "_subclassed", False):
         return [(layer, None, None) for layer in model.layers], False
@@ -40,6 +41,7 @@ def _count(layer):
     return layer.count_params() if layer.built else 0
 
 
+@services.provide("print_summary")
 def print_summary(model, print_fn=None, line_length=None):
     """Print the summary table through ``print_fn`` (default ``print``)."""
     print_fn = print_fn or print

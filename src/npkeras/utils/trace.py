@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import math
 
-from npkeras import backend
+from npkeras import backend, services
 from npkeras.backend import to_numpy, xp
+from npkeras.utils.plots import _finish, _pyplot
 
 #: the formula each built-in layer's ``backward`` evaluates, by class name. A layer class
 #: may carry its own ``chain_rule`` text attribute instead (custom layers: add one).
@@ -169,6 +170,7 @@ def _trainable(layer) -> list:
     return [name for name in layer.params if layer._weight_is_trainable(name)]
 
 
+@services.provide("trace_step")
 def trace_step(
     model, x, y, sample_weight=None, verbose: int = 1, plot_path=None, print_fn=print
 ) -> dict:
@@ -287,7 +289,6 @@ def plot_trace(trace: dict, path=None, max_neurons: int = 24):
     (inputs, then each Dense layer's units) shaded by mean |activation| on the batch,
     and edges weighted by |dL/dW| of that connection; each column is labelled with its
     ||dL/dW|| and the update-to-weight ratio."""
-    from npkeras.utils.plots import _finish, _pyplot
 
     plt = _pyplot()
     from matplotlib import cm, colors

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import copy
 
+from npkeras import optimizers
 from npkeras.backend import host_xp
+from npkeras.models.model import Model
+from npkeras.saving.format import model_from_json
+from npkeras.utils import to_categorical
 
 try:
     from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, TransformerMixin
@@ -32,8 +36,6 @@ def _require_sklearn(owner):
 
 def clone_compiled_model(model):
     """A freshly initialised copy of a compiled ``model`` with the same compile settings."""
-    from npkeras import optimizers
-    from npkeras.saving.format import model_from_json
 
     if not getattr(model, "compiled", False):
         raise ValueError(
@@ -73,7 +75,6 @@ class SKLBase(BaseEstimator):
                           fit_kwargs=copy.deepcopy(self.fit_kwargs))
 
     def _build_model(self, X, y):
-        from npkeras.models.model import Model
 
         if isinstance(self.model, Model):
             return clone_compiled_model(self.model)
@@ -166,7 +167,6 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
         return tags
 
     def _encode_targets(self, y, reset):
-        from npkeras.utils import to_categorical
 
         kind = type_of_target(y, input_name="y", raise_unknown=True)
         if kind not in ("binary", "multiclass"):

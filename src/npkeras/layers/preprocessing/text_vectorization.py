@@ -6,7 +6,7 @@ import re
 
 from npkeras import backend
 from npkeras.backend import xp
-from npkeras.layers.preprocessing.base import PreprocessingLayer, check_output_mode
+from npkeras.layers.preprocessing.base import PreprocessingLayer, _batches, check_output_mode
 from npkeras.layers.preprocessing.index_lookup import StringLookup
 
 #: the characters Keras strips with standardize="lower_and_strip_punctuation"
@@ -158,7 +158,6 @@ class TextVectorization(PreprocessingLayer):
         """Learn the vocabulary (and idf weights) from ``data``: strings, or batches of them."""
         lookup = self._lookup_layer
         lookup.reset_adapt_state()
-        from npkeras.layers.preprocessing.base import _batches
 
         for batch in _batches(data, batch_size, steps):
             rows = self._tokenize(batch)
