@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml setup.py src/npkeras/_kernels.c | $(PY)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# ruff: pycodestyle, pyflakes, import order, 100 columns, and only backend.py imports NumPy
+lint: $(STAMP)
+	$(PY) -m ruff check src tests bench
+
 demo: $(STAMP)
 	$(PY) -m npkeras demo
 

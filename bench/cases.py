@@ -15,16 +15,26 @@ import numpy as np
 
 
 def environment(threads, peers, skipped) -> dict:
-    env = {"python": platform.python_version(), "machine": platform.machine(),
-           "processor": _cpu_name(), "threads": threads, "numpy": np.__version__,
-           "peers": {p.name: _version(p) for p in peers}, "skipped": skipped,
-           "forced_blas_variables_removed": True}
+    env = {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "processor": _cpu_name(),
+        "threads": threads,
+        "numpy": np.__version__,
+        "peers": {p.name: _version(p) for p in peers},
+        "skipped": skipped,
+        "forced_blas_variables_removed": True,
+    }
     try:
         from threadpoolctl import threadpool_info
 
-        env["blas"] = [{k: info.get(k) for k in ("internal_api", "version", "architecture",
-                                                  "num_threads", "filepath")}
-                       for info in threadpool_info()]
+        env["blas"] = [
+            {
+                k: info.get(k)
+                for k in ("internal_api", "version", "architecture", "num_threads", "filepath")
+            }
+            for info in threadpool_info()
+        ]
     except ImportError:
         env["blas"] = "threadpoolctl not installed"
     return env
@@ -57,11 +67,21 @@ def _version(peer):
 
 def format_environment(env) -> str:
     blas = env["blas"]
-    blas_text = "; ".join(f"{b['internal_api']} {b['version']} kernel={b['architecture']} "
-                          f"threads={b['num_threads']}" for b in blas) if isinstance(blas, list) else blas
-    lines = [f"python {env['python']} on {env['processor']} ({env['machine']}), {env['threads']} threads",
-             f"numpy {env['numpy']}; BLAS: {blas_text}",
-             "peers: " + ", ".join(f"{k} ({v})" for k, v in env["peers"].items())]
+    blas_text = (
+        "; ".join(
+            f"{b['internal_api']} {b['version']} kernel={b['architecture']} "
+            f"threads={b['num_threads']}"
+            for b in blas
+        )
+        if isinstance(blas, list)
+        else blas
+    )
+    lines = [
+        f"python {env['python']} on {env['processor']} ({env['machine']}), {env['threads']} "
+        f"threads",
+        f"numpy {env['numpy']}; BLAS: {blas_text}",
+        "peers: " + ", ".join(f"{k} ({v})" for k, v in env["peers"].items()),
+    ]
     if env["skipped"]:
         lines.append("skipped: " + ", ".join(f"{k}: {v}" for k, v in env["skipped"].items()))
     return "\n".join(lines)
@@ -93,7 +113,7 @@ def interleaved(peers, run, repeats, warmup=1):
             run(peer)
     times = {peer.name: [] for peer in peers}
     for r in range(repeats):
-        for peer in peers[r % len(peers):] + peers[:r % len(peers)]:
+        for peer in peers[r % len(peers) :] + peers[: r % len(peers)]:
             time.sleep(PAUSE_SECONDS)
             gc.collect()
             start = time.perf_counter()
@@ -113,8 +133,10 @@ def format_case(outcome) -> str:
             if not isinstance(row, dict) or "median" not in row:
                 continue
             ratio = row.get("ratio_to_npkeras")
-            lines.append(f"   {name:<14}{_fmt(row['median']):>11}{_fmt(row['min']):>11}{_fmt(row['max']):>11}"
-                         f"{'' if ratio is None else f'{ratio:.2f}':>11}")
+            lines.append(
+                f"   {name:<14}{_fmt(row['median']):>11}{_fmt(row['min']):>11}{_fmt(row['max']):>11}"
+                f"{'' if ratio is None else f'{ratio:.2f}':>11}"
+            )
     for note in outcome.get("notes", []):
         lines.append(f"   {note}")
     return "\n".join(lines)
@@ -149,10 +171,17 @@ def case_tiny(peers, quick, repeats):
     for row in rows.values():
         row["us_per_step"] = row["median"] / steps * 1e6
         row["steps_per_second"] = steps / row["median"]
-    notes = [f"{name}: {row['us_per_step']:.1f} us/step, {row['steps_per_second']:.0f} steps/s"
-             for name, row in rows.items()]
-    return {"case": 1, "title": f"tiny model 3-4-1, {n} rows, batch 32, one epoch", "unit": "seconds per epoch",
-            "groups": {"": rows}, "notes": notes}
+    notes = [
+        f"{name}: {row['us_per_step']:.1f} us/step, {row['steps_per_second']:.0f} steps/s"
+        for name, row in rows.items()
+    ]
+    return {
+        "case": 1,
+        "title": f"tiny model 3-4-1, {n} rows, batch 32, one epoch",
+        "unit": "seconds per epoch",
+        "groups": {"": rows},
+        "notes": notes,
+    }
 
 
 def _mnist_like(n):
@@ -171,10 +200,17 @@ def case_mlp(peers, quick, repeats):
         rows = interleaved(peers, lambda p, batch=batch: p.train_epoch(x, y, batch), repeats)
         groups[f"batch {batch}"] = rows
         np_med = rows["npkeras"]["median"]
-        notes.append(f"batch {batch}: npkeras / numpy-floor = {np_med / rows['numpy-floor']['median']:.2f}, "
-                     f"npkeras / matmul-floor = {np_med / rows['matmul-floor']['median']:.2f}")
-    return {"case": "2+3", "title": f"MLP 784-256-128-10 on {n} x 784, Adam", "unit": "seconds per epoch",
-            "groups": groups, "notes": notes}
+        notes.append(
+            f"batch {batch}: npkeras / numpy-floor = {np_med / rows['numpy-floor']['median']:.2f}, "
+            f"npkeras / matmul-floor = {np_med / rows['matmul-floor']['median']:.2f}"
+        )
+    return {
+        "case": "2+3",
+        "title": f"MLP 784-256-128-10 on {n} x 784, Adam",
+        "unit": "seconds per epoch",
+        "groups": groups,
+        "notes": notes,
+    }
 
 
 def case_inference(peers, quick, repeats):
@@ -196,11 +232,18 @@ def case_inference(peers, quick, repeats):
     for stats in latency.values():
         for key in ("min", "median", "max"):
             stats[key] /= calls
-    notes = [f"npkeras predict / numpy forward = {throughput['npkeras']['median'] / throughput['numpy-floor']['median']:.2f}",
-             f"npkeras model(x) on one row: {latency['npkeras']['median'] * 1e6:.1f} us"]
-    return {"case": 4, "title": f"inference: predict {n} rows at batch 1024; model(x) on one row",
-            "unit": "seconds (latency: per call)", "groups": {"predict": throughput, "one row": latency},
-            "notes": notes}
+    notes = [
+        f"npkeras predict / numpy forward = "
+        f"{throughput['npkeras']['median'] / throughput['numpy-floor']['median']:.2f}",
+        f"npkeras model(x) on one row: {latency['npkeras']['median'] * 1e6:.1f} us",
+    ]
+    return {
+        "case": 4,
+        "title": f"inference: predict {n} rows at batch 1024; model(x) on one row",
+        "unit": "seconds (latency: per call)",
+        "groups": {"predict": throughput, "one row": latency},
+        "notes": notes,
+    }
 
 
 _MEMORY_SCRIPT = textwrap.dedent("""
@@ -230,17 +273,31 @@ _MEMORY_SCRIPT = textwrap.dedent("""
 def case_memory(peers, quick, repeats):
     """Case 5: peak resident memory of one epoch of case 2, against the data set bytes."""
     n = 4000 if quick else 60000
-    proc = subprocess.run([sys.executable, "-c", _MEMORY_SCRIPT, str(n)], capture_output=True, text=True,
-                          check=True, env=os.environ.copy())
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
+    )
     m = __import__("json").loads(proc.stdout.strip().splitlines()[-1])
     growth_mb = (m["peak_rss_kb"] - m["rss_before_fit_kb"]) / 1024
     peak_mb = m["peak_rss_kb"] / 1024
     data_mb = m["data_bytes"] / 2**20
-    notes = [f"data set {data_mb:.0f} MB; peak RSS {peak_mb:.0f} MB (interpreter and libraries included); "
-             f"fit added {growth_mb:.0f} MB over the loaded data; target peak <= data + 150 MB: "
-             f"{'met' if peak_mb <= data_mb + 150 else 'NOT met'}"]
-    return {"case": 5, "title": f"memory of fit on {n} x 784, batch 128", "unit": "MB",
-            "groups": {}, "notes": notes, "measurements": m}
+    notes = [
+        f"data set {data_mb:.0f} MB; peak RSS {peak_mb:.0f} MB (interpreter and libraries "
+        f"included); "
+        f"fit added {growth_mb:.0f} MB over the loaded data; target peak <= data + 150 MB: "
+        f"{'met' if peak_mb <= data_mb + 150 else 'NOT met'}"
+    ]
+    return {
+        "case": 5,
+        "title": f"memory of fit on {n} x 784, batch 128",
+        "unit": "MB",
+        "groups": {},
+        "notes": notes,
+        "measurements": m,
+    }
 
 
 def case_digits(peers, quick, repeats):
@@ -248,7 +305,12 @@ def case_digits(peers, quick, repeats):
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        return {"case": 6, "title": "digits (skipped: scikit-learn not installed)", "unit": "", "groups": {}}
+        return {
+            "case": 6,
+            "title": "digits (skipped: scikit-learn not installed)",
+            "unit": "",
+            "groups": {},
+        }
     digits = load_digits()
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
@@ -265,14 +327,24 @@ def case_digits(peers, quick, repeats):
             peer.train_epoch(x[:cut], y[:cut], 32)
         accuracy[peer.name] = float(np.mean(peer.predict(x[cut:], 256).argmax(axis=1) == y[cut:]))
 
-    rows = interleaved(peers, train, max(3, repeats // 2) if not quick else 1, warmup=0 if quick else 1)
+    rows = interleaved(
+        peers, train, max(3, repeats // 2) if not quick else 1, warmup=0 if quick else 1
+    )
     for name, row in rows.items():
         row["test_accuracy"] = accuracy[name]
     best = max(accuracy.values())
-    notes = [f"{name}: test accuracy {acc:.4f}{'' if best - acc <= 0.01 else ' (more than 1 point below the best)'}"
-             for name, acc in accuracy.items()]
-    return {"case": 6, "title": f"digits 64-64-10, Adam, {epochs} epochs, batch 32", "unit": "seconds per run",
-            "groups": {"": rows}, "notes": notes}
+    notes = [
+        f"{name}: test accuracy "
+        f"{acc:.4f}{'' if best - acc <= 0.01 else ' (more than 1 point below the best)'}"
+        for name, acc in accuracy.items()
+    ]
+    return {
+        "case": 6,
+        "title": f"digits 64-64-10, Adam, {epochs} epochs, batch 32",
+        "unit": "seconds per run",
+        "groups": {"": rows},
+        "notes": notes,
+    }
 
 
 def case_cnn(peers, quick, repeats):
@@ -288,13 +360,27 @@ def case_cnn(peers, quick, repeats):
         twin.build(seed=0)
     rows = interleaved(twins, lambda t: t.train_epoch(x, y, 64), repeats)
     ours = rows["npkeras"]["median"]
-    notes = [f"npkeras / {name} = {ours / row['median']:.2f}" for name, row in rows.items()
-             if name != "npkeras"]
-    return {"case": 7, "title": f"CNN conv32-pool-conv64-pool-dense10 on {n} x 28x28x1, Adam, "
-            "batch 64", "unit": "seconds per epoch", "groups": {"": rows}, "notes": notes}
+    notes = [
+        f"npkeras / {name} = {ours / row['median']:.2f}"
+        for name, row in rows.items()
+        if name != "npkeras"
+    ]
+    return {
+        "case": 7,
+        "title": f"CNN conv32-pool-conv64-pool-dense10 on {n} x 28x28x1, Adam, batch 64",
+        "unit": "seconds per epoch",
+        "groups": {"": rows},
+        "notes": notes,
+    }
 
 
 # case 3 (the floor) is measured inside case 2, next to the libraries, so "3" means "2"
-CASES = {"1": case_tiny, "2": case_mlp, "4": case_inference, "5": case_memory, "6": case_digits,
-         "7": case_cnn}
+CASES = {
+    "1": case_tiny,
+    "2": case_mlp,
+    "4": case_inference,
+    "5": case_memory,
+    "6": case_digits,
+    "7": case_cnn,
+}
 ALIASES = {"3": "2"}

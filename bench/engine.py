@@ -20,7 +20,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-WORKLOAD = r'''
+WORKLOAD = r"""
 import gc, json, sys, time
 import numpy as np
 import npkeras as keras
@@ -89,11 +89,13 @@ if "--custom" in sys.argv:
         m.fit(xm[:1024], ym[:1024], batch_size=128, epochs=1, verbose=0)
         out[f"custom_{name}_b128_s"] = timed(lambda: m.fit(xm, ym, batch_size=128, epochs=1, verbose=0), 5)
 print(json.dumps(out))
-'''
+"""
 
 
 def run(src, custom):
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+    }
     env["PYTHONPATH"] = src
     args = [sys.executable, "-c", WORKLOAD] + (["--custom"] if custom else [])
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
@@ -101,8 +103,9 @@ def run(src, custom):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--against", required=True, help="another npkeras checkout")
     parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(argv)

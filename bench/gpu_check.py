@@ -38,15 +38,25 @@ def _sync():
 
 
 def _mlp(sizes=(784, 256, 128, 10)):
-    return keras.Sequential([L.Input((sizes[0],))]
-                            + [L.Dense(n, activation="relu") for n in sizes[1:-1]]
-                            + [L.Dense(sizes[-1])])
+    return keras.Sequential(
+        [L.Input((sizes[0],))]
+        + [L.Dense(n, activation="relu") for n in sizes[1:-1]]
+        + [L.Dense(sizes[-1])]
+    )
 
 
 def _cnn():
-    return keras.Sequential([L.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"),
-                             L.MaxPooling2D(2), L.Conv2D(64, 3, activation="relu"),
-                             L.MaxPooling2D(2), L.Flatten(), L.Dense(10)])
+    return keras.Sequential(
+        [
+            L.Input((28, 28, 1)),
+            L.Conv2D(32, 3, activation="relu"),
+            L.MaxPooling2D(2),
+            L.Conv2D(64, 3, activation="relu"),
+            L.MaxPooling2D(2),
+            L.Flatten(),
+            L.Dense(10),
+        ]
+    )
 
 
 def _torch_twin(model, dtype):
@@ -62,7 +72,10 @@ def _torch_twin(model, dtype):
         elif kind == "Conv2D":
             kh, kw, cin, cout = weights[0].shape
             conv = torch.nn.Conv2d(cin, cout, (kh, kw))
-            conv.weight.data, conv.bias.data = weights[0].permute(3, 2, 0, 1).contiguous(), weights[1]
+            conv.weight.data, conv.bias.data = (
+                weights[0].permute(3, 2, 0, 1).contiguous(),
+                weights[1],
+            )
             modules.append(conv)
         elif kind == "MaxPooling2D":
             modules.append(torch.nn.MaxPool2d(2))
@@ -108,13 +121,17 @@ def parity(make, x, y, conv=False) -> dict:
         with keras.GradientTape() as tape:
             loss = loss_fn(y, model(x))
         grads = [backend.to_numpy(g) for g in tape.gradient(loss, model.trainable_weights)]
-        t_loss = torch.nn.functional.cross_entropy(twin(_torch_input(x, conv)),
-                                                   torch.tensor(y, device=DEVICE))
+        t_loss = torch.nn.functional.cross_entropy(
+            twin(_torch_input(x, conv)), torch.tensor(y, device=DEVICE)
+        )
         t_loss.backward()
-        result = {"loss_abs_diff": abs(backend.to_float(loss) - t_loss.item()),
-                  "grad_max_rel_diff": max(
-                      float(np.abs(g - t).max() / max(np.abs(t).max(), 1e-300))
-                      for g, t in zip(grads, _torch_grads(twin)))}
+        result = {
+            "loss_abs_diff": abs(backend.to_float(loss) - t_loss.item()),
+            "grad_max_rel_diff": max(
+                float(np.abs(g - t).max() / max(np.abs(t).max(), 1e-300))
+                for g, t in zip(grads, _torch_grads(twin))
+            ),
+        }
         # Keras adds epsilon to sqrt(v) before bias correction, torch after: a tiny epsilon
         # makes the two formulas agree
         model.compile(optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-30), loss=loss_fn)
@@ -123,13 +140,15 @@ def parity(make, x, y, conv=False) -> dict:
         for _ in range(3):
             model.train_on_batch(x, y)
             opt.zero_grad()
-            torch.nn.functional.cross_entropy(twin(_torch_input(x, conv)),
-                                              torch.tensor(y, device=DEVICE)).backward()
+            torch.nn.functional.cross_entropy(
+                twin(_torch_input(x, conv)), torch.tensor(y, device=DEVICE)
+            ).backward()
             opt.step()
         after = _torch_twin(model, torch.float64)
         result["weights_after_3_adam_steps_max_abs_diff"] = max(
             float((a - b).detach().abs().max())
-            for a, b in zip(after.parameters(), twin.parameters()))
+            for a, b in zip(after.parameters(), twin.parameters())
+        )
         return result
     finally:
         backend.set_floatx("float32")
@@ -150,12 +169,14 @@ def _best_epoch(run, repeats=3):
 def speed(make, x, y, batch_size, conv=False) -> dict:
     keras.utils.set_random_seed(0)
     model = make()
-    model.compile(optimizer="adam",
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     x_device = backend.to_device(x)  # the data fits: moved once, as fit would
     y_device = backend.to_device(y)
-    npk = _best_epoch(lambda: model.fit(x_device, y_device, batch_size=batch_size, epochs=1,
-                                        verbose=0))
+    npk = _best_epoch(
+        lambda: model.fit(x_device, y_device, batch_size=batch_size, epochs=1, verbose=0)
+    )
     twin = _torch_twin(model, torch.float32)
     opt = torch.optim.Adam(twin.parameters(), lr=1e-3, eps=1e-7)
     tx, ty = _torch_input(x, conv), torch.tensor(y, device=DEVICE)
@@ -163,14 +184,17 @@ def speed(make, x, y, batch_size, conv=False) -> dict:
     def torch_epoch():
         order = torch.randperm(len(tx), device=DEVICE)
         for start in range(0, len(tx), batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             opt.zero_grad()
             torch.nn.functional.cross_entropy(twin(tx[index]), ty[index]).backward()
             opt.step()
 
     reference = _best_epoch(torch_epoch)
-    return {"npkeras_s_per_epoch": npk, "torch_s_per_epoch": reference,
-            "ratio_npkeras_over_torch": npk / reference}
+    return {
+        "npkeras_s_per_epoch": npk,
+        "torch_s_per_epoch": reference,
+        "ratio_npkeras_over_torch": npk / reference,
+    }
 
 
 def main():
@@ -180,8 +204,12 @@ def main():
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     n_mlp, n_cnn = (512, 128) if args.quick else (60_000, 10_000)
-    results = {"device": DEVICE, "backend": backend.backend(), "torch": torch.__version__,
-               "python": platform.python_version()}
+    results = {
+        "device": DEVICE,
+        "backend": backend.backend(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     if DEVICE == "cuda":
         results["gpu"] = torch.cuda.get_device_name(0)
         results["cupy"] = backend.xp.__version__
@@ -197,8 +225,9 @@ def main():
         results[f"mlp_speed_batch_{batch}"] = speed(_mlp, x32, y32, batch)
     if has_conv:
         images = rng.standard_normal((n_cnn, 28, 28, 1)).astype("float32")
-        results["cnn_speed_batch_128"] = speed(_cnn, images, rng.integers(0, 10, n_cnn), 128,
-                                               conv=True)
+        results["cnn_speed_batch_128"] = speed(
+            _cnn, images, rng.integers(0, 10, n_cnn), 128, conv=True
+        )
     else:
         results["cnn"] = "skipped: this npkeras has no Conv2D/MaxPooling2D"
     text = json.dumps(results, indent=1)
@@ -210,8 +239,10 @@ def main():
     worst = max(v["grad_max_rel_diff"] for v in parities)
     drift = max(v["weights_after_3_adam_steps_max_abs_diff"] for v in parities)
     if worst > 1e-8 or drift > 1e-10:
-        raise SystemExit(f"parity FAILED: gradients differ from PyTorch by {worst:.2e} "
-                         f"(relative), weights after 3 Adam steps by {drift:.2e}")
+        raise SystemExit(
+            f"parity FAILED: gradients differ from PyTorch by {worst:.2e} "
+            f"(relative), weights after 3 Adam steps by {drift:.2e}"
+        )
 
 
 if __name__ == "__main__":

@@ -54,9 +54,11 @@ def make_files(folder: str) -> dict:
     from tests.saving import hostile
 
     members = hostile.small_model_members(folder)
-    files = {"config zip bomb (1.5 GB of JSON)": os.path.join(folder, "bomb.npkeras"),
-             "npy header declaring 74.5 GiB": os.path.join(folder, "npy.npkeras"),
-             "Dense units 10**9": os.path.join(folder, "units.npkeras")}
+    files = {
+        "config zip bomb (1.5 GB of JSON)": os.path.join(folder, "bomb.npkeras"),
+        "npy header declaring 74.5 GiB": os.path.join(folder, "npy.npkeras"),
+        "Dense units 10**9": os.path.join(folder, "units.npkeras"),
+    }
     paths = list(files.values())
     size = hostile.config_bomb(members, paths[0], 1_500_000_000)
     print(f"config zip bomb: {size:,} bytes on disk", file=sys.stderr)
@@ -67,16 +69,26 @@ def make_files(folder: str) -> dict:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", default=os.path.join(ROOT, "src"), help="npkeras sources to load with")
+    parser.add_argument(
+        "--src", default=os.path.join(ROOT, "src"), help="npkeras sources to load with"
+    )
     parser.add_argument("--cap-gb", type=float, default=8.0)
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         for case, path in make_files(folder).items():
             env = {**os.environ, "PYTHONPATH": args.src}
-            proc = subprocess.run([sys.executable, "-c", CHILD, path, str(int(args.cap_gb * 1024**3))],
-                                  capture_output=True, text=True, env=env, timeout=900, check=False)
-            results[case] = json.loads(proc.stdout) if proc.returncode == 0 else {"crash": proc.stderr[-300:]}
+            proc = subprocess.run(
+                [sys.executable, "-c", CHILD, path, str(int(args.cap_gb * 1024**3))],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=900,
+                check=False,
+            )
+            results[case] = (
+                json.loads(proc.stdout) if proc.returncode == 0 else {"crash": proc.stderr[-300:]}
+            )
             print(f"{case}: {results[case]}", file=sys.stderr)
     print(json.dumps({"src": args.src, "cap_gb": args.cap_gb, "results": results}, indent=1))
 

@@ -44,7 +44,9 @@ class KerasApiPeer(Peer):
         keras.utils.set_random_seed(seed)
         layers = [keras.Input(shape=(sizes[0],))]
         layers += [keras.layers.Dense(s, activation=hidden_activation) for s in sizes[1:-1]]
-        layers.append(keras.layers.Dense(sizes[-1], activation="softmax" if output == "softmax" else None))
+        layers.append(
+            keras.layers.Dense(sizes[-1], activation="softmax" if output == "softmax" else None)
+        )
         self.model = keras.Sequential(layers)
         opt = keras.optimizers.Adam(lr) if optimizer == "adam" else keras.optimizers.SGD(lr)
         loss = "sparse_categorical_crossentropy" if output == "softmax" else "mse"
@@ -133,13 +135,13 @@ class NumpyFloorPeer(Peer):
     def train_epoch(self, x, y, batch_size):
         order = self.rng.permutation(len(x))
         for start in range(0, len(x), batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             self._step(x.take(index, axis=0), y.take(index, axis=0))
 
     def predict(self, x, batch_size):
         outs = []
         for start in range(0, len(x), batch_size):
-            h = x[start:start + batch_size]
+            h = x[start : start + batch_size]
             for i, (w, b) in enumerate(zip(self.w, self.b)):
                 h = h @ w
                 h += b
@@ -183,8 +185,11 @@ class TorchPeer(Peer):
             if i < len(sizes) - 2:
                 mods.append(torch.nn.ReLU())
         self.model = torch.nn.Sequential(*mods)
-        self.opt = (torch.optim.Adam(self.model.parameters(), lr=lr) if optimizer == "adam"
-                    else torch.optim.SGD(self.model.parameters(), lr=lr))
+        self.opt = (
+            torch.optim.Adam(self.model.parameters(), lr=lr)
+            if optimizer == "adam"
+            else torch.optim.SGD(self.model.parameters(), lr=lr)
+        )
         self.loss = torch.nn.CrossEntropyLoss() if output == "softmax" else torch.nn.MSELoss()
         self.output = output
 
@@ -195,7 +200,7 @@ class TorchPeer(Peer):
         order = torch.randperm(len(x))
         self.model.train()
         for start in range(0, len(x), batch_size):
-            index = order[start:start + batch_size]
+            index = order[start : start + batch_size]
             self.opt.zero_grad(set_to_none=True)
             self.loss(self.model(xt[index]), yt[index]).backward()
             self.opt.step()
@@ -204,8 +209,14 @@ class TorchPeer(Peer):
         torch = self.torch
         with torch.no_grad():
             xt = torch.from_numpy(x)
-            out = torch.cat([torch.softmax(self.model(xt[s:s + batch_size]), 1) if self.output == "softmax"
-                             else self.model(xt[s:s + batch_size]) for s in range(0, len(x), batch_size)])
+            out = torch.cat(
+                [
+                    torch.softmax(self.model(xt[s : s + batch_size]), 1)
+                    if self.output == "softmax"
+                    else self.model(xt[s : s + batch_size])
+                    for s in range(0, len(x), batch_size)
+                ]
+            )
         return out.numpy()
 
     def predict_one(self, row):

@@ -33,8 +33,13 @@ def npkeras_epoch(args, x, y):
     import npkeras as keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((args.steps, args.features)),
-                              keras.layers.LSTM(args.units), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((args.steps, args.features)),
+            keras.layers.LSTM(args.units),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer="adam", loss="mse")
 
     def epoch():
@@ -65,8 +70,8 @@ def torch_epoch(args, x, y):
     def epoch():
         for start in range(0, len(xt), args.batch):
             optimizer.zero_grad()
-            out = net(xt[start:start + args.batch])
-            loss = ((out - yt[start:start + args.batch]) ** 2).mean()
+            out = net(xt[start : start + args.batch])
+            loss = ((out - yt[start : start + args.batch]) ** 2).mean()
             loss.backward()
             optimizer.step()
 
@@ -82,16 +87,18 @@ def profile(args, x, y):
     from npkeras.layers.rnn_base import dot_by_rows, dot_in_blocks
 
     layer = LSTM(args.units)
-    batch = np.ascontiguousarray(x[:args.batch].transpose(1, 0, 2))
-    layer(x[:args.batch])
+    batch = np.ascontiguousarray(x[: args.batch].transpose(1, 0, 2))
+    layer(x[: args.batch])
     cell, kernel = layer.cell, layer.cell.params["recurrent_kernel"]
     zeros = [np.zeros((args.batch, args.units), "float32")] * 2
     seq = _run_forward(cell, batch, zeros, None, False)
 
     def backward_loop():
         cell.begin_backward(seq)
-        dstates = [np.ones((args.units, args.batch), "float32"),
-                   np.zeros((args.units, args.batch), "float32")]
+        dstates = [
+            np.ones((args.units, args.batch), "float32"),
+            np.zeros((args.units, args.batch), "float32"),
+        ]
         for t in range(seq.steps - 1, -1, -1):
             dstates = cell.step_backward(seq, t, dstates)
 
@@ -110,7 +117,7 @@ def profile(args, x, y):
     def exps():
         for t in range(seq.steps):
             np.exp(seq.saved["gates"][t], out=seq.saved["slope"])
-            np.exp(seq.saved["tanh_c"][t], out=seq.saved["slope"][:args.units])
+            np.exp(seq.saved["tanh_c"][t], out=seq.saved["slope"][: args.units])
 
     phases = [  # the indented phases are parts of the phase above them
         ("input product (begin)", lambda: cell.begin(batch, zeros)),
@@ -155,14 +162,16 @@ def main(argv=None):
         run()
     names = list(runners)
     for repeat in range(args.repeats):
-        for name in names[repeat % 2:] + names[:repeat % 2]:
+        for name in names[repeat % 2 :] + names[: repeat % 2]:
             time.sleep(0.3)
             gc.collect()
             start = time.perf_counter()
             runners[name]()
             times[name].append(time.perf_counter() - start)
-    print(f"LSTM({args.units}), {args.steps} steps x {args.features} features, "
-          f"N={args.samples}, batch {args.batch}, Adam, {args.threads} threads: s/epoch")
+    print(
+        f"LSTM({args.units}), {args.steps} steps x {args.features} features, "
+        f"N={args.samples}, batch {args.batch}, Adam, {args.threads} threads: s/epoch"
+    )
     for name, ts in times.items():
         print(f"  {name:8s} best {min(ts):.3f}  median {statistics.median(ts):.3f}")
     ratio = min(times["npkeras"]) / min(times["torch"])

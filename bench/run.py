@@ -26,19 +26,25 @@ if any(v in os.environ for v in _FORCED_BLAS) and __name__ == "__main__":
 def _limit_threads(threads: int) -> None:
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                               f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
-                               f" intra_op_parallelism_threads={threads}").strip()
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "")
+        + f" --xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}"
+        f" intra_op_parallelism_threads={threads}"
+    ).strip()
     os.environ.setdefault("KERAS_BACKEND", "jax")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--cases", default="1,2,4,5,6,7", help="case numbers (3, the floor, runs within 2)")
+    parser.add_argument(
+        "--cases", default="1,2,4,5,6,7", help="case numbers (3, the floor, runs within 2)"
+    )
     parser.add_argument("--peers", default="torch,keras-jax", help="optional peers to try")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--name", default=None, help="results file name (default: quick or full)")
@@ -59,7 +65,9 @@ def main(argv=None):
     for case in args.cases.split(","):
         case = cases.ALIASES.get(case.strip(), case.strip())
         if case not in cases.CASES:
-            parser.error(f"unknown case {case!r}; cases are {', '.join(cases.CASES)} (3 runs within 2)")
+            parser.error(
+                f"unknown case {case!r}; cases are {', '.join(cases.CASES)} (3 runs within 2)"
+            )
         if case not in selected:
             selected.append(case)
     for case in selected:

@@ -27,8 +27,10 @@ SEQ, D_MODEL, HEADS, FF, CLASSES, N, BATCH = 128, 64, 4, 256, 10, 2048, 32
 
 def data(n):
     rng = np.random.default_rng(0)
-    return (rng.standard_normal((n, SEQ, D_MODEL)).astype(np.float32),
-            rng.integers(0, CLASSES, n).astype(np.int64))
+    return (
+        rng.standard_normal((n, SEQ, D_MODEL)).astype(np.float32),
+        rng.integers(0, CLASSES, n).astype(np.int64),
+    )
 
 
 def keras_block_model(keras):
@@ -41,8 +43,10 @@ def keras_block_model(keras):
     x = layers.LayerNormalization(epsilon=1e-5)(layers.Add()([x, layers.Dense(D_MODEL)(hidden)]))
     pooled = _average_over_time(keras)(x)
     model = keras.Model(inp, layers.Dense(CLASSES)(pooled))
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -83,8 +87,9 @@ class Torch:
         class Net(nn.Module):
             def __init__(self):
                 super().__init__()
-                self.block = nn.TransformerEncoderLayer(D_MODEL, HEADS, FF, dropout=0.0,
-                                                        batch_first=True, norm_first=False)
+                self.block = nn.TransformerEncoderLayer(
+                    D_MODEL, HEADS, FF, dropout=0.0, batch_first=True, norm_first=False
+                )
                 self.head = nn.Linear(D_MODEL, CLASSES)
 
             def forward(self, x):
@@ -100,7 +105,7 @@ class Torch:
         order = torch.randperm(len(x))
         self.model.train()
         for start in range(0, len(x), BATCH):
-            index = order[start:start + BATCH]
+            index = order[start : start + BATCH]
             self.opt.zero_grad(set_to_none=True)
             self.loss(self.model(xt[index]), yt[index]).backward()
             self.opt.step()
@@ -130,11 +135,16 @@ def main():
     x, y = data(n)
     for peer in peers:
         peer.build()
-    rows = cases.interleaved(peers, lambda p: p.train_epoch(x, y),
-                             2 if args.quick else args.repeats)
-    outcome = {"case": "T", "unit": "seconds per epoch", "groups": {"": rows},
-               "title": f"Transformer encoder block, seq {SEQ}, d_model {D_MODEL}, "
-                        f"{HEADS} heads, ff {FF}, N={n}, batch {BATCH}, Adam"}
+    rows = cases.interleaved(
+        peers, lambda p: p.train_epoch(x, y), 2 if args.quick else args.repeats
+    )
+    outcome = {
+        "case": "T",
+        "unit": "seconds per epoch",
+        "groups": {"": rows},
+        "title": f"Transformer encoder block, seq {SEQ}, d_model {D_MODEL}, "
+        f"{HEADS} heads, ff {FF}, N={n}, batch {BATCH}, Adam",
+    }
     print(cases.format_case(outcome))
 
 

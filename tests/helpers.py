@@ -12,8 +12,9 @@ from npkeras.utils.gradcheck import check_layer_gradients
 TOLERANCE = 1e-6
 
 
-def check_layer(make_layer, input_shape, expected_output_shape, expected_params=None,
-                inputs=None, seed=0):
+def check_layer(
+    make_layer, input_shape, expected_output_shape, expected_params=None, inputs=None, seed=0
+):
     """Output shape, parameter count, config round-trip and float64 finite-difference
     gradients of the input and every weight, for batch sizes 1 and 3."""
     backend.set_floatx("float64")
@@ -55,8 +56,10 @@ def _by_name(layer, store):
     share is prefixed with the sublayer's name."""
     entries = [(sub, name) for sub in layer._flatten_layers() for name in getattr(sub, store)]
     names = [name for _, name in entries]
-    return {(name if names.count(name) == 1 else f"{sub.name}/{name}"): getattr(sub, store)[name]
-            for sub, name in entries}
+    return {
+        (name if names.count(name) == 1 else f"{sub.name}/{name}"): getattr(sub, store)[name]
+        for sub, name in entries
+    }
 
 
 def all_params(layer) -> dict:

@@ -4,8 +4,24 @@ import pytest
 from npkeras import activations
 from npkeras.utils.gradcheck import check_activation_gradient
 
-NAMES = ["linear", "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax",
-         "log_softmax", "softplus", "softsign", "silu", "swish", "hard_sigmoid", "exponential"]
+NAMES = [
+    "linear",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "softplus",
+    "softsign",
+    "silu",
+    "swish",
+    "hard_sigmoid",
+    "exponential",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -58,5 +74,7 @@ def test_unknown_activation_lists_valid_names():
 
 
 def test_plain_function_activation_is_refused_with_guidance():
-    with pytest.raises(TypeError, match=r"has no derivative. Subclass `npkeras.activations.Activation`"):
+    with pytest.raises(
+        TypeError, match=r"has no derivative. Subclass `npkeras.activations.Activation`"
+    ):
         activations.get(lambda x: x)

@@ -23,8 +23,9 @@ def test_reduce_max_and_reduce_sum_keep_the_axis(shape, axis, compiled, monkeypa
         monkeypatch.setattr(backend, "kernels", None)
     a = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     assert np.array_equal(backend.reduce_max(a, axis), a.max(axis=axis, keepdims=True))
-    np.testing.assert_allclose(backend.reduce_sum(a, axis), a.sum(axis=axis, keepdims=True),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        backend.reduce_sum(a, axis), a.sum(axis=axis, keepdims=True), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_reduce_sum_of_integers_and_booleans_counts():
@@ -35,8 +36,9 @@ def test_reduce_sum_of_integers_and_booleans_counts():
 
 def test_reduce_max_of_a_row_with_nan_is_nan():
     a = np.array([[1.0, np.nan, 3.0], [np.nan, 0.0, 5.0], [1.0, 2.0, 3.0]], np.float32)
-    assert np.array_equal(backend.reduce_max(a), np.array([[np.nan], [np.nan], [3.0]], np.float32),
-                          equal_nan=True)
+    assert np.array_equal(
+        backend.reduce_max(a), np.array([[np.nan], [np.nan], [3.0]], np.float32), equal_nan=True
+    )
 
 
 def test_dot_into_writes_any_float_type():

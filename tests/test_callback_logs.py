@@ -18,11 +18,14 @@ class Recorder(keras.callbacks.Callback):
 
 for _hook in [n for n in vars(keras.callbacks.Callback) if n.startswith("on_")]:
     if "batch" in _hook or "epoch" in _hook:
+
         def _method(self, index, logs=None, _hook=_hook):
             self._record(_hook, logs)
     else:
+
         def _method(self, logs=None, _hook=_hook):
             self._record(_hook, logs)
+
     setattr(Recorder, _hook, _method)
 
 

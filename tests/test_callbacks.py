@@ -24,16 +24,29 @@ def test_hooks_are_called_in_keras_order():
     calls = []
 
     hooks = [n for n in vars(callbacks.Callback) if n.startswith("on_")]
-    recorder = callbacks.LambdaCallback(**{h: (lambda *a, _h=h, **k: calls.append(_h)) for h in hooks})
+    recorder = callbacks.LambdaCallback(
+        **{h: (lambda *a, _h=h, **k: calls.append(_h)) for h in hooks}
+    )
     x, y = _data(8)
     model = _model()
     model.fit(x, y, batch_size=4, epochs=1, validation_data=(x, y), verbose=0, callbacks=[recorder])
-    assert calls[:4] == ["on_train_begin", "on_epoch_begin", "on_train_batch_begin", "on_train_batch_end"]
+    assert calls[:4] == [
+        "on_train_begin",
+        "on_epoch_begin",
+        "on_train_batch_begin",
+        "on_train_batch_end",
+    ]
     assert calls[-2:] == ["on_epoch_end", "on_train_end"]
     calls.clear()
     model.predict(x, batch_size=4, verbose=0, callbacks=[recorder])
-    assert calls == ["on_predict_begin", "on_predict_batch_begin", "on_predict_batch_end",
-                     "on_predict_batch_begin", "on_predict_batch_end", "on_predict_end"]
+    assert calls == [
+        "on_predict_begin",
+        "on_predict_batch_begin",
+        "on_predict_batch_end",
+        "on_predict_batch_begin",
+        "on_predict_batch_end",
+        "on_predict_end",
+    ]
     calls.clear()
     model.evaluate(x, y, batch_size=8, verbose=0, callbacks=[recorder])
     assert calls == ["on_test_begin", "on_test_batch_begin", "on_test_batch_end", "on_test_end"]
@@ -43,11 +56,14 @@ def test_early_stopping_restores_best_weights():
     x, y = _data()
     model = _model(lr=0.05)
     snapshots = []
-    record = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: snapshots.append(
-        (logs["val_loss"], model.get_weights())))
+    record = callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: snapshots.append((logs["val_loss"], model.get_weights()))
+    )
     # a monitor that gets worse after epoch 2: the validation targets flip sign
     stop = callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
-    history = model.fit(x, y, epochs=50, verbose=0, validation_data=(x, -y), callbacks=[record, stop])
+    history = model.fit(
+        x, y, epochs=50, verbose=0, validation_data=(x, -y), callbacks=[record, stop]
+    )
     assert stop.stopped_epoch > 0 and len(history.history["loss"]) < 50
     best_loss, best_weights = min(snapshots, key=lambda s: s[0])
     for a, b in zip(best_weights, model.get_weights()):
@@ -69,14 +85,20 @@ def test_early_stopping_mode_and_start_from_epoch():
 
 def test_missing_monitor_warns_with_available_names():
     x, y = _data()
-    with pytest.warns(UserWarning, match=r"`val_auc`, which is not available. Available metrics are: loss, mae"):
-        _model().fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.EarlyStopping(monitor="val_auc")])
+    with pytest.warns(
+        UserWarning, match=r"`val_auc`, which is not available. Available metrics are: loss, mae"
+    ):
+        _model().fit(
+            x, y, epochs=1, verbose=0, callbacks=[callbacks.EarlyStopping(monitor="val_auc")]
+        )
 
 
 def test_reduce_lr_on_plateau_and_scheduler():
     x, y = _data()
     model = _model(lr=0.1)
-    plateau = callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=1e9, min_lr=0.02)
+    plateau = callbacks.ReduceLROnPlateau(
+        monitor="loss", factor=0.5, patience=1, min_delta=1e9, min_lr=0.02
+    )
     history = model.fit(x, y, epochs=5, verbose=0, callbacks=[plateau])
     # each epoch logs the rate it trained with; the cut applies from the next epoch
     assert history.history["learning_rate"] == pytest.approx([0.1, 0.1, 0.05, 0.025, 0.02])
@@ -109,7 +131,11 @@ def test_progress_to_a_file_is_one_line_per_epoch(capsys):
     assert "\r" not in out
     lines = out.strip().splitlines()
     assert lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2"
-    assert lines[1].startswith("8/8 ━━━━━━━━━━━━━━━━━━━━") and " - loss: " in lines[1] and " - mae: " in lines[1]
+    assert (
+        lines[1].startswith("8/8 ━━━━━━━━━━━━━━━━━━━━")
+        and " - loss: " in lines[1]
+        and " - mae: " in lines[1]
+    )
     assert "step" in lines[1]
 
 

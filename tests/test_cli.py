@@ -6,8 +6,13 @@ import pytest
 
 
 def run(*args, cwd=None):
-    proc = subprocess.run([sys.executable, "-m", "npkeras", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "npkeras", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -32,10 +37,27 @@ def csvs(tmp_path_factory):
 def test_train_evaluate_predict_regression(csvs):
     folder, reg, _ = csvs
     model = folder / "houses.npkeras"
-    code, out, err = run("train", reg, "--target", "price", "--epochs", "40", "--hidden", "16",
-                         "--lr", "0.01", "--out", model, "--verbose", "0")
+    code, out, err = run(
+        "train",
+        reg,
+        "--target",
+        "price",
+        "--epochs",
+        "40",
+        "--hidden",
+        "16",
+        "--lr",
+        "0.01",
+        "--out",
+        model,
+        "--verbose",
+        "0",
+    )
     assert code == 0, err
-    assert "Training a regression model on 400 rows, 3 features (rooms, age, distance) -> 'price'" in out
+    assert (
+        "Training a regression model on 400 rows, 3 features (rooms, age, distance) -> 'price'"
+        in out
+    )
     assert f"Saved the model to {model}" in out
     code, out, err = run("evaluate", model, reg)
     assert code == 0, err
@@ -51,7 +73,9 @@ def test_train_evaluate_predict_regression(csvs):
 def test_train_classification_with_string_labels(csvs):
     folder, _, cls = csvs
     model = folder / "pets.npkeras"
-    code, out, err = run("train", cls, "--target", "kind", "--epochs", "30", "--out", model, "--verbose", "2")
+    code, out, err = run(
+        "train", cls, "--target", "kind", "--epochs", "30", "--out", model, "--verbose", "2"
+    )
     assert code == 0, err
     assert "classification model" in out and "accuracy" in out and "Epoch 30/30" in out
     code, out, _ = run("evaluate", model, cls)
@@ -69,14 +93,28 @@ def test_help_for_every_command():
         assert code == 0 and "Example:" in out and "npkeras " + command in out
 
 
-@pytest.mark.parametrize("case", ["missing_file", "missing_target", "text_feature", "empty", "nan",
-                                  "columns_differ", "unwritable", "bad_model_file"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "missing_file",
+        "missing_target",
+        "text_feature",
+        "empty",
+        "nan",
+        "columns_differ",
+        "unwritable",
+        "bad_model_file",
+    ],
+)
 def test_bad_input_gets_one_line_and_exit_code_2(csvs, tmp_path, case):
     folder, reg, cls = csvs
     if case == "missing_file":
         args, expected = ("train", tmp_path / "nope.csv", "--target", "y"), "No such file"
     elif case == "missing_target":
-        args, expected = ("train", reg, "--target", "prize"), "has no column 'prize'. Columns are: rooms, age, distance, price"
+        args, expected = (
+            ("train", reg, "--target", "prize"),
+            "has no column 'prize'. Columns are: rooms, age, distance, price",
+        )
     elif case == "text_feature":
         args, expected = ("train", cls, "--target", "weight"), "Feature column 'kind'"
     elif case == "empty":
@@ -84,14 +122,29 @@ def test_bad_input_gets_one_line_and_exit_code_2(csvs, tmp_path, case):
         args, expected = ("train", tmp_path / "empty.csv", "--target", "y"), "is empty"
     elif case == "nan":
         (tmp_path / "nan.csv").write_text("a,b,y\n1,2,3\n4,,6\n")
-        args, expected = ("train", tmp_path / "nan.csv", "--target", "y"), "missing or non-finite values (empty, NaN, inf or too large for float32) in column(s) b at line(s) 3"
+        args, expected = (
+            ("train", tmp_path / "nan.csv", "--target", "y"),
+            "missing or non-finite values (empty, NaN, inf or too large for float32) in "
+            "column(s) b at line(s) 3",
+        )
     elif case == "columns_differ":
         model = tmp_path / "m.npkeras"
-        assert run("train", reg, "--target", "price", "--epochs", "1", "--out", model, "--verbose", "0")[0] == 0
+        assert (
+            run(
+                "train", reg, "--target", "price", "--epochs", "1", "--out", model, "--verbose", "0"
+            )[0]
+            == 0
+        )
         (tmp_path / "other.csv").write_text("rooms,age,floors\n1,2,3\n")
-        args, expected = ("predict", model, tmp_path / "other.csv"), "missing ['distance'], unexpected ['floors']"
+        args, expected = (
+            ("predict", model, tmp_path / "other.csv"),
+            "missing ['distance'], unexpected ['floors']",
+        )
     elif case == "unwritable":
-        args, expected = ("train", reg, "--target", "price", "--out", tmp_path / "no" / "m.npkeras"), "cannot write the model"
+        args, expected = (
+            ("train", reg, "--target", "price", "--out", tmp_path / "no" / "m.npkeras"),
+            "cannot write the model",
+        )
     else:
         (tmp_path / "bad.npkeras").write_text("not a model")
         args, expected = ("summary", tmp_path / "bad.npkeras"), "is not an npkeras model file"
@@ -121,27 +174,56 @@ def _one_line(err):
     return len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
-@pytest.mark.parametrize(("option", "expected"), [
-    (["--lr", "nan"], "--lr must be a finite number > 0; received nan."),
-    (["--lr", "inf"], "--lr must be a finite number > 0; received inf."),
-    (["--lr", "1e400"], "--lr must be a finite number > 0; received inf."),
-    (["--lr", "-0.1"], "--lr must be a finite number > 0; received -0.1."),
-    (["--hidden", "4,-2"], ("--hidden must be comma-separated positive integers, like 64,64; "
-                           "received '4,-2'.")),
-    (["--hidden", "4,x"], "--hidden must be comma-separated positive integers"),
-    (["--validation-split", "1.5"], "--validation-split must be a fraction in [0, 1); received 1.5."),
-    (["--validation-split", "nan"], "--validation-split must be a fraction in [0, 1); received nan."),
-    (["--activation", "sigmod"], "--activation: Unknown activation: 'sigmod'. Did you mean 'sigmoid'?"),
-    (["--optimizer", "adamm"], "--optimizer: Unknown optimizer: 'adamm'. Did you mean 'adam'?"),
-    (["--seed", "-1"], "--seed must be an integer >= 0; received -1."),
-    (["--epochs", "x"], "argument --epochs: invalid int value: 'x' (see 'npkeras train --help')."),
-    (["--validation-split", "0.1", "--batch-size", "2"], None),  # fine: 4 rows + 1
-])
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (["--lr", "nan"], "--lr must be a finite number > 0; received nan."),
+        (["--lr", "inf"], "--lr must be a finite number > 0; received inf."),
+        (["--lr", "1e400"], "--lr must be a finite number > 0; received inf."),
+        (["--lr", "-0.1"], "--lr must be a finite number > 0; received -0.1."),
+        (
+            ["--hidden", "4,-2"],
+            ("--hidden must be comma-separated positive integers, like 64,64; received '4,-2'."),
+        ),
+        (["--hidden", "4,x"], "--hidden must be comma-separated positive integers"),
+        (
+            ["--validation-split", "1.5"],
+            "--validation-split must be a fraction in [0, 1); received 1.5.",
+        ),
+        (
+            ["--validation-split", "nan"],
+            "--validation-split must be a fraction in [0, 1); received nan.",
+        ),
+        (
+            ["--activation", "sigmod"],
+            "--activation: Unknown activation: 'sigmod'. Did you mean 'sigmoid'?",
+        ),
+        (["--optimizer", "adamm"], "--optimizer: Unknown optimizer: 'adamm'. Did you mean 'adam'?"),
+        (["--seed", "-1"], "--seed must be an integer >= 0; received -1."),
+        (
+            ["--epochs", "x"],
+            "argument --epochs: invalid int value: 'x' (see 'npkeras train --help').",
+        ),
+        (["--validation-split", "0.1", "--batch-size", "2"], None),  # fine: 4 rows + 1
+    ],
+)
 def test_bad_train_options_get_one_line(tmp_path, capsys, option, expected):
     data = tmp_path / "ok.csv"
     data.write_text(GOOD_ROWS)
-    code, err = _main(capsys, "train", data, "--target", "y", "--epochs", "1", "--verbose", "0",
-                      "--out", tmp_path / "m.npkeras", *option)
+    code, err = _main(
+        capsys,
+        "train",
+        data,
+        "--target",
+        "y",
+        "--epochs",
+        "1",
+        "--verbose",
+        "0",
+        "--out",
+        tmp_path / "m.npkeras",
+        *option,
+    )
     if expected is None:
         assert code == 0, err
         return
@@ -149,30 +231,56 @@ def test_bad_train_options_get_one_line(tmp_path, capsys, option, expected):
     assert expected in err
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (b"a,b,y\n1,2,3\n4,\xff5,6\n", "is not UTF-8 text: byte 0xff on line 3 cannot be decoded"),
-    (b"a,b,y\n1,2,3\n4,5\n", "line 3 has 2 fields; the header has 3"),
-    (b"a,b,y\n1,2,3\n4,5,6,7\n", "line 3 has 4 fields; the header has 3"),
-    (b'a,b,y\n1,2,3\n4,"5,6\n7,8,9\n', ("is not valid CSV at line 4: unexpected end of data "
-                                       "(an unterminated quote?)")),
-    (b"a,b,y\n1,2,3\n", "has 1 data row; training needs at least 2"),
-    (b"a,b,y\n1,2,3\n4,inf,6\n5,6,7\n", ("missing or non-finite values (empty, NaN, inf or too large "
-                                       "for float32) in column(s) b at line(s) 3")),
-    (b"a,b,y\n1,2,3\n4,1e400,6\n5,6,7\n", ("non-finite values (empty, NaN, inf or too large for "
-                                         "float32) in column(s) b at line(s) 3")),
-    (b"a,b,y\n1,2,3\n4," + b"9" * 500 + b",6\n5,6,7\n", "in column(s) b at line(s) 3"),
-    (b"a,b,y\n1,2,3\n4,1e39,6\n5,6,7\n", "in column(s) b at line(s) 3"),
-    (b"a,b,y\n1,2,3\n4,5,-inf\n5,6,7\n", "in column(s) y at line(s) 3"),
-    (b"a,a,y\n1,2,3\n4,5,6\n5,6,7\n", "has two columns named 'a' (columns 1 and 2)"),
-    (b"a, ,y\n1,2,3\n4,5,6\n", "column 2 has no name in the header row"),
-    (b"a,b,y\n1,2,3\n\n4,5,6\n5,6,\n", "in column(s) y at line(s) 5"),  # blank lines count
-    (b"a,b,y\n1,2,cat\n4,5,\n5,6,dog\n", "has empty or NaN cells at line(s) 3"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"a,b,y\n1,2,3\n4,\xff5,6\n", "is not UTF-8 text: byte 0xff on line 3 cannot be decoded"),
+        (b"a,b,y\n1,2,3\n4,5\n", "line 3 has 2 fields; the header has 3"),
+        (b"a,b,y\n1,2,3\n4,5,6,7\n", "line 3 has 4 fields; the header has 3"),
+        (
+            b'a,b,y\n1,2,3\n4,"5,6\n7,8,9\n',
+            ("is not valid CSV at line 4: unexpected end of data (an unterminated quote?)"),
+        ),
+        (b"a,b,y\n1,2,3\n", "has 1 data row; training needs at least 2"),
+        (
+            b"a,b,y\n1,2,3\n4,inf,6\n5,6,7\n",
+            (
+                "missing or non-finite values (empty, NaN, inf or too large "
+                "for float32) in column(s) b at line(s) 3"
+            ),
+        ),
+        (
+            b"a,b,y\n1,2,3\n4,1e400,6\n5,6,7\n",
+            (
+                "non-finite values (empty, NaN, inf or too large for "
+                "float32) in column(s) b at line(s) 3"
+            ),
+        ),
+        (b"a,b,y\n1,2,3\n4," + b"9" * 500 + b",6\n5,6,7\n", "in column(s) b at line(s) 3"),
+        (b"a,b,y\n1,2,3\n4,1e39,6\n5,6,7\n", "in column(s) b at line(s) 3"),
+        (b"a,b,y\n1,2,3\n4,5,-inf\n5,6,7\n", "in column(s) y at line(s) 3"),
+        (b"a,a,y\n1,2,3\n4,5,6\n5,6,7\n", "has two columns named 'a' (columns 1 and 2)"),
+        (b"a, ,y\n1,2,3\n4,5,6\n", "column 2 has no name in the header row"),
+        (b"a,b,y\n1,2,3\n\n4,5,6\n5,6,\n", "in column(s) y at line(s) 5"),  # blank lines count
+        (b"a,b,y\n1,2,cat\n4,5,\n5,6,dog\n", "has empty or NaN cells at line(s) 3"),
+    ],
+)
 def test_unreadable_csv_gets_one_line(tmp_path, capsys, content, expected):
     data = tmp_path / "bad.csv"
     data.write_bytes(content)
-    code, err = _main(capsys, "train", data, "--target", "y", "--epochs", "1", "--verbose", "0",
-                      "--out", tmp_path / "m.npkeras")
+    code, err = _main(
+        capsys,
+        "train",
+        data,
+        "--target",
+        "y",
+        "--epochs",
+        "1",
+        "--verbose",
+        "0",
+        "--out",
+        tmp_path / "m.npkeras",
+    )
     assert code == 2 and _one_line(err)
     assert expected in err
 
@@ -191,11 +299,18 @@ def test_a_csv_with_a_bom_and_blank_lines_is_read(tmp_path):
 @pytest.fixture
 def trained(tmp_path, capsys):
     data = tmp_path / "ok.csv"
-    data.write_text(GOOD_ROWS.replace("y\n", "kind\n").replace(",3\n", ",cat\n").replace(",6\n", ",dog\n")
-                    .replace(",9\n", ",cat\n").replace(",1\n", ",dog\n").replace(",2\n", ",cat\n"))
+    data.write_text(
+        GOOD_ROWS.replace("y\n", "kind\n")
+        .replace(",3\n", ",cat\n")
+        .replace(",6\n", ",dog\n")
+        .replace(",9\n", ",cat\n")
+        .replace(",1\n", ",dog\n")
+        .replace(",2\n", ",cat\n")
+    )
     model = tmp_path / "m.npkeras"
-    code, err = _main(capsys, "train", data, "--target", "kind", "--epochs", "1", "--verbose", "0",
-                      "--out", model)
+    code, err = _main(
+        capsys, "train", data, "--target", "kind", "--epochs", "1", "--verbose", "0", "--out", model
+    )
     assert code == 0, err
     return data, model
 
@@ -214,13 +329,19 @@ def _with_metadata(path, edit):
     hostile.write_model(path, hostile.config_edit(members, change), fix_checksums=False)
 
 
-@pytest.mark.parametrize(("edit", "expected"), [
-    (lambda m: m.update(labels=["cat"]), "'labels' must list one class per model output"),
-    (lambda m: m.update(labels=5), "'labels' must list one class per model output"),
-    (lambda m: m.update(features=["a", "a"]), "'features' must be a list of distinct column names"),
-    (lambda m: m.update(task="poetry"), "unknown task 'poetry'"),
-    (lambda m: m.update(target=3), "'target' must be a column name"),
-])
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda m: m.update(labels=["cat"]), "'labels' must list one class per model output"),
+        (lambda m: m.update(labels=5), "'labels' must list one class per model output"),
+        (
+            lambda m: m.update(features=["a", "a"]),
+            "'features' must be a list of distinct column names",
+        ),
+        (lambda m: m.update(task="poetry"), "unknown task 'poetry'"),
+        (lambda m: m.update(target=3), "'target' must be a column name"),
+    ],
+)
 def test_damaged_cli_metadata_gets_one_line(trained, capsys, edit, expected):
     data, model = trained
     _with_metadata(model, edit)
@@ -249,7 +370,9 @@ def test_a_model_whose_inputs_differ_gets_one_line(trained, tmp_path, capsys):
     assert "the model cannot take this data: " in err
 
 
-def test_a_full_disk_while_writing_predictions_names_the_file(trained, tmp_path, capsys, monkeypatch):
+def test_a_full_disk_while_writing_predictions_names_the_file(
+    trained, tmp_path, capsys, monkeypatch
+):
     import csv
     import errno
 

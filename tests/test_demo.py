@@ -8,7 +8,9 @@ from npkeras import demo
 def test_quick_demo_reproduces_the_tutorial(tmp_path):
     lines = []
     results = demo.run(out=str(tmp_path), quick=True, print_fn=lines.append)
-    assert results["coefficients_ok"] and results["r2_high"] >= 0.9999 and results["reload_identical"]
+    assert (
+        results["coefficients_ok"] and results["r2_high"] >= 0.9999 and results["reload_identical"]
+    )
     assert results["model1"]["r2"] > 0.999
     text = "\n".join(lines)
     assert "coefficient check" in text and "PASSED" in text and "FAILED" not in text

@@ -4,11 +4,17 @@ import pytest
 from npkeras import initializers, regularizers
 
 
-@pytest.mark.parametrize("name,expected_var", [
-    ("glorot_uniform", 2 / (200 + 300)), ("glorot_normal", 2 / (200 + 300)),
-    ("he_uniform", 2 / 200), ("he_normal", 2 / 200),
-    ("lecun_uniform", 1 / 200), ("lecun_normal", 1 / 200),
-])
+@pytest.mark.parametrize(
+    "name,expected_var",
+    [
+        ("glorot_uniform", 2 / (200 + 300)),
+        ("glorot_normal", 2 / (200 + 300)),
+        ("he_uniform", 2 / 200),
+        ("he_normal", 2 / 200),
+        ("lecun_uniform", 1 / 200),
+        ("lecun_normal", 1 / 200),
+    ],
+)
 def test_variance_scaling_presets_have_keras_variance(name, expected_var):
     w = initializers.get(name)((200, 300))
     assert w.dtype == np.float32 and w.shape == (200, 300)
@@ -46,14 +52,18 @@ def test_seeded_initializers_repeat():
 
 
 def test_unknown_initializer():
-    with pytest.raises(ValueError, match=r"Unknown initializer: 'glorot'. Did you mean 'glorot_normal'\?"):
+    with pytest.raises(
+        ValueError, match=r"Unknown initializer: 'glorot'. Did you mean 'glorot_normal'\?"
+    ):
         initializers.get("glorot")
 
 
 def test_config_round_trip():
     init = initializers.VarianceScaling(scale=2.0, mode="fan_out", distribution="uniform", seed=3)
     twin = initializers.get({"class_name": "VarianceScaling", "config": init.get_config()})
-    np.testing.assert_array_equal(init((3, 4)), initializers.VarianceScaling(2.0, "fan_out", "uniform", 3)((3, 4)))
+    np.testing.assert_array_equal(
+        init((3, 4)), initializers.VarianceScaling(2.0, "fan_out", "uniform", 3)((3, 4))
+    )
     assert twin.get_config() == init.get_config()
 
 

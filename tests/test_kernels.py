@@ -77,28 +77,64 @@ def test_relu_falls_back_for_arrays_the_kernels_cannot_take():
 
 
 @needs_kernels
-@pytest.mark.parametrize("call,error,message", [
-    (lambda f, d: kernels.adam(f, f, f, np.ones(4, np.int64), None, 0.1, 0.9, 0.999, 1e-7),
-     TypeError, "`velocity` must be float32 or float64 like the other arrays"),
-    (lambda f, d: kernels.adam(f, f, f, d, None, 0.1, 0.9, 0.999, 1e-7),
-     TypeError, "`velocity` must be float32 or float64 like the other arrays"),
-    (lambda f, d: kernels.adam(f, f, f, np.ones(5, np.float32), None, 0.1, 0.9, 0.999, 1e-7),
-     ValueError, "`variable` and `velocity` must have the same size"),
-    (lambda f, d: kernels.sgd(np.ones(8, np.float32)[::2], f, None, 0.1, 0.0, False),
-     TypeError, "`variable` must be a writable C-contiguous"),
-    (lambda f, d: kernels.sgd(np.ones(4, np.float32).view(), np.ones(4, np.float32), "m", 0.1, 0.9, False),
-     TypeError, "`momentum` must be a writable C-contiguous"),
-    (lambda f, d: kernels.bias_relu(np.ones((2, 3), np.float32), f),
-     ValueError, "`bias` \\(4 values\\) must hold one value per column of a non-empty `z` \\(2 rows of 3\\)"),
-    (lambda f, d: kernels.relu_grad(f, f, _read_only()),
-     TypeError, "`out` must be a writable C-contiguous"),
-    (lambda f, d: kernels.row_max(np.ones((2, 3), np.float32), f),
-     ValueError, "`out` \\(4 values\\) must hold one value per row of a non-empty `z` \\(2 rows of 3\\)"),
-    (lambda f, d: kernels.row_max(np.ones((2, 0), np.float32), f[:0]),
-     ValueError, "`out` \\(0 values\\) must hold one value per row of a non-empty `z`"),
-    (lambda f, d: kernels.row_max(f, d[:1]),
-     TypeError, "`out` must be float32 or float64 like the other arrays"),
-])
+@pytest.mark.parametrize(
+    "call,error,message",
+    [
+        (
+            lambda f, d: kernels.adam(f, f, f, np.ones(4, np.int64), None, 0.1, 0.9, 0.999, 1e-7),
+            TypeError,
+            "`velocity` must be float32 or float64 like the other arrays",
+        ),
+        (
+            lambda f, d: kernels.adam(f, f, f, d, None, 0.1, 0.9, 0.999, 1e-7),
+            TypeError,
+            "`velocity` must be float32 or float64 like the other arrays",
+        ),
+        (
+            lambda f, d: kernels.adam(f, f, f, np.ones(5, np.float32), None, 0.1, 0.9, 0.999, 1e-7),
+            ValueError,
+            "`variable` and `velocity` must have the same size",
+        ),
+        (
+            lambda f, d: kernels.sgd(np.ones(8, np.float32)[::2], f, None, 0.1, 0.0, False),
+            TypeError,
+            "`variable` must be a writable C-contiguous",
+        ),
+        (
+            lambda f, d: kernels.sgd(
+                np.ones(4, np.float32).view(), np.ones(4, np.float32), "m", 0.1, 0.9, False
+            ),
+            TypeError,
+            "`momentum` must be a writable C-contiguous",
+        ),
+        (
+            lambda f, d: kernels.bias_relu(np.ones((2, 3), np.float32), f),
+            ValueError,
+            "`bias` \\(4 values\\) must hold one value per column of a non-empty `z` \\(2 rows "
+            "of 3\\)",
+        ),
+        (
+            lambda f, d: kernels.relu_grad(f, f, _read_only()),
+            TypeError,
+            "`out` must be a writable C-contiguous",
+        ),
+        (
+            lambda f, d: kernels.row_max(np.ones((2, 3), np.float32), f),
+            ValueError,
+            "`out` \\(4 values\\) must hold one value per row of a non-empty `z` \\(2 rows of 3\\)",
+        ),
+        (
+            lambda f, d: kernels.row_max(np.ones((2, 0), np.float32), f[:0]),
+            ValueError,
+            "`out` \\(0 values\\) must hold one value per row of a non-empty `z`",
+        ),
+        (
+            lambda f, d: kernels.row_max(f, d[:1]),
+            TypeError,
+            "`out` must be float32 or float64 like the other arrays",
+        ),
+    ],
+)
 def test_bad_kernel_arguments_are_refused_with_their_name(call, error, message):
     f, d = np.ones(4, np.float32), np.ones(4, np.float64)
     before = f.copy()
@@ -116,7 +152,9 @@ def _read_only():
 @needs_kernels
 def test_relu_grad_is_zero_where_the_unit_was_off_even_for_infinite_gradients():
     out = np.empty(3, np.float32)
-    kernels.relu_grad(np.array([np.inf, np.nan, 2.0], np.float32), np.array([0.0, -1.0, 1.0], np.float32), out)
+    kernels.relu_grad(
+        np.array([np.inf, np.nan, 2.0], np.float32), np.array([0.0, -1.0, 1.0], np.float32), out
+    )
     assert out.tolist() == [0.0, 0.0, 2.0]
 
 
@@ -142,8 +180,13 @@ def test_training_without_kernels_gives_the_same_weights(tmp_path):
     for flag in ("1", "0"):
         path = tmp_path / f"weights_{flag}.npy"
         env = {**os.environ, "NPKERAS_KERNELS": flag}
-        out = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True,
-                             text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert out.stdout.split() == [str(flag == "1")]
         results.append(np.load(path))
     assert np.array_equal(results[0], results[1])
@@ -151,7 +194,9 @@ def test_training_without_kernels_gives_the_same_weights(tmp_path):
 
 @needs_kernels
 @settings(max_examples=60, deadline=None)
-@given(rows=st.integers(0, 40), cols=st.integers(1, 20), wide=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    rows=st.integers(0, 40), cols=st.integers(1, 20), wide=st.booleans(), seed=st.integers(0, 2**16)
+)
 def test_kernels_equal_numpy_on_any_shape(rows, cols, wide, seed):
     dtype = np.float64 if wide else np.float32
     rng = np.random.default_rng(seed)

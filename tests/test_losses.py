@@ -24,12 +24,24 @@ def _cases(rng, batch):
         (losses.Huber(delta=0.7), reg_t, reg_p),
         (losses.LogCosh(), reg_t, reg_p),
         (losses.BinaryCrossentropy(), binary, rng.random((batch, 2)) * 0.9 + 0.05),
-        (losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1), binary, rng.standard_normal((batch, 2))),
+        (
+            losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1),
+            binary,
+            rng.standard_normal((batch, 2)),
+        ),
         (losses.CategoricalCrossentropy(), onehot, _probabilities(rng, (batch, 4))),
-        (losses.CategoricalCrossentropy(label_smoothing=0.2), onehot, _probabilities(rng, (batch, 4))),
+        (
+            losses.CategoricalCrossentropy(label_smoothing=0.2),
+            onehot,
+            _probabilities(rng, (batch, 4)),
+        ),
         (losses.CategoricalCrossentropy(from_logits=True), onehot, rng.standard_normal((batch, 4))),
         (losses.SparseCategoricalCrossentropy(), labels, _probabilities(rng, (batch, 4))),
-        (losses.SparseCategoricalCrossentropy(from_logits=True), labels, rng.standard_normal((batch, 4))),
+        (
+            losses.SparseCategoricalCrossentropy(from_logits=True),
+            labels,
+            rng.standard_normal((batch, 4)),
+        ),
         (losses.KLDivergence(), _probabilities(rng, (batch, 4)), _probabilities(rng, (batch, 4))),
         (losses.Hinge(), binary, rng.standard_normal((batch, 2))),
         (losses.SquaredHinge(), binary, rng.standard_normal((batch, 2))),
@@ -58,21 +70,35 @@ def test_sum_over_batch_size_with_sample_weights():
 
 
 def test_targets_without_last_axis_are_expanded():
-    assert losses.MeanAbsoluteError()(np.array([1.0, 2.0]), np.array([[2.0], [2.0]])) == pytest.approx(0.5)
+    assert losses.MeanAbsoluteError()(
+        np.array([1.0, 2.0]), np.array([[2.0], [2.0]])
+    ) == pytest.approx(0.5)
 
 
 def test_known_values():
     assert losses.Huber()(np.array([[0.0]]), np.array([[3.0]])) == pytest.approx(2.5)
-    assert losses.CategoricalCrossentropy()(np.array([[0, 1.0]]), np.array([[0.5, 0.5]])) == pytest.approx(np.log(2), rel=1e-6)
-    assert losses.SparseCategoricalCrossentropy()(np.array([1]), np.array([[0.5, 0.5]])) == pytest.approx(np.log(2), rel=1e-6)
-    assert losses.CosineSimilarity()(np.array([[1.0, 0]]), np.array([[2.0, 0]])) == pytest.approx(-1.0)
+    assert losses.CategoricalCrossentropy()(
+        np.array([[0, 1.0]]), np.array([[0.5, 0.5]])
+    ) == pytest.approx(np.log(2), rel=1e-6)
+    assert losses.SparseCategoricalCrossentropy()(
+        np.array([1]), np.array([[0.5, 0.5]])
+    ) == pytest.approx(np.log(2), rel=1e-6)
+    assert losses.CosineSimilarity()(np.array([[1.0, 0]]), np.array([[2.0, 0]])) == pytest.approx(
+        -1.0
+    )
     assert losses.Hinge()(np.array([[1.0]]), np.array([[0.3]])) == pytest.approx(0.7)
 
 
-@pytest.mark.parametrize("loss", [losses.BinaryCrossentropy(from_logits=True),
-                                  losses.CategoricalCrossentropy(from_logits=True),
-                                  losses.SparseCategoricalCrossentropy(from_logits=True),
-                                  losses.BinaryCrossentropy(), losses.CategoricalCrossentropy()])
+@pytest.mark.parametrize(
+    "loss",
+    [
+        losses.BinaryCrossentropy(from_logits=True),
+        losses.CategoricalCrossentropy(from_logits=True),
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+        losses.BinaryCrossentropy(),
+        losses.CategoricalCrossentropy(),
+    ],
+)
 def test_cross_entropy_is_finite_at_extremes(loss):
     logits = np.array([[1e4, -1e4], [-1e4, 1e4]], dtype=np.float32)
     if not loss.from_logits:
@@ -92,7 +118,9 @@ def test_logit_cross_entropy_is_exact_where_probabilities_saturate():
 
 
 def test_sparse_labels_out_of_range():
-    with pytest.raises(ValueError, match=r"received labels outside \[0, 2\] for 3 classes: \[3, 7\]"):
+    with pytest.raises(
+        ValueError, match=r"received labels outside \[0, 2\] for 3 classes: \[3, 7\]"
+    ):
         losses.SparseCategoricalCrossentropy()(np.array([0, 3, 7]), np.full((3, 3), 1 / 3))
 
 
@@ -104,7 +132,9 @@ def test_shape_mismatch_is_named():
 def test_aliases_and_unknown_names():
     assert isinstance(losses.get("mse"), losses.MeanSquaredError)
     assert isinstance(losses.get("kld"), losses.KLDivergence)
-    with pytest.raises(ValueError, match=r"Unknown loss: 'mean_square_error'. Did you mean 'mean_squared_error'\?"):
+    with pytest.raises(
+        ValueError, match=r"Unknown loss: 'mean_square_error'. Did you mean 'mean_squared_error'\?"
+    ):
         losses.get("mean_square_error")
 
 
@@ -122,9 +152,14 @@ def test_plain_function_loss_gets_its_gradient_from_the_tape(float64, rng):
 
 
 def test_loss_function_wrapper(float64, rng):
-    loss = losses.LossFunctionWrapper(lambda t, p: ((p - t) ** 4).mean(-1),
-                                      lambda t, p: 4 * (p - t) ** 3 / p.shape[-1], name="quartic")
-    assert check_loss_gradient(loss, rng.standard_normal((3, 2)), rng.standard_normal((3, 2))) < 1e-6
+    loss = losses.LossFunctionWrapper(
+        lambda t, p: ((p - t) ** 4).mean(-1),
+        lambda t, p: 4 * (p - t) ** 3 / p.shape[-1],
+        name="quartic",
+    )
+    assert (
+        check_loss_gradient(loss, rng.standard_normal((3, 2)), rng.standard_normal((3, 2))) < 1e-6
+    )
 
 
 def test_bad_label_smoothing_and_reduction():

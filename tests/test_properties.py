@@ -20,9 +20,13 @@ def test_softmax_rows_are_distributions(x):
 
 
 @settings(max_examples=50, deadline=None)
-@given(arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(2, 8)), elements=finite), st.data())
+@given(
+    arrays(np.float32, st.tuples(st.integers(1, 6), st.integers(2, 8)), elements=finite), st.data()
+)
 def test_logit_cross_entropy_is_finite_and_nonnegative(z, data):
-    labels = np.array(data.draw(st.lists(st.integers(0, z.shape[1] - 1), min_size=len(z), max_size=len(z))))
+    labels = np.array(
+        data.draw(st.lists(st.integers(0, z.shape[1] - 1), min_size=len(z), max_size=len(z)))
+    )
     loss = losses.SparseCategoricalCrossentropy(from_logits=True)
     value, grad = loss.value_and_grad(loss.prepare_targets(labels, z), z)
     assert np.isfinite(value) and value >= 0 and np.isfinite(grad).all()
@@ -33,9 +37,16 @@ def test_logit_cross_entropy_is_finite_and_nonnegative(z, data):
 @given(st.integers(0, 2**31 - 1))
 def test_save_load_is_bit_exact(tmp_path_factory, seed):
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(5, activation="gelu"),
-                              keras.layers.Dense(2, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,)),
+            keras.layers.Dense(5, activation="gelu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
     path = tmp_path_factory.mktemp("p") / "m.npkeras"
     model.save(path)
     x = np.random.default_rng(seed).standard_normal((7, 3)).astype(np.float32)
-    np.testing.assert_array_equal(model.predict(x, verbose=0), keras.models.load_model(path).predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        model.predict(x, verbose=0), keras.models.load_model(path).predict(x, verbose=0)
+    )

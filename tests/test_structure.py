@@ -8,9 +8,26 @@ import npkeras
 
 SRC = pathlib.Path(npkeras.__file__).parent
 #: third-party packages npkeras uses only when the user asks for them
-OPTIONAL = {"matplotlib", "pandas", "h5py", "scipy", "sklearn", "onnx", "onnxruntime",
-            "tensorboardX", "tensorboard", "PIL", "mpi4py", "cupy", "cupyx", "atheris",
-            "importlib", "threadpoolctl", "torch", "npkeras._kernels"}
+OPTIONAL = {
+    "matplotlib",
+    "pandas",
+    "h5py",
+    "scipy",
+    "sklearn",
+    "onnx",
+    "onnxruntime",
+    "tensorboardX",
+    "tensorboard",
+    "PIL",
+    "mpi4py",
+    "cupy",
+    "cupyx",
+    "atheris",
+    "importlib",
+    "threadpoolctl",
+    "torch",
+    "npkeras._kernels",
+}
 
 
 def _module_name(path):
@@ -35,12 +52,15 @@ def _imports(path):
             elif isinstance(child, ast.ImportFrom):
                 base = child.module or ""
                 if child.level:
-                    base = ".".join(package.split(".")[:len(package.split(".")) - child.level + 1]
-                                    + ([base] if base else []))
+                    base = ".".join(
+                        package.split(".")[: len(package.split(".")) - child.level + 1]
+                        + ([base] if base else [])
+                    )
                 for alias in child.names:
                     found.append((f"{base}.{alias.name}", nested))
             else:
                 visit(child, nested)
+
     visit(tree, False)
     return found
 
@@ -99,6 +119,9 @@ def test_no_function_local_imports_but_optional_dependencies():
 
 
 def test_only_the_backend_imports_numpy():
-    offenders = [_module_name(p) for p in SRC.rglob("*.py") if p.name != "backend.py"
-                 and any(t.split(".")[0] == "numpy" for t, _ in _imports(p))]
+    offenders = [
+        _module_name(p)
+        for p in SRC.rglob("*.py")
+        if p.name != "backend.py" and any(t.split(".")[0] == "numpy" for t, _ in _imports(p))
+    ]
     assert offenders == []

@@ -37,12 +37,35 @@ from npkeras.models import Model, Sequential
 from npkeras.ops import GradientTape, Variable
 from npkeras.version import __version__  # noqa: E402
 
-__all__ = ["Sequential", "Model", "Input", "InputLayer", "Layer", "KerasTensor", "Variable",
-           "GradientTape", "ops", "layers", "activations", "losses", "metrics",
-           "optimizers", "initializers", "regularizers", "callbacks", "saving", "utils",
-           "backend", "models", "__version__",
-           "distribution",
-           "wrappers", "constraints"]
+__all__ = [
+    "Sequential",
+    "Model",
+    "Input",
+    "InputLayer",
+    "Layer",
+    "KerasTensor",
+    "Variable",
+    "GradientTape",
+    "ops",
+    "layers",
+    "activations",
+    "losses",
+    "metrics",
+    "optimizers",
+    "initializers",
+    "regularizers",
+    "callbacks",
+    "saving",
+    "utils",
+    "backend",
+    "models",
+    "__version__",
+    "distribution",
+    "wrappers",
+    "export",
+    "random",
+    "constraints",
+]
 
 
 def __getattr__(name):

@@ -309,8 +309,23 @@ exponential = Exponential()
 
 _CLASSES = {
     cls.name: cls
-    for cls in (Linear, ReLU, LeakyReLU, ELU, SELU, GELU, Sigmoid, Tanh, Softmax, LogSoftmax,
-                Softplus, Softsign, SiLU, HardSigmoid, Exponential)
+    for cls in (
+        Linear,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        SELU,
+        GELU,
+        Sigmoid,
+        Tanh,
+        Softmax,
+        LogSoftmax,
+        Softplus,
+        Softsign,
+        SiLU,
+        HardSigmoid,
+        Exponential,
+    )
 }
 _ALIASES = {"swish": "silu", "none": "linear"}
 

@@ -99,9 +99,7 @@ def set_floatx(value: str) -> None:
     global _FLOATX
     value = str(value)
     if value not in _VALID_FLOATX:
-        raise ValueError(
-            f"Unknown floatx {value!r}. Expected one of: {', '.join(_VALID_FLOATX)}."
-        )
+        raise ValueError(f"Unknown floatx {value!r}. Expected one of: {', '.join(_VALID_FLOATX)}.")
     _FLOATX = value
 
 
@@ -285,7 +283,8 @@ def as_float_array(x, name: str = "x", dtype: str | None = None):
             arr = numpy.asarray(x)
         except (TypeError, ValueError) as err:
             raise TypeError(
-                f"`{name}` must be a numeric array; it could not be converted: {err}") from None
+                f"`{name}` must be a numeric array; it could not be converted: {err}"
+            ) from None
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"`{name}` must be a numeric array, but received dtype {arr.dtype} "

@@ -19,7 +19,8 @@ from npkeras.datasets.tabular import DataError, csv_columns, is_whole_number_col
 from npkeras.saving.safety import ModelFileError
 
 EXAMPLES = {
-    "train": "npkeras train houses.csv --target price --hidden 64,64 --epochs 50 --out houses.npkeras",
+    "train": "npkeras train houses.csv --target price --hidden 64,64 --epochs 50 "
+    "--out houses.npkeras",
     "evaluate": "npkeras evaluate houses.npkeras test.csv --target price",
     "predict": "npkeras predict houses.npkeras new.csv --out predictions.csv",
     "summary": "npkeras summary houses.npkeras",
@@ -42,22 +43,33 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="npkeras", description="Train and use neural networks on CSV files with npkeras.",
+        prog="npkeras",
+        description="Train and use neural networks on CSV files with npkeras.",
         epilog="Examples:\n  " + "\n  ".join(EXAMPLES.values()),
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def add(name, help_text):
-        return sub.add_parser(name, help=help_text, description=help_text,
-                              epilog=f"Example:\n  {EXAMPLES[name]}",
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        return sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"Example:\n  {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
     train = add("train", "Train a model on a CSV file and save it.")
     train.add_argument("data", help="CSV file with a header row")
     train.add_argument("--target", required=True, help="name of the column to predict")
-    train.add_argument("--task", choices=["regression", "classification"],
-                       help="default: inferred from the target column")
-    train.add_argument("--hidden", default="64,64", help="hidden layer sizes, comma separated (default 64,64)")
+    train.add_argument(
+        "--task",
+        choices=["regression", "classification"],
+        help="default: inferred from the target column",
+    )
+    train.add_argument(
+        "--hidden", default="64,64", help="hidden layer sizes, comma separated (default 64,64)"
+    )
     train.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     train.add_argument("--epochs", type=int, default=50)
     train.add_argument("--batch-size", type=int, default=32)
@@ -81,12 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     summary = add("summary", "Print a saved model's layers and parameter counts.")
     summary.add_argument("model")
 
-    trace = add("trace", "Show one training step of a saved model on the first rows of a CSV "
-                         "file, layer by layer (the model file is not changed).")
+    trace = add(
+        "trace",
+        "Show one training step of a saved model on the first rows of a CSV "
+        "file, layer by layer (the model file is not changed).",
+    )
     trace.add_argument("model")
     trace.add_argument("data")
     trace.add_argument("--target", help="default: the target the model was trained on")
-    trace.add_argument("--rows", type=int, default=32, help="batch size: the first ROWS rows (default 32)")
+    trace.add_argument(
+        "--rows", type=int, default=32, help="batch size: the first ROWS rows (default 32)"
+    )
     trace.add_argument("--plot", help="also draw the step to this image file (needs matplotlib)")
     trace.add_argument("--json", help="also write the report as JSON to this file")
 
@@ -108,7 +125,9 @@ def _infer_task(y) -> str:
 def _check_writable(path, what):
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-        raise UsageError(f"cannot write {what} to '{path}': the folder does not exist or is not writable.")
+        raise UsageError(
+            f"cannot write {what} to '{path}': the folder does not exist or is not writable."
+        )
 
 
 def _positive_float(option: str, value: float) -> float:
@@ -123,8 +142,9 @@ def _hidden_sizes(text: str) -> list:
     except ValueError:
         sizes = None
     if sizes is None or any(h < 1 for h in sizes):
-        raise UsageError(f"--hidden must be comma-separated positive integers, like 64,64; "
-                         f"received {text!r}.")
+        raise UsageError(
+            f"--hidden must be comma-separated positive integers, like 64,64; received {text!r}."
+        )
     return sizes
 
 
@@ -183,12 +203,16 @@ def _train(args) -> int:
         index = {label: i for i, label in enumerate(labels)}
         y = host_xp.asarray([index[v] for v in table.target.tolist()])
         metadata["labels"] = [v if isinstance(v, str) else float(v) for v in labels]
-        layers.append(keras.layers.Dense(len(labels), activation="softmax", name="class_probabilities"))
+        layers.append(
+            keras.layers.Dense(len(labels), activation="softmax", name="class_probabilities")
+        )
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
         if table.target.dtype.kind in "US":
-            raise UsageError(f"target '{args.target}' holds text, so it cannot be a regression target; "
-                             "use --task classification.")
+            raise UsageError(
+                f"target '{args.target}' holds text, so it cannot be a regression target; "
+                "use --task classification."
+            )
         y = table.target.astype("float32")
         layers.append(keras.layers.Dense(1, name="prediction"))
         scale = keras.layers.Normalization(invert=True, name="target_scaling")
@@ -199,10 +223,18 @@ def _train(args) -> int:
     model.metadata = metadata
     optimizer.learning_rate = args.lr
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    print(f"Training a {task} model on {len(x)} rows, {x.shape[1]} features "
-          f"({', '.join(table.feature_names)}) -> '{args.target}'")
-    history = model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=args.verbose)
+    print(
+        f"Training a {task} model on {len(x)} rows, {x.shape[1]} features "
+        f"({', '.join(table.feature_names)}) -> '{args.target}'"
+    )
+    history = model.fit(
+        x,
+        y,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=args.validation_split,
+        verbose=args.verbose,
+    )
     model.save(args.out)
     final = {k: v[-1] for k, v in history.history.items()}
     print("Final: " + ", ".join(f"{k} {v:.4f}" for k, v in final.items()))
@@ -227,19 +259,24 @@ def _metadata_problem(meta, model) -> str | None:
     if meta.get("task", "regression") not in ("regression", "classification"):
         return f"unknown task {meta['task']!r}"
     features = meta.get("features")
-    if features is not None and (not isinstance(features, list) or not features
-                                 or not all(isinstance(f, str) for f in features)
-                                 or len(set(features)) != len(features)):
+    if features is not None and (
+        not isinstance(features, list)
+        or not features
+        or not all(isinstance(f, str) for f in features)
+        or len(set(features)) != len(features)
+    ):
         return "'features' must be a list of distinct column names"
     if meta.get("target") is not None and not isinstance(meta["target"], str):
         return "'target' must be a column name"
     if meta.get("task") == "classification":
         labels = meta.get("labels")
         outputs = model.outputs[0].shape[-1] if getattr(model, "outputs", None) else None
-        if (not isinstance(labels, list) or not labels
-                or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                           for v in labels)
-                or (outputs is not None and outputs != len(labels))):
+        if (
+            not isinstance(labels, list)
+            or not labels
+            or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in labels)
+            or (outputs is not None and outputs != len(labels))
+        ):
             return "'labels' must list one class per model output"
     return None
 
@@ -268,7 +305,9 @@ def _features_for(meta, path, target=None):
             f"missing {missing or 'none'}, unexpected {extra or 'none'}."
         )
     if target is not None and target not in have:
-        raise UsageError(f"'{path}' has no target column '{target}'. Columns are: {', '.join(have)}.")
+        raise UsageError(
+            f"'{path}' has no target column '{target}'. Columns are: {', '.join(have)}."
+        )
     return load_csv(path, target=target, features=expected), meta
 
 
@@ -277,10 +316,13 @@ def _encode_target(meta, y):
         labels = meta["labels"]
         index = {(v if isinstance(v, str) else float(v)): i for i, v in enumerate(labels)}
         try:
-            return host_xp.asarray([index[v if isinstance(v, str) else float(v)] for v in y.tolist()])
+            return host_xp.asarray(
+                [index[v if isinstance(v, str) else float(v)] for v in y.tolist()]
+            )
         except KeyError as err:
-            raise UsageError(f"the target holds a class the model never saw: {err}. "
-                             f"Known classes: {labels}.") from None
+            raise UsageError(
+                f"the target holds a class the model never saw: {err}. Known classes: {labels}."
+            ) from None
     return y.astype("float32")
 
 
@@ -290,8 +332,13 @@ def _evaluate(args) -> int:
     if target is None:
         raise UsageError("the model does not record its target column; pass --target.")
     table, meta = _features_for(meta, args.data, target)
-    logs = _run_model(model.evaluate, table.features, _encode_target(meta, table.target), verbose=0,
-                      return_dict=True)
+    logs = _run_model(
+        model.evaluate,
+        table.features,
+        _encode_target(meta, table.target),
+        verbose=0,
+        return_dict=True,
+    )
     print(", ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
     return 0
 
@@ -305,8 +352,10 @@ def _predict(args) -> int:
     header = [(meta or {}).get("target") or "prediction"]
     if meta and meta.get("task") == "classification":
         labels = meta["labels"]
-        rows = [[labels[int(i)]] + [f"{p:.6g}" for p in probs]
-                for i, probs in zip(outputs.argmax(axis=1), outputs)]
+        rows = [
+            [labels[int(i)]] + [f"{p:.6g}" for p in probs]
+            for i, probs in zip(outputs.argmax(axis=1), outputs)
+        ]
         header = header + [f"p({label})" for label in labels]
     else:
         rows = [[f"{v:.6g}" for v in row] for row in outputs.reshape(len(outputs), -1)]
@@ -319,7 +368,9 @@ def _predict(args) -> int:
         with open(args.out, "w", newline="") as stream:
             csv.writer(stream).writerows([header, *rows])
     except OSError as err:  # a full disk, a quota: name the file
-        raise UsageError(f"cannot write predictions to '{args.out}': {err.strerror or err}.") from None
+        raise UsageError(
+            f"cannot write predictions to '{args.out}': {err.strerror or err}."
+        ) from None
     print(f"Wrote {len(rows)} predictions to {args.out}")
     return 0
 
@@ -337,8 +388,10 @@ def _trace(args) -> int:
             _check_writable(path, what)
     model, meta = _load(args.model)
     if not model.compiled:
-        raise UsageError(f"'{args.model}' was saved without a loss and optimizer (not compiled), "
-                         "so it has no training step to trace.")
+        raise UsageError(
+            f"'{args.model}' was saved without a loss and optimizer (not compiled), "
+            "so it has no training step to trace."
+        )
     target = args.target or meta.get("target")
     if target is None:
         raise UsageError("the model does not record its target column; pass --target.")
@@ -349,8 +402,9 @@ def _trace(args) -> int:
             import matplotlib  # noqa: F401
         except ImportError:
             raise UsageError("--plot needs matplotlib: pip install npkeras[plot].") from None
-    report = model.trace_step(table.features[rows], _encode_target(meta, table.target[rows]),
-                              plot_path=args.plot)
+    report = model.trace_step(
+        table.features[rows], _encode_target(meta, table.target[rows]), plot_path=args.plot
+    )
     if args.plot:
         print(f"Drew the step to {args.plot}")
     if args.json:
@@ -363,14 +417,24 @@ def _trace(args) -> int:
 def _demo(args) -> int:
 
     results = demo.run(out=args.out, seed=args.seed, quick=args.quick)
-    return 0 if results["coefficients_ok"] and results["r2_high_ok"] and results["reload_identical"] else 1
+    return (
+        0
+        if results["coefficients_ok"] and results["r2_high_ok"] and results["reload_identical"]
+        else 1
+    )
 
 
 def main(argv=None) -> int:
     """Entry point of the ``npkeras`` console script; returns the exit code."""
     args = _parser().parse_args(argv)
-    handlers = {"train": _train, "evaluate": _evaluate, "predict": _predict,
-                "summary": _summary, "demo": _demo, "trace": _trace}
+    handlers = {
+        "train": _train,
+        "evaluate": _evaluate,
+        "predict": _predict,
+        "summary": _summary,
+        "demo": _demo,
+        "trace": _trace,
+    }
     try:
         return handlers[args.command](args)
     except BrokenPipeError:  # output piped into a command that stopped reading (head)

@@ -40,8 +40,10 @@ def _check_axis(axis, owner):
     if isinstance(axis, (list, tuple)):
         return [int(a) for a in axis]
     if isinstance(axis, bool) or not isinstance(axis, int):
-        raise TypeError(f"Invalid value for `axis` of {owner}, expected an integer or a list "
-                         f"of integers. Received: axis={axis!r}")
+        raise TypeError(
+            f"Invalid value for `axis` of {owner}, expected an integer or a list "
+            f"of integers. Received: axis={axis!r}"
+        )
     return axis
 
 
@@ -59,8 +61,10 @@ class MaxNorm(Constraint):
 
     def __init__(self, max_value=2, axis=0):
         if not max_value > 0:
-            raise ValueError("Invalid value for `max_value` of MaxNorm, expected a positive "
-                             f"number. Received: max_value={max_value!r}")
+            raise ValueError(
+                "Invalid value for `max_value` of MaxNorm, expected a positive "
+                f"number. Received: max_value={max_value!r}"
+            )
         self.max_value = max_value
         self.axis = _check_axis(axis, "MaxNorm")
 
@@ -86,8 +90,10 @@ class MinMaxNorm(Constraint):
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
         if not 0 <= min_value <= max_value:
-            raise ValueError("MinMaxNorm needs 0 <= min_value <= max_value. Received: "
-                             f"min_value={min_value!r}, max_value={max_value!r}")
+            raise ValueError(
+                "MinMaxNorm needs 0 <= min_value <= max_value. Received: "
+                f"min_value={min_value!r}, max_value={max_value!r}"
+            )
         self.min_value, self.max_value, self.rate = min_value, max_value, rate
         self.axis = _check_axis(axis, "MinMaxNorm")
 
@@ -95,13 +101,18 @@ class MinMaxNorm(Constraint):
         w = xp.asarray(value_of(w))
         axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
         norms = _norms(w, axis)
-        desired = (self.rate * xp.clip(norms, self.min_value, self.max_value)
-                   + (1 - self.rate) * norms)
+        desired = (
+            self.rate * xp.clip(norms, self.min_value, self.max_value) + (1 - self.rate) * norms
+        )
         return (w * (desired / (backend.epsilon() + norms))).astype(w.dtype)
 
     def get_config(self):
-        return {"min_value": self.min_value, "max_value": self.max_value, "rate": self.rate,
-                "axis": self.axis}
+        return {
+            "min_value": self.min_value,
+            "max_value": self.max_value,
+            "rate": self.rate,
+            "axis": self.axis,
+        }
 
 
 class NonNeg(Constraint):
@@ -137,8 +148,12 @@ min_max_norm = MinMaxNorm
 non_neg = NonNeg
 unit_norm = UnitNorm
 
-_CLASSES = {"max_norm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg,
-            "unit_norm": UnitNorm}
+_CLASSES = {
+    "max_norm": MaxNorm,
+    "min_max_norm": MinMaxNorm,
+    "non_neg": NonNeg,
+    "unit_norm": UnitNorm,
+}
 
 
 def get(identifier) -> Constraint | None:

@@ -134,8 +134,13 @@ class TruncatedNormal(Initializer):
 class VarianceScaling(Initializer):
     """Draws with variance ``scale / n``, n the fan in, fan out or their average."""
 
-    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
-                 distribution: str = "truncated_normal", seed: int | None = None):
+    def __init__(
+        self,
+        scale: float = 1.0,
+        mode: str = "fan_in",
+        distribution: str = "truncated_normal",
+        seed: int | None = None,
+    ):
         super().__init__(seed)
         if scale <= 0:
             raise ValueError(f"`scale` must be positive; received scale={scale}.")
@@ -162,8 +167,12 @@ class VarianceScaling(Initializer):
         return out.astype(dtype or backend.floatx())
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
-                **super().get_config()}
+        return {
+            "scale": self.scale,
+            "mode": self.mode,
+            "distribution": self.distribution,
+            **super().get_config(),
+        }
 
 
 def _variance_scaling_preset(name, scale, mode, distribution):
@@ -174,8 +183,9 @@ def _variance_scaling_preset(name, scale, mode, distribution):
         return Initializer.get_config(self)
 
     doc = f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r})."
-    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
-                                           "__doc__": doc})
+    return type(
+        name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config, "__doc__": doc}
+    )
 
 
 GlorotUniform = _variance_scaling_preset("GlorotUniform", 1.0, "fan_avg", "uniform")
@@ -195,7 +205,9 @@ class Orthogonal(Initializer):
 
     def __call__(self, shape, dtype=None):
         if len(shape) < 2:
-            raise ValueError(f"Orthogonal needs a shape of rank >= 2; received shape={tuple(shape)}.")
+            raise ValueError(
+                f"Orthogonal needs a shape of rank >= 2; received shape={tuple(shape)}."
+            )
         rows, cols = math.prod(shape[:-1]), shape[-1]
         flat = self.rng.standard_normal((max(rows, cols), min(rows, cols)))
         q, r = xp.linalg.qr(flat)
@@ -203,20 +215,28 @@ class Orthogonal(Initializer):
         if rows < cols:
             q = q.T
         # C order: q.T above is Fortran-ordered, and astype would keep that order
-        return xp.ascontiguousarray((self.gain * q[:rows, :cols]).reshape(shape),
-                                    dtype=dtype or backend.floatx())
+        return xp.ascontiguousarray(
+            (self.gain * q[:rows, :cols]).reshape(shape), dtype=dtype or backend.floatx()
+        )
 
     def get_config(self):
         return {"gain": self.gain, **super().get_config()}
 
 
 _CLASSES = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant,
-    "random_normal": RandomNormal, "random_uniform": RandomUniform,
-    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
-    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "zeros": Zeros,
+    "ones": Ones,
+    "constant": Constant,
+    "random_normal": RandomNormal,
+    "random_uniform": RandomUniform,
+    "truncated_normal": TruncatedNormal,
+    "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal,
+    "he_uniform": HeUniform,
+    "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform,
+    "lecun_normal": LecunNormal,
     "orthogonal": Orthogonal,
 }
 #: Keras 3's short names (Embedding's default is "uniform": RandomUniform(-0.05, 0.05))

@@ -46,7 +46,8 @@ class Loss:
         """Per-sample losses written with ``keras.ops`` (Keras's way to define a loss);
         built-in losses define :meth:`compute` instead."""
         raise NotImplementedError(
-            f"Loss {type(self).__name__} defines neither `call(y_true, y_pred)` nor `compute`.")
+            f"Loss {type(self).__name__} defines neither `call(y_true, y_pred)` nor `compute`."
+        )
 
     def compute(self, y_true, y_pred, need_grad=True):
         """(per-sample losses, d per_sample[i] / d y_pred[i]) for a loss written with
@@ -74,7 +75,11 @@ class Loss:
         y_true = backend.as_float_array(y_true, "y_true", dtype=y_pred.dtype)
         if y_true.ndim == y_pred.ndim - 1:
             y_true = y_true[..., None]
-        if y_true.shape != y_pred.shape and y_true.shape[:-1] == y_pred.shape[:-1] and y_true.shape[-1] == 1:
+        if (
+            y_true.shape != y_pred.shape
+            and y_true.shape[:-1] == y_pred.shape[:-1]
+            and y_true.shape[-1] == 1
+        ):
             # as in Keras, one target column is compared with every output column
             y_true = xp.broadcast_to(y_true, y_pred.shape)
         if y_true.shape != y_pred.shape:
@@ -124,6 +129,7 @@ class Loss:
             def vjp(dy):
                 factor = dy * scale if w is None else (dy * scale * w)[..., None]
                 return (d * factor,)
+
         return record(value, (y_pred,), vjp) if need else value
 
     def value_and_grad(self, y_true, y_pred, sample_weight=None, need_grad=True):
@@ -227,7 +233,9 @@ class Huber(Loss):
         a = xp.abs(e)
         quad = xp.minimum(a, self.delta)
         per_sample = _mean_last(0.5 * quad * quad + self.delta * (a - quad))
-        return per_sample, (xp.clip(e, -self.delta, self.delta) / e.shape[-1] if need_grad else None)
+        return per_sample, (
+            xp.clip(e, -self.delta, self.delta) / e.shape[-1] if need_grad else None
+        )
 
     def get_config(self):
         return {**super().get_config(), "delta": self.delta}
@@ -253,8 +261,13 @@ class BinaryCrossentropy(Loss):
     name = "binary_crossentropy"
     fusable_activation = "sigmoid"
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
-                 reduction="sum_over_batch_size", name=None):
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        reduction="sum_over_batch_size",
+        name=None,
+    ):
         super().__init__(reduction, name)
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_smoothing(label_smoothing)
@@ -268,7 +281,8 @@ class BinaryCrossentropy(Loss):
                     f"Loss '{self.name}' needs targets in [0, 1] (labels or probabilities), "
                     f"but the targets range over [{low:g}, {high:g}]. For several classes use "
                     "sparse_categorical_crossentropy (integer labels) or "
-                    "categorical_crossentropy (one-hot rows).")
+                    "categorical_crossentropy (one-hot rows)."
+                )
 
     def compute(self, y_true, y_pred, need_grad=True):
         y = y_true
@@ -288,8 +302,11 @@ class BinaryCrossentropy(Loss):
         return _mean_last(per), (p - y) / (p * (1.0 - p)) * inside / n
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing}
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+        }
 
 
 def _check_smoothing(value):
@@ -327,8 +344,14 @@ class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
     fusable_activation = "softmax"
 
-    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, axis: int = -1,
-                 reduction="sum_over_batch_size", name=None):
+    def __init__(
+        self,
+        from_logits: bool = False,
+        label_smoothing: float = 0.0,
+        axis: int = -1,
+        reduction="sum_over_batch_size",
+        name=None,
+    ):
         super().__init__(reduction, name)
         self.from_logits = bool(from_logits)
         self.label_smoothing = _check_smoothing(label_smoothing)
@@ -343,7 +366,8 @@ class CategoricalCrossentropy(Loss):
                 f"Loss '{self.name}' needs one-hot targets of {pred_shape[-1]} columns, but "
                 f"received targets of shape {y.shape}, which look like integer class labels. "
                 "Use loss='sparse_categorical_crossentropy' for integer labels, or one-hot "
-                "encode them with keras.utils.to_categorical(y).")
+                "encode them with keras.utils.to_categorical(y)."
+            )
 
     def compute(self, y_true, y_pred, need_grad=True):
         y = y_true
@@ -366,8 +390,12 @@ class CategoricalCrossentropy(Loss):
         return per, dp
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing, "axis": self.axis}
+        return {
+            **super().get_config(),
+            "from_logits": self.from_logits,
+            "label_smoothing": self.label_smoothing,
+            "axis": self.axis,
+        }
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -392,9 +420,13 @@ class SparseCategoricalCrossentropy(Loss):
             )
         if labels.dtype.kind == "f":
             if labels.size and not bool((labels == xp.round(labels)).all()):
-                raise ValueError(f"Loss '{self.name}' expects integer class labels; received fractional values.")
+                raise ValueError(
+                    f"Loss '{self.name}' expects integer class labels; received fractional values."
+                )
         elif labels.dtype.kind not in "iu":
-            raise TypeError(f"Loss '{self.name}' expects integer class labels; received dtype {labels.dtype}.")
+            raise TypeError(
+                f"Loss '{self.name}' expects integer class labels; received dtype {labels.dtype}."
+            )
         labels = labels.astype(xp.intp, copy=False)
         k = y_pred.shape[-1]
         outside = (labels < 0) | (labels >= k)
@@ -553,9 +585,13 @@ _CLASSES = {
     "cosine_similarity": CosineSimilarity,
 }
 _ALIASES = {
-    "mse": "mean_squared_error", "mae": "mean_absolute_error",
-    "mape": "mean_absolute_percentage_error", "msle": "mean_squared_logarithmic_error",
-    "huber_loss": "huber", "logcosh": "log_cosh", "kld": "kl_divergence",
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "huber_loss": "huber",
+    "logcosh": "log_cosh",
+    "kld": "kl_divergence",
     "kullback_leibler_divergence": "kl_divergence",
 }
 
@@ -578,14 +614,17 @@ def serialize(loss: Loss) -> dict:
 # axis reduced) and, under a tape, records the class's own derivative: usable inside a
 # custom loss and differentiable like any op.
 
+
 def _per_sample(loss_class, y_true, y_pred, **options):
     return loss_class(reduction="none", **options)(y_true, y_pred)
 
 
 def _check_last_axis(fn_name, axis):
     if axis != -1:
-        raise ValueError(f"{fn_name} reduces the last axis only; received axis={axis}. "
-                         "Move the class axis last (e.g. with keras.ops.moveaxis).")
+        raise ValueError(
+            f"{fn_name} reduces the last axis only; received axis={axis}. "
+            "Move the class axis last (e.g. with keras.ops.moveaxis)."
+        )
 
 
 def mean_squared_error(y_true, y_pred):
@@ -629,22 +668,31 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     0.693147
     """
     _check_last_axis("binary_crossentropy", axis)
-    return _per_sample(BinaryCrossentropy, y_true, y_pred, from_logits=from_logits,
-                       label_smoothing=label_smoothing)
+    return _per_sample(
+        BinaryCrossentropy, y_true, y_pred, from_logits=from_logits, label_smoothing=label_smoothing
+    )
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
     """Per-sample cross-entropy of one-hot (or soft) targets against class scores."""
-    return _per_sample(CategoricalCrossentropy, y_true, y_pred, from_logits=from_logits,
-                       label_smoothing=label_smoothing, axis=axis)
+    return _per_sample(
+        CategoricalCrossentropy,
+        y_true,
+        y_pred,
+        from_logits=from_logits,
+        label_smoothing=label_smoothing,
+        axis=axis,
+    )
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
     """Per-sample cross-entropy of integer labels against class scores (last axis)."""
     _check_last_axis("sparse_categorical_crossentropy", axis)
     if ignore_class is not None:
-        raise ValueError("sparse_categorical_crossentropy does not support `ignore_class` yet; "
-                         "pass sample_weight=0 for the samples to ignore instead.")
+        raise ValueError(
+            "sparse_categorical_crossentropy does not support `ignore_class` yet; "
+            "pass sample_weight=0 for the samples to ignore instead."
+        )
     return _per_sample(SparseCategoricalCrossentropy, y_true, y_pred, from_logits=from_logits)
 
 

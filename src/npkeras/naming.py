@@ -17,9 +17,7 @@ def unknown_name_error(kind: str, name: str, valid) -> ValueError:
     valid = sorted(valid)
     close = difflib.get_close_matches(str(name).lower(), valid, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    return ValueError(
-        f"Unknown {kind}: {name!r}.{hint} Valid {kind}s are: {', '.join(valid)}."
-    )
+    return ValueError(f"Unknown {kind}: {name!r}.{hint} Valid {kind}s are: {', '.join(valid)}.")
 
 
 _counters: dict[str, int] = {}

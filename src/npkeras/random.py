@@ -53,8 +53,8 @@ class SeedGenerator:
     def __init__(self, seed: int | None = None, name: str | None = None, **kwargs):
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ValueError(
-                f"SeedGenerator: `seed` must be a non-negative int or None; received "
-                f"seed={seed!r}.")
+                f"SeedGenerator: `seed` must be a non-negative int or None; received seed={seed!r}."
+            )
         if seed is None:
             seed = int(backend.rng().integers(2**31))
         self.seed = seed
@@ -81,7 +81,8 @@ def _generator(seed, name):
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(
             f"keras.random.{name}: `seed` must be None, a non-negative int or a "
-            f"keras.random.SeedGenerator; received seed={seed!r}.")
+            f"keras.random.SeedGenerator; received seed={seed!r}."
+        )
     return xp.random.default_rng(seed)
 
 
@@ -135,12 +136,14 @@ def dropout(inputs, rate, noise_shape=None, seed=None):
     scaled by ``1 / (1 - rate)``, so the expected value is unchanged. ``noise_shape``
     (broadcastable to the input's shape) shares one draw along its size-1 axes."""
     if not 0.0 <= rate < 1.0:
-        raise ValueError(
-            f"keras.random.dropout: `rate` must be in [0, 1); received rate={rate!r}.")
+        raise ValueError(f"keras.random.dropout: `rate` must be in [0, 1); received rate={rate!r}.")
     a = _a(inputs)
     rng = _generator(seed, "dropout")
-    mask_shape = a.shape if noise_shape is None else tuple(
-        a.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape))
+    mask_shape = (
+        a.shape
+        if noise_shape is None
+        else tuple(a.shape[i] if d is None else int(d) for i, d in enumerate(noise_shape))
+    )
     keep = rng.random(mask_shape) >= rate
     scale = (keep / (1.0 - rate)).astype(a.dtype)
     y = a * scale
@@ -163,7 +166,8 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     if z.ndim != 2:
         raise ValueError(
             "keras.random.categorical: `logits` must have shape (batch_size, num_classes); "
-            f"received shape {z.shape}.")
+            f"received shape {z.shape}."
+        )
     rng = _generator(seed, "categorical")
     p = xp.exp(z - z.max(axis=1, keepdims=True))
     cumulative = xp.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)

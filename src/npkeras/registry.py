@@ -82,8 +82,9 @@ def get_custom_objects() -> dict:
     return _REGISTERED
 
 
-def get_registered_object(name: str, custom_objects: dict | None = None,
-                          module_objects: dict | None = None):
+def get_registered_object(
+    name: str, custom_objects: dict | None = None, module_objects: dict | None = None
+):
     """The object registered (or in scope, or in the given dicts) under ``name``; None if none."""
     for table in (_custom_objects(), custom_objects or {}, module_objects or {}):
         if name in table:
@@ -95,12 +96,14 @@ def lookup_function(name, kind: str):
     """The registered (or in-scope) function saved as ``name``; a clear error otherwise."""
     function = _custom_objects().get(name) if isinstance(name, str) else None
     if function is None or isinstance(function, type) or not callable(function):
-        known = sorted(k for k, v in _custom_objects().items()
-                       if callable(v) and not isinstance(v, type))
+        known = sorted(
+            k for k, v in _custom_objects().items() if callable(v) and not isinstance(v, type)
+        )
         raise ValueError(
             f"Unknown {kind} function {name!r}: it is not registered. Decorate it with "
             "@keras.saving.register_keras_serializable() or pass it in custom_objects={...} "
-            f"when loading. Registered functions: {', '.join(known) or 'none'}.")
+            f"when loading. Registered functions: {', '.join(known) or 'none'}."
+        )
     return function
 
 
@@ -134,7 +137,14 @@ def lookup_class(class_name: str, kind: str, builtins: dict, base: type | None =
     if cls is None:
         cls = builtins.get(to_snake_case(class_name))
     if cls is None or not isinstance(cls, type) or (base is not None and not issubclass(cls, base)):
-        known = sorted(set(by_name) | {k for k, v in custom.items() if base is None or (isinstance(v, type) and issubclass(v, base))})
+        known = sorted(
+            set(by_name)
+            | {
+                k
+                for k, v in custom.items()
+                if base is None or (isinstance(v, type) and issubclass(v, base))
+            }
+        )
         raise ValueError(
             f"Unknown {kind} class {class_name!r}: it is neither built in nor registered. "
             f"Register it with @npkeras.saving.register_serializable() or pass it in "

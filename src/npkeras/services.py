@@ -20,9 +20,11 @@ _provided: dict = {}
 
 def provide(name: str):
     """Decorator: make the function available as ``use(name)``."""
+
     def register(function):
         _provided[name] = function
         return function
+
     return register
 
 
@@ -32,5 +34,6 @@ def use(name: str):
     if function is None:
         raise RuntimeError(
             f"npkeras's `{name}` is not loaded: `import npkeras` loads every part of the "
-            "library before models use it.")
+            "library before models use it."
+        )
     return function

@@ -267,7 +267,9 @@ class Loss:
 def _targets(loss, output, Y):
     """``Y`` (one value per sample, or one row per output neuron) as ``output``'s shape."""
     output = host_xp.asarray(output, dtype="float64")
-    return output, loss.prepare_targets(host_xp.broadcast_to(host_xp.asarray(Y), output.shape), output)
+    return output, loss.prepare_targets(
+        host_xp.broadcast_to(host_xp.asarray(Y), output.shape), output
+    )
 
 
 class MSE(Loss):

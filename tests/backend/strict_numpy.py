@@ -162,14 +162,29 @@ def _inplace(op):
     return method
 
 
-for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and", "or",
-              "xor", "lshift", "rshift"):
+for _name in (
+    "add",
+    "sub",
+    "mul",
+    "truediv",
+    "floordiv",
+    "mod",
+    "pow",
+    "matmul",
+    "and",
+    "or",
+    "xor",
+    "lshift",
+    "rshift",
+):
     _op = getattr(operator, _name + "_" if _name in ("and", "or") else _name)
     setattr(ndarray, f"__{_name}__", _binary(_op))
     setattr(ndarray, f"__r{_name}__", _binary(_op, reflected=True))
     setattr(ndarray, f"__i{_name}__", _inplace(getattr(operator, f"i{_name}")))
 for _name in ("lt", "le", "gt", "ge", "eq", "ne"):
     setattr(ndarray, f"__{_name}__", _binary(getattr(operator, _name)))
+
+
 def _unary(op):
     return lambda self: ndarray(op(self._a))
 
@@ -230,8 +245,13 @@ class Generator:
         return ndarray(_np.asarray(self._generator.uniform(low, high, size)).astype(dtype))
 
     def integers(self, low, high=None, size=None, dtype=_np.int64, endpoint=False):
-        return ndarray(_np.asarray(self._generator.integers(
-            _unwrap(low), _unwrap(high), size, dtype=dtype, endpoint=endpoint)))
+        return ndarray(
+            _np.asarray(
+                self._generator.integers(
+                    _unwrap(low), _unwrap(high), size, dtype=dtype, endpoint=endpoint
+                )
+            )
+        )
 
 
 random = types.ModuleType(__name__ + ".random")

@@ -25,10 +25,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(args, env_backend, timeout):
-    env = dict(os.environ, NPKERAS_BACKEND=env_backend,
-               PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
-    return subprocess.run([sys.executable, *args], check=False, cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    env = dict(
+        os.environ,
+        NPKERAS_BACKEND=env_backend,
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+    )
+    return subprocess.run(
+        [sys.executable, *args],
+        check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -44,13 +54,22 @@ def test_the_stand_in_refuses_every_implicit_host_conversion():
     a = strict_numpy.asarray([[1.0, 2.0], [3.0, 4.0]])
     total = a.sum()
     assert type(total) is strict_numpy.ndarray and total.shape == ()
-    refused = {"asarray": lambda: np.asarray(a), "float": lambda: float(total),
-               "int": lambda: int(total), "item": total.item, "tolist": a.tolist,
-               "format": lambda: f"{total:.3f}", "mix": lambda: a + np.ones(2),
-               "reflected mix": lambda: np.ones(2) * a, "setitem": lambda: a.__setitem__(0, np.ones(2)),
-               "function": lambda: strict_numpy.dot(a, np.eye(2))}
+    refused = {
+        "asarray": lambda: np.asarray(a),
+        "float": lambda: float(total),
+        "int": lambda: int(total),
+        "item": total.item,
+        "tolist": a.tolist,
+        "format": lambda: f"{total:.3f}",
+        "mix": lambda: a + np.ones(2),
+        "reflected mix": lambda: np.ones(2) * a,
+        "setitem": lambda: a.__setitem__(0, np.ones(2)),
+        "function": lambda: strict_numpy.dot(a, np.eye(2)),
+    }
     for what, attempt in refused.items():
-        with pytest.raises(strict_numpy.HostConversionError, match="implicit host conversion|host numpy"):
+        with pytest.raises(
+            strict_numpy.HostConversionError, match="implicit host conversion|host numpy"
+        ):
             attempt()
         assert what  # every attempt above raised
 
@@ -58,8 +77,16 @@ def test_the_stand_in_refuses_every_implicit_host_conversion():
 def test_the_stand_in_computes_like_numpy_and_keeps_arrays_wrapped():
     host = np.arange(6.0).reshape(2, 3)
     a = strict_numpy.asarray(host)
-    results = [a @ a.T, np.exp(a), strict_numpy.maximum(a, 2.0), a[:, 1:], a.T.reshape(-1),
-               strict_numpy.lib.stride_tricks.as_strided(a, (2, 2), a.strides), -a, 2.0 ** a]
+    results = [
+        a @ a.T,
+        np.exp(a),
+        strict_numpy.maximum(a, 2.0),
+        a[:, 1:],
+        a.T.reshape(-1),
+        strict_numpy.lib.stride_tricks.as_strided(a, (2, 2), a.strides),
+        -a,
+        2.0**a,
+    ]
     assert all(type(r) is strict_numpy.ndarray for r in results)
     np.testing.assert_allclose(strict_numpy.asnumpy(results[0]), host @ host.T)
     np.testing.assert_allclose(strict_numpy.asnumpy(results[1]), np.exp(host))
@@ -160,8 +187,13 @@ def test_training_predicting_and_saving_touch_the_host_only_through_the_backend(
     from tests.backend.scenario import PARTS
 
     assert [line for line in result.stdout.splitlines() if line.startswith("ok ")] == [
-        f"ok {name}" for name in PARTS]
+        f"ok {name}" for name in PARTS
+    ]
     # the model saved on the "device" loads here, on NumPy, with the same predictions
     model = keras.models.load_model(tmp_path / "mlp.npkeras")
-    np.testing.assert_allclose(model.predict(np.load(tmp_path / "mlp_x.npy"), verbose=0),
-                               np.load(tmp_path / "mlp_pred.npy"), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(np.load(tmp_path / "mlp_x.npy"), verbose=0),
+        np.load(tmp_path / "mlp_pred.npy"),
+        rtol=1e-5,
+        atol=1e-6,
+    )

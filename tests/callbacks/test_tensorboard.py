@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("tensorboardX")
-event_accumulator = pytest.importorskip(
-    "tensorboard.backend.event_processing.event_accumulator")
+event_accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
 
 import npkeras as keras
 from npkeras.callbacks import TensorBoard
@@ -27,8 +26,9 @@ def scalars(acc, tag):
 
 
 def small_model():
-    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"),
-                              keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
     return model
 
@@ -40,16 +40,24 @@ def regression_data(n=40):
 
 def test_epoch_scalars_in_train_and_validation_runs(tmp_path):
     model, (x, y) = small_model(), regression_data()
-    history = model.fit(x, y, epochs=3, batch_size=10, validation_split=0.25, verbose=0,
-                        callbacks=[TensorBoard(log_dir=tmp_path)])
+    history = model.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=10,
+        validation_split=0.25,
+        verbose=0,
+        callbacks=[TensorBoard(log_dir=tmp_path)],
+    )
     assert sorted(os.listdir(tmp_path)) == ["train", "validation"]
     train, val = read_events(tmp_path / "train"), read_events(tmp_path / "validation")
     for name in ("loss", "mae"):
         logged = scalars(train, f"epoch_{name}")
         assert [step for step, _ in logged] == [0, 1, 2]
         np.testing.assert_allclose([v for _, v in logged], history.history[name], rtol=1e-6)
-        np.testing.assert_allclose([v for _, v in scalars(val, f"epoch_{name}")],
-                                   history.history[f"val_{name}"], rtol=1e-6)
+        np.testing.assert_allclose(
+            [v for _, v in scalars(val, f"epoch_{name}")], history.history[f"val_{name}"], rtol=1e-6
+        )
     assert [v for _, v in scalars(train, "epoch_learning_rate")] == pytest.approx([0.05] * 3)
     assert not any(tag.startswith("batch_") for tag in train.Tags()["scalars"])
     assert "epoch_learning_rate" not in val.Tags()["scalars"]
@@ -60,13 +68,21 @@ def test_batch_scalars_follow_update_freq(tmp_path, update_freq, steps):
     model, (x, y) = small_model(), regression_data(30)
     batch_losses = []
     record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: batch_losses.append(logs["loss"]))
-    model.fit(x, y, epochs=2, batch_size=10, verbose=0,
-              callbacks=[TensorBoard(tmp_path, update_freq=update_freq), record])
+        on_train_batch_end=lambda batch, logs: batch_losses.append(logs["loss"])
+    )
+    model.fit(
+        x,
+        y,
+        epochs=2,
+        batch_size=10,
+        verbose=0,
+        callbacks=[TensorBoard(tmp_path, update_freq=update_freq), record],
+    )
     logged = scalars(read_events(tmp_path / "train"), "batch_loss")
     assert [step for step, _ in logged] == steps  # the global batch count, across epochs
-    np.testing.assert_allclose([v for _, v in logged], [batch_losses[s - 1] for s in steps],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        [v for _, v in logged], [batch_losses[s - 1] for s in steps], rtol=1e-6
+    )
 
 
 def test_weight_and_gradient_histograms_every_histogram_freq_epochs(tmp_path):
@@ -74,13 +90,24 @@ def test_weight_and_gradient_histograms_every_histogram_freq_epochs(tmp_path):
     weights_after_epoch = []
     record = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: weights_after_epoch.append(
-            model.layers[0].params["kernel"].copy()))
-    model.fit(x, y, epochs=3, batch_size=40, verbose=0,
-              callbacks=[TensorBoard(tmp_path, histogram_freq=2, write_images=True), record])
+            model.layers[0].params["kernel"].copy()
+        )
+    )
+    model.fit(
+        x,
+        y,
+        epochs=3,
+        batch_size=40,
+        verbose=0,
+        callbacks=[TensorBoard(tmp_path, histogram_freq=2, write_images=True), record],
+    )
     train = read_events(tmp_path / "train")
     assert set(train.Tags()["histograms"]) == {
-        f"{layer.name}/{weight}/{kind}" for layer in model.layers
-        for weight in ("kernel", "bias") for kind in ("histogram", "gradient")}
+        f"{layer.name}/{weight}/{kind}"
+        for layer in model.layers
+        for weight in ("kernel", "bias")
+        for kind in ("histogram", "gradient")
+    }
     kernel = model.layers[0]
     histograms = train.Histograms(f"{kernel.name}/kernel/histogram")
     assert [h.step for h in histograms] == [0, 2]
@@ -96,8 +123,11 @@ def test_weight_and_gradient_histograms_every_histogram_freq_epochs(tmp_path):
     images = {tag: train.Images(tag)[-1] for tag in train.Tags()["images"]}
     # as in Keras, weights are squeezed first, so the last layer's bias (1,) has no image
     last = model.layers[1].name
-    assert set(images) == {f"{kernel.name}/kernel/image", f"{kernel.name}/bias/image",
-                           f"{last}/kernel/image"}
+    assert set(images) == {
+        f"{kernel.name}/kernel/image",
+        f"{kernel.name}/bias/image",
+        f"{last}/kernel/image",
+    }
     # kernel (3, 4) drawn as is; bias (4,) and kernel (4, 1) (squeezed to (4,)) as a column
     sizes = {tag: (image.height, image.width) for tag, image in images.items()}
     assert sizes[f"{kernel.name}/kernel/image"] == (3, 4)
@@ -157,19 +187,31 @@ def test_two_quick_runs_in_one_log_dir_keep_both_event_files(tmp_path):
 
 def test_steps_per_second(tmp_path):
     model, (x, y) = small_model(), regression_data()
-    model.fit(x, y, epochs=2, batch_size=10, verbose=0,
-              callbacks=[TensorBoard(tmp_path, write_steps_per_second=True)])
+    model.fit(
+        x,
+        y,
+        epochs=2,
+        batch_size=10,
+        verbose=0,
+        callbacks=[TensorBoard(tmp_path, write_steps_per_second=True)],
+    )
     rates = scalars(read_events(tmp_path / "train"), "epoch_steps_per_second")
     assert len(rates) == 2 and all(rate > 0 for _, rate in rates)
 
 
 def test_argument_errors_and_warnings(tmp_path):
-    with pytest.raises(ValueError, match=r"`update_freq` of TensorBoard, expected 'epoch', "
-                                         r"'batch' or a positive integer\. Received: "
-                                         r"update_freq='step'"):
+    with pytest.raises(
+        ValueError,
+        match=r"`update_freq` of TensorBoard, expected 'epoch', "
+        r"'batch' or a positive integer\. Received: "
+        r"update_freq='step'",
+    ):
         TensorBoard(tmp_path, update_freq="step")
-    with pytest.raises(ValueError, match=r"`histogram_freq` of TensorBoard, expected a "
-                                         r"non-negative integer\. Received: histogram_freq=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"`histogram_freq` of TensorBoard, expected a "
+        r"non-negative integer\. Received: histogram_freq=-1",
+    ):
         TensorBoard(tmp_path, histogram_freq=-1)
     with pytest.warns(UserWarning, match="profiling and embeddings need TensorFlow"):
         TensorBoard(tmp_path, profile_batch=2)

@@ -35,8 +35,9 @@ def require_mpi() -> str:
     mpiexec = find_mpiexec()
     if mpiexec is None:
         pytest.skip("no mpiexec found (pip install 'npkeras[dist]' brings Open MPI's)")
-    version = subprocess.run([mpiexec, "--version"], capture_output=True, text=True, timeout=30,
-                             check=False)
+    version = subprocess.run(
+        [mpiexec, "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
     if "Open MPI" not in version.stdout + version.stderr:
         pytest.skip(f"{mpiexec} is not Open MPI's; these launches use its options")
     return mpiexec
@@ -45,12 +46,29 @@ def require_mpi() -> str:
 def run_worker(processes: int, *args: str) -> subprocess.CompletedProcess:
     """Run the worker on ``processes`` processes; returns the finished process (text)."""
     mpiexec = require_mpi()
-    env = dict(os.environ,
-               OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_btl="self,sm",  # shared memory only: start-up 0.07 s instead of 1 s
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               PYTHONPATH=SOURCE + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    command = [mpiexec, "-n", str(processes), "--oversubscribe", "--bind-to", "none",
-               "--timeout", str(MPI_TIMEOUT), sys.executable, WORKER, *args]
-    return subprocess.run(command, env=env, capture_output=True, text=True,
-                          timeout=MPI_TIMEOUT + 30, check=False)
+    env = dict(
+        os.environ,
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_btl="self,sm",  # shared memory only: start-up 0.07 s instead of 1 s
+        OPENBLAS_NUM_THREADS="1",
+        OMP_NUM_THREADS="1",
+        MKL_NUM_THREADS="1",
+        PYTHONPATH=SOURCE + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    command = [
+        mpiexec,
+        "-n",
+        str(processes),
+        "--oversubscribe",
+        "--bind-to",
+        "none",
+        "--timeout",
+        str(MPI_TIMEOUT),
+        sys.executable,
+        WORKER,
+        *args,
+    ]
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=MPI_TIMEOUT + 30, check=False
+    )

@@ -31,11 +31,18 @@ def make_data():
 def make_model(dtype):
     backend.set_floatx(dtype)
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input(shape=(FEATURES,)),
-                              keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(CLASSES, activation="softmax")])
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(FEATURES,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(CLASSES, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -85,22 +92,35 @@ def train(out, dtype="float64", epochs=3, fail_step=None, backup=None, fail_epoc
         model = make_model(dtype)
         callbacks = []
         if out is not None and backup is None:
-            callbacks += [LoggedCheckpoint(os.path.join(out, "ckpt-{epoch}.weights.npz"),
-                                           os.path.join(out, "saves.log")),
-                          keras.callbacks.CSVLogger(os.path.join(out, "log.csv"))]
+            callbacks += [
+                LoggedCheckpoint(
+                    os.path.join(out, "ckpt-{epoch}.weights.npz"), os.path.join(out, "saves.log")
+                ),
+                keras.callbacks.CSVLogger(os.path.join(out, "log.csv")),
+            ]
         if backup is not None:
             callbacks.append(keras.callbacks.BackupAndRestore(backup))
         if fail_step is not None or fail_epoch is not None:
             callbacks.append(RaiseAt(1, os.path.join(out, "failed_at"), fail_step, fail_epoch))
-        history = model.fit(x, y, batch_size=BATCH, epochs=epochs, validation_data=(xv, yv),
-                            callbacks=callbacks, verbose=0)
-        result = {"rank": distribution.rank, "size": distribution.world_size,
-                  "weights": np.concatenate([w.ravel() for w in model.get_weights()]),
-                  "epochs": np.array(history.epoch),
-                  "evaluate": np.array(model.evaluate(xv, yv, batch_size=7, verbose=0)),
-                  "predict": model.predict(x, batch_size=50, verbose=0),
-                  # the next draws of the generator dropout would use
-                  "random": backend.rng().random(3)}
+        history = model.fit(
+            x,
+            y,
+            batch_size=BATCH,
+            epochs=epochs,
+            validation_data=(xv, yv),
+            callbacks=callbacks,
+            verbose=0,
+        )
+        result = {
+            "rank": distribution.rank,
+            "size": distribution.world_size,
+            "weights": np.concatenate([w.ravel() for w in model.get_weights()]),
+            "epochs": np.array(history.epoch),
+            "evaluate": np.array(model.evaluate(xv, yv, batch_size=7, verbose=0)),
+            "predict": model.predict(x, batch_size=50, verbose=0),
+            # the next draws of the generator dropout would use
+            "random": backend.rng().random(3),
+        }
         result.update({f"history/{k}": np.array(v) for k, v in history.history.items()})
     finally:
         keras.distribution.set_distribution(None)

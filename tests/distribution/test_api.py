@@ -20,8 +20,14 @@ def _one_process_again():
 
 def _model(seed=0):
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dropout(0.2), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(1),
+        ]
+    )
     model.compile(optimizer="adam", loss="mse", metrics=["mae"])
     return model
 
@@ -56,8 +62,11 @@ def test_one_process_world_lists_one_cpu_and_no_gpu():
     assert keras.distribution.list_devices() == ["cpu:0"]
     assert keras.distribution.list_devices("gpu") == []
     data_parallel = keras.distribution.DataParallel()
-    assert (data_parallel.num_processes, data_parallel.data_shard_id,
-            data_parallel.num_model_replicas) == (1, 0, 1)
+    assert (
+        data_parallel.num_processes,
+        data_parallel.data_shard_id,
+        data_parallel.num_model_replicas,
+    ) == (1, 0, 1)
     assert data_parallel.device_mesh.shape == (1,)
     assert data_parallel.batch_dim_name == "batch"
     assert "mpi4py.MPI" not in sys.modules  # one process never starts MPI
@@ -113,8 +122,11 @@ def test_shards_are_disjoint_blocks_covering_the_batch():
 
 
 def test_batch_size_below_process_count_is_refused():
-    with pytest.raises(ValueError, match="needs batch_size and the number of samples to be at "
-                                         "least 4; received batch_size=2 with 100 samples"):
+    with pytest.raises(
+        ValueError,
+        match="needs batch_size and the number of samples to be at "
+        "least 4; received batch_size=2 with 100 samples",
+    ):
         _as_rank(0, 4).check_batch_size(2, 100)
     _as_rank(0, 4).check_batch_size(4, 4)
     _as_rank(0, 4, auto_shard_dataset=False).check_batch_size(2, 2)
@@ -149,8 +161,15 @@ class _SecondProcess(seam.Distribution):
         return False
 
 
-@pytest.mark.parametrize("make", [lambda: metrics.MeanAbsoluteError(), lambda: metrics.AUC(),
-                                  lambda: metrics.R2Score(), lambda: metrics.Precision()])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: metrics.MeanAbsoluteError(),
+        lambda: metrics.AUC(),
+        lambda: metrics.R2Score(),
+        lambda: metrics.Precision(),
+    ],
+)
 def test_summed_metric_states_give_the_metric_of_all_samples(make):
     rng = np.random.default_rng(1)
     y_true = (rng.random((40, 1)) > 0.5).astype("float64")
@@ -199,14 +218,16 @@ def test_each_process_takes_its_rows_of_array_and_generator_batches():
     x, y = _data()
     model = _model()
     model.predict(x[:1], verbose=0)  # built
-    generator_batches = [(x[i:i + 10], y[i:i + 10]) for i in range(0, 37, 10)]
+    generator_batches = [(x[i : i + 10], y[i : i + 10]) for i in range(0, 37, 10)]
     parts = {"arrays": [], "generator": []}
     for rank in range(2):
         keras.distribution.set_distribution(_as_rank(rank, 2))
-        parts["arrays"].append([xb[0] for xb, _, _ in
-                                model._batches([[x], [y], None], 37, 10, False)])
-        parts["generator"].append([xb[0] for xb, _, _ in
-                                   model._iter_generator(generator_batches, None, "fit")])
+        parts["arrays"].append(
+            [xb[0] for xb, _, _ in model._batches([[x], [y], None], 37, 10, False)]
+        )
+        parts["generator"].append(
+            [xb[0] for xb, _, _ in model._iter_generator(generator_batches, None, "fit")]
+        )
     for source, (first, second) in parts.items():
         assert [len(b) for b in first] == [5, 5, 5, 3], source  # last batch: 7 rows = 3 + 4
         assert [len(b) for b in second] == [5, 5, 5, 4], source

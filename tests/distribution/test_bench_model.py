@@ -18,7 +18,9 @@ def test_ring_allreduce_time_has_bandwidth_and_latency_terms():
     expected = megabyte * 8 / gigabit + 2 * bench_dist.NETWORK_LATENCY_S
     assert bench_dist.ring_allreduce_s(2, megabyte, gigabit) == pytest.approx(expected)
     # the bandwidth term tends to 2 x bytes / bandwidth
-    many = bench_dist.ring_allreduce_s(1000, megabyte, gigabit) - 1998 * bench_dist.NETWORK_LATENCY_S
+    many = (
+        bench_dist.ring_allreduce_s(1000, megabyte, gigabit) - 1998 * bench_dist.NETWORK_LATENCY_S
+    )
     assert many == pytest.approx(2 * megabyte * 8 / gigabit, rel=1e-2)
 
 

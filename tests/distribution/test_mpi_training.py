@@ -67,10 +67,14 @@ def test_data_parallel_epoch_metrics_evaluate_predict_equal_one_process(job, one
     processes, out = job
     reference = one_process["float64"]
     for r in _ranks(out, "float64", processes):
-        for key in ("history/loss", "history/accuracy", "history/val_loss",
-                    "history/val_accuracy", "evaluate"):
-            np.testing.assert_allclose(r[key], reference[key], rtol=1e-12, atol=1e-12,
-                                       err_msg=key)
+        for key in (
+            "history/loss",
+            "history/accuracy",
+            "history/val_loss",
+            "history/val_accuracy",
+            "evaluate",
+        ):
+            np.testing.assert_allclose(r[key], reference[key], rtol=1e-12, atol=1e-12, err_msg=key)
         # predict returns every row on every process, in order
         assert r["predict"].shape == reference["predict"].shape
         np.testing.assert_allclose(r["predict"], reference["predict"], atol=1e-12)
@@ -97,7 +101,10 @@ def test_data_parallel_only_chief_writes_checkpoints_and_csv(job):
         savers = f.read().split()
     assert savers == ["0"] * 6  # 3 epochs in float64 then 3 in float32, chief only
     assert sorted(p for p in os.listdir(out) if p.startswith("ckpt")) == [
-        "ckpt-1.weights.npz", "ckpt-2.weights.npz", "ckpt-3.weights.npz"]
+        "ckpt-1.weights.npz",
+        "ckpt-2.weights.npz",
+        "ckpt-3.weights.npz",
+    ]
     with open(os.path.join(out, "log.csv")) as f:
         lines = f.read().splitlines()
     assert lines[0].startswith("epoch,") and len(lines) == 4
@@ -108,8 +115,9 @@ def test_data_parallel_failure_aborts_job_and_backup_resumes(tmp_path, one_proce
     message; a relaunch resumes from the chief's backup and ends where an uninterrupted
     run does."""
     backup = str(tmp_path / "backup")
-    failed = run_worker(2, str(tmp_path), "--backup", backup, "--fail-epoch", "1",
-                        "--fail-step", "5")
+    failed = run_worker(
+        2, str(tmp_path), "--backup", backup, "--fail-epoch", "1", "--fail-step", "5"
+    )
     ended = time.time()
     with open(tmp_path / "failed_at") as f:
         failed_at = float(f.read())

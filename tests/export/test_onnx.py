@@ -49,51 +49,105 @@ def sequential(input_shape, *stack):
     return keras.Sequential([keras.Input(shape=input_shape), *stack])
 
 
-ACTIVATIONS = ["linear", "relu", "sigmoid", "tanh", "softmax", "log_softmax", "softplus",
-               "softsign", "exponential", "elu", "selu", "gelu", "silu", "swish",
-               "hard_sigmoid", "leaky_relu"]
+ACTIVATIONS = [
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "softplus",
+    "softsign",
+    "exponential",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "hard_sigmoid",
+    "leaky_relu",
+]
 
 
 def test_every_registered_activation_is_tested():
     assert set(exportable_activations()) <= set(ACTIVATIONS)
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS + [
-    keras.activations.LeakyReLU(0.3), keras.activations.ELU(0.5),
-    keras.activations.GELU(approximate=True), keras.activations.Softmax(axis=1)])
+@pytest.mark.parametrize(
+    "activation",
+    ACTIVATIONS
+    + [
+        keras.activations.LeakyReLU(0.3),
+        keras.activations.ELU(0.5),
+        keras.activations.GELU(approximate=True),
+        keras.activations.Softmax(axis=1),
+    ],
+)
 def test_dense_with_each_activation(activation, tmp_path):
     model = sequential((5,), layers.Dense(4, activation=activation))
     assert_same_outputs(model, [data(7, 5)], tmp_path)
 
 
-@pytest.mark.parametrize("make_layer, input_shape", [
-    (lambda: layers.Dense(3, use_bias=False), (4,)),
-    (lambda: layers.Dense(3, activation="relu"), (2, 4)),  # Dense on a rank-3 input
-    (lambda: layers.Activation("tanh"), (4,)),
-    (lambda: layers.Dropout(0.5), (4,)),
-    (lambda: layers.Flatten(), (2, 3, 2)),
-    (lambda: layers.Reshape((3, 2)), (6,)),
-    (lambda: layers.Reshape((-1, 2)), (2, 3)),
-    (lambda: layers.Normalization(mean=[1.0, 2.0], variance=[4.0, 0.25]), (2,)),
-    (lambda: layers.Normalization(mean=[1.0, 2.0], variance=[4.0, 0.0], invert=True), (2,)),
-], ids=["dense-nobias", "dense-rank3", "activation", "dropout", "flatten", "reshape",
-        "reshape-minus1", "normalization", "normalization-invert"])
+@pytest.mark.parametrize(
+    "make_layer, input_shape",
+    [
+        (lambda: layers.Dense(3, use_bias=False), (4,)),
+        (lambda: layers.Dense(3, activation="relu"), (2, 4)),  # Dense on a rank-3 input
+        (lambda: layers.Activation("tanh"), (4,)),
+        (lambda: layers.Dropout(0.5), (4,)),
+        (lambda: layers.Flatten(), (2, 3, 2)),
+        (lambda: layers.Reshape((3, 2)), (6,)),
+        (lambda: layers.Reshape((-1, 2)), (2, 3)),
+        (lambda: layers.Normalization(mean=[1.0, 2.0], variance=[4.0, 0.25]), (2,)),
+        (lambda: layers.Normalization(mean=[1.0, 2.0], variance=[4.0, 0.0], invert=True), (2,)),
+    ],
+    ids=[
+        "dense-nobias",
+        "dense-rank3",
+        "activation",
+        "dropout",
+        "flatten",
+        "reshape",
+        "reshape-minus1",
+        "normalization",
+        "normalization-invert",
+    ],
+)
 def test_single_layer(make_layer, input_shape, tmp_path):
     model = sequential(input_shape, make_layer())
     assert_same_outputs(model, [data(3, *input_shape)], tmp_path)
 
 
-@pytest.mark.parametrize("merge", [layers.Add, layers.Subtract, layers.Multiply,
-                                   layers.Average, layers.Maximum, layers.Minimum,
-                                   layers.Concatenate, lambda: layers.Concatenate(axis=1)])
+@pytest.mark.parametrize(
+    "merge",
+    [
+        layers.Add,
+        layers.Subtract,
+        layers.Multiply,
+        layers.Average,
+        layers.Maximum,
+        layers.Minimum,
+        layers.Concatenate,
+        lambda: layers.Concatenate(axis=1),
+    ],
+)
 def test_merge_layers_in_a_functional_model(merge, tmp_path):
     a, b = keras.Input(shape=(2, 3), name="a"), keras.Input(shape=(2, 3), name="b")
     model = keras.Model([a, b], merge()([a, b]))
     assert_same_outputs(model, [data(4, 2, 3, seed=1), data(4, 2, 3, seed=2)], tmp_path)
 
 
-@pytest.mark.parametrize("merge", [layers.Add, layers.Multiply, layers.Average,
-                                   layers.Maximum, layers.Minimum, layers.Concatenate])
+@pytest.mark.parametrize(
+    "merge",
+    [
+        layers.Add,
+        layers.Multiply,
+        layers.Average,
+        layers.Maximum,
+        layers.Minimum,
+        layers.Concatenate,
+    ],
+)
 def test_merges_of_three_inputs(merge, tmp_path):
     inputs = [keras.Input(shape=(3,)) for _ in range(3)]
     model = keras.Model(inputs, merge()(inputs))
@@ -105,9 +159,15 @@ def test_mixed_model_nested_shared_and_multi_output(tmp_path):
     extra = keras.Input(shape=(2, 2), name="extra")
     norm = layers.Normalization()
     norm.adapt(data(50, 6, seed=3))
-    tower = keras.Sequential([keras.Input(shape=(6,)), layers.Dense(5, activation="relu"),
-                              layers.Dropout(0.2), layers.Dense(4, activation="tanh")],
-                             name="tower")
+    tower = keras.Sequential(
+        [
+            keras.Input(shape=(6,)),
+            layers.Dense(5, activation="relu"),
+            layers.Dropout(0.2),
+            layers.Dense(4, activation="tanh"),
+        ],
+        name="tower",
+    )
     inner_in = keras.Input(shape=(4,))
     head = keras.Model(inner_in, layers.Dense(4, activation="elu")(inner_in), name="head")
     shared = layers.Dense(4, activation="swish", name="shared")
@@ -136,8 +196,9 @@ def test_model_export_is_keras_call_with_batch_axis_free(tmp_path):
     assert session.get_inputs()[0].shape == ["batch", 3]
     for batch in (1, 5):
         x = data(batch, 3)
-        np.testing.assert_allclose(session.run(None, {model.input_names[0]: x})[0],
-                                   model.predict(x, verbose=0), atol=1e-6)
+        np.testing.assert_allclose(
+            session.run(None, {model.input_names[0]: x})[0], model.predict(x, verbose=0), atol=1e-6
+        )
 
 
 def test_export_prints_where_it_went(tmp_path, capsys):
@@ -147,14 +208,17 @@ def test_export_prints_where_it_went(tmp_path, capsys):
 
 class Cube(Layer):
     def forward(self, x, training=False):
-        return x ** 3
+        return x**3
 
 
 def test_unexportable_layer_is_named_with_the_exportable_list(tmp_path):
     model = sequential((3,), layers.Dense(2), Cube(name="cube"))
-    with pytest.raises(ValueError, match=r"Cannot export layer 'cube' \(Cube\) to ONNX: no "
-                                         r"converter is registered for Cube\. Exportable layers: "
-                                         r"\['Activation', 'Add', .*'Dense'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cannot export layer 'cube' \(Cube\) to ONNX: no "
+        r"converter is registered for Cube\. Exportable layers: "
+        r"\['Activation', 'Add', .*'Dense'",
+    ):
         model.export(tmp_path / "m.onnx", format="onnx")
 
 
@@ -179,16 +243,22 @@ def test_unexportable_activation_is_named(tmp_path):
             return x * x
 
     model = sequential((3,), layers.Dense(2, activation=Square(), name="dense_sq"))
-    with pytest.raises(ValueError, match=r"Cannot export activation 'square' of layer 'dense_sq' "
-                                         r"\(Dense\) to ONNX.*Exportable activations: \['elu'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Cannot export activation 'square' of layer 'dense_sq' "
+        r"\(Dense\) to ONNX.*Exportable activations: \['elu'",
+    ):
         model.export(tmp_path / "m.onnx", format="onnx")
 
 
 def test_export_argument_errors(tmp_path):
     model = sequential((3,), layers.Dense(2))
-    with pytest.raises(ValueError, match=r"cannot export format='tf_saved_model': it exports "
-                                         r"\['onnx'\]\. Call model.export\(filepath, "
-                                         r"format='onnx'\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot export format='tf_saved_model': it exports "
+        r"\['onnx'\]\. Call model.export\(filepath, "
+        r"format='onnx'\)",
+    ):
         model.export(tmp_path / "m")
     with pytest.raises(ValueError, match="`input_signature` is not supported"):
         model.export(tmp_path / "m.onnx", format="onnx", input_signature=[(None, 3)])

@@ -34,6 +34,7 @@ def gradient_errors(layer, inputs, **call):
     """Relative errors of dL/d(each input) and dL/d(each weight) for L = sum(y * r), the
     layer called with ``call`` options (masks...). Zero-gradient weights are compared
     absolutely (a key bias cannot change softmax(q k^T): its gradient is exactly 0)."""
+
     def run():
         out = layer.forward(inputs, **call)
         return out[0] if isinstance(out, tuple) else out
@@ -84,16 +85,20 @@ def test_masked_softmax_values_and_fully_masked_rows():
 
 
 # -- EinsumDense ------------------------------------------------------------------------
-@pytest.mark.parametrize("equation, output_shape, bias_axes, input_shape, out, kernel, bias", [
-    ("ab,bc->ac", 4, "c", (3,), (4,), (3, 4), (4,)),
-    ("abc,cde->abde", (None, 2, 5), "de", (3, 6), (3, 2, 5), (6, 2, 5), (2, 5)),
-    ("abc,cde->abde", (None, 2, 5), "d", (3, 6), (3, 2, 5), (6, 2, 5), (2, 1)),
-    ("abcd,cde->abe", (None, 4), "e", (3, 2, 5), (3, 4), (2, 5, 4), (4,)),
-    ("...b,bc->...c", 4, None, (2, 3, 6), (2, 3, 4), (6, 4), None),
-    ("abc,cd->abd", (None, 3), "b", (5, 2), (5, 3), (2, 3), (5, 1)),
-])
-def test_einsum_dense_layouts_and_gradients(equation, output_shape, bias_axes, input_shape,
-                                            out, kernel, bias):
+@pytest.mark.parametrize(
+    "equation, output_shape, bias_axes, input_shape, out, kernel, bias",
+    [
+        ("ab,bc->ac", 4, "c", (3,), (4,), (3, 4), (4,)),
+        ("abc,cde->abde", (None, 2, 5), "de", (3, 6), (3, 2, 5), (6, 2, 5), (2, 5)),
+        ("abc,cde->abde", (None, 2, 5), "d", (3, 6), (3, 2, 5), (6, 2, 5), (2, 1)),
+        ("abcd,cde->abe", (None, 4), "e", (3, 2, 5), (3, 4), (2, 5, 4), (4,)),
+        ("...b,bc->...c", 4, None, (2, 3, 6), (2, 3, 4), (6, 4), None),
+        ("abc,cd->abd", (None, 3), "b", (5, 2), (5, 3), (2, 3), (5, 1)),
+    ],
+)
+def test_einsum_dense_layouts_and_gradients(
+    equation, output_shape, bias_axes, input_shape, out, kernel, bias
+):
     def make():
         return EinsumDense(equation, output_shape, bias_axes=bias_axes, activation="tanh")
 
@@ -112,11 +117,14 @@ def test_einsum_dense_matches_einsum():
     np.testing.assert_allclose(layer(x), expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"equation": "ab->b", "output_shape": 2}, "`equation`"),
-    ({"equation": "ab,bc->ac", "output_shape": 2, "bias_axes": "z"}, "`bias_axes`"),
-    ({"equation": "a...b,bc->a...c", "output_shape": 2}, "ellipsis"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"equation": "ab->b", "output_shape": 2}, "`equation`"),
+        ({"equation": "ab,bc->ac", "output_shape": 2, "bias_axes": "z"}, "`bias_axes`"),
+        ({"equation": "a...b,bc->a...c", "output_shape": 2}, "ellipsis"),
+    ],
+)
 def test_einsum_dense_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         EinsumDense(**kwargs)
@@ -132,7 +140,15 @@ def test_mha_weights_follow_keras_layout():
     mha = MultiHeadAttention(num_heads=2, key_dim=3, value_dim=4, output_shape=5)
     mha(np.ones((1, 4, 6)), np.ones((1, 5, 7)), np.ones((1, 5, 8)))
     assert [w.shape for w in mha.get_weights()] == [
-        (6, 2, 3), (2, 3), (8, 2, 3), (2, 3), (7, 2, 4), (2, 4), (2, 4, 5), (5,)]
+        (6, 2, 3),
+        (2, 3),
+        (8, 2, 3),
+        (2, 3),
+        (7, 2, 4),
+        (2, 4),
+        (2, 4, 5),
+        (5,),
+    ]
     assert [v.path for v in mha.weights][:2] == ["query/kernel", "query/bias"]
     assert mha.count_params() == 6 * 6 + 6 + 8 * 6 + 6 + 7 * 8 + 8 + 8 * 5 + 5
 
@@ -153,18 +169,26 @@ def test_mha_forward_matches_direct_formula():
     np.testing.assert_allclose(y, np.einsum("bqhk,hkd->bqd", o, wo) + bo, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("call", [
-    {},
-    {"use_causal_mask": True},
-    {"value_mask": np.array([[1, 1, 0, 0, 1], [1, 1, 1, 1, 0]], bool)},
-    {"query_mask": np.array([[1, 1, 0, 1], [1, 0, 0, 0]], bool), "use_causal_mask": True},
-    {"attention_mask": np.random.default_rng(3).random((2, 4, 5)) > 0.4,
-     "key_mask": np.array([[1, 0, 1, 1, 1], [1, 1, 1, 1, 1]], bool)},
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        {},
+        {"use_causal_mask": True},
+        {"value_mask": np.array([[1, 1, 0, 0, 1], [1, 1, 1, 1, 0]], bool)},
+        {"query_mask": np.array([[1, 1, 0, 1], [1, 0, 0, 0]], bool), "use_causal_mask": True},
+        {
+            "attention_mask": np.random.default_rng(3).random((2, 4, 5)) > 0.4,
+            "key_mask": np.array([[1, 0, 1, 1, 1], [1, 1, 1, 1, 1]], bool),
+        },
+    ],
+)
 def test_mha_gradients(float64, call):
     rng = np.random.default_rng(0)
-    q, v, k = (rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 5, 7)),
-               rng.standard_normal((2, 5, 3)))
+    q, v, k = (
+        rng.standard_normal((2, 4, 6)),
+        rng.standard_normal((2, 5, 7)),
+        rng.standard_normal((2, 5, 3)),
+    )
     mha = MultiHeadAttention(num_heads=2, key_dim=3, value_dim=4, output_shape=5)
     mha(q, v, k)
     assert_gradients(mha, [q, v, k], **call)
@@ -192,8 +216,13 @@ def test_mha_self_attention_gradients_and_scores_output(float64):
     mha.forward([x, xv], return_attention_scores=True)
     dx = mha.backward([dy, r])
     assert relative_error(dx[0], numerical_gradient(loss, x)) < TOL
-    assert relative_error(mha._query_dense.grads["kernel"],
-                          numerical_gradient(loss, mha._query_dense.params["kernel"])) < TOL
+    assert (
+        relative_error(
+            mha._query_dense.grads["kernel"],
+            numerical_gradient(loss, mha._query_dense.params["kernel"]),
+        )
+        < TOL
+    )
 
 
 def test_mha_attention_axes_2d(float64):
@@ -245,9 +274,21 @@ def test_gqa_gradients_and_layout(float64):
     gqa = GroupedQueryAttention(head_dim=3, num_query_heads=4, num_key_value_heads=2)
     gqa(q, v)
     assert [w.shape for w in gqa.get_weights()] == [
-        (6, 4, 3), (4, 3), (7, 2, 3), (2, 3), (7, 2, 3), (2, 3), (4, 3, 6), (6,)]
-    assert_gradients(gqa, [q, v], use_causal_mask=True,
-                     value_mask=np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool))
+        (6, 4, 3),
+        (4, 3),
+        (7, 2, 3),
+        (2, 3),
+        (7, 2, 3),
+        (2, 3),
+        (4, 3, 6),
+        (6,),
+    ]
+    assert_gradients(
+        gqa,
+        [q, v],
+        use_causal_mask=True,
+        value_mask=np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool),
+    )
 
 
 def test_gqa_equals_mha_with_repeated_kv_heads():
@@ -258,17 +299,30 @@ def test_gqa_equals_mha_with_repeated_kv_heads():
     mha = MultiHeadAttention(num_heads=4, key_dim=3)
     mha(q, v)
     wq, bq, wk, bk, wv, bv, wo, bo = gqa.get_weights()
-    mha.set_weights([wq, bq, np.repeat(wk, 2, axis=1), np.repeat(bk, 2, axis=0),
-                     np.repeat(wv, 2, axis=1), np.repeat(bv, 2, axis=0), wo, bo])
+    mha.set_weights(
+        [
+            wq,
+            bq,
+            np.repeat(wk, 2, axis=1),
+            np.repeat(bk, 2, axis=0),
+            np.repeat(wv, 2, axis=1),
+            np.repeat(bv, 2, axis=0),
+            wo,
+            bo,
+        ]
+    )
     np.testing.assert_allclose(mha(q, v), y, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: MultiHeadAttention(num_heads=0, key_dim=2), "`num_heads`"),
-    (lambda: MultiHeadAttention(num_heads=2, key_dim=2, dropout=1.0), "`dropout`"),
-    (lambda: MultiHeadAttention(2, 2, output_shape=(3, 4)), "one axis"),
-    (lambda: GroupedQueryAttention(2, 3, 2), "divisible"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: MultiHeadAttention(num_heads=0, key_dim=2), "`num_heads`"),
+        (lambda: MultiHeadAttention(num_heads=2, key_dim=2, dropout=1.0), "`dropout`"),
+        (lambda: MultiHeadAttention(2, 2, output_shape=(3, 4)), "one axis"),
+        (lambda: GroupedQueryAttention(2, 3, 2), "divisible"),
+    ],
+)
 def test_heads_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
@@ -307,16 +361,21 @@ def test_attention_layers_masked_gradients(float64, make):
     layer([q, v])
     for name in layer.params:  # move scales away from 1 so their gradient shows
         layer.params[name][...] = 1.3 * layer.params[name] + 0.1
-    mask = [np.array([[1, 1, 0, 1], [1, 0, 0, 0]], bool),
-            np.array([[1, 1, 0, 0, 1], [1, 1, 1, 1, 0]], bool)]
+    mask = [
+        np.array([[1, 1, 0, 1], [1, 0, 0, 0]], bool),
+        np.array([[1, 1, 0, 0, 1], [1, 1, 1, 1, 0]], bool),
+    ]
     assert_gradients(layer, [q, v], mask=mask, use_causal_mask=True)
 
 
 def test_attention_dot_values_and_masks():
     q = np.array([[[1.0, 0.0], [0.0, 1.0]]])
     v = np.array([[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]])
-    out, scores = Attention()([q, v], return_attention_scores=True,
-                              mask=[np.array([[True, False]]), np.array([[True, True, False]])])
+    out, scores = Attention()(
+        [q, v],
+        return_attention_scores=True,
+        mask=[np.array([[True, False]]), np.array([[True, True, False]])],
+    )
     s = q[0] @ v[0, :2].T
     p = np.exp(s) / np.exp(s).sum(-1, keepdims=True)
     np.testing.assert_allclose(scores[0, :, :2], p, rtol=1e-6)
@@ -335,11 +394,21 @@ def test_attention_errors():
 
 
 def test_configs_round_trip():
-    for layer in (MultiHeadAttention(2, 3, value_dim=4, dropout=0.1, output_shape=5,
-                                     attention_axes=[1], use_bias=False, seed=3),
-                  GroupedQueryAttention(2, 4, 2, dropout=0.2),
-                  Attention(use_scale=True, score_mode="concat", dropout=0.1),
-                  AdditiveAttention(use_scale=False)):
+    for layer in (
+        MultiHeadAttention(
+            2,
+            3,
+            value_dim=4,
+            dropout=0.1,
+            output_shape=5,
+            attention_axes=[1],
+            use_bias=False,
+            seed=3,
+        ),
+        GroupedQueryAttention(2, 4, 2, dropout=0.2),
+        Attention(use_scale=True, score_mode="concat", dropout=0.1),
+        AdditiveAttention(use_scale=False),
+    ):
         config = json.loads(json.dumps(layer.get_config()))
         twin = layer_classes()[type(layer).__name__].from_config(config)
         assert twin.get_config() == {**config, "name": twin.name}
@@ -367,10 +436,12 @@ def test_model_gradients_through_encoder_block(float64):
     inp = keras.Input((4, 6))
     model = keras.Model(inp, keras.layers.Flatten()(encoder_block(inp, 2, 3, 8, causal=True)))
     x = np.random.default_rng(0).standard_normal((2, 4, 6))
-    report = keras.utils.check_gradients(model, x) if hasattr(keras.utils, "check_gradients") \
-        else None
+    report = (
+        keras.utils.check_gradients(model, x) if hasattr(keras.utils, "check_gradients") else None
+    )
     if report is None:
         from npkeras.utils.gradcheck import check_gradients
+
         report = check_gradients(model, x)
     bad = {k: e for k, e in report.errors.items() if e > TOL and "key/bias" not in k}
     assert not bad, bad
@@ -397,8 +468,11 @@ def test_transformer_block_learns_and_round_trips(tmp_path):
     h = encoder_block(h, heads=2, key_dim=8, ff=32)
     out = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(h))
     model = keras.Model(inp, out)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     model.fit(x, y, epochs=12, batch_size=32, verbose=0)
     x_test, y_test = _sequence_task(512, rng)
     accuracy = model.evaluate(x_test, y_test, verbose=0)[1]
@@ -406,8 +480,9 @@ def test_transformer_block_learns_and_round_trips(tmp_path):
     path = str(tmp_path / "block.keras")
     model.save(path)
     again = keras.models.load_model(path)
-    np.testing.assert_allclose(again.predict(x_test, verbose=0), model.predict(x_test, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        again.predict(x_test, verbose=0), model.predict(x_test, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_saved_graph_keeps_call_options(tmp_path):
@@ -417,13 +492,13 @@ def test_saved_graph_keeps_call_options(tmp_path):
     path = str(tmp_path / "causal.keras")
     model.save(path)
     again = keras.models.load_model(path)
-    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-6)
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     # causal: the first position's output ignores later positions
     x2 = x.copy()
     x2[:, 1:] += 1.0
-    np.testing.assert_allclose(again.predict(x2, verbose=0)[:, 0], model.predict(x, verbose=0)[:, 0],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        again.predict(x2, verbose=0)[:, 0], model.predict(x, verbose=0)[:, 0], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_blocked_threaded_core_equals_one_block(float64, monkeypatch):
@@ -454,8 +529,12 @@ def test_blocked_threaded_core_equals_one_block(float64, monkeypatch):
 def test_shared_inputs_project_once_and_gradients_add(float64, shared):
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal((2, 4, 6)), rng.standard_normal((2, 4, 6))
-    q, v, k = {"query_value": (a, a, b), "query_key": (a, b, a), "value_key": (a, b, b),
-               "all": (a, a, a)}[shared]
+    q, v, k = {
+        "query_value": (a, a, b),
+        "query_key": (a, b, a),
+        "value_key": (a, b, b),
+        "all": (a, a, a),
+    }[shared]
     mha = MultiHeadAttention(2, 3)
     mha(q, v, k)
     distinct = MultiHeadAttention(2, 3)

@@ -8,32 +8,40 @@ from tests.helpers import check_layer
 
 
 # -- gradients, shapes, parameter counts and config round-trips ---------------------------
-@pytest.mark.parametrize("kwargs, out_shape", [
-    ({}, (5, 3)),
-    ({"padding": "same"}, (7, 3)),
-    ({"padding": "causal", "dilation_rate": 2}, (7, 3)),
-    ({"strides": 2, "padding": "same"}, (4, 3)),
-    ({"strides": 3}, (2, 3)),
-    ({"groups": 2, "filters": 4}, (5, 4)),
-    ({"data_format": "channels_first"}, (3, 5)),
-    ({"activation": "tanh", "use_bias": False}, (5, 3)),
-])
+@pytest.mark.parametrize(
+    "kwargs, out_shape",
+    [
+        ({}, (5, 3)),
+        ({"padding": "same"}, (7, 3)),
+        ({"padding": "causal", "dilation_rate": 2}, (7, 3)),
+        ({"strides": 2, "padding": "same"}, (4, 3)),
+        ({"strides": 3}, (2, 3)),
+        ({"groups": 2, "filters": 4}, (5, 4)),
+        ({"data_format": "channels_first"}, (3, 5)),
+        ({"activation": "tanh", "use_bias": False}, (5, 3)),
+    ],
+)
 def test_conv1d_gradients(kwargs, out_shape):
     kwargs = {"filters": 3, "kernel_size": 3, **kwargs}
     input_shape = (4, 7) if kwargs.get("data_format") == "channels_first" else (7, 4)
     groups = kwargs.get("groups", 1)
-    params = 3 * (4 // groups) * kwargs["filters"] + (kwargs["filters"] if kwargs.get("use_bias", True) else 0)
+    params = 3 * (4 // groups) * kwargs["filters"] + (
+        kwargs["filters"] if kwargs.get("use_bias", True) else 0
+    )
     check_layer(lambda: layers.Conv1D(**kwargs), input_shape, out_shape, expected_params=params)
 
 
-@pytest.mark.parametrize("kwargs, out_shape", [
-    ({}, (4, 3, 3)),
-    ({"kernel_size": (2, 3), "strides": (2, 1)}, (3, 3, 3)),
-    ({"padding": "same", "strides": 2}, (3, 3, 3)),
-    ({"dilation_rate": (2, 1)}, (2, 3, 3)),
-    ({"groups": 2, "filters": 2, "padding": "same"}, (6, 5, 2)),
-    ({"data_format": "channels_first", "activation": "relu"}, (3, 4, 3)),
-])
+@pytest.mark.parametrize(
+    "kwargs, out_shape",
+    [
+        ({}, (4, 3, 3)),
+        ({"kernel_size": (2, 3), "strides": (2, 1)}, (3, 3, 3)),
+        ({"padding": "same", "strides": 2}, (3, 3, 3)),
+        ({"dilation_rate": (2, 1)}, (2, 3, 3)),
+        ({"groups": 2, "filters": 2, "padding": "same"}, (6, 5, 2)),
+        ({"data_format": "channels_first", "activation": "relu"}, (3, 4, 3)),
+    ],
+)
 def test_conv2d_gradients(kwargs, out_shape):
     kwargs = {"filters": 3, "kernel_size": 3, **kwargs}
     shape = (2, 6, 5) if kwargs.get("data_format") == "channels_first" else (6, 5, 2)
@@ -41,43 +49,67 @@ def test_conv2d_gradients(kwargs, out_shape):
 
 
 def test_conv3d_gradients():
-    check_layer(lambda: layers.Conv3D(2, (2, 3, 2), padding="same", strides=(1, 2, 1)),
-                (3, 4, 2, 2), (3, 2, 2, 2), expected_params=2 * 3 * 2 * 2 * 2 + 2)
-    check_layer(lambda: layers.Conv3D(2, 2, dilation_rate=(1, 2, 1), groups=2,
-                                      data_format="channels_first"),
-                (2, 3, 4, 3), (2, 2, 2, 2))
+    check_layer(
+        lambda: layers.Conv3D(2, (2, 3, 2), padding="same", strides=(1, 2, 1)),
+        (3, 4, 2, 2),
+        (3, 2, 2, 2),
+        expected_params=2 * 3 * 2 * 2 * 2 + 2,
+    )
+    check_layer(
+        lambda: layers.Conv3D(
+            2, 2, dilation_rate=(1, 2, 1), groups=2, data_format="channels_first"
+        ),
+        (2, 3, 4, 3),
+        (2, 2, 2, 2),
+    )
 
 
-@pytest.mark.parametrize("make, shape, out_shape", [
-    (lambda: layers.DepthwiseConv2D(3, depth_multiplier=2), (5, 4, 2), (3, 2, 4)),
-    (lambda: layers.DepthwiseConv2D(2, strides=2, padding="same", activation="tanh"),
-     (5, 4, 3), (3, 2, 3)),
-    (lambda: layers.DepthwiseConv1D(3, padding="causal", dilation_rate=2), (6, 2), (6, 2)),
-    (lambda: layers.SeparableConv2D(3, 2, depth_multiplier=2), (4, 4, 2), (3, 3, 3)),
-    (lambda: layers.SeparableConv2D(2, 3, padding="same", data_format="channels_first"),
-     (2, 4, 3), (2, 4, 3)),
-    (lambda: layers.SeparableConv1D(3, 3, strides=2), (7, 2), (3, 3)),
-])
+@pytest.mark.parametrize(
+    "make, shape, out_shape",
+    [
+        (lambda: layers.DepthwiseConv2D(3, depth_multiplier=2), (5, 4, 2), (3, 2, 4)),
+        (
+            lambda: layers.DepthwiseConv2D(2, strides=2, padding="same", activation="tanh"),
+            (5, 4, 3),
+            (3, 2, 3),
+        ),
+        (lambda: layers.DepthwiseConv1D(3, padding="causal", dilation_rate=2), (6, 2), (6, 2)),
+        (lambda: layers.SeparableConv2D(3, 2, depth_multiplier=2), (4, 4, 2), (3, 3, 3)),
+        (
+            lambda: layers.SeparableConv2D(2, 3, padding="same", data_format="channels_first"),
+            (2, 4, 3),
+            (2, 4, 3),
+        ),
+        (lambda: layers.SeparableConv1D(3, 3, strides=2), (7, 2), (3, 3)),
+    ],
+)
 def test_depthwise_and_separable_gradients(make, shape, out_shape):
     check_layer(make, shape, out_shape)
 
 
-@pytest.mark.parametrize("kwargs, out_shape", [
-    ({}, (6, 5, 3)),
-    ({"strides": 2}, (9, 7, 3)),
-    ({"strides": 2, "padding": "same"}, (8, 6, 3)),
-    ({"strides": (2, 3), "output_padding": (1, 2)}, (10, 11, 3)),
-    ({"strides": 3, "padding": "same", "output_padding": 1}, (11, 8, 3)),
-    ({"dilation_rate": 2, "padding": "same"}, (4, 3, 3)),
-    ({"kernel_size": 2, "strides": 3}, (12, 9, 3)),
-    ({"data_format": "channels_first", "activation": "sigmoid"}, (3, 6, 5)),
-])
+@pytest.mark.parametrize(
+    "kwargs, out_shape",
+    [
+        ({}, (6, 5, 3)),
+        ({"strides": 2}, (9, 7, 3)),
+        ({"strides": 2, "padding": "same"}, (8, 6, 3)),
+        ({"strides": (2, 3), "output_padding": (1, 2)}, (10, 11, 3)),
+        ({"strides": 3, "padding": "same", "output_padding": 1}, (11, 8, 3)),
+        ({"dilation_rate": 2, "padding": "same"}, (4, 3, 3)),
+        ({"kernel_size": 2, "strides": 3}, (12, 9, 3)),
+        ({"data_format": "channels_first", "activation": "sigmoid"}, (3, 6, 5)),
+    ],
+)
 def test_conv2d_transpose_gradients(kwargs, out_shape):
     kwargs = {"filters": 3, "kernel_size": 3, **kwargs}
     shape = (2, 4, 3) if kwargs.get("data_format") == "channels_first" else (4, 3, 2)
     kernel_size = kwargs["kernel_size"]
-    check_layer(lambda: layers.Conv2DTranspose(**kwargs), shape, out_shape,
-                expected_params=kernel_size * kernel_size * 3 * 2 + 3)
+    check_layer(
+        lambda: layers.Conv2DTranspose(**kwargs),
+        shape,
+        out_shape,
+        expected_params=kernel_size * kernel_size * 3 * 2 + 3,
+    )
 
 
 def test_conv1d_and_conv3d_transpose_gradients():
@@ -116,9 +148,15 @@ def test_default_names_are_keras_snake_case():
 def test_output_shapes_of_keras_documented_examples():
     rng = np.random.default_rng(0)
     assert layers.Conv1D(32, 3, activation="relu")(rng.random((4, 10, 128))).shape == (4, 8, 32)
-    assert layers.Conv2D(32, 3, activation="relu")(rng.random((4, 10, 10, 128))).shape == (4, 8, 8, 32)
+    assert layers.Conv2D(32, 3, activation="relu")(rng.random((4, 10, 10, 128))).shape == (
+        4,
+        8,
+        8,
+        32,
+    )
     assert layers.Conv2DTranspose(32, 2, 2, activation="relu")(
-        rng.random((4, 10, 8, 128))).shape == (4, 20, 16, 32)
+        rng.random((4, 10, 8, 128))
+    ).shape == (4, 20, 16, 32)
     assert layers.Conv3D(32, 3)(rng.random((4, 10, 10, 10, 3))).shape == (4, 8, 8, 8, 32)
     assert layers.Conv2D(2, 3).compute_output_shape((None, None, 9, 1)) == (None, None, 7, 2)
 
@@ -174,30 +212,44 @@ def test_backward_skips_the_input_gradient_when_not_needed_and_adds_gradients():
 def test_activity_regularizer_adds_its_loss_and_gradient(float64):
     rng = np.random.default_rng(0)
     x, dy = rng.random((2, 2, 4)), rng.random((2, 3, 2))  # channels first
-    layer = layers.Conv1D(3, 3, data_format="channels_first",
-                          activity_regularizer=keras.regularizers.L2(0.5))
+    layer = layers.Conv1D(
+        3, 3, data_format="channels_first", activity_regularizer=keras.regularizers.L2(0.5)
+    )
     plain = layers.Conv1D(3, 3, data_format="channels_first")
     y = layer(x)
     plain(x)
     plain.set_weights(layer.get_weights())
-    np.testing.assert_allclose(layer.activity_loss, 0.5 * np.sum(y ** 2))
+    np.testing.assert_allclose(layer.activity_loss, 0.5 * np.sum(y**2))
     # d(0.5 * sum(y^2))/dy = y: the penalised layer's backward equals the plain one fed dy + y
     np.testing.assert_allclose(layer.backward(dy), plain.backward(dy + y))
 
 
 # -- errors --------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, message", [
-    ({"kernel_size": 0}, r"`kernel_size` of Conv2D layer .* tuple of 2 positive integers. Received: kernel_size=0"),
-    ({"kernel_size": (3, 3, 3)}, r"Received: kernel_size=\(3, 3, 3\)"),
-    ({"kernel_size": "3"}, r"Received: kernel_size='3'"),
-    ({"strides": (1, -1)}, r"`strides`"),
-    ({"padding": "full"}, r"`padding` of Conv2D .* one of 'valid', 'same'. Received: padding='full'"),
-    ({"padding": "causal"}, r"Received: padding='causal'"),
-    ({"data_format": "NHWC"}, r"`data_format`"),
-    ({"filters": 0}, r"`filters` of Conv2D .* positive integer. Received: filters=0"),
-    ({"filters": 6, "groups": 4}, r"filters must be evenly divisible by the number of groups"),
-    ({"strides": 2, "dilation_rate": 2}, r"`strides > 1` not supported in conjunction with `dilation_rate > 1`"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"kernel_size": 0},
+            r"`kernel_size` of Conv2D layer .* tuple of 2 positive integers. Received: "
+            r"kernel_size=0",
+        ),
+        ({"kernel_size": (3, 3, 3)}, r"Received: kernel_size=\(3, 3, 3\)"),
+        ({"kernel_size": "3"}, r"Received: kernel_size='3'"),
+        ({"strides": (1, -1)}, r"`strides`"),
+        (
+            {"padding": "full"},
+            r"`padding` of Conv2D .* one of 'valid', 'same'. Received: padding='full'",
+        ),
+        ({"padding": "causal"}, r"Received: padding='causal'"),
+        ({"data_format": "NHWC"}, r"`data_format`"),
+        ({"filters": 0}, r"`filters` of Conv2D .* positive integer. Received: filters=0"),
+        ({"filters": 6, "groups": 4}, r"filters must be evenly divisible by the number of groups"),
+        (
+            {"strides": 2, "dilation_rate": 2},
+            r"`strides > 1` not supported in conjunction with `dilation_rate > 1`",
+        ),
+    ],
+)
 def test_conv2d_rejects_bad_arguments(kwargs, message):
     kwargs = {"filters": 2, "kernel_size": 3, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -205,9 +257,14 @@ def test_conv2d_rejects_bad_arguments(kwargs, message):
 
 
 def test_conv_rejects_bad_inputs():
-    with pytest.raises(ValueError, match=r"Conv2D layer .* expects inputs of rank 4 .* \(None, 5, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"Conv2D layer .* expects inputs of rank 4 .* \(None, 5, 5\)"
+    ):
         layers.Conv2D(2, 3)(np.zeros((2, 5, 5)))
-    with pytest.raises(ValueError, match=r"input channels must be evenly divisible .* groups=2, but the input has 3 channels"):
+    with pytest.raises(
+        ValueError,
+        match=r"input channels must be evenly divisible .* groups=2, but the input has 3 channels",
+    ):
         layers.Conv2D(2, 3, groups=2)(np.zeros((1, 5, 5, 3)))
     with pytest.raises(ValueError, match=r"too small for kernel_size=\(3, 3\)"):
         layers.Conv2D(2, 3)(np.zeros((1, 2, 5, 1)))
@@ -221,14 +278,16 @@ def test_conv_rejects_bad_inputs():
 
 # -- models: training, summary, saving -----------------------------------------------------
 def _digits_cnn():
-    return keras.Sequential([
-        keras.Input(shape=(8, 8, 1)),
-        layers.Conv2D(32, 3, activation="relu", padding="same"),
-        layers.MaxPooling2D(),
-        layers.Conv2D(32, 3, activation="relu", padding="same"),
-        layers.Flatten(),
-        layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 1)),
+            layers.Conv2D(32, 3, activation="relu", padding="same"),
+            layers.MaxPooling2D(),
+            layers.Conv2D(32, 3, activation="relu", padding="same"),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 @pytest.mark.slow
@@ -241,8 +300,11 @@ def test_cnn_on_digits_reaches_98_percent():
     x, y = x[order], y[order]
     cut = int(0.8 * len(x))
     model = _digits_cnn()
-    model.compile(optimizer=keras.optimizers.Adam(0.002), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.002),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     # small matrices: one BLAS thread is as fast, and immune to a busy shared machine
     with threadpoolctl.threadpool_limits(1):
         model.fit(x[:cut], y[:cut], epochs=10, batch_size=32, verbose=0)
@@ -252,17 +314,19 @@ def test_cnn_on_digits_reaches_98_percent():
 
 def test_summary_and_save_load_round_trip(tmp_path):
     keras.backend.clear_session()
-    model = keras.Sequential([
-        keras.Input(shape=(8, 8, 2)),
-        layers.Conv2D(4, 3, padding="same", activation="relu"),
-        layers.DepthwiseConv2D(3, depth_multiplier=2),
-        layers.SeparableConv2D(3, 2, strides=2, padding="same"),
-        layers.Conv2DTranspose(2, 2, strides=2, data_format="channels_last"),
-        layers.MaxPooling2D(),
-        layers.AveragePooling2D(padding="same"),
-        layers.GlobalMaxPooling2D(),
-        layers.Dense(3),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(8, 8, 2)),
+            layers.Conv2D(4, 3, padding="same", activation="relu"),
+            layers.DepthwiseConv2D(3, depth_multiplier=2),
+            layers.SeparableConv2D(3, 2, strides=2, padding="same"),
+            layers.Conv2DTranspose(2, 2, strides=2, data_format="channels_last"),
+            layers.MaxPooling2D(),
+            layers.AveragePooling2D(padding="same"),
+            layers.GlobalMaxPooling2D(),
+            layers.Dense(3),
+        ]
+    )
     lines = []
     model.summary(print_fn=lines.append)
     text = "\n".join(lines)
@@ -276,17 +340,24 @@ def test_summary_and_save_load_round_trip(tmp_path):
     path = tmp_path / "cnn.npkeras"
     model.save(path)
     loaded = keras.models.load_model(path)
-    assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+    names = [type(layer).__name__ for layer in loaded.layers]
+    assert names == [type(layer).__name__ for layer in model.layers]
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
 def test_softmax_runs_over_the_outputs_last_axis_as_in_keras():
     # channels_first: Keras applies activation(outputs), so softmax covers the width axis
     # (no bias: a per-channel shift along the softmax axis has a zero gradient)
-    check_layer(lambda: layers.Conv2D(3, 2, activation="softmax", data_format="channels_first",
-                                      use_bias=False), (2, 4, 5), (3, 3, 4))
+    check_layer(
+        lambda: layers.Conv2D(
+            3, 2, activation="softmax", data_format="channels_first", use_bias=False
+        ),
+        (2, 4, 5),
+        (3, 3, 4),
+    )
     y = layers.Conv2D(3, 2, activation="softmax", data_format="channels_first")(
-        np.random.default_rng(0).random((2, 2, 4, 5)))
+        np.random.default_rng(0).random((2, 2, 4, 5))
+    )
     np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-6)
     y = layers.Conv1D(3, 2, activation="softmax")(np.random.default_rng(0).random((2, 4, 5)))
     np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-6)

@@ -2,12 +2,27 @@ import numpy as np
 import pytest
 
 import npkeras as keras
-from npkeras.layers.base import BackwardContext
 from npkeras import layers
+from npkeras.layers.base import BackwardContext
 from tests.helpers import check_layer
 
-ACTIVATIONS = ["linear", "relu", "leaky_relu", "elu", "selu", "gelu", "sigmoid", "tanh", "softmax",
-               "log_softmax", "softplus", "softsign", "silu", "hard_sigmoid", "exponential"]
+ACTIVATIONS = [
+    "linear",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "softplus",
+    "softsign",
+    "silu",
+    "hard_sigmoid",
+    "exponential",
+]
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -71,33 +86,47 @@ def test_dense_rejects_bad_units(units):
 def test_dense_rejects_input_with_other_last_dimension():
     layer = layers.Dense(2, name="dense_in")
     layer(np.zeros((4, 3)))
-    with pytest.raises(ValueError, match=r"Layer 'dense_in' expects inputs whose last dimension is 3, "
-                                         r"but received shape \(32, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Layer 'dense_in' expects inputs whose last dimension is 3, "
+        r"but received shape \(32, 5\)",
+    ):
         layer(np.zeros((32, 5)))
 
 
 def test_set_weights_wrong_count_names_layer():
     layer = layers.Dense(2, name="d2")
     layer(np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"Layer 'd2' expects 2 weight array\(s\) \(kernel, bias\), but received 1"):
+    with pytest.raises(
+        ValueError, match=r"Layer 'd2' expects 2 weight array\(s\) \(kernel, bias\), but received 1"
+    ):
         layer.set_weights([np.zeros((3, 2))])
 
 
 def test_set_weights_wrong_shape_names_expected_and_received():
     layer = layers.Dense(2, name="d3")
     layer(np.zeros((1, 3)))
-    with pytest.raises(ValueError, match=r"Layer 'd3' weight 'kernel' has shape \(3, 2\), but the array "
-                                         r"provided has shape \(2, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Layer 'd3' weight 'kernel' has shape \(3, 2\), but the array "
+        r"provided has shape \(2, 3\)",
+    ):
         layer.set_weights([np.zeros((2, 3)), np.zeros(2)])
 
 
 def test_non_numeric_input_is_refused():
-    with pytest.raises(TypeError, match=r"`inputs` must be a numeric array, but received dtype <U1"):
+    with pytest.raises(
+        TypeError, match=r"`inputs` must be a numeric array, but received dtype <U1"
+    ):
         layers.Dense(2)(np.array([["a", "b"]]))
 
 
 def test_unknown_activation_lists_valid_names():
-    with pytest.raises(ValueError, match=r"Unknown activation: 'rellu'. Did you mean 'relu'\?.*Valid activations are: .*sigmoid"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown activation: 'rellu'. Did you mean 'relu'\?.*Valid activations are: "
+              r".*sigmoid",
+    ):
         layers.Dense(2, activation="rellu")
 
 
@@ -122,7 +151,9 @@ def test_flatten_and_reshape_gradients():
 
 
 def test_reshape_rejects_incompatible_target():
-    with pytest.raises(ValueError, match=r"cannot reshape inputs of shape \(None, 5\) to target_shape=\(2, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"cannot reshape inputs of shape \(None, 5\) to target_shape=\(2, 2\)"
+    ):
         keras.Sequential([keras.Input(shape=(5,)), layers.Reshape((2, 2))])
 
 
@@ -160,7 +191,9 @@ def test_dense_regularizers_add_to_gradients():
     layer = layers.Dense(2, kernel_regularizer=keras.regularizers.L2(0.1))
     layer(np.ones((1, 3)))
     w = layer.get_weights()[0]
-    assert layer.regularization_loss() == pytest.approx(0.1 * float((w.astype(np.float64) ** 2).sum()), rel=1e-6)
+    assert layer.regularization_loss() == pytest.approx(
+        0.1 * float((w.astype(np.float64) ** 2).sum()), rel=1e-6
+    )
     layer.zero_grads()
     layer.add_regularization_grads()
     np.testing.assert_allclose(layer.grads["kernel"], 0.2 * w, rtol=1e-6)
@@ -195,8 +228,14 @@ def test_dense_on_long_sequences_gradients():
         errors = check_layer_gradients(layer, x)
         assert max(errors.values()) < 1e-6, errors
         # in a model the training step lets the layer overwrite its gradients (fresh)
-        model = keras.Sequential([keras.Input((600, 3)), layers.Dense(2, activation="tanh"),
-                                  layers.Flatten(), layers.Dense(1)])
+        model = keras.Sequential(
+            [
+                keras.Input((600, 3)),
+                layers.Dense(2, activation="tanh"),
+                layers.Flatten(),
+                layers.Dense(1),
+            ]
+        )
         model.compile(optimizer="sgd", loss="mse")
         y = np.random.default_rng(1).standard_normal((2, 1))
         model.train_on_batch(x, y)  # leaves stale gradients behind

@@ -17,8 +17,12 @@ class CustomDense(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
-        self.w = self.add_weight(shape=(input_shape[-1], self.units),
-                                 initializer="glorot_uniform", trainable=True, name="kernel")
+        self.w = self.add_weight(
+            shape=(input_shape[-1], self.units),
+            initializer="glorot_uniform",
+            trainable=True,
+            name="kernel",
+        )
         self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
 
     def call(self, inputs):
@@ -46,7 +50,10 @@ def test_custom_dense_trains_to_the_builtin_weights(float64):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((64, 5)), rng.standard_normal((64, 2))
     results = []
-    for make in (lambda: CustomDense(4, activation="relu"), lambda: layers.Dense(4, activation="relu")):
+    for make in (
+        lambda: CustomDense(4, activation="relu"),
+        lambda: layers.Dense(4, activation="relu"),
+    ):
         keras.utils.set_random_seed(3)
         model = keras.Sequential([keras.Input(shape=(5,)), make(), layers.Dense(2)])
         model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
@@ -58,10 +65,20 @@ def test_custom_dense_trains_to_the_builtin_weights(float64):
 
 def test_custom_layer_in_a_sequential_passes_the_model_gradient_check(float64):
     rng = np.random.default_rng(1)
-    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(3, activation="tanh"),
-                              Residual(), CustomDense(2), layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,)),
+            layers.Dense(3, activation="tanh"),
+            Residual(),
+            CustomDense(2),
+            layers.Dense(1),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
-    assert check_model_gradients(model, rng.standard_normal((6, 3)), rng.standard_normal((6, 1))) < 1e-6
+    assert (
+        check_model_gradients(model, rng.standard_normal((6, 3)), rng.standard_normal((6, 1)))
+        < 1e-6
+    )
 
 
 def test_custom_layer_input_and_weight_gradients(float64):
@@ -76,7 +93,10 @@ def test_custom_layer_input_and_weight_gradients(float64):
 def test_sublayers_and_variables_are_tracked():
     block = Residual()
     block(np.zeros((2, 3), dtype="float32"))
-    assert [v.path for v in block.weights] == [f"{block.inner.name}/kernel", f"{block.inner.name}/bias"]
+    assert [v.path for v in block.weights] == [
+        f"{block.inner.name}/kernel",
+        f"{block.inner.name}/bias",
+    ]
     assert len(block.trainable_variables) == 2
     block.trainable = False
     assert block.inner.trainable is False and block.trainable_weights == []
@@ -108,8 +128,9 @@ def test_output_shape_inferred_by_running_call():
 
 def test_custom_layer_saves_and_loads(tmp_path):
     keras.saving.register_serializable()(CustomDense)
-    model = keras.Sequential([keras.Input(shape=(3,)), CustomDense(4, activation="relu"),
-                              layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input(shape=(3,)), CustomDense(4, activation="relu"), layers.Dense(1)]
+    )
     model.compile(optimizer="adam", loss="mse")
     x = np.random.default_rng(0).standard_normal((8, 3)).astype("float32")
     model.fit(x, x[:, :1], epochs=1, verbose=0)

@@ -32,7 +32,9 @@ def test_lambda_saving_needs_a_registered_function(tmp_path):
     x = np.ones((2, 3), dtype="float32")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     unsaved = keras.Sequential([keras.Input((3,)), layers.Lambda(lambda t: t * 2.0)])
-    with pytest.raises(ValueError, match=r"cannot be saved: its function '<lambda>' is not registered"):
+    with pytest.raises(
+        ValueError, match=r"cannot be saved: its function '<lambda>' is not registered"
+    ):
         unsaved.save(tmp_path / "no.keras")
     with pytest.raises(ValueError, match="Unknown Lambda function 'Missing>f'"):
         layers.Lambda.from_config({"function": {"class_name": "function", "config": "Missing>f"}})
@@ -44,8 +46,9 @@ def test_lambda_trains_inside_a_model(rng):
     keras.utils.set_random_seed(0)
     x = rng.standard_normal((64, 2)).astype("float32")
     y = (x[:, :1] * 3.0).astype("float32")
-    model = keras.Sequential([keras.Input((2,)), layers.Dense(4),
-                              layers.Lambda(lambda t: t * 2.0), layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((2,)), layers.Dense(4), layers.Lambda(lambda t: t * 2.0), layers.Dense(1)]
+    )
     model.compile(keras.optimizers.SGD(0.05), "mse")
     history = model.fit(x, y, epochs=20, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < 0.05 * history.history["loss"][0]

@@ -5,7 +5,9 @@ from npkeras import layers
 from tests.helpers import check_layer
 
 
-@pytest.mark.parametrize("cls", [layers.Add, layers.Multiply, layers.Average, layers.Maximum, layers.Minimum])
+@pytest.mark.parametrize(
+    "cls", [layers.Add, layers.Multiply, layers.Average, layers.Maximum, layers.Minimum]
+)
 def test_elementwise_merge_gradients(cls):
     check_layer(lambda: cls(), [(4,), (4,), (4,)], (4,))
 

@@ -26,19 +26,27 @@ def test_normalization_needs_both_statistics():
         layers.Normalization(mean=[0.0])
 
 
-@pytest.mark.parametrize("kwargs, input_shape, params", [
-    ({}, (5,), 10),
-    ({"axis": [1, 2]}, (2, 3), 12),
-    ({"axis": 1}, (3, 2), 6),
-    ({"center": False, "epsilon": 0.1}, (4,), 4),
-    ({"scale": False}, (2, 4), 4),
-    ({"rms_scaling": True}, (2, 4), 4),
-    ({"rms_scaling": True, "axis": [-2, -1]}, (2, 3), 6),
-])
+@pytest.mark.parametrize(
+    "kwargs, input_shape, params",
+    [
+        ({}, (5,), 10),
+        ({"axis": [1, 2]}, (2, 3), 12),
+        ({"axis": 1}, (3, 2), 6),
+        ({"center": False, "epsilon": 0.1}, (4,), 4),
+        ({"scale": False}, (2, 4), 4),
+        ({"rms_scaling": True}, (2, 4), 4),
+        ({"rms_scaling": True, "axis": [-2, -1]}, (2, 3), 6),
+    ],
+)
 def test_layer_normalization_check_layer(kwargs, input_shape, params):
-    check_layer(lambda: layers.LayerNormalization(
-        gamma_initializer="random_normal", beta_initializer="random_normal", **kwargs),
-        input_shape, input_shape, expected_params=params)
+    check_layer(
+        lambda: layers.LayerNormalization(
+            gamma_initializer="random_normal", beta_initializer="random_normal", **kwargs
+        ),
+        input_shape,
+        input_shape,
+        expected_params=params,
+    )
 
 
 def test_layer_normalization_numbers_and_weights(rng):
@@ -56,20 +64,28 @@ def test_layer_normalization_numbers_and_weights(rng):
     np.testing.assert_allclose(y, x / np.sqrt(var + 1e-3), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, input_shape", [
-    ({"groups": 2}, (4,)),
-    ({"groups": 3}, (2, 6)),
-    ({"groups": -1}, (3, 2)),               # instance normalization
-    ({"groups": 1, "center": False}, (2, 3)),
-    ({"groups": 2, "axis": 1}, (4, 3)),     # channels_first
-    ({"groups": 2, "axis": 1, "scale": False}, (2, 2, 2)),
-])
+@pytest.mark.parametrize(
+    "kwargs, input_shape",
+    [
+        ({"groups": 2}, (4,)),
+        ({"groups": 3}, (2, 6)),
+        ({"groups": -1}, (3, 2)),  # instance normalization
+        ({"groups": 1, "center": False}, (2, 3)),
+        ({"groups": 2, "axis": 1}, (4, 3)),  # channels_first
+        ({"groups": 2, "axis": 1, "scale": False}, (2, 2, 2)),
+    ],
+)
 def test_group_normalization_check_layer(kwargs, input_shape):
     channels = input_shape[kwargs.get("axis", 0) - 1]
     params = channels * (kwargs.get("center", True) + kwargs.get("scale", True))
-    check_layer(lambda: layers.GroupNormalization(
-        gamma_initializer="random_normal", beta_initializer="random_normal", **kwargs),
-        input_shape, input_shape, expected_params=params)
+    check_layer(
+        lambda: layers.GroupNormalization(
+            gamma_initializer="random_normal", beta_initializer="random_normal", **kwargs
+        ),
+        input_shape,
+        input_shape,
+        expected_params=params,
+    )
 
 
 def test_group_normalization_numbers(rng):
@@ -86,9 +102,14 @@ def test_group_normalization_numbers(rng):
 
 
 def test_group_normalization_errors():
-    with pytest.raises(ValueError, match="number of groups \\(4\\) cannot be more than the number of channels \\(3\\)"):
+    with pytest.raises(
+        ValueError,
+        match="number of groups \\(4\\) cannot be more than the number of channels \\(3\\)",
+    ):
         layers.GroupNormalization(groups=4)(np.zeros((1, 3)))
-    with pytest.raises(ValueError, match="number of groups \\(2\\) must divide the number of channels \\(3\\)"):
+    with pytest.raises(
+        ValueError, match="number of groups \\(2\\) must divide the number of channels \\(3\\)"
+    ):
         layers.GroupNormalization(groups=2)(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="invalid value for `groups`.*Received: groups=0"):
         layers.GroupNormalization(groups=0)
@@ -96,14 +117,19 @@ def test_group_normalization_errors():
         layers.GroupNormalization(axis=[1, 2])
 
 
-@pytest.mark.parametrize("kwargs, input_shape", [({}, (4,)), ({"axis": 1}, (3, 2)),
-                                                 ({"axis": [1, 2]}, (2, 3))])
+@pytest.mark.parametrize(
+    "kwargs, input_shape", [({}, (4,)), ({"axis": 1}, (3, 2)), ({"axis": [1, 2]}, (2, 3))]
+)
 def test_unit_normalization_check_layer(kwargs, input_shape):
     # inputs shifted off the seed's draws: check_layer's loss weights r equal x for batch 1,
     # and L = sum(x / |x| * x) is flat there (a zero gradient, relative error meaningless)
-    check_layer(lambda: layers.UnitNormalization(**kwargs), input_shape, input_shape,
-                expected_params=0,
-                inputs=lambda batch, rng: rng.standard_normal((batch,) + input_shape) + 0.5)
+    check_layer(
+        lambda: layers.UnitNormalization(**kwargs),
+        input_shape,
+        input_shape,
+        expected_params=0,
+        inputs=lambda batch, rng: rng.standard_normal((batch,) + input_shape) + 0.5,
+    )
 
 
 def test_unit_normalization_numbers_and_zero_vectors(float64):

@@ -9,35 +9,58 @@ WINDOWED = [layers.MaxPooling2D, layers.AveragePooling2D]
 
 
 @pytest.mark.parametrize("cls", WINDOWED)
-@pytest.mark.parametrize("kwargs, out_shape", [
-    ({}, (3, 2, 2)),
-    ({"pool_size": 3, "strides": 1}, (5, 3, 2)),
-    ({"pool_size": 3, "strides": 2, "padding": "same"}, (4, 3, 2)),
-    ({"pool_size": (2, 3), "strides": (1, 2)}, (6, 2, 2)),
-    ({"padding": "same"}, (4, 3, 2)),
-    ({"data_format": "channels_first"}, (2, 3, 2)),
-])
+@pytest.mark.parametrize(
+    "kwargs, out_shape",
+    [
+        ({}, (3, 2, 2)),
+        ({"pool_size": 3, "strides": 1}, (5, 3, 2)),
+        ({"pool_size": 3, "strides": 2, "padding": "same"}, (4, 3, 2)),
+        ({"pool_size": (2, 3), "strides": (1, 2)}, (6, 2, 2)),
+        ({"padding": "same"}, (4, 3, 2)),
+        ({"data_format": "channels_first"}, (2, 3, 2)),
+    ],
+)
 def test_pooling2d_gradients(cls, kwargs, out_shape):
     # inputs drawn from a continuous distribution: no ties, so the max is differentiable
     shape = (2, 7, 5) if kwargs.get("data_format") == "channels_first" else (7, 5, 2)
     check_layer(lambda: cls(**kwargs), shape, out_shape, expected_params=0)
 
 
-@pytest.mark.parametrize("cls, shape, kwargs, out_shape", [
-    (layers.MaxPooling1D, (7, 2), {"pool_size": 3, "strides": 2, "padding": "same"}, (4, 2)),
-    (layers.AveragePooling1D, (7, 2), {"pool_size": 3, "strides": 2, "padding": "same"}, (4, 2)),
-    (layers.AveragePooling1D, (2, 7), {"data_format": "channels_first"}, (2, 3)),
-    (layers.MaxPooling3D, (3, 4, 5, 1), {"padding": "same"}, (2, 2, 3, 1)),
-    (layers.AveragePooling3D, (3, 4, 5, 1), {"pool_size": (1, 2, 3), "padding": "same"},
-     (3, 2, 2, 1)),
-])
+@pytest.mark.parametrize(
+    "cls, shape, kwargs, out_shape",
+    [
+        (layers.MaxPooling1D, (7, 2), {"pool_size": 3, "strides": 2, "padding": "same"}, (4, 2)),
+        (
+            layers.AveragePooling1D,
+            (7, 2),
+            {"pool_size": 3, "strides": 2, "padding": "same"},
+            (4, 2),
+        ),
+        (layers.AveragePooling1D, (2, 7), {"data_format": "channels_first"}, (2, 3)),
+        (layers.MaxPooling3D, (3, 4, 5, 1), {"padding": "same"}, (2, 2, 3, 1)),
+        (
+            layers.AveragePooling3D,
+            (3, 4, 5, 1),
+            {"pool_size": (1, 2, 3), "padding": "same"},
+            (3, 2, 2, 1),
+        ),
+    ],
+)
 def test_pooling_1d_3d_gradients(cls, shape, kwargs, out_shape):
     check_layer(lambda: cls(**kwargs), shape, out_shape, expected_params=0)
 
 
-@pytest.mark.parametrize("cls", [layers.GlobalAveragePooling1D, layers.GlobalMaxPooling1D,
-                                 layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D,
-                                 layers.GlobalAveragePooling3D, layers.GlobalMaxPooling3D])
+@pytest.mark.parametrize(
+    "cls",
+    [
+        layers.GlobalAveragePooling1D,
+        layers.GlobalMaxPooling1D,
+        layers.GlobalAveragePooling2D,
+        layers.GlobalMaxPooling2D,
+        layers.GlobalAveragePooling3D,
+        layers.GlobalMaxPooling3D,
+    ],
+)
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_global_pooling_gradients(cls, data_format, keepdims):
@@ -97,7 +120,9 @@ def test_pooling_values_and_defaults():
     assert layer.pool_size == (2, 2) and layer.strides == (2, 2) and layer.padding == "valid"
     assert layers.MaxPooling1D(3).strides == (3,)
     np.testing.assert_array_equal(layer(x)[0, :, :, 0], [[5, 7], [13, 15]])
-    np.testing.assert_array_equal(layers.AveragePooling2D()(x)[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]])
+    np.testing.assert_array_equal(
+        layers.AveragePooling2D()(x)[0, :, :, 0], [[2.5, 4.5], [10.5, 12.5]]
+    )
     assert layers.MaxPooling2D(padding="same")(np.zeros((1, 5, 5, 3))).shape == (1, 3, 3, 3)
     assert layers.GlobalAveragePooling2D().compute_output_shape((None, 4, 4, 3)) == (None, 3)
     assert layers.MaxPooling2D().compute_output_shape((None, None, 6, 3)) == (None, None, 3, 3)
@@ -122,13 +147,17 @@ def test_pooling_skips_the_input_gradient_when_not_needed():
 def test_pooling_rejects_bad_arguments_and_inputs():
     with pytest.raises(ValueError, match=r"`pool_size` of MaxPooling2D .* Received: pool_size=0"):
         layers.MaxPooling2D(0)
-    with pytest.raises(ValueError, match=r"`strides` of AveragePooling1D .* Received: strides=\(1, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"`strides` of AveragePooling1D .* Received: strides=\(1, 1\)"
+    ):
         layers.AveragePooling1D(2, strides=(1, 1))
     with pytest.raises(ValueError, match=r"`padding` .* Received: padding='causal'"):
         layers.MaxPooling1D(padding="causal")
     with pytest.raises(ValueError, match=r"`data_format` of GlobalMaxPooling2D"):
         layers.GlobalMaxPooling2D(data_format="NCHW")
-    with pytest.raises(ValueError, match=r"expects inputs of rank 4, but received input shape \(2, 4, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"expects inputs of rank 4, but received input shape \(2, 4, 4\)"
+    ):
         layers.MaxPooling2D()(np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match=r"smaller than pool_size=\(3, 3\)"):
         layers.AveragePooling2D(3)(np.zeros((1, 2, 5, 1)))

@@ -36,45 +36,64 @@ def float64():
 
 
 # -- check_layer: shapes, parameter counts, config round trip, gradients --------------------
-@pytest.mark.parametrize("make_layer, output_shape, params", [
-    (lambda: SimpleRNN(2), (2,), 3 * 2 + 2 * 2 + 2),
-    (lambda: SimpleRNN(2, return_sequences=True, go_backwards=True), (STEPS, 2), 12),
-    (lambda: SimpleRNN(2, activation="relu", use_bias=False), (2,), 10),
-    (lambda: LSTM(2), (2,), 4 * (3 * 2 + 2 * 2 + 2)),
-    (lambda: LSTM(2, return_sequences=True), (STEPS, 2), 48),
-    (lambda: LSTM(2, go_backwards=True, unit_forget_bias=False), (2,), 48),
-    (lambda: LSTM(2, activation="softsign", recurrent_activation="hard_sigmoid"), (2,), 48),
-    (lambda: GRU(2), (2,), 3 * (3 * 2 + 2 * 2) + 2 * 6),
-    (lambda: GRU(2, return_sequences=True, go_backwards=True), (STEPS, 2), 42),
-    (lambda: GRU(2, reset_after=False), (2,), 3 * (3 * 2 + 2 * 2 + 2)),
-    (lambda: GRU(2, reset_after=False, return_sequences=True, use_bias=False), (STEPS, 2), 30),
-    (lambda: GRU(2, reset_after=False, activation="selu"), (2,), 36),
-    (lambda: RNN(SimpleRNNCell(2)), (2,), 12),
-    (lambda: RNN([LSTMCell(2), GRUCell(3)], return_sequences=True), (STEPS, 3), 48 + 63),
-    (lambda: RNN(StackedRNNCells([GRUCell(2, reset_after=False), SimpleRNNCell(2)]),
-                 go_backwards=True), (2,), 36 + 10),
-    (lambda: Bidirectional(LSTM(2)), (4,), 96),
-    (lambda: Bidirectional(GRU(2, return_sequences=True), merge_mode="sum"), (STEPS, 2), 84),
-    (lambda: Bidirectional(SimpleRNN(2, return_sequences=True), merge_mode="mul"),
-     (STEPS, 2), 24),
-    (lambda: Bidirectional(LSTM(2), merge_mode="ave",
-                           backward_layer=GRU(2, go_backwards=True)), (2,), 48 + 42),
-    (lambda: TimeDistributed(Dense(2)), (STEPS, 2), 8),
-    (lambda: TimeDistributed(Dense(2, activation="tanh")), (STEPS, 2), 8),
-])
+@pytest.mark.parametrize(
+    "make_layer, output_shape, params",
+    [
+        (lambda: SimpleRNN(2), (2,), 3 * 2 + 2 * 2 + 2),
+        (lambda: SimpleRNN(2, return_sequences=True, go_backwards=True), (STEPS, 2), 12),
+        (lambda: SimpleRNN(2, activation="relu", use_bias=False), (2,), 10),
+        (lambda: LSTM(2), (2,), 4 * (3 * 2 + 2 * 2 + 2)),
+        (lambda: LSTM(2, return_sequences=True), (STEPS, 2), 48),
+        (lambda: LSTM(2, go_backwards=True, unit_forget_bias=False), (2,), 48),
+        (lambda: LSTM(2, activation="softsign", recurrent_activation="hard_sigmoid"), (2,), 48),
+        (lambda: GRU(2), (2,), 3 * (3 * 2 + 2 * 2) + 2 * 6),
+        (lambda: GRU(2, return_sequences=True, go_backwards=True), (STEPS, 2), 42),
+        (lambda: GRU(2, reset_after=False), (2,), 3 * (3 * 2 + 2 * 2 + 2)),
+        (lambda: GRU(2, reset_after=False, return_sequences=True, use_bias=False), (STEPS, 2), 30),
+        (lambda: GRU(2, reset_after=False, activation="selu"), (2,), 36),
+        (lambda: RNN(SimpleRNNCell(2)), (2,), 12),
+        (lambda: RNN([LSTMCell(2), GRUCell(3)], return_sequences=True), (STEPS, 3), 48 + 63),
+        (
+            lambda: RNN(
+                StackedRNNCells([GRUCell(2, reset_after=False), SimpleRNNCell(2)]),
+                go_backwards=True,
+            ),
+            (2,),
+            36 + 10,
+        ),
+        (lambda: Bidirectional(LSTM(2)), (4,), 96),
+        (lambda: Bidirectional(GRU(2, return_sequences=True), merge_mode="sum"), (STEPS, 2), 84),
+        (
+            lambda: Bidirectional(SimpleRNN(2, return_sequences=True), merge_mode="mul"),
+            (STEPS, 2),
+            24,
+        ),
+        (
+            lambda: Bidirectional(
+                LSTM(2), merge_mode="ave", backward_layer=GRU(2, go_backwards=True)
+            ),
+            (2,),
+            48 + 42,
+        ),
+        (lambda: TimeDistributed(Dense(2)), (STEPS, 2), 8),
+        (lambda: TimeDistributed(Dense(2, activation="tanh")), (STEPS, 2), 8),
+    ],
+)
 def test_recurrent_layer_battery(make_layer, output_shape, params):
     check_layer(make_layer, (STEPS, FEATURES), output_shape, expected_params=params)
 
 
 def test_time_distributed_rank4_input():
-    check_layer(lambda: TimeDistributed(Dense(2)), (STEPS, 2, FEATURES), (STEPS, 2, 2),
-                expected_params=8)
+    check_layer(
+        lambda: TimeDistributed(Dense(2)), (STEPS, 2, FEATURES), (STEPS, 2, 2), expected_params=8
+    )
 
 
 # -- gradients of layers with several inputs or outputs (states, masks) ---------------------
 def _check_gradients(layer, x, initial_state=None, mask=None, seed=0):
     """Finite-difference check of dL/dx, dL/d(initial states) and every weight for
     ``L = sum_k sum(output_k * r_k)`` over every output (return_state gives several)."""
+
     def outputs():
         y = layer.forward(x, training=False, mask=mask, initial_state=initial_state)
         return y if isinstance(y, list) else [y]
@@ -90,8 +109,10 @@ def _check_gradients(layer, x, initial_state=None, mask=None, seed=0):
     grads = layer.backward(rs if len(rs) > 1 else rs[0])
     grads = grads if isinstance(grads, list) else [grads]
     arrays = [x] + list(initial_state or [])
-    errors = {f"input_{i}": relative_error(g, numerical_gradient(loss, a))
-              for i, (a, g) in enumerate(zip(arrays, grads))}
+    errors = {
+        f"input_{i}": relative_error(g, numerical_gradient(loss, a))
+        for i, (a, g) in enumerate(zip(arrays, grads))
+    }
     for name, value in all_params(layer).items():
         errors[name] = relative_error(all_grads(layer)[name], numerical_gradient(loss, value))
     for key, err in errors.items():
@@ -106,24 +127,30 @@ def _states(rng, sizes, batch=3):
 MASK = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 1, 0]], dtype=bool)
 
 
-@pytest.mark.parametrize("make_layer", [
-    lambda: SimpleRNN(2, return_state=True),
-    lambda: LSTM(2, return_state=True, return_sequences=True),
-    lambda: LSTM(2, return_state=True, go_backwards=True),
-    lambda: GRU(2, return_state=True, return_sequences=True),
-    lambda: GRU(2, return_state=True, reset_after=False, go_backwards=True),
-    lambda: RNN([LSTMCell(2), SimpleRNNCell(3)], return_state=True, return_sequences=True),
-    lambda: Bidirectional(LSTM(2, return_state=True, return_sequences=True)),
-    lambda: Bidirectional(GRU(2, return_state=True), merge_mode=None),
-])
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda: SimpleRNN(2, return_state=True),
+        lambda: LSTM(2, return_state=True, return_sequences=True),
+        lambda: LSTM(2, return_state=True, go_backwards=True),
+        lambda: GRU(2, return_state=True, return_sequences=True),
+        lambda: GRU(2, return_state=True, reset_after=False, go_backwards=True),
+        lambda: RNN([LSTMCell(2), SimpleRNNCell(3)], return_state=True, return_sequences=True),
+        lambda: Bidirectional(LSTM(2, return_state=True, return_sequences=True)),
+        lambda: Bidirectional(GRU(2, return_state=True), merge_mode=None),
+    ],
+)
 @pytest.mark.parametrize("with_mask", [False, True])
 def test_gradients_of_states_masks_and_initial_state(make_layer, with_mask, float64):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, STEPS, FEATURES))
     layer = make_layer()
     layer(x)
-    sizes = (layer.forward_layer.state_size + layer.backward_layer.state_size
-             if isinstance(layer, Bidirectional) else layer.state_size)
+    sizes = (
+        layer.forward_layer.state_size + layer.backward_layer.state_size
+        if isinstance(layer, Bidirectional)
+        else layer.state_size
+    )
     mask = MASK if with_mask else None
     _check_gradients(layer, x, mask=mask)
     _check_gradients(layer, x, initial_state=_states(rng, sizes), mask=mask)
@@ -146,10 +173,12 @@ def test_dropout_gradients_with_fixed_masks(float64):
     call, the training-mode function is deterministic and its gradients check out."""
     rng = np.random.default_rng(2)
     x = rng.standard_normal((3, STEPS, FEATURES))
-    for layer in (LSTM(2, dropout=0.3, recurrent_dropout=0.4, return_sequences=True),
-                  GRU(2, dropout=0.3, recurrent_dropout=0.4),
-                  GRU(2, recurrent_dropout=0.5, reset_after=False),
-                  SimpleRNN(2, dropout=0.2, recurrent_dropout=0.2)):
+    for layer in (
+        LSTM(2, dropout=0.3, recurrent_dropout=0.4, return_sequences=True),
+        GRU(2, dropout=0.3, recurrent_dropout=0.4),
+        GRU(2, recurrent_dropout=0.5, reset_after=False),
+        SimpleRNN(2, dropout=0.2, recurrent_dropout=0.2),
+    ):
         layer(x)
         r = rng.standard_normal(layer.compute_output_shape(x.shape)[1:])
 
@@ -162,13 +191,16 @@ def test_dropout_gradients_with_fixed_masks(float64):
         dx = layer.backward(np.broadcast_to(r, (3,) + r.shape))
         assert relative_error(dx, numerical_gradient(loss, x)) < TOLERANCE
         for name, value in all_params(layer).items():
-            assert relative_error(all_grads(layer)[name], numerical_gradient(loss, value)) < TOLERANCE
+            assert (
+                relative_error(all_grads(layer)[name], numerical_gradient(loss, value)) < TOLERANCE
+            )
         assert not np.allclose(layer.forward(x, training=True), layer.forward(x))
 
 
 # -- Keras semantics ----------------------------------------------------------------------
 def _numpy_lstm(x, kernel, recurrent, bias, h, c):
     """Keras's LSTM equations, one step at a time (gate order i, f, c, o)."""
+
     def sigmoid(z):
         return 1 / (1 + np.exp(-z))
 
@@ -197,7 +229,9 @@ def test_weight_shapes_and_names_follow_keras():
     lstm, gru, gru_v1 = LSTM(4), GRU(4), GRU(4, reset_after=False)
     for layer in (lstm, gru, gru_v1):
         layer(x)
-    assert [v.path for v in lstm.weights] == [f"{lstm.cell.name}/{k}" for k in ("kernel", "recurrent_kernel", "bias")]
+    assert [v.path for v in lstm.weights] == [
+        f"{lstm.cell.name}/{k}" for k in ("kernel", "recurrent_kernel", "bias")
+    ]
     assert [w.shape for w in lstm.get_weights()] == [(3, 16), (4, 16), (16,)]
     assert [w.shape for w in gru.get_weights()] == [(3, 12), (4, 12), (2, 12)]
     assert gru_v1.get_weights()[2].shape == (12,)
@@ -210,8 +244,10 @@ def test_weight_shapes_and_names_follow_keras():
     assert len(bi.get_weights()) == 6
 
 
-@pytest.mark.parametrize("make_layer", [lambda: LSTM(3), lambda: GRU(3), lambda: SimpleRNN(3),
-                                        lambda: GRU(3, reset_after=False)])
+@pytest.mark.parametrize(
+    "make_layer",
+    [lambda: LSTM(3), lambda: GRU(3), lambda: SimpleRNN(3), lambda: GRU(3, reset_after=False)],
+)
 def test_masked_steps_carry_state_and_output(make_layer, float64):
     """A right-padded sample gives the output of its unpadded part; in a returned
     sequence the masked steps repeat the last output."""
@@ -285,8 +321,10 @@ def test_functional_model_with_initial_state_and_states():
 
 def test_bidirectional_merge_modes_agree(float64):
     x = np.random.default_rng(8).standard_normal((2, 5, 3))
-    layers = {mode: Bidirectional(SimpleRNN(2, return_sequences=True), merge_mode=mode)
-              for mode in ("concat", "sum", "mul", "ave", None)}
+    layers = {
+        mode: Bidirectional(SimpleRNN(2, return_sequences=True), merge_mode=mode)
+        for mode in ("concat", "sum", "mul", "ave", None)
+    }
     for layer in layers.values():
         layer(x)
         layer.set_weights(layers["concat"].get_weights())
@@ -314,10 +352,23 @@ def test_bidirectional_zeroes_masked_steps_of_sequences(float64):
 
 def test_config_round_trip_keeps_every_argument():
     layers = [
-        LSTM(5, activation="relu", recurrent_activation="hard_sigmoid", use_bias=False,
-             unit_forget_bias=False, kernel_regularizer="l2", dropout=0.1,
-             recurrent_dropout=0.2, seed=3, return_sequences=True, return_state=True,
-             go_backwards=True, stateful=True, unroll=True, name="my_lstm"),
+        LSTM(
+            5,
+            activation="relu",
+            recurrent_activation="hard_sigmoid",
+            use_bias=False,
+            unit_forget_bias=False,
+            kernel_regularizer="l2",
+            dropout=0.1,
+            recurrent_dropout=0.2,
+            seed=3,
+            return_sequences=True,
+            return_state=True,
+            go_backwards=True,
+            stateful=True,
+            unroll=True,
+            name="my_lstm",
+        ),
         GRU(4, reset_after=False, recurrent_initializer="glorot_uniform"),
         SimpleRNN(3, bias_regularizer="l1"),
         RNN([LSTMCell(2), GRUCell(3, reset_after=False)], return_sequences=True),
@@ -350,10 +401,15 @@ def test_keras_defaults():
 def test_model_with_recurrent_layers_trains_saves_and_loads(tmp_path):
     rng = np.random.default_rng(10)
     x = rng.standard_normal((8, 6, 3)).astype("float32")
-    model = keras.Sequential([
-        keras.Input((6, 3)), Bidirectional(LSTM(4, return_sequences=True)),
-        GRU(3, return_sequences=True), TimeDistributed(Dense(2)),
-        RNN([SimpleRNNCell(2), LSTMCell(2)])])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 3)),
+            Bidirectional(LSTM(4, return_sequences=True)),
+            GRU(3, return_sequences=True),
+            TimeDistributed(Dense(2)),
+            RNN([SimpleRNNCell(2), LSTMCell(2)]),
+        ]
+    )
     assert model.count_params() == 256 + 117 + 8 + (10 + 40)  # Keras's counts
     model.compile(optimizer="adam", loss="mse")
     model.fit(x, np.ones((8, 2)), epochs=2, batch_size=4, verbose=0)
@@ -431,9 +487,13 @@ def test_bidirectional_lstm_learns_a_task_needing_both_directions():
     x = rng.uniform(-1, 1, (512, 8, 1)).astype("float32")
     padded = np.pad(x[:, :, 0], ((0, 0), (1, 1)))
     y = (padded[:, :-2] + padded[:, 2:])[:, :, None]
-    model = keras.Sequential([keras.Input((8, 1)),
-                              Bidirectional(LSTM(8, return_sequences=True)),
-                              TimeDistributed(Dense(1))])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 1)),
+            Bidirectional(LSTM(8, return_sequences=True)),
+            TimeDistributed(Dense(1)),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
     model.fit(x, y, batch_size=32, epochs=15, verbose=0)
     assert model.evaluate(x, y, verbose=0) < 0.01  # the variance of y is 0.67

@@ -20,8 +20,11 @@ CASES = [
     (metrics.SensitivityAtSpecificity, {"specificity": 0.5}, "sensitivity_at_specificity"),
     (metrics.F1Score, {"average": "macro"}, "f1_score"),
     (metrics.FBetaScore, {"beta": 2.0, "threshold": 0.5}, "fbeta_score"),
-    (metrics.MeanIoU, {"num_classes": 2, "sparse_y_true": False, "sparse_y_pred": False},
-     "mean_io_u"),
+    (
+        metrics.MeanIoU,
+        {"num_classes": 2, "sparse_y_true": False, "sparse_y_pred": False},
+        "mean_io_u",
+    ),
     (metrics.CosineSimilarity, {}, "cosine_similarity"),
     (metrics.LogCoshError, {}, "logcosh"),
     (metrics.BinaryAccuracy, {"threshold": 0.6}, "binary_accuracy"),

@@ -15,11 +15,15 @@ def _data(rng, n=200):
 def test_counts_match_scikit_learn_confusion_matrix(rng):
     t, p = _data(rng)
     tn, fp, fn, tp = sk.confusion_matrix(t, p > 0.5).ravel()
-    for cls, expected in ((metrics.TruePositives, tp), (metrics.TrueNegatives, tn),
-                          (metrics.FalsePositives, fp), (metrics.FalseNegatives, fn)):
+    for cls, expected in (
+        (metrics.TruePositives, tp),
+        (metrics.TrueNegatives, tn),
+        (metrics.FalsePositives, fp),
+        (metrics.FalseNegatives, fn),
+    ):
         m = cls()
         for start in range(0, 200, 64):  # streamed in uneven batches
-            m.update_state(t[start:start + 64], p[start:start + 64])
+            m.update_state(t[start : start + 64], p[start : start + 64])
         assert m.result() == float(expected)
 
 
@@ -34,9 +38,13 @@ def test_counts_at_several_thresholds_and_weights():
 
 
 def test_threshold_errors():
-    with pytest.raises(ValueError, match=r"`thresholds` of TruePositives.*Received: thresholds=1.5"):
+    with pytest.raises(
+        ValueError, match=r"`thresholds` of TruePositives.*Received: thresholds=1.5"
+    ):
         metrics.TruePositives(thresholds=1.5)
-    with pytest.raises(ValueError, match=r"`num_thresholds` of PrecisionAtRecall.*num_thresholds=0"):
+    with pytest.raises(
+        ValueError, match=r"`num_thresholds` of PrecisionAtRecall.*num_thresholds=0"
+    ):
         metrics.PrecisionAtRecall(0.5, num_thresholds=0)
     with pytest.raises(ValueError, match=r"`recall` of PrecisionAtRecall.*Received: recall=2"):
         metrics.PrecisionAtRecall(2)
@@ -83,7 +91,9 @@ def test_rate_at_rate_against_a_brute_force_search(rng):
 
 def test_precision_class_id_and_config_round_trip():
     m = metrics.Precision(class_id=1)
-    m.update_state(np.array([[0, 1], [1, 0], [0, 1]]), np.array([[0.2, 0.9], [0.1, 0.8], [0.9, 0.1]]))
+    m.update_state(
+        np.array([[0, 1], [1, 0], [0, 1]]), np.array([[0.2, 0.9], [0.1, 0.8], [0.9, 0.1]])
+    )
     assert m.result() == 0.5
     twin = metrics.deserialize(metrics.serialize(metrics.PrecisionAtRecall(0.3, num_thresholds=50)))
     assert (twin.value, twin.num_thresholds) == (0.3, 50)

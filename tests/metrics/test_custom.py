@@ -46,7 +46,9 @@ def test_update_state_accepts_tracked_tensors_and_variables():
         m.update_state(keras.Variable(np.array([1.0, 1.0])), y_pred)
     assert m.result() == 1.0
     acc = keras.metrics.BinaryAccuracy()
-    acc.update_state(keras.Variable(np.array([[1.0], [0.0]])), keras.Variable(np.array([[0.9], [0.2]])))
+    acc.update_state(
+        keras.Variable(np.array([[1.0], [0.0]])), keras.Variable(np.array([[0.9], [0.2]]))
+    )
     assert acc.result() == 1.0
 
 

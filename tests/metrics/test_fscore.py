@@ -12,7 +12,7 @@ def test_f1_matches_scikit_learn(rng, average):
     scores = rng.random((120, 4)) + 0.8 * np.eye(4)[labels]
     m = metrics.F1Score(average=average)
     for start in range(0, 120, 50):
-        m.update_state(np.eye(4)[labels[start:start + 50]], scores[start:start + 50])
+        m.update_state(np.eye(4)[labels[start : start + 50]], scores[start : start + 50])
     expected = sk.f1_score(labels, scores.argmax(1), average=average)
     np.testing.assert_allclose(m.result(), expected, rtol=1e-5)
 

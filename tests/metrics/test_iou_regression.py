@@ -48,11 +48,17 @@ def test_function_forms(rng):
     labels = np.array([2, 0, 1])
     scores = np.array([[0.1, 0.2, 0.7], [0.3, 0.5, 0.2], [0.2, 0.7, 0.1]])
     np.testing.assert_array_equal(metrics.sparse_categorical_accuracy(labels, scores), [1, 0, 1])
-    np.testing.assert_array_equal(metrics.categorical_accuracy(np.eye(3)[labels], scores), [1, 0, 1])
-    np.testing.assert_array_equal(metrics.sparse_top_k_categorical_accuracy(labels, scores, k=2),
-                                  [1, 1, 1])
-    np.testing.assert_allclose(metrics.binary_crossentropy([[1.0], [0.0]], [[0.8], [0.4]]),
-                               [-np.log(0.8), -np.log(0.6)], rtol=1e-6)
+    np.testing.assert_array_equal(
+        metrics.categorical_accuracy(np.eye(3)[labels], scores), [1, 0, 1]
+    )
+    np.testing.assert_array_equal(
+        metrics.sparse_top_k_categorical_accuracy(labels, scores, k=2), [1, 1, 1]
+    )
+    np.testing.assert_allclose(
+        metrics.binary_crossentropy([[1.0], [0.0]], [[0.8], [0.4]]),
+        [-np.log(0.8), -np.log(0.6)],
+        rtol=1e-6,
+    )
     np.testing.assert_allclose(metrics.mse([[1.0, 2.0]], [[2.0, 4.0]]), [2.5])
     m = metrics.BinaryCrossentropy()
     m.update_state([[1.0], [0.0]], [[0.8], [0.4]])

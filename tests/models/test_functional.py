@@ -19,11 +19,21 @@ def test_two_inputs_two_outputs_shapes_and_names():
     assert y1.shape == (5, 1) and y2.shape == (5, 3)
     ys = model.predict({"a": np.zeros((2, 3)), "b": np.zeros((2, 2))}, verbose=0)
     assert ys[1].shape == (2, 3)
-    assert [type(l).__name__ for l in model.layers][:2] == ["InputLayer", "Dense"]
+    assert [type(layer).__name__ for layer in model.layers][:2] == ["InputLayer", "Dense"]
 
 
-@pytest.mark.parametrize("merge", [layers.Add, layers.Subtract, layers.Multiply, layers.Average,
-                                   layers.Maximum, layers.Minimum, layers.Concatenate])
+@pytest.mark.parametrize(
+    "merge",
+    [
+        layers.Add,
+        layers.Subtract,
+        layers.Multiply,
+        layers.Average,
+        layers.Maximum,
+        layers.Minimum,
+        layers.Concatenate,
+    ],
+)
 def test_merge_graph_gradients(float64, merge):
     a, b = keras.Input(shape=(3,)), keras.Input(shape=(3,))
     h = merge()([layers.Dense(4, activation="tanh")(a), layers.Dense(4)(b)])
@@ -60,7 +70,10 @@ def test_layer_used_twice_in_sequence(float64):
     model = keras.Model(x, dense(dense(x)))
     model.compile(optimizer="sgd", loss="mse")
     rng = np.random.default_rng(2)
-    assert check_model_gradients(model, rng.standard_normal((4, 3)), rng.standard_normal((4, 3))) < 1e-6
+    assert (
+        check_model_gradients(model, rng.standard_normal((4, 3)), rng.standard_normal((4, 3)))
+        < 1e-6
+    )
 
 
 def test_nested_model_as_layer(float64):
@@ -69,24 +82,43 @@ def test_nested_model_as_layer(float64):
     model = keras.Model(x, layers.Dense(1)(inner(x)))
     model.compile(optimizer="sgd", loss="mse")
     rng = np.random.default_rng(3)
-    assert check_model_gradients(model, rng.standard_normal((6, 3)), rng.standard_normal((6, 1))) < 1e-6
+    assert (
+        check_model_gradients(model, rng.standard_normal((6, 3)), rng.standard_normal((6, 1)))
+        < 1e-6
+    )
     assert model.count_params() == 16 + 5
 
 
 def test_multi_output_losses_weights_and_history_keys():
     x = keras.Input(shape=(4,))
     h = layers.Dense(8, activation="relu")(x)
-    model = keras.Model(x, {"price": layers.Dense(1)(h), "kind": layers.Dense(3, activation="softmax")(h)})
-    model.compile(optimizer="adam", loss={"price": "mse", "kind": "sparse_categorical_crossentropy"},
-                  loss_weights={"price": 0.5, "kind": 2.0}, metrics={"kind": ["accuracy"]})
+    model = keras.Model(
+        x, {"price": layers.Dense(1)(h), "kind": layers.Dense(3, activation="softmax")(h)}
+    )
+    model.compile(
+        optimizer="adam",
+        loss={"price": "mse", "kind": "sparse_categorical_crossentropy"},
+        loss_weights={"price": 0.5, "kind": 2.0},
+        metrics={"kind": ["accuracy"]},
+    )
     rng = np.random.default_rng(0)
     xs = rng.standard_normal((64, 4))
     ys = {"price": rng.standard_normal((64, 1)), "kind": rng.integers(0, 3, 64)}
     history = model.fit(xs, ys, epochs=2, verbose=0, validation_split=0.25)
-    assert set(history.history) == {"loss", "price_loss", "kind_loss", "kind_accuracy",
-                                    "val_loss", "val_price_loss", "val_kind_loss", "val_kind_accuracy"}
+    assert set(history.history) == {
+        "loss",
+        "price_loss",
+        "kind_loss",
+        "kind_accuracy",
+        "val_loss",
+        "val_price_loss",
+        "val_kind_loss",
+        "val_kind_accuracy",
+    }
     logs = model.evaluate(xs, ys, return_dict=True, verbose=0)
-    assert logs["loss"] == pytest.approx(0.5 * logs["price_loss"] + 2.0 * logs["kind_loss"], rel=1e-5)
+    assert logs["loss"] == pytest.approx(
+        0.5 * logs["price_loss"] + 2.0 * logs["kind_loss"], rel=1e-5
+    )
 
 
 def test_graph_disconnected():
@@ -99,8 +131,11 @@ def test_graph_disconnected():
 def test_wrong_input_shape_names_input_and_shapes():
     x = keras.Input(shape=(3,), name="features")
     model = keras.Model(x, layers.Dense(1)(x), name="m")
-    with pytest.raises(ValueError, match=r"Input 'features' of model 'm' expects shape \(None, 3\), "
-                                         r"but received an array of shape \(8, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Input 'features' of model 'm' expects shape \(None, 3\), "
+        r"but received an array of shape \(8, 4\)",
+    ):
         model.predict(np.zeros((8, 4)), verbose=0)
 
 
@@ -163,7 +198,12 @@ def test_output_without_loss_leaves_its_head_untouched():
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=["mse", None])
     before = model.get_layer("unused").get_weights()
     rng = np.random.default_rng(0)
-    model.fit(rng.standard_normal((16, 3)), [rng.standard_normal((16, 1)), np.zeros((16, 2))],
-              epochs=3, batch_size=4, verbose=0)
+    model.fit(
+        rng.standard_normal((16, 3)),
+        [rng.standard_normal((16, 1)), np.zeros((16, 2))],
+        epochs=3,
+        batch_size=4,
+        verbose=0,
+    )
     for a, b in zip(before, model.get_layer("unused").get_weights()):
         np.testing.assert_array_equal(a, b)

@@ -9,7 +9,9 @@ from tests.helpers import captured_print
 
 
 def _model():
-    return keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4, activation="relu"), layers.Dense(2)])
+    return keras.Sequential(
+        [keras.Input(shape=(3,)), layers.Dense(4, activation="relu"), layers.Dense(2)]
+    )
 
 
 def test_layers_add_pop_and_shapes():
@@ -17,7 +19,7 @@ def test_layers_add_pop_and_shapes():
     model.add(keras.Input(shape=(3,)))
     model.add(layers.Dense(4))
     model.add(layers.Dense(2))
-    assert [type(l).__name__ for l in model.layers] == ["Dense", "Dense"]
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense", "Dense"]
     assert model.input_shape == (None, 3) and model.output_shape == (None, 2)
     assert model.inputs[0].shape == (None, 3) and model.outputs[0].shape == (None, 2)
     popped = model.pop()
@@ -54,8 +56,12 @@ def test_predict_is_invariant_to_batch_size(batch_size):
     keras.utils.set_random_seed(1)
     model = _model()
     x = np.random.default_rng(2).standard_normal((25, 3)).astype(np.float32)
-    np.testing.assert_allclose(model.predict(x, batch_size=batch_size, verbose=0),
-                               model.predict(x, batch_size=25, verbose=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(x, batch_size=batch_size, verbose=0),
+        model.predict(x, batch_size=25, verbose=0),
+        rtol=1e-5,
+        atol=1e-6,
+    )
 
 
 def test_get_weights_set_weights_round_trip():
@@ -78,8 +84,10 @@ def test_get_layer_by_name_and_index():
 
 def test_summary_prints_keras_table():
     buf, print_fn = captured_print()
-    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4, name="hidden"),
-                              layers.Dense(1, name="out")], name="tiny")
+    model = keras.Sequential(
+        [keras.Input(shape=(3,)), layers.Dense(4, name="hidden"), layers.Dense(1, name="out")],
+        name="tiny",
+    )
     model.layers[1].trainable = False
     model.summary(print_fn=print_fn)
     text = buf.getvalue()

@@ -49,8 +49,11 @@ def test_subclassed_model_trains_like_its_functional_twin():
     for make in (ResidualMLP, _functional_twin):
         keras.utils.set_random_seed(0)
         model = make()
-        model.compile(optimizer=keras.optimizers.Adam(0.003),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.Adam(0.003),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         model.fit(x, y, batch_size=64, epochs=8, verbose=0)
         accuracies.append(model.evaluate(xt, yt, verbose=0, return_dict=True)["accuracy"])
     assert min(accuracies) > 0.95
@@ -65,8 +68,12 @@ def test_subclassed_model_api(tmp_path):
     y = np.arange(10) % 3
     model.fit(x, y, epochs=1, verbose=0)
     assert model.built and model.count_params() == 5 * 8 + 8 + 8 * 8 + 8 + 8 * 3 + 3
-    assert [layer.name for layer in model.layers] == [model.inp.name, model.block.name,
-                                                      model.dropout.name, model.out.name]
+    assert [layer.name for layer in model.layers] == [
+        model.inp.name,
+        model.block.name,
+        model.dropout.name,
+        model.out.name,
+    ]
     lines = []
     model.summary(print_fn=lines.append)
     assert any(model.block.name in line for line in lines)
@@ -180,7 +187,9 @@ def test_gradient_tape_on_tensors_and_errors():
     with keras.GradientTape() as tape:
         x = tape.watch(np.array([1.0, 2.0, 3.0]))
         y = ops.sum(ops.exp(x) * x)
-    np.testing.assert_allclose(tape.gradient(y, x), np.exp([1.0, 2.0, 3.0]) * (1 + np.array([1.0, 2.0, 3.0])))
+    np.testing.assert_allclose(
+        tape.gradient(y, x), np.exp([1.0, 2.0, 3.0]) * (1 + np.array([1.0, 2.0, 3.0]))
+    )
     with pytest.raises(RuntimeError, match="non-persistent GradientTape"):
         tape.gradient(y, x)
     with keras.GradientTape(persistent=True) as tape:
@@ -210,7 +219,10 @@ def test_a_layer_used_twice_in_one_model(float64):
     x = keras.Input(shape=(3,))
     model = keras.Model(x, layers.Dense(1)(shared(shared(x))))
     model.compile(optimizer="sgd", loss="mse")
-    assert check_model_gradients(model, rng.standard_normal((5, 3)), rng.standard_normal((5, 1))) < 1e-6
+    assert (
+        check_model_gradients(model, rng.standard_normal((5, 3)), rng.standard_normal((5, 1)))
+        < 1e-6
+    )
 
 
 def test_model_without_loss_needs_a_train_step():

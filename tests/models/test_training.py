@@ -21,9 +21,16 @@ def test_xor_reaches_low_loss():
     keras.utils.set_random_seed(1)
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
     y = np.array([[0], [1], [1], [0]], dtype=np.float32)
-    model = keras.Sequential([keras.Input(shape=(2,)), layers.Dense(4, activation="tanh"),
-                              layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(2,)),
+            layers.Dense(4, activation="tanh"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x, y, epochs=500, batch_size=4, verbose=0)
     loss, acc = model.evaluate(x, y, verbose=0)
     assert loss < 0.01 and acc == 1.0
@@ -47,8 +54,13 @@ def test_digits_mlp_reaches_96_percent():
     order = np.random.default_rng(0).permutation(len(x))
     x, y = x[order], y[order]
     cut = int(0.8 * len(x))
-    model = keras.Sequential([keras.Input(shape=(64,)), layers.Dense(64, activation="relu"),
-                              layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(64,)),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x[:cut], y[:cut], epochs=40, batch_size=32, verbose=0)
     _, acc = model.evaluate(x[cut:], y[cut:], verbose=0)
@@ -64,8 +76,14 @@ def test_breast_cancer_binary_classification():
     cut = int(0.8 * len(x))
     norm = layers.Normalization()
     norm.adapt(x[:cut])
-    model = keras.Sequential([keras.Input(shape=(30,)), norm, layers.Dense(16, activation="relu"),
-                              layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(30,)),
+            norm,
+            layers.Dense(16, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy", "auc"])
     model.fit(x[:cut], y[:cut], epochs=30, batch_size=32, verbose=0)
     logs = model.evaluate(x[cut:], y[cut:], verbose=0, return_dict=True)
@@ -77,8 +95,14 @@ def test_same_seed_gives_identical_weights_and_history():
         keras.utils.set_random_seed(42)
         x = np.random.rand(200, 5).astype(np.float32)
         y = (x.sum(axis=1) > 2.5).astype(np.float32)
-        model = keras.Sequential([keras.Input(shape=(5,)), layers.Dense(8, activation="relu"),
-                                  layers.Dropout(0.2), layers.Dense(1, activation="sigmoid")])
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(5,)),
+                layers.Dense(8, activation="relu"),
+                layers.Dropout(0.2),
+                layers.Dense(1, activation="sigmoid"),
+            ]
+        )
         model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
         history = model.fit(x, y, epochs=3, batch_size=16, validation_split=0.2, verbose=0)
         return model.get_weights(), history.history
@@ -110,10 +134,14 @@ def test_validation_split_takes_the_last_samples_before_shuffling():
 
 def test_epoch_metrics_are_exact_over_all_samples():
     rng = np.random.default_rng(0)
-    x, y = rng.standard_normal((37, 3)).astype(np.float32), rng.integers(0, 2, 37).astype(np.float32)
+    x, y = (
+        rng.standard_normal((37, 3)).astype(np.float32),
+        rng.integers(0, 2, 37).astype(np.float32),
+    )
     model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.SGD(0.0), loss="binary_crossentropy",
-                  metrics=["accuracy", "mae"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.0), loss="binary_crossentropy", metrics=["accuracy", "mae"]
+    )
     history = model.fit(x, y, batch_size=10, epochs=1, verbose=0, shuffle=False)
     p = model.predict(x, verbose=0)[:, 0]
     assert history.history["accuracy"][0] == pytest.approx(np.mean((p > 0.5) == (y > 0.5)))
@@ -157,9 +185,17 @@ def test_generator_inputs():
 def test_malformed_generator_batch():
     model = keras.Sequential([keras.Input(shape=(2,)), layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match=r"must yield \(x, y\) or \(x, y, sample_weight\) tuples; batch 0 was a ndarray of shape \(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"must yield \(x, y\) or \(x, y, sample_weight\) tuples; batch 0 was a ndarray of "
+              r"shape \(4, 2\)",
+    ):
         model.fit(iter([np.zeros((4, 2))]), epochs=1, verbose=0)
-    with pytest.raises(ValueError, match=r"Batch 0 from the data generator is malformed: .*x and y must have the same number of samples"):
+    with pytest.raises(
+        ValueError,
+        match=r"Batch 0 from the data generator is malformed: .*x and y must have the same "
+              r"number of samples",
+    ):
         model.fit(iter([(np.zeros((4, 2)), np.zeros(3))]), epochs=1, verbose=0)
 
 
@@ -191,7 +227,9 @@ def test_overflowing_loss_is_reported_and_never_applied():
     model.compile(optimizer="sgd", loss="mse")
     x = np.array([[1.0], [1e30]], dtype=np.float32)  # finite, but its squared error is not
     before = model.get_weights()
-    with pytest.warns(RuntimeWarning, match=r"Loss became inf at epoch 1, batch 1: that update was skipped"):
+    with pytest.warns(
+        RuntimeWarning, match=r"Loss became inf at epoch 1, batch 1: that update was skipped"
+    ):
         model.fit(x, np.ones(2), batch_size=1, shuffle=False, verbose=0)
     after = model.get_weights()
     assert all(np.isfinite(w).all() for w in after)
@@ -205,11 +243,19 @@ def test_terminate_on_nan_stops_with_the_last_finite_weights():
     x[3] = 1e30
     snapshots = []
     keep = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs: snapshots.append(model.get_weights()))
+        on_train_batch_end=lambda batch, logs: snapshots.append(model.get_weights())
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        history = model.fit(x, np.ones(8), batch_size=1, epochs=5, shuffle=False, verbose=0,
-                            callbacks=[keep, keras.callbacks.TerminateOnNaN()])
+        history = model.fit(
+            x,
+            np.ones(8),
+            batch_size=1,
+            epochs=5,
+            shuffle=False,
+            verbose=0,
+            callbacks=[keep, keras.callbacks.TerminateOnNaN()],
+        )
     assert len(history.history["loss"]) == 1 and len(snapshots) == 4
     for a, b in zip(snapshots[2], model.get_weights()):  # the bad step changed nothing
         np.testing.assert_array_equal(a, b)
@@ -238,8 +284,17 @@ def test_keyboard_interrupt_keeps_model_and_history():
     spy = _interrupt_after(model, epochs_done=2, at_batch=5)
     ended = []
     with pytest.raises(KeyboardInterrupt, match="2 completed epoch"):
-        model.fit(x, y, epochs=10, batch_size=32, verbose=0,
-                  callbacks=[spy, keras.callbacks.LambdaCallback(on_train_end=lambda logs: ended.append(1))])
+        model.fit(
+            x,
+            y,
+            epochs=10,
+            batch_size=32,
+            verbose=0,
+            callbacks=[
+                spy,
+                keras.callbacks.LambdaCallback(on_train_end=lambda logs: ended.append(1)),
+            ],
+        )
     assert ended == [1]
     assert len(model.history.history["loss"]) == 2
     for a, b in zip(spy.snapshot, model.get_weights()):
@@ -253,13 +308,23 @@ def test_fit_errors():
     with pytest.raises(RuntimeError, match=r"You must call `compile\(\)` before `fit\(\)`"):
         model.fit(np.zeros((4, 3)), np.zeros(4))
     model.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(ValueError, match=r"x and y must have the same number of samples, but received x: 4, y: 5"):
+    with pytest.raises(
+        ValueError, match=r"x and y must have the same number of samples, but received x: 4, y: 5"
+    ):
         model.fit(np.zeros((4, 3)), np.zeros(5), verbose=0)
-    with pytest.raises(ValueError, match=r"Layer 'out' of Sequential model .* expects inputs whose last dimension is 3, but received shape \(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Layer 'out' of Sequential model .* expects inputs whose last dimension is 3, "
+              r"but received shape \(4, 2\)",
+    ):
         model.fit(np.zeros((4, 2)), np.zeros(4), verbose=0)
-    with pytest.raises(ValueError, match=r"`batch_size` must be a positive integer; received batch_size=0"):
+    with pytest.raises(
+        ValueError, match=r"`batch_size` must be a positive integer; received batch_size=0"
+    ):
         model.fit(np.zeros((4, 3)), np.zeros(4), batch_size=0, verbose=0)
-    with pytest.raises(ValueError, match=r"`validation_split` must be in \[0, 1\); received validation_split=1.0"):
+    with pytest.raises(
+        ValueError, match=r"`validation_split` must be in \[0, 1\); received validation_split=1.0"
+    ):
         model.fit(np.zeros((4, 3)), np.zeros(4), validation_split=1.0, verbose=0)
     with pytest.raises(ValueError, match="The data set is empty: x has 0 samples"):
         model.fit(np.zeros((0, 3)), np.zeros(0), verbose=0)
@@ -278,8 +343,13 @@ def test_fused_softmax_cross_entropy_matches_unfused_gradient(float64):
     from npkeras.utils.gradcheck import check_model_gradients
 
     rng = np.random.default_rng(0)
-    model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(5, activation="tanh"),
-                              layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            layers.Dense(5, activation="tanh"),
+            layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="categorical_crossentropy")
     assert model._training_step().fused[0] is not None
     y = np.eye(3)[rng.integers(0, 3, 6)]
@@ -287,17 +357,28 @@ def test_fused_softmax_cross_entropy_matches_unfused_gradient(float64):
     binary = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(1, activation="sigmoid")])
     binary.compile(optimizer="sgd", loss=keras.losses.BinaryCrossentropy(label_smoothing=0.1))
     assert binary._training_step().fused[0] is not None
-    assert check_model_gradients(binary, rng.standard_normal((6, 4)), rng.integers(0, 2, (6, 1))) < 1e-6
+    assert (
+        check_model_gradients(binary, rng.standard_normal((6, 4)), rng.integers(0, 2, (6, 1)))
+        < 1e-6
+    )
 
 
 def test_regularization_is_part_of_loss_and_gradient(float64):
     from npkeras.utils.gradcheck import check_model_gradients
 
     rng = np.random.default_rng(0)
-    model = keras.Sequential([keras.Input(shape=(3,)),
-                              layers.Dense(4, activation="tanh", kernel_regularizer=keras.regularizers.L1L2(0.01, 0.02),
-                                           activity_regularizer=keras.regularizers.L2(0.05)),
-                              layers.Dense(1, bias_regularizer="l2")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,)),
+            layers.Dense(
+                4,
+                activation="tanh",
+                kernel_regularizer=keras.regularizers.L1L2(0.01, 0.02),
+                activity_regularizer=keras.regularizers.L2(0.05),
+            ),
+            layers.Dense(1, bias_regularizer="l2"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     x, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 1))
     assert check_model_gradients(model, x, y) < 1e-6
@@ -309,12 +390,14 @@ def test_keras_style_script_runs_unchanged():
     import npkeras as keras  # noqa: F811 - as a user script would
 
     (x_train, y_train) = (np.random.rand(300, 8).astype("float32"), np.random.randint(0, 3, 300))
-    model = keras.Sequential([
-        keras.layers.Input(shape=(8,)),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dropout(0.1),
-        keras.layers.Dense(3, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.layers.Input(shape=(8,)),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dropout(0.1),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train, y_train, batch_size=32, epochs=2, validation_split=0.1, verbose=0)
     score = model.evaluate(x_train, y_train, verbose=0)

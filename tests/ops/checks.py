@@ -37,8 +37,7 @@ def check_op_gradients(fn, arrays, wrt=None, seed=0, tolerance=TOLERANCE):
     weights = [rng.standard_normal(np.shape(y)) for y in _outputs(fn(*arrays))]
 
     def loss_value():
-        return float(sum(np.sum(np.asarray(y) * r) for y, r in zip(_outputs(fn(*arrays)),
-                                                                      weights)))
+        return float(sum(np.sum(np.asarray(y) * r) for y, r in zip(_outputs(fn(*arrays)), weights)))
 
     with GradientTape() as tape:
         inputs = [tape.watch(a) if i in wrt else a for i, a in enumerate(arrays)]

@@ -30,12 +30,18 @@ ACTIVATIONS = {
     "relu6": (ops.relu6, lambda x: np.clip(x, 0, 6)),
     "leaky_relu": (ops.leaky_relu, lambda x: np.where(x > 0, x, 0.2 * x)),
     "elu": (lambda x: ops.elu(x, alpha=0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
-    "selu": (ops.selu, lambda x: 1.0507009873554805 * np.where(
-        x > 0, x, 1.6732632423543772 * np.expm1(x))),
-    "gelu_tanh": (ops.gelu, lambda x: 0.5 * x * (1 + np.tanh(
-        np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))),
-    "gelu_erf": (lambda x: ops.gelu(x, approximate=False),
-                 lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2)))),
+    "selu": (
+        ops.selu,
+        lambda x: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(x)),
+    ),
+    "gelu_tanh": (
+        ops.gelu,
+        lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
+    ),
+    "gelu_erf": (
+        lambda x: ops.gelu(x, approximate=False),
+        lambda x: 0.5 * x * (1 + _erf(x / np.sqrt(2))),
+    ),
     "silu": (ops.silu, lambda x: x * _sigmoid(x)),
     "swish": (ops.swish, lambda x: x * _sigmoid(x)),
     "sigmoid": (ops.sigmoid, _sigmoid),
@@ -68,16 +74,24 @@ def _targets(rng, shape):
 LOSSES = {
     "binary_crossentropy": (
         lambda t, p: ops.binary_crossentropy(t, p),
-        lambda t, p: -(t * np.log(p) + (1 - t) * np.log(1 - p)), "probability"),
+        lambda t, p: -(t * np.log(p) + (1 - t) * np.log(1 - p)),
+        "probability",
+    ),
     "binary_crossentropy_logits": (
         lambda t, z: ops.binary_crossentropy(t, z, from_logits=True),
-        lambda t, z: -(t * np.log(_sigmoid(z)) + (1 - t) * np.log(1 - _sigmoid(z))), "real"),
+        lambda t, z: -(t * np.log(_sigmoid(z)) + (1 - t) * np.log(1 - _sigmoid(z))),
+        "real",
+    ),
     "categorical_crossentropy": (
         lambda t, p: ops.categorical_crossentropy(t, p),
-        lambda t, p: -(t * np.log(p / p.sum(-1, keepdims=True))).sum(-1), "probability"),
+        lambda t, p: -(t * np.log(p / p.sum(-1, keepdims=True))).sum(-1),
+        "probability",
+    ),
     "categorical_crossentropy_logits": (
         lambda t, z: ops.categorical_crossentropy(t, z, from_logits=True),
-        lambda t, z: -(t * np.log(_softmax(z))).sum(-1), "real"),
+        lambda t, z: -(t * np.log(_softmax(z))).sum(-1),
+        "real",
+    ),
 }
 
 
@@ -99,10 +113,11 @@ def test_sparse_categorical_crossentropy_equals_the_one_hot_version(from_logits)
     dense = ops.categorical_crossentropy(np.eye(3)[labels], output, from_logits=from_logits)
     for target in (labels, labels[:, None]):
         np.testing.assert_allclose(
-            ops.sparse_categorical_crossentropy(target, output, from_logits=from_logits), dense)
+            ops.sparse_categorical_crossentropy(target, output, from_logits=from_logits), dense
+        )
     check_op_gradients(
-        lambda p: ops.sparse_categorical_crossentropy(labels, p, from_logits=from_logits),
-        [output])
+        lambda p: ops.sparse_categorical_crossentropy(labels, p, from_logits=from_logits), [output]
+    )
 
 
 def test_moments_and_normalize():
@@ -112,8 +127,9 @@ def test_moments_and_normalize():
     np.testing.assert_allclose(variance, x.var(axis=(0, 2)))
     assert ops.moments(x, axes=[1], keepdims=True)[1].shape == (3, 1, 2)
     check_op_gradients(lambda a: ops.moments(a, axes=[0, 2]), [x])
-    np.testing.assert_allclose(ops.normalize(x, axis=1),
-                               x / np.linalg.norm(x, axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        ops.normalize(x, axis=1), x / np.linalg.norm(x, axis=1, keepdims=True)
+    )
     check_op_gradients(lambda a: ops.normalize(a, axis=-1), [x])
     check_op_gradients(lambda a: ops.normalize(a, axis=0, order=1), [x])
 
@@ -125,42 +141,80 @@ def test_one_hot_and_multi_hot():
     np.testing.assert_array_equal(hot[1, 1], [0, 0, 0])  # out of range: zeros, as in Keras
     assert ops.one_hot(np.array([1, 0]), 2, axis=0).tolist() == [[0, 1], [1, 0]]
     np.testing.assert_array_equal(ops.multi_hot(labels, 4), [[1, 0, 1, 0], [0, 1, 0, 0]])
-    np.testing.assert_array_equal(ops.multi_hot(np.array([3, 0]), 4, dtype="int32"),
-                                  [1, 0, 0, 1])
+    np.testing.assert_array_equal(ops.multi_hot(np.array([3, 0]), 4, dtype="int32"), [1, 0, 0, 1])
 
 
 # -- errors ---------------------------------------------------------------------------
 ERRORS = [
-    (lambda: ops.add(np.ones((2, 3)), np.ones((4,))), ValueError,
-     r"ops.add: the inputs' shapes \(2, 3\), \(4,\) cannot be broadcast together.*expand_dims"),
-    (lambda: ops.multiply(np.ones((2, 3)), np.ones((3, 2))), ValueError,
-     r"ops.multiply: .*\(2, 3\), \(3, 2\) cannot be broadcast"),
-    (lambda: ops.sum(np.ones((2, 3)), axis=2), ValueError,
-     r"ops.sum: axis 2 is out of range for an input of rank 2.*\[-2, 2\)"),
+    (
+        lambda: ops.add(np.ones((2, 3)), np.ones((4,))),
+        ValueError,
+        r"ops.add: the inputs' shapes \(2, 3\), \(4,\) cannot be broadcast together.*expand_dims",
+    ),
+    (
+        lambda: ops.multiply(np.ones((2, 3)), np.ones((3, 2))),
+        ValueError,
+        r"ops.multiply: .*\(2, 3\), \(3, 2\) cannot be broadcast",
+    ),
+    (
+        lambda: ops.sum(np.ones((2, 3)), axis=2),
+        ValueError,
+        r"ops.sum: axis 2 is out of range for an input of rank 2.*\[-2, 2\)",
+    ),
     (lambda: ops.mean(np.ones((2, 3)), axis=(0, -3)), IndexError, r"ops.mean: axis -3"),
-    (lambda: ops.concatenate([np.ones((2, 3)), np.ones((2, 3))], axis=2), ValueError,
-     r"ops.concatenate: axis 2 is out of range"),
+    (
+        lambda: ops.concatenate([np.ones((2, 3)), np.ones((2, 3))], axis=2),
+        ValueError,
+        r"ops.concatenate: axis 2 is out of range",
+    ),
     (lambda: ops.softmax(np.ones((2, 3)), axis=3), ValueError, r"ops.softmax: axis 3"),
     (lambda: ops.swapaxes(np.ones((2, 3)), 0, 5), ValueError, r"ops.swapaxes: axis 5"),
-    (lambda: ops.matmul(np.ones((2, 3)), np.ones((4, 5))), ValueError,
-     r"ops.matmul: the inputs' shapes \(2, 3\), \(4, 5\) do not fit a matrix product"),
-    (lambda: ops.dot(np.ones((2, 3)), np.ones((2, 3))), ValueError,
-     r"ops.dot: the inputs' shapes \(2, 3\), \(2, 3\) do not fit"),
-    (lambda: ops.einsum("ij,jk->ik", np.ones((2, 3))), ValueError,
-     r"ops.einsum\('ij,jk->ik'\) names 2 operand\(s\) but received 1"),
-    (lambda: ops.reshape(np.ones((2, 3)), (4, -1)), ValueError,
-     r"ops.reshape: cannot reshape array of size 6 into shape \(4,newaxis\)"),
+    (
+        lambda: ops.matmul(np.ones((2, 3)), np.ones((4, 5))),
+        ValueError,
+        r"ops.matmul: the inputs' shapes \(2, 3\), \(4, 5\) do not fit a matrix product",
+    ),
+    (
+        lambda: ops.dot(np.ones((2, 3)), np.ones((2, 3))),
+        ValueError,
+        r"ops.dot: the inputs' shapes \(2, 3\), \(2, 3\) do not fit",
+    ),
+    (
+        lambda: ops.einsum("ij,jk->ik", np.ones((2, 3))),
+        ValueError,
+        r"ops.einsum\('ij,jk->ik'\) names 2 operand\(s\) but received 1",
+    ),
+    (
+        lambda: ops.reshape(np.ones((2, 3)), (4, -1)),
+        ValueError,
+        r"ops.reshape: cannot reshape array of size 6 into shape \(4,newaxis\)",
+    ),
     (lambda: ops.take(np.ones((2, 3)), [7], axis=1), IndexError, r"ops.take: index 7"),
-    (lambda: ops.pad(np.ones(3), [1, 1], mode="reflect", constant_values=2), ValueError,
-     r"ops.pad: `constant_values` only applies with mode='constant'"),
-    (lambda: ops.where(np.ones(2) > 0, np.ones(2)), ValueError,
-     r"ops.where: pass both `x1` and `x2`, or neither"),
-    (lambda: ops.norm(np.ones((2, 2)), ord="bad"), ValueError,
-     r"ops.norm: invalid `ord` 'bad' for a matrix norm"),
-    (lambda: ops.multi_hot(np.ones((2, 2), "int32")), ValueError,
-     r"ops.multi_hot: `num_classes` is required"),
-    (lambda: ops.sparse_categorical_crossentropy(np.zeros((2, 3, 4)), np.ones((2, 3))),
-     ValueError, r"`target` must have one axis fewer than `output`.*\(2, 3, 4\).*\(2, 3\)"),
+    (
+        lambda: ops.pad(np.ones(3), [1, 1], mode="reflect", constant_values=2),
+        ValueError,
+        r"ops.pad: `constant_values` only applies with mode='constant'",
+    ),
+    (
+        lambda: ops.where(np.ones(2) > 0, np.ones(2)),
+        ValueError,
+        r"ops.where: pass both `x1` and `x2`, or neither",
+    ),
+    (
+        lambda: ops.norm(np.ones((2, 2)), ord="bad"),
+        ValueError,
+        r"ops.norm: invalid `ord` 'bad' for a matrix norm",
+    ),
+    (
+        lambda: ops.multi_hot(np.ones((2, 2), "int32")),
+        ValueError,
+        r"ops.multi_hot: `num_classes` is required",
+    ),
+    (
+        lambda: ops.sparse_categorical_crossentropy(np.zeros((2, 3, 4)), np.ones((2, 3))),
+        ValueError,
+        r"`target` must have one axis fewer than `output`.*\(2, 3, 4\).*\(2, 3\)",
+    ),
 ]
 
 

@@ -41,165 +41,372 @@ def _numpy_reduce(name, x, axis=None, keepdims=False):
 
 def _numpy_slice_update(x, start, u):
     y = x.copy()
-    y[start[0]:start[0] + u.shape[0], start[1]:start[1] + u.shape[1]] = u
+    y[start[0] : start[0] + u.shape[0], start[1] : start[1] + u.shape[1]] = u
     return y
 
 
 CASES = [
-    *binary("add", np.add), *binary("subtract", np.subtract), *binary("multiply", np.multiply),
+    *binary("add", np.add),
+    *binary("subtract", np.subtract),
+    *binary("multiply", np.multiply),
     *binary("divide", np.divide, ("real", "away")),
     *binary("true_divide", np.true_divide, ("real", "away")),
     *binary("power", np.power, ("positive", "real")),
-    *binary("maximum", np.maximum), *binary("minimum", np.minimum),
+    *binary("maximum", np.maximum),
+    *binary("minimum", np.minimum),
     *binary("arctan2", np.arctan2, ("real", "away")),
-    *unary("negative", np.negative), *unary("abs", np.abs), *unary("absolute", np.abs),
-    *unary("square", np.square), *unary("sqrt", np.sqrt, "positive"), *unary("exp", np.exp),
-    *unary("expm1", np.expm1), *unary("log", np.log, "positive"),
-    *unary("log1p", np.log1p, "positive"), *unary("log2", np.log2, "positive"),
-    *unary("log10", np.log10, "positive"), *unary("sin", np.sin), *unary("cos", np.cos),
-    *unary("tan", np.tan, "unit"), *unary("tanh", np.tanh), *unary("sinh", np.sinh),
-    *unary("cosh", np.cosh), *unary("arcsin", np.arcsin, "unit"),
-    *unary("arccos", np.arccos, "unit"), *unary("arctan", np.arctan),
+    *unary("negative", np.negative),
+    *unary("abs", np.abs),
+    *unary("absolute", np.abs),
+    *unary("square", np.square),
+    *unary("sqrt", np.sqrt, "positive"),
+    *unary("exp", np.exp),
+    *unary("expm1", np.expm1),
+    *unary("log", np.log, "positive"),
+    *unary("log1p", np.log1p, "positive"),
+    *unary("log2", np.log2, "positive"),
+    *unary("log10", np.log10, "positive"),
+    *unary("sin", np.sin),
+    *unary("cos", np.cos),
+    *unary("tan", np.tan, "unit"),
+    *unary("tanh", np.tanh),
+    *unary("sinh", np.sinh),
+    *unary("cosh", np.cosh),
+    *unary("arcsin", np.arcsin, "unit"),
+    *unary("arccos", np.arccos, "unit"),
+    *unary("arctan", np.arctan),
     *unary("nan_to_num", np.nan_to_num),
     *unary("reciprocal", np.reciprocal, "away"),
     *unary("rsqrt", lambda x: 1 / np.sqrt(x), "positive"),
     *unary("erf", lambda x: np.vectorize(math.erf)(x)),
     *binary("logaddexp", np.logaddexp),
     *binary("mod", np.mod, ("real", "away")),
-    *case("clip", lambda x: ops.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7),
-          UNARY_SHAPES),
-    *case("clip_tensor_bounds", lambda x, lo, hi: ops.clip(x, lo - 1.0, hi + 1.0),
-          lambda x, lo, hi: np.clip(x, lo - 1.0, hi + 1.0), [((3, 4), (4,), ())],
-          ("real", "unit", "unit")),
-    *case("where", lambda a, b: ops.where(np.arange(4) % 2 == 0, a, b),
-          lambda a, b: np.where(np.arange(4) % 2 == 0, a, b), [((3, 4), (4,)), ((4,), ())],
-          ("real", "real")),
+    *case("clip", lambda x: ops.clip(x, -0.5, 0.7), lambda x: np.clip(x, -0.5, 0.7), UNARY_SHAPES),
+    *case(
+        "clip_tensor_bounds",
+        lambda x, lo, hi: ops.clip(x, lo - 1.0, hi + 1.0),
+        lambda x, lo, hi: np.clip(x, lo - 1.0, hi + 1.0),
+        [((3, 4), (4,), ())],
+        ("real", "unit", "unit"),
+    ),
+    *case(
+        "where",
+        lambda a, b: ops.where(np.arange(4) % 2 == 0, a, b),
+        lambda a, b: np.where(np.arange(4) % 2 == 0, a, b),
+        [((3, 4), (4,)), ((4,), ())],
+        ("real", "real"),
+    ),
     # products
-    *case("matmul", ops.matmul, np.matmul,
-          [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)),
-           ((2, 1, 3, 4), (5, 4, 2))], ("real", "real")),
-    *case("dot", ops.dot, np.dot, [((3, 4), (4, 5)), ((2, 3, 4), (5, 4, 2)), ((), (3,)),
-                                   ((4,), (4,))], ("real", "real")),
+    *case(
+        "matmul",
+        ops.matmul,
+        np.matmul,
+        [((3, 4), (4, 5)), ((4,), (4, 5)), ((3, 4), (4,)), ((4,), (4,)), ((2, 1, 3, 4), (5, 4, 2))],
+        ("real", "real"),
+    ),
+    *case(
+        "dot",
+        ops.dot,
+        np.dot,
+        [((3, 4), (4, 5)), ((2, 3, 4), (5, 4, 2)), ((), (3,)), ((4,), (4,))],
+        ("real", "real"),
+    ),
     *case("tensordot", ops.tensordot, np.tensordot, [((2, 3, 4), (3, 4, 5))], ("real", "real")),
-    *case("tensordot_axes", lambda a, b: ops.tensordot(a, b, axes=([1, 0], [0, 1])),
-          lambda a, b: np.tensordot(a, b, axes=([1, 0], [0, 1])), [((3, 2, 4), (2, 3, 5))],
-          ("real", "real")),
-    *case("tensordot_unsorted", lambda a, b: ops.tensordot(a, b, axes=([0, 2], [2, 0])),
-          lambda a, b: np.tensordot(a, b, axes=([0, 2], [2, 0])), [((2, 3, 4), (4, 5, 2))],
-          ("real", "real")),
+    *case(
+        "tensordot_axes",
+        lambda a, b: ops.tensordot(a, b, axes=([1, 0], [0, 1])),
+        lambda a, b: np.tensordot(a, b, axes=([1, 0], [0, 1])),
+        [((3, 2, 4), (2, 3, 5))],
+        ("real", "real"),
+    ),
+    *case(
+        "tensordot_unsorted",
+        lambda a, b: ops.tensordot(a, b, axes=([0, 2], [2, 0])),
+        lambda a, b: np.tensordot(a, b, axes=([0, 2], [2, 0])),
+        [((2, 3, 4), (4, 5, 2))],
+        ("real", "real"),
+    ),
     *case("outer", ops.outer, np.outer, [((3,), (4,)), ((2, 2), (3,))], ("real", "real")),
     # reductions
-    *[p for axis, keep in [(None, False), (0, False), (-1, True), ((0, 2), False)]
-      for name in ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp")
-      for p in case(f"{name}-axis{axis}-keep{keep}",
-                    partial(getattr(ops, name), axis=axis, keepdims=keep),
-                    partial(_numpy_reduce, name, axis=axis, keepdims=keep), [((2, 3, 4),)])],
-    *case("max_initial", lambda x: ops.max(x, axis=1, initial=0.0),
-          lambda x: np.max(x, axis=1, initial=0.0), [((3, 4),)]),
-    *[p for axis in (None, 0, 1) for name in ("cumsum", "cumprod") for p in case(
-        f"{name}-{axis}", partial(getattr(ops, name), axis=axis),
-        partial(getattr(np, name), axis=axis), [((3, 4),)])],
-    *[p for axis in (-1, 0, None) for p in case(
-        f"sort-{axis}", partial(ops.sort, axis=axis), partial(np.sort, axis=axis),
-        [((3, 4),)])],
+    *[
+        p
+        for axis, keep in [(None, False), (0, False), (-1, True), ((0, 2), False)]
+        for name in ("sum", "mean", "max", "min", "prod", "std", "var", "logsumexp")
+        for p in case(
+            f"{name}-axis{axis}-keep{keep}",
+            partial(getattr(ops, name), axis=axis, keepdims=keep),
+            partial(_numpy_reduce, name, axis=axis, keepdims=keep),
+            [((2, 3, 4),)],
+        )
+    ],
+    *case(
+        "max_initial",
+        lambda x: ops.max(x, axis=1, initial=0.0),
+        lambda x: np.max(x, axis=1, initial=0.0),
+        [((3, 4),)],
+    ),
+    *[
+        p
+        for axis in (None, 0, 1)
+        for name in ("cumsum", "cumprod")
+        for p in case(
+            f"{name}-{axis}",
+            partial(getattr(ops, name), axis=axis),
+            partial(getattr(np, name), axis=axis),
+            [((3, 4),)],
+        )
+    ],
+    *[
+        p
+        for axis in (-1, 0, None)
+        for p in case(
+            f"sort-{axis}", partial(ops.sort, axis=axis), partial(np.sort, axis=axis), [((3, 4),)]
+        )
+    ],
     # shapes
-    *case("reshape", lambda x: ops.reshape(x, (4, -1)), lambda x: x.reshape(4, -1),
-          [((2, 3, 4),)]),
+    *case("reshape", lambda x: ops.reshape(x, (4, -1)), lambda x: x.reshape(4, -1), [((2, 3, 4),)]),
     *case("transpose", ops.transpose, np.transpose, [((2, 3, 4),)]),
-    *case("transpose_axes", lambda x: ops.transpose(x, (1, 0, 2)),
-          lambda x: np.transpose(x, (1, 0, 2)), [((2, 3, 4),)]),
-    *case("swapaxes", lambda x: ops.swapaxes(x, 0, -1), lambda x: np.swapaxes(x, 0, -1),
-          [((2, 3, 4),)]),
-    *case("moveaxis", lambda x: ops.moveaxis(x, [0, 1], [-1, 0]),
-          lambda x: np.moveaxis(x, [0, 1], [-1, 0]), [((2, 3, 4),)]),
-    *case("expand_dims", lambda x: ops.expand_dims(x, (0, 2)),
-          lambda x: np.expand_dims(x, (0, 2)), [((2, 3),)]),
+    *case(
+        "transpose_axes",
+        lambda x: ops.transpose(x, (1, 0, 2)),
+        lambda x: np.transpose(x, (1, 0, 2)),
+        [((2, 3, 4),)],
+    ),
+    *case(
+        "swapaxes",
+        lambda x: ops.swapaxes(x, 0, -1),
+        lambda x: np.swapaxes(x, 0, -1),
+        [((2, 3, 4),)],
+    ),
+    *case(
+        "moveaxis",
+        lambda x: ops.moveaxis(x, [0, 1], [-1, 0]),
+        lambda x: np.moveaxis(x, [0, 1], [-1, 0]),
+        [((2, 3, 4),)],
+    ),
+    *case(
+        "expand_dims",
+        lambda x: ops.expand_dims(x, (0, 2)),
+        lambda x: np.expand_dims(x, (0, 2)),
+        [((2, 3),)],
+    ),
     *case("squeeze", lambda x: ops.squeeze(x, 1), lambda x: np.squeeze(x, 1), [((2, 1, 3),)]),
     *case("ravel", ops.ravel, np.ravel, [((2, 3),)]),
     *case("flatten", ops.flatten, np.ravel, [((2, 3),)]),
-    *case("broadcast_to", lambda x: ops.broadcast_to(x, (2, 3, 4)),
-          lambda x: np.broadcast_to(x, (2, 3, 4)), [((3, 1),), ((4,),)]),
-    *[p for axis in (0, 1, None) for p in case(
-        f"concatenate-{axis}", _joined(ops.concatenate, axis), _joined(np.concatenate, axis),
-        [((2, 3), (2, 3))], ("real", "real"))],
-    *case("stack", lambda x, y: ops.stack([x, y], axis=1),
-          lambda x, y: np.stack([x, y], axis=1), [((2, 3), (2, 3))], ("real", "real")),
-    *case("split", lambda x: ops.split(x, 3, axis=1), lambda x: np.split(x, 3, axis=1),
-          [((2, 6),)]),
-    *case("split_indices", lambda x: ops.split(x, [1, 4]), lambda x: np.split(x, [1, 4]),
-          [((6, 2),)]),
-    *case("tile", lambda x: ops.tile(x, (2, 1, 3)), lambda x: np.tile(x, (2, 1, 3)),
-          [((2, 3),), ((3,),)]),
-    *case("repeat", lambda x: ops.repeat(x, 2, axis=0), lambda x: np.repeat(x, 2, axis=0),
-          [((2, 3),)]),
-    *case("repeat_counts", lambda x: ops.repeat(x, [1, 0, 3], axis=1),
-          lambda x: np.repeat(x, [1, 0, 3], axis=1), [((2, 3),)]),
+    *case(
+        "broadcast_to",
+        lambda x: ops.broadcast_to(x, (2, 3, 4)),
+        lambda x: np.broadcast_to(x, (2, 3, 4)),
+        [((3, 1),), ((4,),)],
+    ),
+    *[
+        p
+        for axis in (0, 1, None)
+        for p in case(
+            f"concatenate-{axis}",
+            _joined(ops.concatenate, axis),
+            _joined(np.concatenate, axis),
+            [((2, 3), (2, 3))],
+            ("real", "real"),
+        )
+    ],
+    *case(
+        "stack",
+        lambda x, y: ops.stack([x, y], axis=1),
+        lambda x, y: np.stack([x, y], axis=1),
+        [((2, 3), (2, 3))],
+        ("real", "real"),
+    ),
+    *case(
+        "split", lambda x: ops.split(x, 3, axis=1), lambda x: np.split(x, 3, axis=1), [((2, 6),)]
+    ),
+    *case(
+        "split_indices", lambda x: ops.split(x, [1, 4]), lambda x: np.split(x, [1, 4]), [((6, 2),)]
+    ),
+    *case(
+        "tile",
+        lambda x: ops.tile(x, (2, 1, 3)),
+        lambda x: np.tile(x, (2, 1, 3)),
+        [((2, 3),), ((3,),)],
+    ),
+    *case(
+        "repeat", lambda x: ops.repeat(x, 2, axis=0), lambda x: np.repeat(x, 2, axis=0), [((2, 3),)]
+    ),
+    *case(
+        "repeat_counts",
+        lambda x: ops.repeat(x, [1, 0, 3], axis=1),
+        lambda x: np.repeat(x, [1, 0, 3], axis=1),
+        [((2, 3),)],
+    ),
     *case("repeat_flat", lambda x: ops.repeat(x, 2), lambda x: np.repeat(x, 2), [((2, 3),)]),
-    *[p for mode in ("constant", "reflect", "edge", "wrap", "symmetric") for p in case(
-        f"pad-{mode}", partial(ops.pad, pad_width=[[1, 2], [2, 1]], mode=mode),
-        partial(np.pad, pad_width=[[1, 2], [2, 1]], mode=mode), [((3, 4),)])],
+    *[
+        p
+        for mode in ("constant", "reflect", "edge", "wrap", "symmetric")
+        for p in case(
+            f"pad-{mode}",
+            partial(ops.pad, pad_width=[[1, 2], [2, 1]], mode=mode),
+            partial(np.pad, pad_width=[[1, 2], [2, 1]], mode=mode),
+            [((3, 4),)],
+        )
+    ],
     *case("flip", lambda x: ops.flip(x, axis=1), lambda x: np.flip(x, axis=1), [((2, 3),)]),
-    *case("roll", lambda x: ops.roll(x, 2, axis=1), lambda x: np.roll(x, 2, axis=1),
-          [((2, 3),)]),
+    *case("roll", lambda x: ops.roll(x, 2, axis=1), lambda x: np.roll(x, 2, axis=1), [((2, 3),)]),
     *case("roll_flat", lambda x: ops.roll(x, -1), lambda x: np.roll(x, -1), [((2, 3),)]),
     *case("triu", lambda x: ops.triu(x, 1), lambda x: np.triu(x, 1), [((3, 4),), ((2, 3, 3),)]),
     *case("tril", lambda x: ops.tril(x, -1), lambda x: np.tril(x, -1), [((3, 4),)]),
     *case("diag", lambda x: ops.diag(x, 1), lambda x: np.diag(x, 1), [((3,),), ((3, 4),)]),
-    *case("unstack", lambda x: ops.unstack(x, axis=1), lambda x: list(np.moveaxis(x, 1, 0)),
-          [((2, 3, 4),)]),
-    *case("hstack", lambda x, y: ops.hstack([x, y]), lambda x, y: np.hstack([x, y]),
-          [((2, 3), (2, 1)), ((3,), (2,))], ("real", "real")),
-    *case("vstack", lambda x, y: ops.vstack([x, y]), lambda x, y: np.vstack([x, y]),
-          [((3,), (2, 3))], ("real", "real")),
-    *case("diagonal", lambda x: ops.diagonal(x, 1, 0, 2), lambda x: np.diagonal(x, 1, 0, 2),
-          [((3, 2, 4),)]),
-    *case("trace", lambda x: ops.trace(x, -1, 1, 2), lambda x: np.trace(x, -1, 1, 2),
-          [((2, 3, 4),), ((3, 3, 1),)]),
-    *case("average", lambda x: ops.average(x, axis=1, weights=[0.5, 1.0, 2.0]),
-          lambda x: np.average(x, axis=1, weights=[0.5, 1.0, 2.0]), [((2, 3, 4),)]),
-    *case("average_full_weights", lambda x, w: ops.average(x, axis=0, weights=w),
-          lambda x, w: np.average(x, axis=0, weights=w), [((3, 4), (3, 4))],
-          ("real", "positive")),
-    *case("top_k_values", lambda x: ops.top_k(x, 2)[0],
-          lambda x: -np.sort(-x, axis=-1)[..., :2], [((3, 5),)]),
+    *case(
+        "unstack",
+        lambda x: ops.unstack(x, axis=1),
+        lambda x: list(np.moveaxis(x, 1, 0)),
+        [((2, 3, 4),)],
+    ),
+    *case(
+        "hstack",
+        lambda x, y: ops.hstack([x, y]),
+        lambda x, y: np.hstack([x, y]),
+        [((2, 3), (2, 1)), ((3,), (2,))],
+        ("real", "real"),
+    ),
+    *case(
+        "vstack",
+        lambda x, y: ops.vstack([x, y]),
+        lambda x, y: np.vstack([x, y]),
+        [((3,), (2, 3))],
+        ("real", "real"),
+    ),
+    *case(
+        "diagonal",
+        lambda x: ops.diagonal(x, 1, 0, 2),
+        lambda x: np.diagonal(x, 1, 0, 2),
+        [((3, 2, 4),)],
+    ),
+    *case(
+        "trace",
+        lambda x: ops.trace(x, -1, 1, 2),
+        lambda x: np.trace(x, -1, 1, 2),
+        [((2, 3, 4),), ((3, 3, 1),)],
+    ),
+    *case(
+        "average",
+        lambda x: ops.average(x, axis=1, weights=[0.5, 1.0, 2.0]),
+        lambda x: np.average(x, axis=1, weights=[0.5, 1.0, 2.0]),
+        [((2, 3, 4),)],
+    ),
+    *case(
+        "average_full_weights",
+        lambda x, w: ops.average(x, axis=0, weights=w),
+        lambda x, w: np.average(x, axis=0, weights=w),
+        [((3, 4), (3, 4))],
+        ("real", "positive"),
+    ),
+    *case(
+        "top_k_values",
+        lambda x: ops.top_k(x, 2)[0],
+        lambda x: -np.sort(-x, axis=-1)[..., :2],
+        [((3, 5),)],
+    ),
     # indexing
-    *case("get_item_slices", lambda x: x[1:, None, ..., ::2], lambda x: x[1:, None, ..., ::2],
-          [((3, 4, 5),)]),
-    *case("get_item_repeated", lambda x: ops.get_item(x, (np.array([0, 2, 0]), slice(1, 3))),
-          lambda x: x[np.array([0, 2, 0]), 1:3], [((3, 4),)]),
-    *case("get_item_mask", lambda x: ops.get_item(x, np.arange(12).reshape(3, 4) % 3 == 0),
-          lambda x: x[np.arange(12).reshape(3, 4) % 3 == 0], [((3, 4),)]),
-    *case("take_flat", lambda x: ops.take(x, [[0, 5], [5, -1]]),
-          lambda x: np.take(x, [[0, 5], [5, -1]]), [((3, 4),)]),
-    *case("take_axis", lambda x: ops.take(x, [2, 0, 2], axis=1),
-          lambda x: np.take(x, [2, 0, 2], axis=1), [((2, 3, 4),)]),
-    *case("take_along_axis", lambda x: ops.take_along_axis(x, np.array([[0, 2, 0, 1]]), axis=0),
-          lambda x: np.take_along_axis(x, np.array([[0, 2, 0, 1]]), axis=0), [((3, 4),)]),
-    *case("take_along_axis_flat", lambda x: ops.take_along_axis(x, np.array([3, 3, 0]), None),
-          lambda x: np.take_along_axis(x, np.array([3, 3, 0]), None), [((2, 2),)]),
-    *case("slice", lambda x: ops.slice(x, (1, 0), (2, 3)), lambda x: x[1:3, 0:3],
-          [((3, 4),)]),
-    *case("slice_update", lambda x, u: ops.slice_update(x, (1, 1), u),
-          lambda x, u: _numpy_slice_update(x, (1, 1), u), [((3, 4), (2, 2))], ("real", "real")),
+    *case(
+        "get_item_slices",
+        lambda x: x[1:, None, ..., ::2],
+        lambda x: x[1:, None, ..., ::2],
+        [((3, 4, 5),)],
+    ),
+    *case(
+        "get_item_repeated",
+        lambda x: ops.get_item(x, (np.array([0, 2, 0]), slice(1, 3))),
+        lambda x: x[np.array([0, 2, 0]), 1:3],
+        [((3, 4),)],
+    ),
+    *case(
+        "get_item_mask",
+        lambda x: ops.get_item(x, np.arange(12).reshape(3, 4) % 3 == 0),
+        lambda x: x[np.arange(12).reshape(3, 4) % 3 == 0],
+        [((3, 4),)],
+    ),
+    *case(
+        "take_flat",
+        lambda x: ops.take(x, [[0, 5], [5, -1]]),
+        lambda x: np.take(x, [[0, 5], [5, -1]]),
+        [((3, 4),)],
+    ),
+    *case(
+        "take_axis",
+        lambda x: ops.take(x, [2, 0, 2], axis=1),
+        lambda x: np.take(x, [2, 0, 2], axis=1),
+        [((2, 3, 4),)],
+    ),
+    *case(
+        "take_along_axis",
+        lambda x: ops.take_along_axis(x, np.array([[0, 2, 0, 1]]), axis=0),
+        lambda x: np.take_along_axis(x, np.array([[0, 2, 0, 1]]), axis=0),
+        [((3, 4),)],
+    ),
+    *case(
+        "take_along_axis_flat",
+        lambda x: ops.take_along_axis(x, np.array([3, 3, 0]), None),
+        lambda x: np.take_along_axis(x, np.array([3, 3, 0]), None),
+        [((2, 2),)],
+    ),
+    *case("slice", lambda x: ops.slice(x, (1, 0), (2, 3)), lambda x: x[1:3, 0:3], [((3, 4),)]),
+    *case(
+        "slice_update",
+        lambda x, u: ops.slice_update(x, (1, 1), u),
+        lambda x, u: _numpy_slice_update(x, (1, 1), u),
+        [((3, 4), (2, 2))],
+        ("real", "real"),
+    ),
     # norms
-    *[p for order, axis in [(None, None), (1, -1), (np.inf, 0), (3, 1), (-np.inf, 1),
-                            ("fro", (0, 1)), ("nuc", (0, 1)), (2, (0, 1)), (-2, (1, 0)),
-                            (1, (0, 1)), (np.inf, (0, 1))]
-      for p in case(f"norm-{order}-{axis}",
-                    partial(ops.norm, ord=order, axis=axis),
-                    partial(np.linalg.norm, ord=order, axis=axis), [((3, 4),)])],
-    *case("linalg_norm_keepdims", lambda x: ops.linalg.norm(x, axis=-1, keepdims=True),
-          lambda x: np.linalg.norm(x, axis=-1, keepdims=True), [((2, 3, 4),)]),
-    *case("norm_batched_matrix", lambda x: ops.norm(x, ord="nuc", axis=(1, 2)),
-          lambda x: np.linalg.norm(x, ord="nuc", axis=(1, 2)), [((2, 3, 4),)]),
+    *[
+        p
+        for order, axis in [
+            (None, None),
+            (1, -1),
+            (np.inf, 0),
+            (3, 1),
+            (-np.inf, 1),
+            ("fro", (0, 1)),
+            ("nuc", (0, 1)),
+            (2, (0, 1)),
+            (-2, (1, 0)),
+            (1, (0, 1)),
+            (np.inf, (0, 1)),
+        ]
+        for p in case(
+            f"norm-{order}-{axis}",
+            partial(ops.norm, ord=order, axis=axis),
+            partial(np.linalg.norm, ord=order, axis=axis),
+            [((3, 4),)],
+        )
+    ],
+    *case(
+        "linalg_norm_keepdims",
+        lambda x: ops.linalg.norm(x, axis=-1, keepdims=True),
+        lambda x: np.linalg.norm(x, axis=-1, keepdims=True),
+        [((2, 3, 4),)],
+    ),
+    *case(
+        "norm_batched_matrix",
+        lambda x: ops.norm(x, ord="nuc", axis=(1, 2)),
+        lambda x: np.linalg.norm(x, ord="nuc", axis=(1, 2)),
+        [((2, 3, 4),)],
+    ),
 ]
 
 EINSUM = [
-    ("ij,jk->ik", [(3, 4), (4, 5)]), ("ii->i", [(3, 3)]), ("ii", [(3, 3)]),
-    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]), ("bij,bkj->bik", [(2, 3, 4), (2, 5, 4)]),
-    ("i,i->", [(4,), (4,)]), ("ij->", [(3, 4)]), ("ij,j", [(3, 4), (4,)]),
-    ("i,j->ij", [(3,), (4,)]), ("...i,...i->...", [(3, 1, 4), (2, 4)]),
-    ("iji->j", [(2, 3, 2)]), ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
+    ("ij,jk->ik", [(3, 4), (4, 5)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("...ij,...jk->...ik", [(2, 3, 4), (4, 5)]),
+    ("bij,bkj->bik", [(2, 3, 4), (2, 5, 4)]),
+    ("i,i->", [(4,), (4,)]),
+    ("ij->", [(3, 4)]),
+    ("ij,j", [(3, 4), (4,)]),
+    ("i,j->ij", [(3,), (4,)]),
+    ("...i,...i->...", [(3, 1, 4), (2, 4)]),
+    ("iji->j", [(2, 3, 2)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 2)]),
 ]
 
 
@@ -265,8 +472,16 @@ def test_constant_ops_match_numpy():
     x = np.array([[-1.5, 0.5, 2.5], [np.nan, np.inf, -3.0]])
     for name in ("sign", "floor", "ceil", "isnan", "isinf", "isfinite", "logical_not"):
         np.testing.assert_array_equal(getattr(ops, name)(x), getattr(np, name)(x))
-    for name in ("equal", "not_equal", "greater", "greater_equal", "less", "less_equal",
-                 "logical_and", "logical_or"):
+    for name in (
+        "equal",
+        "not_equal",
+        "greater",
+        "greater_equal",
+        "less",
+        "less_equal",
+        "logical_and",
+        "logical_or",
+    ):
         np.testing.assert_array_equal(getattr(ops, name)(x, 0.5), getattr(np, name)(x, 0.5))
     np.testing.assert_array_equal(ops.floor_divide(np.array([7.0, -7.0]), 2), [3.0, -4.0])
     np.testing.assert_array_equal(ops.round(np.array([0.5, 1.5, 2.567]), 1), [0.5, 1.5, 2.6])
@@ -289,7 +504,9 @@ def test_selection_counts_and_closeness():
     assert ops.count_nonzero(x) == 6 and ops.count_nonzero(x, axis=0).tolist() == [2, 1, 2, 1]
     assert ops.isclose(np.array([1.0, 1.1]), 1.0 + 1e-9).tolist() == [True, False]
     assert ops.logical_xor(np.array([True, True]), np.array([True, False])).tolist() == [
-        False, True]
+        False,
+        True,
+    ]
 
 
 def test_control_flow_runs_eagerly_and_gradients_flow_through_it():

@@ -73,16 +73,25 @@ def test_dropout_noise_shape_shares_the_mask_and_the_gradient_is_the_mask(float6
     check_op_gradients(lambda a: random.dropout(a, 0.3, seed=2), [np.random.randn(4, 5)])
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: random.normal((2,), seed=-1),
-     r"keras.random.normal: `seed` must be None, a non-negative int or a .*SeedGenerator"),
-    (lambda: random.uniform((2,), seed="a"), r"keras.random.uniform: `seed`"),
-    (lambda: random.SeedGenerator(1.5), r"SeedGenerator: `seed` must be a non-negative int"),
-    (lambda: random.dropout(np.ones(2), 1.0),
-     r"keras.random.dropout: `rate` must be in \[0, 1\); received rate=1.0"),
-    (lambda: random.categorical(np.zeros(3), 2),
-     r"`logits` must have shape \(batch_size, num_classes\); received shape \(3,\)"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: random.normal((2,), seed=-1),
+            r"keras.random.normal: `seed` must be None, a non-negative int or a .*SeedGenerator",
+        ),
+        (lambda: random.uniform((2,), seed="a"), r"keras.random.uniform: `seed`"),
+        (lambda: random.SeedGenerator(1.5), r"SeedGenerator: `seed` must be a non-negative int"),
+        (
+            lambda: random.dropout(np.ones(2), 1.0),
+            r"keras.random.dropout: `rate` must be in \[0, 1\); received rate=1.0",
+        ),
+        (
+            lambda: random.categorical(np.zeros(3), 2),
+            r"`logits` must have shape \(batch_size, num_classes\); received shape \(3,\)",
+        ),
+    ],
+)
 def test_bad_arguments_raise(call, message):
     with pytest.raises(ValueError, match=message):
         call()

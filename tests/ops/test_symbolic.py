@@ -12,17 +12,29 @@ from tests.helpers import check_layer
 
 # (description, function of two symbolic inputs a: (None, 4), b: (None, 4))
 SYMBOLIC = [
-    ("add", lambda a, b: a + b), ("radd", lambda a, b: 1.0 + a), ("sub", lambda a, b: a - b),
-    ("rsub", lambda a, b: 2.0 - b), ("mul", lambda a, b: a * b), ("rmul", lambda a, b: 3 * a),
-    ("div", lambda a, b: a / (abs(b) + 1.0)), ("rdiv", lambda a, b: 1.0 / (a * a + 1.0)),
-    ("pow", lambda a, b: abs(a) ** 1.5), ("rpow", lambda a, b: 2.0 ** a),
-    ("matmul", lambda a, b: a @ np.ones((4, 3))), ("neg", lambda a, b: -a),
-    ("abs", lambda a, b: abs(a)), ("lt", lambda a, b: a < b), ("ge", lambda a, b: a >= 0.0),
-    ("ne", lambda a, b: a != b), ("mod", lambda a, b: a % 0.3), ("rmod", lambda a, b: 1.0 % b),
-    ("and_or_xor_not", lambda a, b: ~((a > 0) & (b > 0))
-                                       | ((a < 0) ^ (b < 0))),
-    ("slice", lambda a, b: a[:, 1:3]), ("index", lambda a, b: a[:, 0]),
-    ("newaxis", lambda a, b: a[:, None, ::2]), ("T", lambda a, b: a.T),
+    ("add", lambda a, b: a + b),
+    ("radd", lambda a, b: 1.0 + a),
+    ("sub", lambda a, b: a - b),
+    ("rsub", lambda a, b: 2.0 - b),
+    ("mul", lambda a, b: a * b),
+    ("rmul", lambda a, b: 3 * a),
+    ("div", lambda a, b: a / (abs(b) + 1.0)),
+    ("rdiv", lambda a, b: 1.0 / (a * a + 1.0)),
+    ("pow", lambda a, b: abs(a) ** 1.5),
+    ("rpow", lambda a, b: 2.0**a),
+    ("matmul", lambda a, b: a @ np.ones((4, 3))),
+    ("neg", lambda a, b: -a),
+    ("abs", lambda a, b: abs(a)),
+    ("lt", lambda a, b: a < b),
+    ("ge", lambda a, b: a >= 0.0),
+    ("ne", lambda a, b: a != b),
+    ("mod", lambda a, b: a % 0.3),
+    ("rmod", lambda a, b: 1.0 % b),
+    ("and_or_xor_not", lambda a, b: ~((a > 0) & (b > 0)) | ((a < 0) ^ (b < 0))),
+    ("slice", lambda a, b: a[:, 1:3]),
+    ("index", lambda a, b: a[:, 0]),
+    ("newaxis", lambda a, b: a[:, None, ::2]),
+    ("T", lambda a, b: a.T),
     ("concatenate", lambda a, b: ops.concatenate([a, b], axis=-1)),
     ("stack", lambda a, b: ops.stack([a, b], axis=1)),
     ("einsum", lambda a, b: ops.einsum("bi,bj->bij", a, b)),
@@ -31,7 +43,8 @@ SYMBOLIC = [
     ("sum_batch", lambda a, b: ops.sum(a, axis=0)),
     ("reshape", lambda a, b: ops.reshape(a, (-1, 2, 2))),
     ("flatten_all", lambda a, b: ops.reshape(a, (-1,))),
-    ("softmax", lambda a, b: ops.softmax(a)), ("gelu", lambda a, b: ops.nn.gelu(a)),
+    ("softmax", lambda a, b: ops.softmax(a)),
+    ("gelu", lambda a, b: ops.nn.gelu(a)),
     ("norm", lambda a, b: ops.linalg.norm(a, axis=-1)),
     ("argmax", lambda a, b: ops.argmax(a, axis=-1)),
     ("take", lambda a, b: ops.take(a, [0, 3, 3], axis=1)),
@@ -123,7 +136,8 @@ def test_model_with_ops_trains_and_saves_with_identical_predictions(tmp_path):
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
     assert [type(layer).__name__ for layer in loaded.layers] == [
-        type(layer).__name__ for layer in model.layers]
+        type(layer).__name__ for layer in model.layers
+    ]
     rebuilt = keras.models.model_from_json(model.to_json())
     rebuilt.set_weights(model.get_weights())
     np.testing.assert_array_equal(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -144,8 +158,9 @@ def test_op_layer_config_stores_the_op_by_name_and_constants_as_json():
     assert config["arguments"][1] == {"__array__": [1.0, 2.0], "dtype": "float64"}
     slicing = y.node.inputs[0].node.inputs[0].node.layer.get_config()
     assert slicing["function"] == "get_item"
-    assert slicing["arguments"][1] == {"__tuple__": [
-        {"__ellipsis__": True}, {"__slice__": [None, None, 2]}, None]}
+    assert slicing["arguments"][1] == {
+        "__tuple__": [{"__ellipsis__": True}, {"__slice__": [None, None, 2]}, None]
+    }
     clone = OpLayer.from_config(slicing)
     np.testing.assert_array_equal(clone(np.ones((1, 4, 3))), np.ones((1, 4, 2, 1)))
 
@@ -156,9 +171,12 @@ def test_symbolic_errors():
         list(x)
     with pytest.raises(TypeError, match=r"cannot be used as a boolean.*keras.ops.where"):
         bool(x > 0)
-    with pytest.raises(ValueError, match=r"ops.add: the inputs' shapes .*\(2, 4\), \(3,\) cannot "
-                                         r".*symbolic inputs have shapes \(None, 4\); unknown "
-                                         r"sizes were tried as 2"):
+    with pytest.raises(
+        ValueError,
+        match=r"ops.add: the inputs' shapes .*\(2, 4\), \(3,\) cannot "
+        r".*symbolic inputs have shapes \(None, 4\); unknown "
+        r"sizes were tried as 2",
+    ):
         x + np.ones(3)
     with pytest.raises(ValueError, match=r"OpLayer: unknown op 'no_such_op'"):
         OpLayer("no_such_op")
@@ -166,9 +184,12 @@ def test_symbolic_errors():
 
 # -- merge functions and Dot ------------------------------------------------------------
 MERGES = [
-    ("add", lambda a, b: a + b), ("subtract", lambda a, b: a - b),
-    ("multiply", lambda a, b: a * b), ("average", lambda a, b: (a + b) / 2),
-    ("maximum", np.maximum), ("minimum", np.minimum),
+    ("add", lambda a, b: a + b),
+    ("subtract", lambda a, b: a - b),
+    ("multiply", lambda a, b: a * b),
+    ("average", lambda a, b: (a + b) / 2),
+    ("maximum", np.maximum),
+    ("minimum", np.minimum),
     ("concatenate", lambda a, b: np.concatenate([a, b], axis=-1)),
     ("dot", lambda a, b: (a * b).sum(-1, keepdims=True)),
 ]
@@ -183,29 +204,38 @@ def test_lowercase_merge_functions(name, ref):
     rng = np.random.default_rng(0)
     x = [rng.standard_normal((4, 3)).astype("float32") for _ in range(2)]
     np.testing.assert_allclose(model.predict(x, verbose=0), ref(*x), rtol=1e-6)
-    np.testing.assert_allclose(merge(x, axes=1) if name == "dot" else merge(x), ref(*x),
-                               rtol=1e-6)
+    np.testing.assert_allclose(merge(x, axes=1) if name == "dot" else merge(x), ref(*x), rtol=1e-6)
 
 
-@pytest.mark.parametrize("axes, shapes, out_shape", [
-    (1, [(3,), (3,)], (1,)),
-    (-1, [(2, 3), (4, 3)], (2, 4)),
-    ((2, 1), [(2, 3), (3, 5)], (2, 5)),
-    ([1, 2], [(3, 2), (4, 3)], (2, 4)),
-])
+@pytest.mark.parametrize(
+    "axes, shapes, out_shape",
+    [
+        (1, [(3,), (3,)], (1,)),
+        (-1, [(2, 3), (4, 3)], (2, 4)),
+        ((2, 1), [(2, 3), (3, 5)], (2, 5)),
+        ([1, 2], [(3, 2), (4, 3)], (2, 4)),
+    ],
+)
 @pytest.mark.parametrize("normalize", [False, True])
 def test_dot_layer(axes, shapes, out_shape, normalize):
-    check_layer(lambda: layers.Dot(axes=axes, normalize=normalize), shapes, out_shape,
-                expected_params=0)
+    check_layer(
+        lambda: layers.Dot(axes=axes, normalize=normalize), shapes, out_shape, expected_params=0
+    )
 
 
 def test_dot_normalize_gives_cosine_similarity_and_bad_arguments_raise():
     a, b = np.array([[3.0, 4.0]]), np.array([[4.0, 3.0]])
     np.testing.assert_allclose(layers.Dot(axes=1, normalize=True)([a, b]), [[24 / 25]])
-    with pytest.raises(ValueError, match=r"Received an invalid value for `axes` of Dot layer "
-                                         r"'dot_\w*', expected an int or a pair of ints"):
+    with pytest.raises(
+        ValueError,
+        match=r"Received an invalid value for `axes` of Dot layer "
+        r"'dot_\w*', expected an int or a pair of ints",
+    ):
         layers.Dot(axes=(1, 2, 3))
     x, y = keras.Input(shape=(3,)), keras.Input(shape=(4,))
-    with pytest.raises(ValueError, match=r"contracts axis 1 of shape \(None, 3\) with axis 1 "
-                                         r"of shape \(None, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"contracts axis 1 of shape \(None, 3\) with axis 1 "
+        r"of shape \(None, 4\)",
+    ):
         layers.Dot(axes=1)([x, y])

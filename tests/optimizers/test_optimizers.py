@@ -59,13 +59,18 @@ def test_clipnorm_clips_each_packed_weight_on_its_own():
 
 
 def test_only_one_clipping_option():
-    with pytest.raises(ValueError, match="set only one of `clipnorm`, `clipvalue` and `global_clipnorm`"):
+    with pytest.raises(
+        ValueError, match="set only one of `clipnorm`, `clipvalue` and `global_clipnorm`"
+    ):
         optimizers.SGD(clipnorm=1.0, clipvalue=1.0)
 
 
 @pytest.mark.parametrize("lr", [float("nan"), float("inf"), -0.1])
 def test_bad_learning_rate_is_refused(lr):
-    with pytest.raises(ValueError, match=r"Adam: `learning_rate` must be a finite float >= 0; received learning_rate="):
+    with pytest.raises(
+        ValueError,
+        match=r"Adam: `learning_rate` must be a finite float >= 0; received learning_rate=",
+    ):
         optimizers.Adam(learning_rate=lr)
 
 
@@ -75,7 +80,9 @@ def test_learning_rate_of_wrong_type():
 
 
 def test_unknown_optimizer_name():
-    with pytest.raises(ValueError, match=r"Unknown optimizer: 'adamm'. Did you mean 'adam'\?.*Valid optimizers are"):
+    with pytest.raises(
+        ValueError, match=r"Unknown optimizer: 'adamm'. Did you mean 'adam'\?.*Valid optimizers are"
+    ):
         optimizers.get("adamm")
 
 
@@ -131,8 +138,10 @@ def test_optimizer_refuses_other_variables_after_build():
 
 
 KERNEL_OPTIMIZERS = {
-    "adam": lambda: optimizers.Adam(0.01), "amsgrad": lambda: optimizers.Adam(0.01, amsgrad=True),
-    "adamw": lambda: optimizers.AdamW(0.01), "sgd": lambda: optimizers.SGD(0.1),
+    "adam": lambda: optimizers.Adam(0.01),
+    "amsgrad": lambda: optimizers.Adam(0.01, amsgrad=True),
+    "adamw": lambda: optimizers.AdamW(0.01),
+    "sgd": lambda: optimizers.SGD(0.1),
     "momentum": lambda: optimizers.SGD(0.1, momentum=0.9),
     "nesterov": lambda: optimizers.SGD(0.1, momentum=0.9, nesterov=True),
 }
@@ -167,7 +176,9 @@ def test_kernels_are_used_only_for_arrays_they_can_take():
     assert not backend.kernels_accept(np.ones(4, np.float32), np.ones(4))
 
 
-@pytest.mark.parametrize("make", [lambda: optimizers.Adam(0.1), lambda: optimizers.SGD(0.1, momentum=0.5)])
+@pytest.mark.parametrize(
+    "make", [lambda: optimizers.Adam(0.1), lambda: optimizers.SGD(0.1, momentum=0.5)]
+)
 def test_non_contiguous_and_half_precision_variables_still_update(make):
     w16 = np.ones(4, np.float16)
     strided = np.ones(8)[::2]

@@ -36,15 +36,16 @@ def gradients_to_keras_layout(twin):
     g_in, gb_in = twin.in_proj_weight.grad, twin.in_proj_bias.grad
     out = []
     for i in range(3):
-        out.append(g_in[i * E:(i + 1) * E].T.reshape(E, HEADS, KEY_DIM).numpy())
-        out.append(gb_in[i * E:(i + 1) * E].reshape(HEADS, KEY_DIM).numpy())
+        out.append(g_in[i * E : (i + 1) * E].T.reshape(E, HEADS, KEY_DIM).numpy())
+        out.append(gb_in[i * E : (i + 1) * E].reshape(HEADS, KEY_DIM).numpy())
     out.append(twin.out_proj.weight.grad.T.reshape(HEADS, KEY_DIM, E).numpy())
     out.append(twin.out_proj.bias.grad.numpy())
     return out
 
 
-@pytest.mark.parametrize("causal, padding", [(False, False), (True, False), (False, True),
-                                             (True, True)])
+@pytest.mark.parametrize(
+    "causal, padding", [(False, False), (True, False), (False, True), (True, True)]
+)
 @pytest.mark.parametrize("self_attention", [True, False])
 def test_mha_matches_torch(float64, causal, padding, self_attention):
     rng = np.random.default_rng(0)
@@ -73,8 +74,15 @@ def test_mha_matches_torch(float64, causal, padding, self_attention):
     tk = tq if self_attention else torch.tensor(k, requires_grad=True)
     attn_mask = torch.triu(torch.ones(5, 5, dtype=torch.bool), 1) if causal else None
     key_padding_mask = torch.tensor(~keep) if padding else None
-    ty, tscores = twin(tq, tk, tv, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                       need_weights=True, average_attn_weights=False)
+    ty, tscores = twin(
+        tq,
+        tk,
+        tv,
+        attn_mask=attn_mask,
+        key_padding_mask=key_padding_mask,
+        need_weights=True,
+        average_attn_weights=False,
+    )
     ty.backward(torch.tensor(dy))
 
     np.testing.assert_allclose(y, ty.detach().numpy(), rtol=1e-9, atol=1e-11)
@@ -85,8 +93,8 @@ def test_mha_matches_torch(float64, causal, padding, self_attention):
     else:
         for ours, theirs in zip(dxs, (tq, tv, tk)):
             np.testing.assert_allclose(ours, theirs.grad.numpy(), rtol=1e-8, atol=1e-10)
-    ours_grads = [sub.grads[name] for sub in mha._flatten_layers(include_self=False)
-                  for name in sub.params]
-    for ours, theirs in zip(ours_grads,
-                            gradients_to_keras_layout(twin)):
+    ours_grads = [
+        sub.grads[name] for sub in mha._flatten_layers(include_self=False) for name in sub.params
+    ]
+    for ours, theirs in zip(ours_grads, gradients_to_keras_layout(twin)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-8, atol=1e-10)

@@ -33,15 +33,17 @@ def _from_torch(t):
 
 def _kernel_to_torch(kernel):  # (*k, in, out) -> (out, in, *k)
     rank = kernel.ndim - 2
-    return torch.tensor(np.transpose(kernel, (rank + 1, rank) + tuple(range(rank))),
-                        requires_grad=True)
+    return torch.tensor(
+        np.transpose(kernel, (rank + 1, rank) + tuple(range(rank))), requires_grad=True
+    )
 
 
 def _same_pad(x, kernel, strides, dilation, value=0.0):
     """Keras/TensorFlow 'same' padding of a torch (batch, c, *spatial) tensor."""
     pads = []
-    for n, k, s, d in zip(reversed(x.shape[2:]), reversed(kernel), reversed(strides),
-                          reversed(dilation)):
+    for n, k, s, d in zip(
+        reversed(x.shape[2:]), reversed(kernel), reversed(strides), reversed(dilation)
+    ):
         total = max((math.ceil(n / s) - 1) * s + (k - 1) * d + 1 - n, 0)
         pads += [total // 2, total - total // 2]
     return F.pad(x, pads, value=value)
@@ -61,14 +63,17 @@ def _check(y, dx, yt, xt, dy, weight_pairs):
         np.testing.assert_allclose(ours, theirs(), rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("rank, kwargs", [
-    (1, {"strides": 2}),
-    (1, {"padding": "same", "dilation_rate": 2, "groups": 2}),
-    (2, {}),
-    (2, {"kernel_size": (3, 2), "strides": (2, 1), "padding": "same"}),
-    (2, {"dilation_rate": (1, 2), "groups": 2}),
-    (3, {"padding": "same", "strides": 2}),
-])
+@pytest.mark.parametrize(
+    "rank, kwargs",
+    [
+        (1, {"strides": 2}),
+        (1, {"padding": "same", "dilation_rate": 2, "groups": 2}),
+        (2, {}),
+        (2, {"kernel_size": (3, 2), "strides": (2, 1), "padding": "same"}),
+        (2, {"dilation_rate": (1, 2), "groups": 2}),
+        (3, {"padding": "same", "strides": 2}),
+    ],
+)
 def test_conv_matches_torch(float64, rng, rank, kwargs):
     kwargs = {"kernel_size": 3, **kwargs}
     layer = {1: layers.Conv1D, 2: layers.Conv2D, 3: layers.Conv3D}[rank](4, **kwargs)
@@ -81,13 +86,33 @@ def test_conv_matches_torch(float64, rng, rank, kwargs):
 
     xt, kernel = _to_torch(x), _kernel_to_torch(layer.params["kernel"])
     bias = torch.tensor(layer.params["bias"], requires_grad=True)
-    padded = xt if layer.padding == "valid" else _same_pad(
-        xt, layer.kernel_size, layer.strides, layer.dilation_rate)
-    yt = CONV[rank](padded, kernel, bias, stride=layer.strides, dilation=layer.dilation_rate,
-                    groups=layer.groups)
-    _check(y, dx, yt, xt, dy, [
-        (layer.grads["kernel"], lambda: np.transpose(kernel.grad.numpy(), tuple(range(2, rank + 2)) + (1, 0))),
-        (layer.grads["bias"], lambda: bias.grad.numpy())])
+    padded = (
+        xt
+        if layer.padding == "valid"
+        else _same_pad(xt, layer.kernel_size, layer.strides, layer.dilation_rate)
+    )
+    yt = CONV[rank](
+        padded,
+        kernel,
+        bias,
+        stride=layer.strides,
+        dilation=layer.dilation_rate,
+        groups=layer.groups,
+    )
+    _check(
+        y,
+        dx,
+        yt,
+        xt,
+        dy,
+        [
+            (
+                layer.grads["kernel"],
+                lambda: np.transpose(kernel.grad.numpy(), tuple(range(2, rank + 2)) + (1, 0)),
+            ),
+            (layer.grads["bias"], lambda: bias.grad.numpy()),
+        ],
+    )
 
 
 def test_depthwise_conv2d_matches_torch_grouped_conv(float64, rng):
@@ -99,10 +124,26 @@ def test_depthwise_conv2d_matches_torch_grouped_conv(float64, rng):
     y, dx = _run(layer, x, dy)
     xt = _to_torch(x)
     kernel = _kernel_to_torch(layer.params["kernel"].reshape(3, 3, 1, 6))
-    yt = F.conv2d(_same_pad(xt, (3, 3), (2, 2), (1, 1)), kernel,
-                  torch.tensor(layer.params["bias"]), stride=2, groups=3)
-    _check(y, dx, yt, xt, dy, [(layer.grads["kernel"].reshape(3, 3, 1, 6),
-                                lambda: np.transpose(kernel.grad.numpy(), (2, 3, 1, 0)))])
+    yt = F.conv2d(
+        _same_pad(xt, (3, 3), (2, 2), (1, 1)),
+        kernel,
+        torch.tensor(layer.params["bias"]),
+        stride=2,
+        groups=3,
+    )
+    _check(
+        y,
+        dx,
+        yt,
+        xt,
+        dy,
+        [
+            (
+                layer.grads["kernel"].reshape(3, 3, 1, 6),
+                lambda: np.transpose(kernel.grad.numpy(), (2, 3, 1, 0)),
+            )
+        ],
+    )
 
 
 def _keras_transpose_crop(size, kernel, stride, dilation, padding, output_padding):
@@ -117,20 +158,26 @@ def _keras_transpose_crop(size, kernel, stride, dilation, padding, output_paddin
     if padding == "valid":
         extra = max(extent, stride) - extent if output_padding is None else output_padding
         return 0, (size - 1) * stride + extent + extra
-    length = size * stride if output_padding is None else (
-        (size - 1) * stride + extent % 2 + output_padding)
+    length = (
+        size * stride
+        if output_padding is None
+        else ((size - 1) * stride + extent % 2 + output_padding)
+    )
     return max((size - 1) * stride + extent - length, 0) // 2, length
 
 
-@pytest.mark.parametrize("rank, kwargs", [
-    (1, {"strides": 2}),
-    (1, {"strides": 3, "padding": "same"}),
-    (2, {"strides": 2, "padding": "same"}),
-    (2, {"strides": (2, 3), "output_padding": (1, 2)}),
-    (2, {"kernel_size": 2, "strides": 3}),
-    (2, {"dilation_rate": 2, "padding": "same"}),
-    (3, {"strides": 2, "padding": "same"}),
-])
+@pytest.mark.parametrize(
+    "rank, kwargs",
+    [
+        (1, {"strides": 2}),
+        (1, {"strides": 3, "padding": "same"}),
+        (2, {"strides": 2, "padding": "same"}),
+        (2, {"strides": (2, 3), "output_padding": (1, 2)}),
+        (2, {"kernel_size": 2, "strides": 3}),
+        (2, {"dilation_rate": 2, "padding": "same"}),
+        (3, {"strides": 2, "padding": "same"}),
+    ],
+)
 def test_conv_transpose_matches_torch(float64, rng, rank, kwargs):
     kwargs = {"kernel_size": 3, **kwargs}
     cls = {1: layers.Conv1DTranspose, 2: layers.Conv2DTranspose, 3: layers.Conv3DTranspose}[rank]
@@ -143,28 +190,49 @@ def test_conv_transpose_matches_torch(float64, rng, rank, kwargs):
 
     xt = _to_torch(x)
     rank_axes = tuple(range(rank))
-    kernel = torch.tensor(np.transpose(layer.params["kernel"], (rank + 1, rank) + rank_axes),
-                          requires_grad=True)  # (*k, out, in) -> (in, out, *k)
+    kernel = torch.tensor(
+        np.transpose(layer.params["kernel"], (rank + 1, rank) + rank_axes), requires_grad=True
+    )  # (*k, out, in) -> (in, out, *k)
     paddings = layer.output_padding or (None,) * rank
     full = CONV_TRANSPOSE[rank](xt, kernel, stride=layer.strides, dilation=layer.dilation_rate)
     crop = []  # F.pad takes (before, after) per axis from the last; negative values crop
-    for n, k, s, d, p, have in zip(x.shape[1:-1], layer.kernel_size, layer.strides,
-                                   layer.dilation_rate, paddings, full.shape[2:]):
+    for n, k, s, d, p, have in zip(
+        x.shape[1:-1],
+        layer.kernel_size,
+        layer.strides,
+        layer.dilation_rate,
+        paddings,
+        full.shape[2:],
+    ):
         before, length = _keras_transpose_crop(n, k, s, d, layer.padding, p)
         crop = [-before, length + before - have] + crop
     bias = torch.tensor(layer.params["bias"]).reshape((1, -1) + (1,) * rank)
     yt = F.pad(full, crop) + bias  # the bias covers positions past the full result too
-    _check(y, dx, yt, xt, dy, [(layer.grads["kernel"], lambda: np.transpose(
-        kernel.grad.numpy(), tuple(range(2, rank + 2)) + (1, 0)))])
+    _check(
+        y,
+        dx,
+        yt,
+        xt,
+        dy,
+        [
+            (
+                layer.grads["kernel"],
+                lambda: np.transpose(kernel.grad.numpy(), tuple(range(2, rank + 2)) + (1, 0)),
+            )
+        ],
+    )
 
 
-@pytest.mark.parametrize("rank, kwargs", [
-    (1, {"pool_size": 3, "strides": 2}),
-    (2, {}),
-    (2, {"pool_size": 3, "strides": 1}),
-    (2, {"pool_size": (3, 2), "strides": (2, 1), "padding": "same"}),
-    (3, {"padding": "same"}),
-])
+@pytest.mark.parametrize(
+    "rank, kwargs",
+    [
+        (1, {"pool_size": 3, "strides": 2}),
+        (2, {}),
+        (2, {"pool_size": 3, "strides": 1}),
+        (2, {"pool_size": (3, 2), "strides": (2, 1), "padding": "same"}),
+        (3, {"padding": "same"}),
+    ],
+)
 @pytest.mark.parametrize("kind", ["max", "average"])
 def test_pooling_matches_torch(float64, rng, rank, kwargs, kind):
     names = {"max": "MaxPooling", "average": "AveragePooling"}
@@ -176,15 +244,20 @@ def test_pooling_matches_torch(float64, rng, rank, kwargs, kind):
     window = {"kernel_size": layer.pool_size, "stride": layer.strides}
     ones = (1,) * rank
     if kind == "max":
-        padded = xt if layer.padding == "valid" else _same_pad(
-            xt, layer.pool_size, layer.strides, ones, value=-math.inf)
+        padded = (
+            xt
+            if layer.padding == "valid"
+            else _same_pad(xt, layer.pool_size, layer.strides, ones, value=-math.inf)
+        )
         yt = MAX_POOL[rank](padded, **window)
     elif layer.padding == "valid":
         yt = AVG_POOL[rank](xt, **window)
     else:  # Keras divides by the real inputs of each window: a sum pool over a count pool
-        yt = (AVG_POOL[rank](_same_pad(xt, layer.pool_size, layer.strides, ones), **window)
-              / AVG_POOL[rank](_same_pad(torch.ones_like(xt), layer.pool_size, layer.strides,
-                                         ones), **window))
+        yt = AVG_POOL[rank](
+            _same_pad(xt, layer.pool_size, layer.strides, ones), **window
+        ) / AVG_POOL[rank](
+            _same_pad(torch.ones_like(xt), layer.pool_size, layer.strides, ones), **window
+        )
     _check(y, dx, yt, xt, dy, [])
 
 

@@ -17,23 +17,40 @@ TINY = 1e-12
 TINIER = 1e-20  # RMSprop: clipped gradients make some v ~ 1e-14, where 1e-12 inside sqrt would show
 
 CASES = {
-    "sgd_momentum": (lambda: keras.optimizers.SGD(0.05, momentum=0.9),
-                     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
-    "sgd_nesterov": (lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
-                     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
-    "adam": (lambda: keras.optimizers.Adam(0.01, epsilon=TINY),
-             lambda p: torch.optim.Adam(p, lr=0.01, eps=TINY)),
-    "adam_amsgrad": (lambda: keras.optimizers.Adam(0.01, epsilon=TINY, amsgrad=True),
-                     lambda p: torch.optim.Adam(p, lr=0.01, eps=TINY, amsgrad=True)),
-    "adamw": (lambda: keras.optimizers.AdamW(0.01, weight_decay=0.1, epsilon=TINY),
-              lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1, eps=TINY)),
-    "rmsprop": (lambda: keras.optimizers.RMSprop(0.01, epsilon=TINIER),
-                lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=TINIER)),
+    "sgd_momentum": (
+        lambda: keras.optimizers.SGD(0.05, momentum=0.9),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+    ),
+    "sgd_nesterov": (
+        lambda: keras.optimizers.SGD(0.05, momentum=0.9, nesterov=True),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    ),
+    "adam": (
+        lambda: keras.optimizers.Adam(0.01, epsilon=TINY),
+        lambda p: torch.optim.Adam(p, lr=0.01, eps=TINY),
+    ),
+    "adam_amsgrad": (
+        lambda: keras.optimizers.Adam(0.01, epsilon=TINY, amsgrad=True),
+        lambda p: torch.optim.Adam(p, lr=0.01, eps=TINY, amsgrad=True),
+    ),
+    "adamw": (
+        lambda: keras.optimizers.AdamW(0.01, weight_decay=0.1, epsilon=TINY),
+        lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1, eps=TINY),
+    ),
+    "rmsprop": (
+        lambda: keras.optimizers.RMSprop(0.01, epsilon=TINIER),
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=TINIER),
+    ),
     "rmsprop_momentum_centered": (
         lambda: keras.optimizers.RMSprop(0.01, momentum=0.5, centered=True, epsilon=TINIER),
-        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, momentum=0.5, centered=True, eps=TINIER)),
-    "adagrad": (lambda: keras.optimizers.Adagrad(0.1, epsilon=TINY),
-                lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.1, eps=TINY)),
+        lambda p: torch.optim.RMSprop(
+            p, lr=0.01, alpha=0.9, momentum=0.5, centered=True, eps=TINIER
+        ),
+    ),
+    "adagrad": (
+        lambda: keras.optimizers.Adagrad(0.1, epsilon=TINY),
+        lambda p: torch.optim.Adagrad(p, lr=0.1, initial_accumulator_value=0.1, eps=TINY),
+    ),
 }
 
 
@@ -41,8 +58,9 @@ def _run_both(make_ours, make_theirs, clipnorm):
     keras.backend.set_floatx("float64")
     keras.utils.set_random_seed(3)
     rng = np.random.default_rng(3)
-    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="tanh"),
-                              keras.layers.Dense(3)])
+    model = keras.Sequential(
+        [keras.Input(shape=(4,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(3)]
+    )
     opt = make_ours()
     if clipnorm:
         opt.clipnorm = clipnorm
@@ -80,7 +98,9 @@ COMPILED = [c for c in sorted(CASES) if c.startswith(("sgd", "adam"))]  # with a
 
 
 @pytest.mark.parametrize("clipnorm", [None, 0.05])
-@pytest.mark.parametrize("case,compiled", [(c, False) for c in sorted(CASES)] + [(c, True) for c in COMPILED])
+@pytest.mark.parametrize(
+    "case,compiled", [(c, False) for c in sorted(CASES)] + [(c, True) for c in COMPILED]
+)
 def test_twenty_steps_match_torch(case, compiled, clipnorm, monkeypatch):
     from npkeras import backend
 

@@ -16,7 +16,7 @@ import pytest
 
 from npkeras import backend
 from npkeras.layers import GRU, LSTM, Bidirectional, SimpleRNN
-from tests.helpers import all_grads, all_params
+from tests.helpers import all_grads
 
 torch = pytest.importorskip("torch")
 
@@ -34,7 +34,7 @@ def _torch_order(matrix, kind):
     """Keras gate columns -> torch gate rows (a transpose, and z/r swapped for the GRU)."""
     if kind == "gru":
         u = matrix.shape[-1] // 3
-        matrix = np.concatenate([matrix[..., u:2 * u], matrix[..., :u], matrix[..., 2 * u:]], -1)
+        matrix = np.concatenate([matrix[..., u : 2 * u], matrix[..., :u], matrix[..., 2 * u :]], -1)
     return matrix.T if matrix.ndim == 2 else matrix
 
 
@@ -43,7 +43,7 @@ def _keras_order(matrix, kind):
     matrix = matrix.T if matrix.ndim == 2 else matrix
     if kind == "gru":
         u = matrix.shape[-1] // 3
-        matrix = np.concatenate([matrix[..., u:2 * u], matrix[..., :u], matrix[..., 2 * u:]], -1)
+        matrix = np.concatenate([matrix[..., u : 2 * u], matrix[..., :u], matrix[..., 2 * u :]], -1)
     return matrix
 
 
@@ -56,14 +56,17 @@ def _load_into_torch(module, layer, kind, suffix=""):
     with torch.no_grad():
         getattr(module, "weight_ih_l0" + suffix).copy_(torch.from_numpy(_torch_order(kernel, kind)))
         getattr(module, "weight_hh_l0" + suffix).copy_(
-            torch.from_numpy(_torch_order(recurrent, kind)))
+            torch.from_numpy(_torch_order(recurrent, kind))
+        )
         getattr(module, "bias_ih_l0" + suffix).copy_(torch.from_numpy(_torch_order(bias_ih, kind)))
         getattr(module, "bias_hh_l0" + suffix).copy_(torch.from_numpy(_torch_order(bias_hh, kind)))
 
 
 def _torch_grads(module, kind, suffix=""):
-    grad = {name: getattr(module, name + "_l0" + suffix).grad.numpy()
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    grad = {
+        name: getattr(module, name + "_l0" + suffix).grad.numpy()
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    }
     kernel = _keras_order(grad["weight_ih"], kind)
     recurrent = _keras_order(grad["weight_hh"], kind)
     if kind == "gru":
@@ -86,8 +89,7 @@ def test_recurrent_layer_matches_torch(kind):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, STEPS, FEATURES))
     states = [rng.standard_normal((BATCH, UNITS)) for _ in range(n_states)]
-    layer = make_layer(return_sequences=True, return_state=True,
-                       bias_initializer="random_normal")
+    layer = make_layer(return_sequences=True, return_state=True, bias_initializer="random_normal")
     layer(x)
     outputs = layer.forward(x, initial_state=states)
     dys = [rng.standard_normal(o.shape) for o in outputs]
@@ -131,6 +133,7 @@ def test_bidirectional_lstm_matches_torch():
     np.testing.assert_allclose(y, out.detach().numpy(), atol=1e-10)
     np.testing.assert_allclose(dx, xt.grad.numpy(), atol=1e-10)
     for inner, suffix in ((layer.forward_layer, ""), (layer.backward_layer, "_reverse")):
-        for name, theirs in zip(("kernel", "recurrent_kernel", "bias"),
-                                _torch_grads(module, "lstm", suffix)):
+        for name, theirs in zip(
+            ("kernel", "recurrent_kernel", "bias"), _torch_grads(module, "lstm", suffix)
+        ):
             np.testing.assert_allclose(all_grads(inner)[name], theirs, atol=1e-10)

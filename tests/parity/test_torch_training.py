@@ -13,12 +13,18 @@ def test_mlp_training_matches_torch(float64):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((200, 6))
     y = rng.integers(0, 4, 200)
-    model = keras.Sequential([keras.Input(shape=(6,)), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(8, activation="tanh"),
-                              keras.layers.Dense(4, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(6,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(8, activation="tanh"),
+            keras.layers.Dense(4, activation="softmax"),
+        ]
+    )
     # Keras's Adam adds epsilon before the step's bias correction, torch after: tiny epsilon
-    model.compile(optimizer=keras.optimizers.Adam(1e-2, epsilon=1e-12),
-                  loss="sparse_categorical_crossentropy")
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2, epsilon=1e-12), loss="sparse_categorical_crossentropy"
+    )
     linears = [torch.nn.Linear(6, 16), torch.nn.Linear(16, 8), torch.nn.Linear(8, 4)]
     with torch.no_grad():
         for lin, layer in zip(linears, model.layers):
@@ -31,7 +37,7 @@ def test_mlp_training_matches_torch(float64):
     model.fit(x, y, epochs=3, batch_size=32, shuffle=False, verbose=0)
     for _ in range(3):
         for start in range(0, 200, 32):
-            xb, yb = torch.tensor(x[start:start + 32]), torch.tensor(y[start:start + 32])
+            xb, yb = torch.tensor(x[start : start + 32]), torch.tensor(y[start : start + 32])
             opt.zero_grad()
             h = torch.tanh(linears[1](torch.relu(linears[0](xb))))
             torch.nn.functional.cross_entropy(linears[2](h), yb).backward()

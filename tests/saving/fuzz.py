@@ -33,13 +33,55 @@ import npkeras as keras
 from npkeras.saving import ModelFileError
 from tests.saving import hostile
 
-JSON_VALUES = (None, True, False, 0, 1, -1, 2, 3, 10**9, 2**63, -(2**31), 1.5, -0.0, 1e308,
-               float("nan"), float("inf"), "", "x", "relu", "Dense", "Sequential", "float64",
-               "zeros", [], [1], [None, 3], [-1, 0], {}, {"class_name": "Dense"},
-               {"class_name": "Sequential", "config": {}}, "a" * 1000)
+JSON_VALUES = (
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    2,
+    3,
+    10**9,
+    2**63,
+    -(2**31),
+    1.5,
+    -0.0,
+    1e308,
+    float("nan"),
+    float("inf"),
+    "",
+    "x",
+    "relu",
+    "Dense",
+    "Sequential",
+    "float64",
+    "zeros",
+    [],
+    [1],
+    [None, 3],
+    [-1, 0],
+    {},
+    {"class_name": "Dense"},
+    {"class_name": "Sequential", "config": {}},
+    "a" * 1000,
+)
 DTYPES = ("<f4", "<f8", ">f4", "<i8", "|u1", "|b1", "<f2", "<c8", "|O", "<U3", "|V4", "<M8[s]")
-SHAPES = ((), (0,), (1,), (3,), (4,), (3, 4), (4, 3), (4, 1), (10**6,), (10**9, 10**9),
-          (-1,), (2**62, 4), (1, 1, 1, 1))
+SHAPES = (
+    (),
+    (0,),
+    (1,),
+    (3,),
+    (4,),
+    (3, 4),
+    (4, 3),
+    (4, 1),
+    (10**6,),
+    (10**9, 10**9),
+    (-1,),
+    (2**62, 4),
+    (1, 1, 1, 1),
+)
 
 
 class Stats:
@@ -50,12 +92,18 @@ class Stats:
         self.slowest = (0.0, "")
 
     def as_dict(self) -> dict:
-        return {"outcomes": self.outcomes, "kinds": self.kinds, "failures": self.failures[:20],
-                "failure_count": len(self.failures), "slowest_s": round(self.slowest[0], 4),
-                "slowest_kind": self.slowest[1]}
+        return {
+            "outcomes": self.outcomes,
+            "kinds": self.kinds,
+            "failures": self.failures[:20],
+            "failure_count": len(self.failures),
+            "slowest_s": round(self.slowest[0], 4),
+            "slowest_kind": self.slowest[1],
+        }
 
 
 # -- mutations ------------------------------------------------------------------------------
+
 
 def _flip(rng, data: bytes, flips: int | None = None) -> bytes:
     if not data:
@@ -73,7 +121,11 @@ def _mutate_bytes(rng, data: bytes) -> bytes:
         return _flip(rng, data)
     at = rng.randrange(len(data))
     if choice == 1:
-        return data[:at] + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 16))) + data[at + 16:]
+        return (
+            data[:at]
+            + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 16)))
+            + data[at + 16 :]
+        )
     if choice == 2:
         return data[:at]
     return data[:at] + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64))) + data[at:]
@@ -86,8 +138,10 @@ def _npz_items(data: bytes) -> list:
 
 def _npy_header(rng) -> str:
     shape = rng.choice(SHAPES)
-    return (f"{{'descr': '{rng.choice(DTYPES)}', 'fortran_order': {rng.choice(['False', 'True'])}, "
-            f"'shape': {shape}, }}")
+    return (
+        f"{{'descr': '{rng.choice(DTYPES)}', 'fortran_order': {rng.choice(['False', 'True'])}, "
+        f"'shape': {shape}, }}"
+    )
 
 
 def _mutate_array(rng, data: bytes) -> bytes:
@@ -105,7 +159,7 @@ def _mutate_array(rng, data: bytes) -> bytes:
         header_end = npy.index(b"\n") + 1 if b"\n" in npy else len(npy)
         body = npy[header_end:]
         if rng.random() < 0.5:
-            body = body[:rng.randrange(len(body) + 1)]
+            body = body[: rng.randrange(len(body) + 1)]
         items[i] = (name, hostile.npy_bytes(_npy_header(rng), body))
     elif choice == 2:
         header_end = npy.index(b"\n") + 1 if b"\n" in npy else len(npy)
@@ -152,7 +206,8 @@ def _mutate_json(rng, data: bytes) -> bytes:
             parent.pop(path[-1])
     elif isinstance(node, dict):
         node[rng.choice(["name", "units", "x", "config", "class_name"])] = copy.deepcopy(
-            rng.choice(JSON_VALUES))
+            rng.choice(JSON_VALUES)
+        )
     elif isinstance(node, list):
         node.append(copy.deepcopy(rng.choice(JSON_VALUES)))
     elif isinstance(node, int) and not isinstance(node, bool):
@@ -181,7 +236,7 @@ def mutate(rng, members: dict, archive: bytes) -> tuple[str, bytes]:
     if choice == 0:
         return "archive bytes", _mutate_bytes(rng, archive)
     if choice == 1:
-        return "archive truncated", archive[:rng.randrange(len(archive))]
+        return "archive truncated", archive[: rng.randrange(len(archive))]
     members = dict(members)
     if choice in (2, 3):
         name = rng.choice(sorted(members))
@@ -208,8 +263,15 @@ def mutate(rng, members: dict, archive: bytes) -> tuple[str, bytes]:
 
 # -- running -----------------------------------------------------------------------------------
 
-def load_once(path: str, data: bytes, kind: str, stats: Stats, time_limit: float,
-              keep_failures: str | None = None) -> None:
+
+def load_once(
+    path: str,
+    data: bytes,
+    kind: str,
+    stats: Stats,
+    time_limit: float,
+    keep_failures: str | None = None,
+) -> None:
     with open(path, "wb") as f:
         f.write(data)
     start = time.perf_counter()
@@ -271,8 +333,9 @@ def setup(folder: str) -> tuple[dict, bytes]:
 SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 
 
-def run(seed: int, count: int, memory_mb: int, time_limit: float,
-        keep_failures: str | None = None) -> dict:
+def run(
+    seed: int, count: int, memory_mb: int, time_limit: float, keep_failures: str | None = None
+) -> dict:
     with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
         members, archive = setup(folder)
         rss_before = _rss_mb()
@@ -285,8 +348,13 @@ def run(seed: int, count: int, memory_mb: int, time_limit: float,
             kind, data = mutate(rng, members, archive)
             load_once(path, data, kind, stats, time_limit, keep_failures)
         result = stats.as_dict()
-        result.update(seed=seed, count=count, seconds=round(time.perf_counter() - start, 2),
-                      memory_limit_mb=memory_mb, max_rss_growth_mb=round(_rss_mb() - rss_before, 1))
+        result.update(
+            seed=seed,
+            count=count,
+            seconds=round(time.perf_counter() - start, 2),
+            memory_limit_mb=memory_mb,
+            max_rss_growth_mb=round(_rss_mb() - rss_before, 1),
+        )
         return result
 
 
@@ -339,8 +407,11 @@ def main(argv=None):
     parser.add_argument("--memory-mb", type=int, default=256)
     parser.add_argument("--time-limit", type=float, default=2.0)
     parser.add_argument("--keep-failures", metavar="DIR", help="write failing files here")
-    parser.add_argument("--atheris", action="store_true",
-                        help="coverage-guided with atheris; other arguments go to libFuzzer")
+    parser.add_argument(
+        "--atheris",
+        action="store_true",
+        help="coverage-guided with atheris; other arguments go to libFuzzer",
+    )
     args, rest = parser.parse_known_args(argv)
     if args.atheris:
         run_atheris([sys.argv[0], *rest], args.memory_mb, args.time_limit)

@@ -19,9 +19,14 @@ import npkeras as keras
 def small_model_members(tmp_dir) -> dict:
     """{member name: bytes} of a small compiled, trained Sequential model."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input(shape=(3,)),
-                              keras.layers.Dense(4, activation="relu", name="hidden"),
-                              keras.layers.Dense(1, name="output")], name="small")
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(3,)),
+            keras.layers.Dense(4, activation="relu", name="hidden"),
+            keras.layers.Dense(1, name="output"),
+        ],
+        name="small",
+    )
     model.compile(optimizer="adam", loss="mse")
     model.fit(np.ones((4, 3)), np.zeros(4), verbose=0)
     path = f"{tmp_dir}/small.npkeras"
@@ -87,7 +92,7 @@ def config_bomb(members: dict, path, size: int) -> int:
     pad = size - len(head) - len(tail)
     digest = hashlib.sha256(head)
     for start in range(0, pad, len(chunk)):
-        digest.update(chunk[:min(len(chunk), pad - start)])
+        digest.update(chunk[: min(len(chunk), pad - start)])
     digest.update(tail)
     meta = json.loads(members["metadata.json"])
     meta["sha256"]["config.json"] = digest.hexdigest()
@@ -95,7 +100,7 @@ def config_bomb(members: dict, path, size: int) -> int:
         with zf.open("config.json", "w", force_zip64=True) as f:
             f.write(head)
             for start in range(0, pad, len(chunk)):
-                f.write(chunk[:min(len(chunk), pad - start)])
+                f.write(chunk[: min(len(chunk), pad - start)])
             f.write(tail)
         for name in ("weights.npz", "optimizer.npz"):
             zf.writestr(name, members[name])
@@ -123,6 +128,8 @@ def config_edit(members: dict, edit) -> dict:
 
 def huge_units_members(members: dict, units: int = 10**9) -> dict:
     """A config asking the first Dense layer for ``units`` units; weights unchanged."""
+
     def edit(config):
         config["model"]["config"]["layers"][0]["config"]["units"] = units
+
     return config_edit(members, edit)

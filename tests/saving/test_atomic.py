@@ -50,9 +50,9 @@ def test_a_save_killed_mid_write_leaves_a_temp_file_the_next_save_removes(tmp_pa
 
 
 def test_temp_files_of_live_processes_and_other_targets_are_kept(tmp_path):
-    mine = tmp_path / f".m.npkeras.{os.getpid()}.abc123.tmp"        # this process: may be writing
-    parent = tmp_path / f".m.npkeras.{os.getppid()}.abc123.tmp"     # a live process
-    other = tmp_path / f".other.npkeras.{2**22 + 7}.abc123.tmp"     # another target
+    mine = tmp_path / f".m.npkeras.{os.getpid()}.abc123.tmp"  # this process: may be writing
+    parent = tmp_path / f".m.npkeras.{os.getppid()}.abc123.tmp"  # a live process
+    other = tmp_path / f".other.npkeras.{2**22 + 7}.abc123.tmp"  # another target
     for path in (mine, parent, other):
         path.write_bytes(b"x")
     assert atomic.remove_stale_temp_files(str(tmp_path / "m.npkeras")) == []
@@ -68,8 +68,11 @@ def test_a_full_disk_names_the_path_and_leaves_the_old_file(tmp_path, monkeypatc
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError, match=rf"No space left on device while saving '{target}' "
-                                      r"\(temporary file '.*\.tmp'\)") as info:
+    with pytest.raises(
+        OSError,
+        match=rf"No space left on device while saving '{target}' "
+        r"\(temporary file '.*\.tmp'\)",
+    ) as info:
         _model().save(target)
     assert info.value.errno == errno.ENOSPC
     assert target.read_bytes() == before and _temp_files(tmp_path) == []

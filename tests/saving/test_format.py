@@ -16,10 +16,21 @@ def _data(n=256, seed=0):
 
 
 def _model():
-    model = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8, activation="relu"),
-                              layers.Dropout(0.1), layers.Dense(1, activation="sigmoid")])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)),
-                  loss="binary_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            layers.Dense(8, activation="relu"),
+            layers.Dropout(0.1),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(
+            learning_rate=keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)
+        ),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -32,11 +43,20 @@ def test_save_and_load_predicts_bit_identically(tmp_path):
     loaded = keras.models.load_model(path)
     np.testing.assert_array_equal(model.predict(x, verbose=0), loaded.predict(x, verbose=0))
     assert loaded.optimizer.iterations == model.optimizer.iterations
-    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+    assert [layer.name for layer in loaded.layers] == [layer.name for layer in model.layers]
     with zipfile.ZipFile(path) as zf:
-        assert sorted(zf.namelist()) == ["config.json", "metadata.json", "optimizer.npz", "weights.npz"]
+        assert sorted(zf.namelist()) == [
+            "config.json",
+            "metadata.json",
+            "optimizer.npz",
+            "weights.npz",
+        ]
         meta = json.loads(zf.read("metadata.json"))
-        assert meta["format_version"] == 1 and set(meta["sha256"]) == {"config.json", "weights.npz", "optimizer.npz"}
+        assert meta["format_version"] == 1 and set(meta["sha256"]) == {
+            "config.json",
+            "weights.npz",
+            "optimizer.npz",
+        }
         assert "layers/dense/kernel.npy" in zipfile.ZipFile(zf.open("weights.npz")).namelist()
 
 
@@ -60,9 +80,16 @@ def test_functional_multi_io_round_trip(tmp_path):
     a, b = keras.Input(shape=(3,), name="a"), keras.Input(shape=(2,), name="b")
     shared = layers.Dense(4, activation="tanh", name="shared")
     h = layers.Concatenate()([shared(a), layers.Dense(4)(b), shared(layers.Dense(3)(b))])
-    model = keras.Model([a, b], [layers.Dense(1, name="reg")(h), layers.Dense(2, activation="softmax", name="cls")(h)])
-    model.compile(optimizer="adam", loss=["mse", keras.losses.SparseCategoricalCrossentropy()],
-                  metrics={"cls": ["accuracy"]}, loss_weights=[1.0, 0.5])
+    model = keras.Model(
+        [a, b],
+        [layers.Dense(1, name="reg")(h), layers.Dense(2, activation="softmax", name="cls")(h)],
+    )
+    model.compile(
+        optimizer="adam",
+        loss=["mse", keras.losses.SparseCategoricalCrossentropy()],
+        metrics={"cls": ["accuracy"]},
+        loss_weights=[1.0, 0.5],
+    )
     rng = np.random.default_rng(0)
     xs = [rng.standard_normal((20, 3)), rng.standard_normal((20, 2))]
     ys = [rng.standard_normal((20, 1)), rng.integers(0, 2, 20)]
@@ -71,8 +98,10 @@ def test_functional_multi_io_round_trip(tmp_path):
     loaded = keras.models.load_model(tmp_path / "f.npkeras")
     for p, q in zip(model.predict(xs, verbose=0), loaded.predict(xs, verbose=0)):
         np.testing.assert_array_equal(p, q)
-    assert loaded.evaluate(xs, ys, verbose=0, return_dict=True).keys() == \
-        model.evaluate(xs, ys, verbose=0, return_dict=True).keys()
+    assert (
+        loaded.evaluate(xs, ys, verbose=0, return_dict=True).keys()
+        == model.evaluate(xs, ys, verbose=0, return_dict=True).keys()
+    )
 
 
 def test_inference_only_file(tmp_path):
@@ -96,12 +125,23 @@ def test_weights_files_and_mismatch(tmp_path):
     for a, b in zip(model.get_weights(), other.get_weights()):
         np.testing.assert_array_equal(a, b)
     wider = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(9), layers.Dense(1)])
-    with pytest.raises(ValueError, match=r"Weight 'layers/dense/kernel' in .* has shape \(4, 8\), but model .* needs \(4, 9\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Weight 'layers/dense/kernel' in .* has shape \(4, 8\), but model .* needs \(4, 9\)",
+    ):
         wider.load_weights(path)
     wider.load_weights(path, skip_mismatch=True)
-    np.testing.assert_array_equal(wider.layers[1].get_weights()[1], model.layers[2].get_weights()[1])
-    extra = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(8), layers.Dense(1), layers.Dense(1)])
-    with pytest.raises(ValueError, match=r"do not fit model .*: missing \['layers/dense_2/bias', 'layers/dense_2/kernel'\], unexpected \[\]"):
+    np.testing.assert_array_equal(
+        wider.layers[1].get_weights()[1], model.layers[2].get_weights()[1]
+    )
+    extra = keras.Sequential(
+        [keras.Input(shape=(4,)), layers.Dense(8), layers.Dense(1), layers.Dense(1)]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"do not fit model .*: missing \['layers/dense_2/bias', "
+              r"'layers/dense_2/kernel'\], unexpected \[\]",
+    ):
         extra.load_weights(path)
     with pytest.raises(ValueError, match="must end in '.weights.npz'"):
         model.save_weights(tmp_path / "w.h5")
@@ -110,7 +150,7 @@ def test_weights_files_and_mismatch(tmp_path):
 def test_json_round_trip():
     model = _model()
     twin = keras.models.model_from_json(model.to_json())
-    assert [type(l).__name__ for l in twin.layers] == ["Dense", "Dropout", "Dense"]
+    assert [type(layer).__name__ for layer in twin.layers] == ["Dense", "Dropout", "Dense"]
     assert twin.get_config() == model.get_config()
 
 
@@ -142,9 +182,14 @@ def test_custom_layers_through_the_registry(tmp_path):
 
     odd = keras.Sequential([keras.Input(shape=(2,)), Unregistered(), layers.Dense(1)])
     odd.save(tmp_path / "u.npkeras")
-    with pytest.raises(ValueError, match=r"Unknown layer class 'Unregistered'.*Known layer classes: .*Dense.*Tests>Scale"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown layer class 'Unregistered'.*Known layer classes: .*Dense.*Tests>Scale",
+    ):
         keras.models.load_model(tmp_path / "u.npkeras")
-    loaded = keras.models.load_model(tmp_path / "u.npkeras", custom_objects={"Unregistered": Unregistered})
+    loaded = keras.models.load_model(
+        tmp_path / "u.npkeras", custom_objects={"Unregistered": Unregistered}
+    )
     assert isinstance(loaded.layers[0], Unregistered)
 
 
@@ -200,7 +245,9 @@ def test_bad_save_targets(tmp_path, monkeypatch):
     locked.chmod(0o500)
     real_access = os.access
     # root may write anywhere; make the check see what an ordinary user would
-    monkeypatch.setattr(os, "access", lambda p, mode: False if os.fspath(p) == str(locked) else real_access(p, mode))
+    monkeypatch.setattr(
+        os, "access", lambda p, mode: False if os.fspath(p) == str(locked) else real_access(p, mode)
+    )
     with pytest.raises(PermissionError, match="is not writable"):
         model.save(locked / "m.npkeras")
     monkeypatch.undo()

@@ -16,9 +16,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_mutated_model_files_load_or_raise_model_file_error():
     # A process of its own: the memory limit (RLIMIT_AS) applies to the whole process.
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT, *sys.path])}
-    proc = subprocess.run([sys.executable, "-m", "tests.saving.fuzz", "--count", "3000", "--seed",
-                           "0", "--memory-mb", "256", "--time-limit", "2"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.saving.fuzz",
+            "--count",
+            "3000",
+            "--seed",
+            "0",
+            "--memory-mb",
+            "256",
+            "--time-limit",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode in (0, 1), proc.stderr
     result = json.loads(proc.stdout)
     assert result["failures"] == [], result

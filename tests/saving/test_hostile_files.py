@@ -48,13 +48,17 @@ def _refused(path, error, match, **kwargs):
 
 # -- bounded memory ------------------------------------------------------------------------
 
+
 def test_config_bomb_is_refused_before_inflating(members, tmp_path):
     path = tmp_path / "bomb.npkeras"
     size = hostile.config_bomb(members, path, 40 * 1024**2)  # 40 MB of JSON
     assert size < 100_000
     tracemalloc.start()
-    with pytest.raises(UnsafeModelFileError, match=r"Member 'config.json' .* declares 41,943,040 "
-                                                   r"bytes uncompressed, over the limit of 16,777,216"):
+    with pytest.raises(
+        UnsafeModelFileError,
+        match=r"Member 'config.json' .* declares 41,943,040 "
+        r"bytes uncompressed, over the limit of 16,777,216",
+    ):
         keras.models.load_model(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -71,26 +75,32 @@ def test_json_limit_is_a_parameter(members, tmp_path):
 
 
 def test_npy_header_declaring_a_huge_shape_is_refused_before_allocating(members, tmp_path):
-    path = hostile.write_model(tmp_path / "npy.npkeras", hostile.huge_npy_header_members(members),
-                               fix_checksums=False)
+    path = hostile.write_model(
+        tmp_path / "npy.npkeras", hostile.huge_npy_header_members(members), fix_checksums=False
+    )
     tracemalloc.start()
-    with pytest.raises(UnsafeModelFileError,
-                       match=r"declares shape \(100000, 200000\) of float32 \(80,000,000,000 bytes\) "
-                             r"but holds 16 bytes of data; refusing to allocate it"):
+    with pytest.raises(
+        UnsafeModelFileError,
+        match=r"declares shape \(100000, 200000\) of float32 \(80,000,000,000 bytes\) "
+        r"but holds 16 bytes of data; refusing to allocate it",
+    ):
         keras.models.load_model(path)
     assert tracemalloc.get_traced_memory()[1] < 2 * 1024**2
     tracemalloc.stop()
 
 
 def test_absurd_layer_size_is_refused_before_building(members, tmp_path):
-    path = hostile.write_model(tmp_path / "u.npkeras", hostile.huge_units_members(members),
-                               fix_checksums=False)
+    path = hostile.write_model(
+        tmp_path / "u.npkeras", hostile.huge_units_members(members), fix_checksums=False
+    )
     tracemalloc.start()
     start = time.perf_counter()
-    with pytest.raises(UnsafeModelFileError,
-                       match=r"Saved layer 'hidden' \(Dense\) asks for more weights than the file "
-                             r"stores: a weight of shape \(3, 1000000000\) \(3,000,000,000 values\) "
-                             r"exceeds the 21 values the file still holds for it; refusing to build it"):
+    with pytest.raises(
+        UnsafeModelFileError,
+        match=r"Saved layer 'hidden' \(Dense\) asks for more weights than the file "
+        r"stores: a weight of shape \(3, 1000000000\) \(3,000,000,000 values\) "
+        r"exceeds the 21 values the file still holds for it; refusing to build it",
+    ):
         keras.models.load_model(path)
     assert time.perf_counter() - start < 1.0
     assert tracemalloc.get_traced_memory()[1] < 2 * 1024**2
@@ -105,38 +115,57 @@ def test_a_normal_load_stays_small(members, tmp_path):
 
 # -- one error class -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("version", [0, -5, True, "1", 1.0, None])
 def test_unknown_format_versions_are_refused(members, tmp_path, version):
-    path = hostile.write_model(tmp_path / "v.npkeras", members,
-                               metadata_patch={"format_version": version})
-    _refused(path, UnsupportedFormatVersionError,
-             rf"format version {version!r}; this npkeras reads version 1. The file is damaged")
+    path = hostile.write_model(
+        tmp_path / "v.npkeras", members, metadata_patch={"format_version": version}
+    )
+    _refused(
+        path,
+        UnsupportedFormatVersionError,
+        rf"format version {version!r}; this npkeras reads version 1. The file is damaged",
+    )
 
 
-@pytest.mark.parametrize(("patch", "match"), [
-    ({"sha256": ["not", "a", "dict"]}, (r"metadata.sha256 must be an object \(a JSON dict\); "
-                                       r"received \['not', 'a', 'dict'\]")),
-    ({"sha256": {"config.json": 5}}, "metadata.sha256.config.json must be a SHA-256 hex digest"),
-    ({"sha256": {"run.py": "0" * 64}}, "metadata.sha256 holds the unknown key 'run.py'"),
-    ({"created": 5}, "metadata.created must be a string; received 5"),
-    ({"owner": "x"}, "metadata holds the unknown key 'owner'"),
-])
+@pytest.mark.parametrize(
+    ("patch", "match"),
+    [
+        (
+            {"sha256": ["not", "a", "dict"]},
+            (
+                r"metadata.sha256 must be an object \(a JSON dict\); "
+                r"received \['not', 'a', 'dict'\]"
+            ),
+        ),
+        (
+            {"sha256": {"config.json": 5}},
+            "metadata.sha256.config.json must be a SHA-256 hex digest",
+        ),
+        ({"sha256": {"run.py": "0" * 64}}, "metadata.sha256 holds the unknown key 'run.py'"),
+        ({"created": 5}, "metadata.created must be a string; received 5"),
+        ({"owner": "x"}, "metadata holds the unknown key 'owner'"),
+    ],
+)
 def test_malformed_metadata_is_refused(members, tmp_path, patch, match):
     meta = {**json.loads(hostile.with_checksums(members)["metadata.json"]), **patch}
-    path = hostile.write_model(tmp_path / "m.npkeras", {**members, "metadata.json": json.dumps(meta)},
-                               fix_checksums=False)
+    path = hostile.write_model(
+        tmp_path / "m.npkeras", {**members, "metadata.json": json.dumps(meta)}, fix_checksums=False
+    )
     _refused(path, ModelFileError, match)
 
 
 def _drop(key):
     def edit(config):
         del config["model"]["config"][key]
+
     return edit
 
 
 def _set_layers(value):
     def edit(config):
         config["model"]["config"]["layers"] = value
+
     return edit
 
 
@@ -146,27 +175,42 @@ def _set(path, value):
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value
+
     return edit
 
 
-@pytest.mark.parametrize(("edit", "match"), [
-    (lambda c: c.pop("model"), "config lacks the key 'model'"),
-    (_drop("layers"), "config.model.config lacks the key 'layers'"),
-    (_set_layers({"a": 1}), "config.model.config.layers must be a list"),
-    (_set_layers([5]), r"config.model.config.layers\[0\] must be an object"),
-    (_set(["model", "config", "input_shape"], [-3]),
-     r"config.model.config.input_shape\[0\] must be an integer >= 1; received -3"),
-    (_set(["model", "class_name"], 7), "config.model.class_name must be a string; received 7"),
-    (_set(["compile", "optimizer"], 3), "config.compile.optimizer must be an optimizer name"),
-    (_set(["compile", "loss"], {"__object__": 1}),
-     r"config.compile.loss.__object__ must be an object"),
-    (_set(["rng_state", "has_uint32"], 7), "config.rng_state.has_uint32 must be an integer >= 0 and <= 1"),
-    (_set(["training_state"], {"epoch": "3"}), "config.training_state.epoch must be an integer"),
-    (_set(["surprise"], 1), "config holds the unknown key 'surprise'"),
-])
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda c: c.pop("model"), "config lacks the key 'model'"),
+        (_drop("layers"), "config.model.config lacks the key 'layers'"),
+        (_set_layers({"a": 1}), "config.model.config.layers must be a list"),
+        (_set_layers([5]), r"config.model.config.layers\[0\] must be an object"),
+        (
+            _set(["model", "config", "input_shape"], [-3]),
+            r"config.model.config.input_shape\[0\] must be an integer >= 1; received -3",
+        ),
+        (_set(["model", "class_name"], 7), "config.model.class_name must be a string; received 7"),
+        (_set(["compile", "optimizer"], 3), "config.compile.optimizer must be an optimizer name"),
+        (
+            _set(["compile", "loss"], {"__object__": 1}),
+            r"config.compile.loss.__object__ must be an object",
+        ),
+        (
+            _set(["rng_state", "has_uint32"], 7),
+            "config.rng_state.has_uint32 must be an integer >= 0 and <= 1",
+        ),
+        (
+            _set(["training_state"], {"epoch": "3"}),
+            "config.training_state.epoch must be an integer",
+        ),
+        (_set(["surprise"], 1), "config holds the unknown key 'surprise'"),
+    ],
+)
 def test_malformed_config_is_refused(members, tmp_path, edit, match):
-    path = hostile.write_model(tmp_path / "c.npkeras", hostile.config_edit(members, edit),
-                               fix_checksums=False)
+    path = hostile.write_model(
+        tmp_path / "c.npkeras", hostile.config_edit(members, edit), fix_checksums=False
+    )
     _refused(path, ModelFileError, rf"config.json of '.*' is malformed: {match}")
 
 
@@ -177,42 +221,71 @@ def test_functional_graph_refs_are_checked(tmp_path):
     with zipfile.ZipFile(tmp_path / "f.npkeras") as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
     bad_ref = _set(["model", "config", "layers", 1, "inbound_nodes", 0, "inputs", 0], ["x", -1, 0])
-    path = hostile.write_model(tmp_path / "g.npkeras", hostile.config_edit(members, bad_ref),
-                               fix_checksums=False)
-    _refused(path, ModelFileError, r"config.model.config.layers\[1\].inbound_nodes\[0\]"
-                                   r".inputs\[0\]\[1\] must be an integer >= 0; received -1")
+    path = hostile.write_model(
+        tmp_path / "g.npkeras", hostile.config_edit(members, bad_ref), fix_checksums=False
+    )
+    _refused(
+        path,
+        ModelFileError,
+        r"config.model.config.layers\[1\].inbound_nodes\[0\]"
+        r".inputs\[0\]\[1\] must be an integer >= 0; received -1",
+    )
     dangling = _set(["model", "config", "output_layers"], [["nowhere", 0, 0]])
-    path = hostile.write_model(tmp_path / "h.npkeras", hostile.config_edit(members, dangling),
-                               fix_checksums=False)
-    _refused(path, LayerConfigError, r"Saved layer 'graph' \(Functional\) cannot be rebuilt "
-                                     r"from its config: KeyError: \('nowhere', 0, 0\)")
+    path = hostile.write_model(
+        tmp_path / "h.npkeras", hostile.config_edit(members, dangling), fix_checksums=False
+    )
+    _refused(
+        path,
+        LayerConfigError,
+        r"Saved layer 'graph' \(Functional\) cannot be rebuilt "
+        r"from its config: KeyError: \('nowhere', 0, 0\)",
+    )
 
 
-@pytest.mark.parametrize(("value", "match"), [
-    (-3, (r"Saved layer 'hidden' \(Dense\) cannot be rebuilt from its config: ValueError: "
-         r"Received an invalid value for `units`")),
-    ("many", r"Saved layer 'hidden' \(Dense\) cannot be rebuilt from its config: "),
-])
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [
+        (
+            -3,
+            (
+                r"Saved layer 'hidden' \(Dense\) cannot be rebuilt from its config: ValueError: "
+                r"Received an invalid value for `units`"
+            ),
+        ),
+        ("many", r"Saved layer 'hidden' \(Dense\) cannot be rebuilt from its config: "),
+    ],
+)
 def test_bad_layer_arguments_name_the_layer(members, tmp_path, value, match):
-    path = hostile.write_model(tmp_path / "l.npkeras", hostile.huge_units_members(members, value),
-                               fix_checksums=False)
+    path = hostile.write_model(
+        tmp_path / "l.npkeras", hostile.huge_units_members(members, value), fix_checksums=False
+    )
     _refused(path, LayerConfigError, match)
 
 
 def test_unknown_layer_argument_names_the_layer(members, tmp_path):
     edit = _set(["model", "config", "layers", 1, "config", "unitz"], 3)
-    path = hostile.write_model(tmp_path / "k.npkeras", hostile.config_edit(members, edit),
-                               fix_checksums=False)
-    _refused(path, LayerConfigError, r"Saved layer 'output' \(Dense\) cannot be rebuilt from its "
-                                     r"config: TypeError: .*unitz")
+    path = hostile.write_model(
+        tmp_path / "k.npkeras", hostile.config_edit(members, edit), fix_checksums=False
+    )
+    _refused(
+        path,
+        LayerConfigError,
+        r"Saved layer 'output' \(Dense\) cannot be rebuilt from its "
+        r"config: TypeError: .*unitz",
+    )
 
 
 def test_bad_compile_settings_are_refused(members, tmp_path):
     edit = _set(["compile", "optimizer"], "nonsense")
-    path = hostile.write_model(tmp_path / "o.npkeras", hostile.config_edit(members, edit),
-                               fix_checksums=False)
-    _refused(path, ModelFileError, r"The compile settings in '.*' cannot be used: ValueError: "
-                                   r".*nonsense")
+    path = hostile.write_model(
+        tmp_path / "o.npkeras", hostile.config_edit(members, edit), fix_checksums=False
+    )
+    _refused(
+        path,
+        ModelFileError,
+        r"The compile settings in '.*' cannot be used: ValueError: "
+        r".*nonsense",
+    )
     keras.models.load_model(path, compile=False)
 
 
@@ -236,36 +309,51 @@ def _patch_member_flags(data: bytes, name: bytes, flag_bits=0, method=None) -> b
     for signature, flags_at, method_at, length_at, name_at in headers:
         at = out.find(signature)
         while at >= 0:
-            length = int.from_bytes(out[at + length_at:at + length_at + 2], "little")
-            if out[at + name_at:at + name_at + length] == name:
-                flags = int.from_bytes(out[at + flags_at:at + flags_at + 2], "little") | flag_bits
-                out[at + flags_at:at + flags_at + 2] = flags.to_bytes(2, "little")
+            length = int.from_bytes(out[at + length_at : at + length_at + 2], "little")
+            if out[at + name_at : at + name_at + length] == name:
+                flags = int.from_bytes(out[at + flags_at : at + flags_at + 2], "little") | flag_bits
+                out[at + flags_at : at + flags_at + 2] = flags.to_bytes(2, "little")
                 if method is not None:
-                    out[at + method_at:at + method_at + 2] = method.to_bytes(2, "little")
+                    out[at + method_at : at + method_at + 2] = method.to_bytes(2, "little")
             at = out.find(signature, at + 4)
     return bytes(out)
 
 
-@pytest.mark.parametrize(("flag_bits", "method", "match"), [
-    (0x1, None, "encrypted"),
-    (0, 99, "compression"),
-])
-def test_encrypted_or_unknown_compression_member_is_refused(members, tmp_path, flag_bits, method,
-                                                            match):
+@pytest.mark.parametrize(
+    ("flag_bits", "method", "match"),
+    [
+        (0x1, None, "encrypted"),
+        (0, 99, "compression"),
+    ],
+)
+def test_encrypted_or_unknown_compression_member_is_refused(
+    members, tmp_path, flag_bits, method, match
+):
     data = hostile.zip_bytes(hostile.with_checksums(members))
     path = tmp_path / "z.npkeras"
     path.write_bytes(_patch_member_flags(data, b"config.json", flag_bits, method))
     _refused(path, ModelFileError, f"truncated or corrupt: member 'config.json': .*{match}")
 
 
-@pytest.mark.parametrize(("header", "match"), [
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, }", "unreadable .npy header"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 4), }", r"invalid shape \(-1, 4\)"),
-    ("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", (r"declares shape \(2, 4\) of "
-                                                                    r"float32 \(32 bytes\) but holds 48")),
-    ("{'descr': 'O', 'fortran_order': False, 'shape': (3, 4), }", "has dtype object"),
-    ("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,), }", "has dtype"),
-])
+@pytest.mark.parametrize(
+    ("header", "match"),
+    [
+        ("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 4, }", "unreadable .npy header"),
+        (
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (-1, 4), }",
+            r"invalid shape \(-1, 4\)",
+        ),
+        (
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }",
+            (
+                r"declares shape \(2, 4\) of "
+                r"float32 \(32 bytes\) but holds 48"
+            ),
+        ),
+        ("{'descr': 'O', 'fortran_order': False, 'shape': (3, 4), }", "has dtype object"),
+        ("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,), }", "has dtype"),
+    ],
+)
 def test_bad_npy_headers_are_refused(members, tmp_path, header, match):
     with zipfile.ZipFile(io.BytesIO(members["weights.npz"])) as zf:
         arrays = {n: zf.read(n) for n in zf.namelist()}
@@ -285,31 +373,55 @@ def _with_arrays(members, member, **replace):
 def test_non_finite_weights_are_refused(members, tmp_path):
     bad = _with_arrays(members, "weights.npz", **{"layers/dense/bias": np.full(4, np.nan, "f4")})
     path = hostile.write_model(tmp_path / "n.npkeras", bad)
-    _refused(path, ModelFileError, "Array 'layers/dense/bias' of weights.npz .* holds NaN or infinite")
+    _refused(
+        path, ModelFileError, "Array 'layers/dense/bias' of weights.npz .* holds NaN or infinite"
+    )
     big = _with_arrays(members, "weights.npz", **{"layers/dense/bias": np.full(4, 1e300)})
     path = hostile.write_model(tmp_path / "b.npkeras", big)
-    _refused(path, ModelFileError, "Weight 'layers/dense/bias' .* holds values beyond the range of float32")
+    _refused(
+        path,
+        ModelFileError,
+        "Weight 'layers/dense/bias' .* holds values beyond the range of float32",
+    )
 
 
-@pytest.mark.parametrize(("arrays", "match"), [
-    ({"iterations": np.array(-5)}, r"needs 'iterations', a whole number >= 0; received array\(-5\)"),
-    ({"iterations": np.arange(3)}, "needs 'iterations', a whole number"),
-    ({"0/momentum": np.zeros(7, "f4")}, (r"The optimizer state in .* cannot be used: ValueError: "
-                                        r"Optimizer state entry '0/momentum' has shape \(7,\)")),
-    ({"x/momentum": np.zeros(3, "f4")}, "The optimizer state in .* cannot be used: ValueError"),
-])
+@pytest.mark.parametrize(
+    ("arrays", "match"),
+    [
+        (
+            {"iterations": np.array(-5)},
+            r"needs 'iterations', a whole number >= 0; received array\(-5\)",
+        ),
+        ({"iterations": np.arange(3)}, "needs 'iterations', a whole number"),
+        (
+            {"0/momentum": np.zeros(7, "f4")},
+            (
+                r"The optimizer state in .* cannot be used: ValueError: "
+                r"Optimizer state entry '0/momentum' has shape \(7,\)"
+            ),
+        ),
+        ({"x/momentum": np.zeros(3, "f4")}, "The optimizer state in .* cannot be used: ValueError"),
+    ],
+)
 def test_bad_optimizer_state_is_refused(members, tmp_path, arrays, match):
-    path = hostile.write_model(tmp_path / "s.npkeras", _with_arrays(members, "optimizer.npz", **arrays))
+    path = hostile.write_model(
+        tmp_path / "s.npkeras", _with_arrays(members, "optimizer.npz", **arrays)
+    )
     _refused(path, ModelFileError, match)
 
 
 def test_bad_random_state_is_refused_and_the_generator_is_untouched(members, tmp_path):
     edit = _set(["rng_state", "state"], {"state": "x", "inc": 1})
-    path = hostile.write_model(tmp_path / "r.npkeras", hostile.config_edit(members, edit),
-                               fix_checksums=False)
+    path = hostile.write_model(
+        tmp_path / "r.npkeras", hostile.config_edit(members, edit), fix_checksums=False
+    )
     before = keras.backend.rng().bit_generator.state
-    _refused(path, ModelFileError, "The random generator state in .* cannot be used",
-             restore_random_state=True)
+    _refused(
+        path,
+        ModelFileError,
+        "The random generator state in .* cannot be used",
+        restore_random_state=True,
+    )
     assert keras.backend.rng().bit_generator.state == before
     keras.models.load_model(path)  # only used when asked for
 
@@ -321,24 +433,37 @@ def test_a_device_or_pipe_is_refused(tmp_path):
 
 # -- load_weights and BackupAndRestore -----------------------------------------------------
 
+
 def _model():
-    return keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"),
-                             keras.layers.Dense(1)])
+    return keras.Sequential(
+        [keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+    )
 
 
 def test_load_weights_refusals_leave_the_model_unchanged(members, tmp_path):
     model = _model()
     before = model.get_weights()
     path = tmp_path / "w.weights.npz"
-    path.write_bytes(hostile.zip_bytes({"layers/dense/kernel.npy": hostile.npy_bytes(
-        "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 200000), }", b"\0" * 8)},
-        zipfile.ZIP_STORED))
+    path.write_bytes(
+        hostile.zip_bytes(
+            {
+                "layers/dense/kernel.npy": hostile.npy_bytes(
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 200000), }",
+                    b"\0" * 8,
+                )
+            },
+            zipfile.ZIP_STORED,
+        )
+    )
     with pytest.raises(UnsafeModelFileError, match="declares shape .* refusing to allocate"):
         model.load_weights(path)
     short = _with_arrays(members, "weights.npz", **{"layers/dense_1/bias": np.zeros(2, "f4")})
     path.write_bytes(short["weights.npz"])
-    with pytest.raises(ModelFileError, match=r"Weight 'layers/dense_1/bias' .* has shape \(2,\), "
-                                             r"but model .* needs \(1,\)"):
+    with pytest.raises(
+        ModelFileError,
+        match=r"Weight 'layers/dense_1/bias' .* has shape \(2,\), "
+        r"but model .* needs \(1,\)",
+    ):
         model.load_weights(path)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -356,17 +481,32 @@ def _backup(tmp_path, members_edit):
     return model, callback
 
 
-@pytest.mark.parametrize(("edit", "match"), [
-    (lambda m: hostile.config_edit(m, _set(["training_state"], {"epoch": -1})),
-     "config.training_state.epoch must be an integer >= 0"),
-    (lambda m: hostile.config_edit(m, lambda c: c.pop("training_state")),
-     "holds no training state: it is not a BackupAndRestore backup"),
-    (lambda m: {**m, "metadata.json": b'{"format": "npkeras", "format_version": 1, "sha256": 7}'},
-     "metadata.sha256 must be an object"),
-    (lambda m: hostile.with_checksums(
-        _with_arrays(m, "weights.npz", **{"layers/dense/kernel": np.zeros((3, 5), "f4")})),
-     r"Weight 'layers/dense/kernel' .* has shape \(3, 5\)"),
-])
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (
+            lambda m: hostile.config_edit(m, _set(["training_state"], {"epoch": -1})),
+            "config.training_state.epoch must be an integer >= 0",
+        ),
+        (
+            lambda m: hostile.config_edit(m, lambda c: c.pop("training_state")),
+            "holds no training state: it is not a BackupAndRestore backup",
+        ),
+        (
+            lambda m: {
+                **m,
+                "metadata.json": b'{"format": "npkeras", "format_version": 1, "sha256": 7}',
+            },
+            "metadata.sha256 must be an object",
+        ),
+        (
+            lambda m: hostile.with_checksums(
+                _with_arrays(m, "weights.npz", **{"layers/dense/kernel": np.zeros((3, 5), "f4")})
+            ),
+            r"Weight 'layers/dense/kernel' .* has shape \(3, 5\)",
+        ),
+    ],
+)
 def test_tampered_backups_are_refused(tmp_path, edit, match):
     model, callback = _backup(tmp_path, edit)
     before = model.get_weights()
@@ -378,7 +518,7 @@ def test_tampered_backups_are_refused(tmp_path, edit, match):
 
 def _central_record(data: bytearray, name: bytes) -> int:
     at = data.index(b"PK\x01\x02")
-    while data[at + 46:at + 46 + int.from_bytes(data[at + 28:at + 30], "little")] != name:
+    while data[at + 46 : at + 46 + int.from_bytes(data[at + 28 : at + 30], "little")] != name:
         at = data.index(b"PK\x01\x02", at + 4)
     return at
 
@@ -387,11 +527,15 @@ def test_member_declaring_more_compressed_bytes_than_the_file_is_refused(members
     # Python would allocate a read buffer of the declared size (here 2 GiB) before reading.
     data = bytearray(hostile.zip_bytes(hostile.with_checksums(members)))
     record = _central_record(data, b"weights.npz")
-    data[record + 20:record + 24] = (2**31).to_bytes(4, "little")  # compressed size
+    data[record + 20 : record + 24] = (2**31).to_bytes(4, "little")  # compressed size
     path = tmp_path / "c.npkeras"
     path.write_bytes(bytes(data))
-    _refused(path, ModelFileError, r"Member 'weights.npz' of .* declares 2,147,483,648 compressed "
-                                   r"bytes, more than the [\d,]+-byte archive holds")
+    _refused(
+        path,
+        ModelFileError,
+        r"Member 'weights.npz' of .* declares 2,147,483,648 compressed "
+        r"bytes, more than the [\d,]+-byte archive holds",
+    )
 
 
 def test_too_many_layers_are_refused(members, tmp_path):
@@ -408,10 +552,13 @@ def test_a_functional_graph_saved_in_reverse_order_loads(tmp_path):
     model.save(tmp_path / "f.npkeras")
     with zipfile.ZipFile(tmp_path / "f.npkeras") as zf:
         members = {n: zf.read(n) for n in zf.namelist()}
-    reverse = _set(["model", "config", "layers"],
-                   json.loads(members["config.json"])["model"]["config"]["layers"][::-1])
-    path = hostile.write_model(tmp_path / "r.npkeras", hostile.config_edit(members, reverse),
-                               fix_checksums=False)
+    reverse = _set(
+        ["model", "config", "layers"],
+        json.loads(members["config.json"])["model"]["config"]["layers"][::-1],
+    )
+    path = hostile.write_model(
+        tmp_path / "r.npkeras", hostile.config_edit(members, reverse), fix_checksums=False
+    )
     loaded = keras.models.load_model(path)
     x = np.arange(4.0).reshape(2, 2)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
@@ -421,9 +568,10 @@ def test_a_member_name_that_is_not_utf8_is_refused(members, tmp_path):
     # flag bit 11 says "the name is UTF-8", and the name's bytes are not: UnicodeDecodeError today
     data = bytearray(hostile.zip_bytes(hostile.with_checksums(members)))
     record = _central_record(data, b"config.json")
-    data[record + 46:record + 57] = b"confi\xffjson"
-    data[record + 8:record + 10] = (int.from_bytes(data[record + 8:record + 10], "little")
-                                    | 0x800).to_bytes(2, "little")
+    data[record + 46 : record + 57] = b"confi\xffjson"
+    data[record + 8 : record + 10] = (
+        int.from_bytes(data[record + 8 : record + 10], "little") | 0x800
+    ).to_bytes(2, "little")
     path = tmp_path / "n.npkeras"
     path.write_bytes(bytes(data))
     _refused(path, ModelFileError, "not a readable zip archive")

@@ -9,7 +9,9 @@ from npkeras import callbacks, layers
 
 def _model():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="relu"), layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((3,)), layers.Dense(4, activation="relu"), layers.Dense(1)]
+    )
     model.compile("adam", "mse", metrics=["mae"])
     return model
 
@@ -61,16 +63,25 @@ def test_serialize_and_deserialize_keras_object():
     def cube(x):
         return x**3
 
-    for obj in (layers.Dense(3, activation="relu"), keras.losses.Huber(delta=2.0),
-                keras.optimizers.Adam(learning_rate=0.01), keras.metrics.F1Score(average="macro"),
-                keras.regularizers.L2(0.1), keras.constraints.MaxNorm(3.0)):
+    for obj in (
+        layers.Dense(3, activation="relu"),
+        keras.losses.Huber(delta=2.0),
+        keras.optimizers.Adam(learning_rate=0.01),
+        keras.metrics.F1Score(average="macro"),
+        keras.regularizers.L2(0.1),
+        keras.constraints.MaxNorm(3.0),
+    ):
         config = keras.saving.serialize_keras_object(obj)
         twin = keras.saving.deserialize_keras_object(config)
         assert type(twin) is type(obj) and twin.get_config() == obj.get_config()
-    assert keras.saving.serialize_keras_object(cube) == {"class_name": "function",
-                                                         "config": "ApiTest>cube"}
-    assert keras.saving.deserialize_keras_object({"class_name": "function",
-                                                  "config": "ApiTest>cube"}) is cube
+    assert keras.saving.serialize_keras_object(cube) == {
+        "class_name": "function",
+        "config": "ApiTest>cube",
+    }
+    assert (
+        keras.saving.deserialize_keras_object({"class_name": "function", "config": "ApiTest>cube"})
+        is cube
+    )
     with pytest.raises(ValueError, match="Cannot serialize function 'helper': only registered"):
         keras.saving.serialize_keras_object(helper)
     with pytest.raises(ValueError, match="Unknown saved function 'nope'"):
@@ -88,14 +99,25 @@ def test_model_checkpoint_keras_suffix_and_weights_h5(tmp_path, rng):
     y = x.sum(axis=1, keepdims=True)
     model = _model()
     best = tmp_path / "best.keras"
-    model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y),
-              callbacks=[callbacks.ModelCheckpoint(str(best), save_best_only=True)])
+    model.fit(
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        validation_data=(x, y),
+        callbacks=[callbacks.ModelCheckpoint(str(best), save_best_only=True)],
+    )
     loaded = keras.models.load_model(best)
     assert loaded.compiled
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
     weights = tmp_path / "ckpt.weights.h5"
-    model.fit(x, y, epochs=1, verbose=0,
-              callbacks=[callbacks.ModelCheckpoint(str(weights), save_weights_only=True)])
+    model.fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        callbacks=[callbacks.ModelCheckpoint(str(weights), save_weights_only=True)],
+    )
     fresh = _model()
     fresh.load_weights(weights)  # the Keras 3 layout, read back through the model
     for a, b in zip(fresh.get_weights(), model.get_weights()):
@@ -103,11 +125,16 @@ def test_model_checkpoint_keras_suffix_and_weights_h5(tmp_path, rng):
     import h5py
 
     with h5py.File(weights, "r") as f:
-        np.testing.assert_array_equal(f["layers/dense/vars/0"][()], model.layers[0].get_weights()[0])
+        np.testing.assert_array_equal(
+            f["layers/dense/vars/0"][()], model.layers[0].get_weights()[0]
+        )
     with pytest.raises(ValueError, match=r"must end in '.keras' or '.npkeras'"):
         callbacks.ModelCheckpoint(str(tmp_path / "best.h5"))
-    with pytest.raises(ValueError, match=r"Weight files must end in '.weights.npz' \(npkeras\) or "
-                                         r"'.weights.h5'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Weight files must end in '.weights.npz' \(npkeras\) or "
+        r"'.weights.h5'",
+    ):
         model.save_weights(tmp_path / "w.h5")
     with pytest.raises(ValueError, match="skip_mismatch=True is not supported"):
         model.load_weights(weights, skip_mismatch=True)

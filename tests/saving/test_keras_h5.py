@@ -14,8 +14,14 @@ DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
 def _mlp():
-    return keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(8, activation="relu"),
-                             keras.layers.Dropout(0.1), keras.layers.Dense(3, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dropout(0.1),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 def test_loads_a_file_written_by_keras_3():
@@ -23,7 +29,9 @@ def test_loads_a_file_written_by_keras_3():
     model = _mlp()
     keras.saving.load_keras_weights(model, os.path.join(DATA, "keras3_mlp.weights.h5"))
     expected = np.load(os.path.join(DATA, "keras3_mlp_expected.npz"))
-    np.testing.assert_allclose(model.predict(expected["x"], verbose=0), expected["y"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(expected["x"], verbose=0), expected["y"], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_round_trip_and_mismatch(tmp_path):
@@ -34,10 +42,18 @@ def test_round_trip_and_mismatch(tmp_path):
     keras.saving.load_keras_weights(target, path)
     for a, b in zip(source.get_weights(), target.get_weights()):
         np.testing.assert_array_equal(a, b)
-    wrong = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(9), keras.layers.Dropout(0.1),
-                              keras.layers.Dense(3)])
+    wrong = keras.Sequential(
+        [
+            keras.Input(shape=(4,)),
+            keras.layers.Dense(9),
+            keras.layers.Dropout(0.1),
+            keras.layers.Dense(3),
+        ]
+    )
     before = wrong.get_weights()
-    with pytest.raises(ValueError, match=r"'layers/dense/vars/0' has shape \(4, 8\), but layer .* needs \(4, 9\)"):
+    with pytest.raises(
+        ValueError, match=r"'layers/dense/vars/0' has shape \(4, 8\), but layer .* needs \(4, 9\)"
+    ):
         keras.saving.load_keras_weights(wrong, path)
     for a, b in zip(before, wrong.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -78,9 +94,16 @@ def test_keras_3_loads_the_export(tmp_path):
         "np.save(sys.argv[3], m.predict(np.load(sys.argv[2]), verbose=0))\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "jax"}
-    subprocess.run([sys.executable, "-c", script, str(path), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
-                   check=True, env=env, capture_output=True, timeout=300)
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    subprocess.run(
+        [sys.executable, "-c", script, str(path), str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+        check=True,
+        env=env,
+        capture_output=True,
+        timeout=300,
+    )
+    np.testing.assert_allclose(
+        np.load(tmp_path / "y.npy"), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6
+    )
 
 
 def _h5_with(path, edit):
@@ -97,6 +120,7 @@ def _replace(name, data):
     def edit(f):
         del f[name]
         f.create_dataset(name, data=data)
+
     return edit
 
 
@@ -104,12 +128,14 @@ def _regroup(name):
     def edit(f):
         del f[name]
         f.create_dataset(name, data=np.zeros(3))
+
     return edit
 
 
 def _rename(old, new):
     def edit(f):
         f.move(old, new)
+
     return edit
 
 
@@ -117,21 +143,35 @@ def _huge(name):
     def edit(f):
         # declared 4e10 float32 values (160 GB), chunked and compressed: a few bytes on disk
         del f[name]
-        f.create_dataset(name, shape=(200_000, 200_000), dtype="f4", chunks=(1000, 1000),
-                         compression="gzip")
+        f.create_dataset(
+            name, shape=(200_000, 200_000), dtype="f4", chunks=(1000, 1000), compression="gzip"
+        )
+
     return edit
 
 
-@pytest.mark.parametrize(("edit", "match"), [
-    (_replace("layers/dense/vars/1", np.full(8, np.nan, "f4")),
-     "variable 'layers/dense/vars/1' holds NaN or infinite values"),
-    (_replace("layers/dense/vars/1", np.array([b"x"] * 8)),
-     "variable 'layers/dense/vars/1' is not a numeric array"),
-    (_regroup("layers/dense/vars"), "holds 'layers/dense/vars', which is not a group"),
-    (_rename("layers/dense/vars/1", "layers/dense/vars/bias"),
-     r"names the variables of 'layers/dense' \['0', 'bias'\]; Keras numbers them 0, 1, 2"),
-    (_huge("layers/dense/vars/0"), r"has shape \(200000, 200000\), but layer .* needs \(4, 8\)"),
-])
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (
+            _replace("layers/dense/vars/1", np.full(8, np.nan, "f4")),
+            "variable 'layers/dense/vars/1' holds NaN or infinite values",
+        ),
+        (
+            _replace("layers/dense/vars/1", np.array([b"x"] * 8)),
+            "variable 'layers/dense/vars/1' is not a numeric array",
+        ),
+        (_regroup("layers/dense/vars"), "holds 'layers/dense/vars', which is not a group"),
+        (
+            _rename("layers/dense/vars/1", "layers/dense/vars/bias"),
+            r"names the variables of 'layers/dense' \['0', 'bias'\]; Keras numbers them 0, 1, 2",
+        ),
+        (
+            _huge("layers/dense/vars/0"),
+            r"has shape \(200000, 200000\), but layer .* needs \(4, 8\)",
+        ),
+    ],
+)
 def test_hostile_keras_files_raise_model_file_error(tmp_path, edit, match):
     path = _h5_with(tmp_path / "w.weights.h5", edit)
     model = _mlp()

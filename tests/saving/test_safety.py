@@ -11,8 +11,12 @@ import numpy as np
 import pytest
 
 import npkeras as keras
-from npkeras.saving import (ChecksumMismatchError, ModelFileError, UnsafeModelFileError,
-                            UnsupportedFormatVersionError)
+from npkeras.saving import (
+    ChecksumMismatchError,
+    ModelFileError,
+    UnsafeModelFileError,
+    UnsupportedFormatVersionError,
+)
 from npkeras.saving.safety import sha256
 
 RAN = []
@@ -77,7 +81,9 @@ def test_object_dtype_array_is_refused(files):
         np.save(inner, np.array([Payload()], dtype=object), allow_pickle=True)
         zf.writestr("layers/dense/kernel.npy", inner.getvalue())
     path = _write(tmp / "o.npkeras", {**members, "weights.npz": buf.getvalue()})
-    with pytest.raises(UnsafeModelFileError, match="'layers/dense/kernel' .* has dtype object; only numeric arrays"):
+    with pytest.raises(
+        UnsafeModelFileError, match="'layers/dense/kernel' .* has dtype object; only numeric arrays"
+    ):
         keras.models.load_model(path)
 
 
@@ -102,7 +108,9 @@ def test_zip_bomb_is_refused(files):
     path = _write(tmp / "bomb.npkeras", {**members, "weights.npz": big})
     assert path.stat().st_size < 20_000  # a few kilobytes that inflate to megabytes
     limits = keras.saving.LoadLimits(max_member_bytes=1024 * 1024)
-    with pytest.raises(UnsafeModelFileError, match=r"declares 4,194,304 bytes uncompressed, over the limit"):
+    with pytest.raises(
+        UnsafeModelFileError, match=r"declares 4,194,304 bytes uncompressed, over the limit"
+    ):
         keras.models.load_model(path, limits=limits)
 
 
@@ -113,11 +121,11 @@ def test_member_lying_about_its_size_is_refused(files):
     # make the central-directory record of weights.npz claim 10 bytes uncompressed
     record = data.index(b"PK\x01\x02")
     while True:
-        name_length = int.from_bytes(data[record + 28:record + 30], "little")
-        if data[record + 46:record + 46 + name_length] == b"weights.npz":
+        name_length = int.from_bytes(data[record + 28 : record + 30], "little")
+        if data[record + 46 : record + 46 + name_length] == b"weights.npz":
             break
         record = data.index(b"PK\x01\x02", record + 4)
-    data[record + 24:record + 28] = (10).to_bytes(4, "little")
+    data[record + 24 : record + 28] = (10).to_bytes(4, "little")
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="truncated or corrupt"):
         keras.models.load_model(path)
@@ -129,14 +137,20 @@ def test_unregistered_class_and_callable_paths_are_refused(files):
         config = json.loads(members["config.json"])
         config["model"]["config"]["layers"][0]["class_name"] = class_name
         path = _write(tmp / "c.npkeras", {**members, "config.json": json.dumps(config).encode()})
-        with pytest.raises(ValueError, match=rf"Unknown layer class '{class_name}': it is neither built in nor registered"):
+        with pytest.raises(
+            ValueError,
+            match=rf"Unknown layer class '{class_name}': it is neither built in nor registered",
+        ):
             keras.models.load_model(path)
 
 
 def test_callable_in_activation_config_is_refused(files):
     tmp, members = files
     config = json.loads(members["config.json"])
-    config["model"]["config"]["layers"][0]["config"]["activation"] = {"class_name": "os.system", "config": {}}
+    config["model"]["config"]["layers"][0]["config"]["activation"] = {
+        "class_name": "os.system",
+        "config": {},
+    }
     path = _write(tmp / "a.npkeras", {**members, "config.json": json.dumps(config).encode()})
     with pytest.raises(ValueError, match="Unknown activation class 'os.system'"):
         keras.models.load_model(path)
@@ -183,7 +197,10 @@ def test_flipped_byte_in_the_archive_itself_is_refused(files):
 def test_future_format_version_is_refused(files):
     tmp, members = files
     path = _write(tmp / "v.npkeras", members, metadata_patch={"format_version": 99})
-    with pytest.raises(UnsupportedFormatVersionError, match="format version 99; this npkeras reads version 1. Upgrade npkeras"):
+    with pytest.raises(
+        UnsupportedFormatVersionError,
+        match="format version 99; this npkeras reads version 1. Upgrade npkeras",
+    ):
         keras.models.load_model(path)
 
 

@@ -11,8 +11,9 @@ from npkeras import layers
 
 
 def _model(units=1, loss="mse", activation=None, name=None):
-    model = keras.Sequential([keras.Input(shape=(3,)),
-                              layers.Dense(units, activation=activation, name=name)])
+    model = keras.Sequential(
+        [keras.Input(shape=(3,)), layers.Dense(units, activation=activation, name=name)]
+    )
     model.compile(optimizer="sgd", loss=loss)
     return model
 
@@ -23,7 +24,9 @@ def test_non_finite_inputs_are_refused_naming_array_row_and_column(bad):
     before = model.get_weights()
     x = np.ones((6, 3), "float32")
     x[4, 2] = bad
-    with pytest.raises(ValueError, match=r"`x` holds a non-finite value \((nan|inf|-inf)\) at row 4, column 2"):
+    with pytest.raises(
+        ValueError, match=r"`x` holds a non-finite value \((nan|inf|-inf)\) at row 4, column 2"
+    ):
         model.fit(x, np.ones(6), verbose=0)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -36,7 +39,9 @@ def test_non_finite_targets_weights_and_evaluation_data_are_refused():
     y_bad[3] = np.nan
     with pytest.raises(ValueError, match=r"`y` holds a non-finite value \(nan\) at row 3"):
         model.fit(x, y_bad, verbose=0)
-    with pytest.raises(ValueError, match=r"`sample_weight` holds a non-finite value \(inf\) at row 0"):
+    with pytest.raises(
+        ValueError, match=r"`sample_weight` holds a non-finite value \(inf\) at row 0"
+    ):
         model.fit(x, y, sample_weight=np.array([np.inf, 1, 1, 1, 1, 1]), verbose=0)
     x_bad = x.copy()
     x_bad[1, 0] = np.nan
@@ -55,13 +60,18 @@ def test_a_non_finite_batch_from_a_generator_is_refused_with_its_step():
         yield np.ones((2, 3), "float32"), np.ones(2)
         yield np.full((2, 3), np.nan, "float32"), np.ones(2)
 
-    with pytest.raises(ValueError, match=r"Batch 1 from the data generator is malformed: `x` holds a non-finite"):
+    with pytest.raises(
+        ValueError, match=r"Batch 1 from the data generator is malformed: `x` holds a non-finite"
+    ):
         model.fit(batches(), epochs=1, verbose=0)
 
 
 def test_integer_labels_with_categorical_crossentropy_suggest_the_sparse_loss():
     model = _model(units=3, loss="categorical_crossentropy", activation="softmax")
-    with pytest.raises(ValueError, match=r"look like integer class labels\. Use loss='sparse_categorical_crossentropy'"):
+    with pytest.raises(
+        ValueError,
+        match=r"look like integer class labels\. Use loss='sparse_categorical_crossentropy'",
+    ):
         model.fit(np.ones((4, 3), "float32"), np.array([0, 1, 2, 1]), verbose=0)
 
 
@@ -79,16 +89,22 @@ def test_numpy_integer_batch_size_is_accepted():
 
 def test_a_validation_split_without_validation_rows_names_the_sizes():
     model = _model()
-    with pytest.raises(ValueError, match=r"validation_split=0\.5 of 1 samples leaves 0 for training and 1 for validation"):
+    with pytest.raises(
+        ValueError,
+        match=r"validation_split=0\.5 of 1 samples leaves 0 for training and 1 for validation",
+    ):
         model.fit(np.ones((1, 3), "float32"), np.ones(1), validation_split=0.5, verbose=0)
-    with pytest.raises(ValueError, match=r"validation_split=0\.9 of 5 samples leaves 0 for training and 5"):
+    with pytest.raises(
+        ValueError, match=r"validation_split=0\.9 of 5 samples leaves 0 for training and 5"
+    ):
         model.fit(np.ones((5, 3), "float32"), np.ones(5), validation_split=0.9, verbose=0)
 
 
 def test_duplicate_layer_names_are_refused_as_keras_does():
     with pytest.raises(ValueError, match=r'The name "twin" is used 2 times'):
-        keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, name="twin"),
-                          layers.Dense(1, name="twin")])
+        keras.Sequential(
+            [keras.Input(shape=(3,)), layers.Dense(2, name="twin"), layers.Dense(1, name="twin")]
+        )
     x = keras.Input(shape=(3,))
     with pytest.raises(ValueError, match=r'The name "same" is used 2 times in the model'):
         keras.Model(x, layers.Dense(1, name="same")(layers.Dense(2, name="same")(x)))
@@ -106,8 +122,13 @@ def test_on_train_end_runs_when_a_callback_or_the_data_raises(tmp_path):
     ended = []
     closing = keras.callbacks.LambdaCallback(on_train_end=lambda logs: ended.append(logs))
     with pytest.raises(RuntimeError, match="callback failed"):
-        model.fit(np.ones((8, 3), "float32"), np.ones(8), batch_size=2, verbose=0,
-                  callbacks=[_Boom(), closing, keras.callbacks.CSVLogger(str(log))])
+        model.fit(
+            np.ones((8, 3), "float32"),
+            np.ones(8),
+            batch_size=2,
+            verbose=0,
+            callbacks=[_Boom(), closing, keras.callbacks.CSVLogger(str(log))],
+        )
     assert len(ended) == 1
 
     def failing():

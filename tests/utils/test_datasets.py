@@ -7,7 +7,12 @@ from npkeras import utils
 
 def test_pad_sequences_like_keras():
     seqs = [[1, 2, 3, 4], [5, 6], [], [7]]
-    assert utils.pad_sequences(seqs).tolist() == [[1, 2, 3, 4], [0, 0, 5, 6], [0, 0, 0, 0], [0, 0, 0, 7]]
+    assert utils.pad_sequences(seqs).tolist() == [
+        [1, 2, 3, 4],
+        [0, 0, 5, 6],
+        [0, 0, 0, 0],
+        [0, 0, 0, 7],
+    ]
     out = utils.pad_sequences(seqs, maxlen=3, padding="post", truncating="post", value=9)
     assert out.tolist() == [[1, 2, 3], [5, 6, 9], [9, 9, 9], [7, 9, 9]]
     assert out.dtype == np.int32
@@ -35,8 +40,14 @@ def test_pad_sequences_errors():
 
 def test_timeseries_windows_targets_and_sampling():
     data = np.arange(20).reshape(10, 2)
-    ds = utils.timeseries_dataset_from_array(data, np.arange(10) * 10, sequence_length=3,
-                                             sequence_stride=2, sampling_rate=2, batch_size=2)
+    ds = utils.timeseries_dataset_from_array(
+        data,
+        np.arange(10) * 10,
+        sequence_length=3,
+        sequence_stride=2,
+        sampling_rate=2,
+        batch_size=2,
+    )
     batches = list(ds)
     assert len(ds) == len(batches) == 2
     windows = np.concatenate([w for w, _ in batches])
@@ -44,8 +55,9 @@ def test_timeseries_windows_targets_and_sampling():
     # starts 0, 2, 4 (a window spans 5 steps: 10 - 4 = 6 starts, every second one)
     np.testing.assert_array_equal(windows[:, :, 0], [[0, 4, 8], [4, 8, 12], [8, 12, 16]])
     np.testing.assert_array_equal(targets, [0, 20, 40])
-    only = utils.timeseries_dataset_from_array(np.arange(10), None, 4, start_index=2, end_index=8,
-                                               batch_size=None)
+    only = utils.timeseries_dataset_from_array(
+        np.arange(10), None, 4, start_index=2, end_index=8, batch_size=None
+    )
     assert [w.tolist() for w in only] == [[[2, 3, 4, 5], [3, 4, 5, 6], [4, 5, 6, 7]]]
     shuffled = utils.timeseries_dataset_from_array(np.arange(50), None, 5, shuffle=True, seed=3)
     starts = np.concatenate(list(shuffled))[:, 0]
@@ -55,7 +67,9 @@ def test_timeseries_windows_targets_and_sampling():
 def test_timeseries_errors():
     with pytest.raises(ValueError, match="`sequence_length` must be a positive integer"):
         utils.timeseries_dataset_from_array(np.arange(5), None, 0)
-    with pytest.raises(ValueError, match="No window fits: 5 time steps give none of sequence_length=6"):
+    with pytest.raises(
+        ValueError, match="No window fits: 5 time steps give none of sequence_length=6"
+    ):
         utils.timeseries_dataset_from_array(np.arange(5), None, 6)
     with pytest.raises(ValueError, match=r"`end_index` must be an integer in \(3, 5\]"):
         utils.timeseries_dataset_from_array(np.arange(5), None, 2, start_index=3, end_index=9)
@@ -94,8 +108,12 @@ def test_py_dataset_in_fit_evaluate_predict(rng):
     history = model.fit(data, epochs=4, verbose=0, callbacks=[Steps()])
     assert data.epochs_ended == 4 and steps == [4]
     assert history.history["loss"][-1] < history.history["loss"][0]
-    assert model.evaluate(data, verbose=0) == pytest.approx(model.evaluate(x, y, verbose=0), rel=1e-5)
-    np.testing.assert_allclose(model.predict(data, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    assert model.evaluate(data, verbose=0) == pytest.approx(
+        model.evaluate(x, y, verbose=0), rel=1e-5
+    )
+    np.testing.assert_allclose(
+        model.predict(data, verbose=0), model.predict(x, verbose=0), rtol=1e-6
+    )
     assert keras.utils.Sequence is keras.utils.PyDataset
     window_model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     window_model.compile("sgd", "mse")

@@ -39,9 +39,13 @@ def test_plots_return_figures(tmp_path):
     model = keras.Model([a, b], keras.layers.Dense(1)(h))
     fig = utils.plot_model(model, path=tmp_path / "graph.png")
     assert (tmp_path / "graph.png").stat().st_size > 1000 and fig.axes
-    seq = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(2)])
+    seq = keras.Sequential(
+        [keras.Input(shape=(3,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(2)]
+    )
     seq.compile(optimizer="adam", loss="mse")
-    history = seq.fit(np.random.rand(20, 3), np.random.rand(20, 2), epochs=2, validation_split=0.2, verbose=0)
+    history = seq.fit(
+        np.random.rand(20, 3), np.random.rand(20, 2), epochs=2, validation_split=0.2, verbose=0
+    )
     assert len(utils.plot_history(history).axes) == 1
     assert utils.plot_activations(seq, np.random.rand(10, 3), path=tmp_path / "act.png").axes
     with pytest.raises(ValueError, match="single-input chains"):

@@ -20,11 +20,13 @@ def mlp(X, y, hidden=8, loss="mse", output_activation=None, learning_rate=0.05, 
     """A small MLP sized from the data, as the Keras docs' `dynamic_model`. Seeding here
     makes every fit reproducible, which sklearn's idempotency checks need."""
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input(shape=(X.shape[1],)),
-        keras.layers.Dense(hidden, activation="relu"),
-        keras.layers.Dense(y.shape[1] if y.ndim == 2 else 1, activation=output_activation),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(X.shape[1],)),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.Dense(y.shape[1] if y.ndim == 2 else 1, activation=output_activation),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     return model
 
@@ -66,9 +68,11 @@ def blobs(n=60, seed=0):
 
 
 def classifier(**fit_kwargs):
-    return SKLearnClassifier(mlp, model_kwargs=CLASSIFIER_KWARGS,
-                             fit_kwargs={"epochs": 30, "batch_size": 16, "verbose": 0,
-                                         **fit_kwargs})
+    return SKLearnClassifier(
+        mlp,
+        model_kwargs=CLASSIFIER_KWARGS,
+        fit_kwargs={"epochs": 30, "batch_size": 16, "verbose": 0, **fit_kwargs},
+    )
 
 
 def test_classifier_string_labels_classes_and_proba():
@@ -109,8 +113,9 @@ def test_classifier_single_sigmoid_unit_for_two_classes():
     def one_sigmoid_unit(X, y):  # y arrives one-hot (2 columns); build a single output unit
         return mlp(X, y[:, 1:], loss="binary_crossentropy", output_activation="sigmoid")
 
-    clf = SKLearnClassifier(one_sigmoid_unit,
-                            fit_kwargs={"epochs": 30, "batch_size": 16, "verbose": 0})
+    clf = SKLearnClassifier(
+        one_sigmoid_unit, fit_kwargs={"epochs": 30, "batch_size": 16, "verbose": 0}
+    )
     clf.fit(X, y)
     assert clf.model_.output_shape == (None, 1)
     proba = clf.predict_proba(X)
@@ -130,8 +135,16 @@ def test_pipeline_grid_search_and_cross_val_score():
     pipe = make_pipeline(StandardScaler(), classifier())
     scores = cross_val_score(pipe, X, y, cv=3)
     assert scores.shape == (3,) and scores.min() == 1.0
-    grid = GridSearchCV(pipe, {"sklearnclassifier__model_kwargs": [
-        {**CLASSIFIER_KWARGS, "hidden": 2}, {**CLASSIFIER_KWARGS, "hidden": 4}]}, cv=2)
+    grid = GridSearchCV(
+        pipe,
+        {
+            "sklearnclassifier__model_kwargs": [
+                {**CLASSIFIER_KWARGS, "hidden": 2},
+                {**CLASSIFIER_KWARGS, "hidden": 4},
+            ]
+        },
+        cv=2,
+    )
     grid.fit(X, y)
     assert grid.best_params_["sklearnclassifier__model_kwargs"]["hidden"] in (2, 4)
     assert grid.score(X, y) == 1.0

@@ -8,7 +8,19 @@ from npkeras.callbacks.monitor import EarlyStopping, ReduceLROnPlateau
 from npkeras.callbacks.progbar import ProgbarLogger
 from npkeras.callbacks.tensorboard import TensorBoard
 
-__all__ = ["Callback", "CallbackList", "History", "EarlyStopping", "ReduceLROnPlateau",
-           "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback", "CSVLogger",
-           "ProgbarLogger", "ModelCheckpoint", "BackupAndRestore", "GradientStats",
-           "TensorBoard"]
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "History",
+    "EarlyStopping",
+    "ReduceLROnPlateau",
+    "LearningRateScheduler",
+    "TerminateOnNaN",
+    "LambdaCallback",
+    "CSVLogger",
+    "ProgbarLogger",
+    "ModelCheckpoint",
+    "BackupAndRestore",
+    "GradientStats",
+    "TensorBoard",
+]

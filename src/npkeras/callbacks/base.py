@@ -65,10 +65,21 @@ class CallbackList:
             cb.set_params(dict(params) if params is not None else getattr(cb, "params", None) or {})
         self.wants_train_batch_logs = False
         for hook in _HOOKS:
-            active = [getattr(cb, hook) for cb in self.callbacks
-                      if hook in vars(cb) or getattr(type(cb), hook) is not getattr(Callback, hook)]
-            setattr(self, hook, self._dispatcher(active, takes_index=hook.endswith(
-                ("_batch_begin", "_batch_end", "epoch_begin", "epoch_end"))))
+            active = [
+                getattr(cb, hook)
+                for cb in self.callbacks
+                if hook in vars(cb) or getattr(type(cb), hook) is not getattr(Callback, hook)
+            ]
+            setattr(
+                self,
+                hook,
+                self._dispatcher(
+                    active,
+                    takes_index=hook.endswith(
+                        ("_batch_begin", "_batch_end", "epoch_begin", "epoch_end")
+                    ),
+                ),
+            )
             if hook == "on_train_batch_end" and active:
                 self.wants_train_batch_logs = True
 

@@ -25,9 +25,17 @@ class ModelCheckpoint(Callback):
 
     chief_only = True  # in a multi-process job only the chief writes
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=False, mode="auto", save_freq="epoch",
-                 initial_value_threshold=None):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
         super().__init__()
         self.filepath = os.fspath(filepath)
         suffixes = (".weights.h5", ".weights.npz") if save_weights_only else (".keras", ".npkeras")
@@ -61,8 +69,10 @@ class ModelCheckpoint(Callback):
             if value is None or not self._monitor.improved(value):
                 return
             if self.verbose > 0:
-                print(f"Epoch {epoch + 1}: {self.monitor} improved from {self._monitor.best:.5f} to "
-                      f"{value:.5f}, saving model to {path}")
+                print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {self._monitor.best:.5f} to "
+                    f"{value:.5f}, saving model to {path}"
+                )
             self._monitor.best = value
         if self.save_weights_only:
             self.model.save_weights(path)
@@ -96,5 +106,9 @@ class BackupAndRestore(Callback):
         services.use("save_model")(self.model, self.path, training_state={"epoch": epoch})
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and not self.model._training_interrupted and os.path.exists(self.path):
+        if (
+            self.delete_checkpoint
+            and not self.model._training_interrupted
+            and os.path.exists(self.path)
+        ):
             os.remove(self.path)

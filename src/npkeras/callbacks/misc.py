@@ -15,7 +15,9 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule, verbose=0):
         super().__init__()
         if not callable(schedule):
-            raise TypeError(f"LearningRateScheduler needs a callable schedule; received {schedule!r}.")
+            raise TypeError(
+                f"LearningRateScheduler needs a callable schedule; received {schedule!r}."
+            )
         self.schedule, self.verbose = schedule, verbose
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -23,7 +25,9 @@ class LearningRateScheduler(Callback):
         try:
             lr = float(lr)
         except (TypeError, ValueError):
-            raise ValueError(f"The learning-rate schedule must return a float; it returned {lr!r}.") from None
+            raise ValueError(
+                f"The learning-rate schedule must return a float; it returned {lr!r}."
+            ) from None
         self.model.optimizer.learning_rate = lr
         if self.verbose > 0:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr:g}.")
@@ -64,7 +68,9 @@ class CSVLogger(Callback):
         self.filename, self.separator, self.append = os.fspath(filename), separator, append
 
     def on_train_begin(self, logs=None):
-        exists = self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        exists = (
+            self.append and os.path.exists(self.filename) and os.path.getsize(self.filename) > 0
+        )
         self._file = open(self.filename, "a" if self.append else "w", newline="")
         self._writer = None
         self._header_written = exists
@@ -73,7 +79,9 @@ class CSVLogger(Callback):
         logs = logs or {}
         keys = sorted(logs)
         if self._writer is None:
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + keys, delimiter=self.separator)
+            self._writer = csv.DictWriter(
+                self._file, fieldnames=["epoch"] + keys, delimiter=self.separator
+            )
             if not self._header_written:
                 self._writer.writeheader()
         self._writer.writerow({"epoch": epoch, **{k: logs[k] for k in keys}})

@@ -9,9 +9,23 @@ import warnings
 from npkeras.callbacks.base import Callback
 
 #: name fragments of metrics where larger is better (mode='auto' picks 'max' for them)
-_HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "r2", "fmeasure", "f1_score",
-                     "fbeta_score", "io_u", "iou", "true_positives", "true_negatives",
-                     "cosine_similarity", "sensitivity", "specificity")
+_HIGHER_IS_BETTER = (
+    "acc",
+    "auc",
+    "precision",
+    "recall",
+    "r2",
+    "fmeasure",
+    "f1_score",
+    "fbeta_score",
+    "io_u",
+    "iou",
+    "true_positives",
+    "true_negatives",
+    "cosine_similarity",
+    "sensitivity",
+    "specificity",
+)
 
 
 class _Monitor:
@@ -19,7 +33,9 @@ class _Monitor:
 
     def __init__(self, monitor, mode, min_delta, owner):
         if mode not in ("auto", "min", "max"):
-            raise ValueError(f"{owner}: `mode` must be 'auto', 'min' or 'max'; received mode={mode!r}.")
+            raise ValueError(
+                f"{owner}: `mode` must be 'auto', 'min' or 'max'; received mode={mode!r}."
+            )
         if mode == "auto":
             name = monitor.removeprefix("val_")
             up = any(k in name for k in _HIGHER_IS_BETTER)
@@ -60,8 +76,17 @@ class EarlyStopping(Callback):
         start_from_epoch: epochs to wait before watching.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
-                 baseline=None, restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0.0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__()
         self._monitor = _Monitor(monitor, mode, min_delta, "EarlyStopping")
         self.monitor = monitor
@@ -104,7 +129,10 @@ class EarlyStopping(Callback):
             print(f"Epoch {self.stopped_epoch + 1}: early stopping", file=sys.stdout)
         if self.restore_best_weights and self.best_weights is not None and self.stopped_epoch > 0:
             if self.verbose > 0:
-                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+                print(
+                    f"Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
             self.model.set_weights(self.best_weights)
 
     @property
@@ -115,11 +143,22 @@ class EarlyStopping(Callback):
 class ReduceLROnPlateau(Callback):
     """Multiply the learning rate by ``factor`` after ``patience`` epochs without improvement."""
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
-                 min_delta=1e-4, cooldown=0, min_lr=0.0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
         super().__init__()
         if not 0.0 <= factor < 1.0:
-            raise ValueError(f"ReduceLROnPlateau: `factor` must be in [0, 1); received factor={factor}.")
+            raise ValueError(
+                f"ReduceLROnPlateau: `factor` must be in [0, 1); received factor={factor}."
+            )
         self._monitor = _Monitor(monitor, mode, min_delta, "ReduceLROnPlateau")
         self.factor, self.patience, self.verbose = float(factor), int(patience), verbose
         self.cooldown, self.min_lr = int(cooldown), float(min_lr)
@@ -149,6 +188,9 @@ class ReduceLROnPlateau(Callback):
                     new = max(old * self.factor, self.min_lr)
                     self.model.optimizer.learning_rate = new
                     if self.verbose > 0:
-                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new:g}.")
+                        print(
+                            f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to "
+                            f"{new:g}."
+                        )
                     self.cooldown_counter = self.cooldown
                     self.wait = 0

@@ -16,7 +16,9 @@ def format_logs(logs: dict) -> str:
     parts = []
     for key, value in logs.items():
         if isinstance(value, (int, float)):
-            parts.append(f"{key}: {value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{key}: {value:.4e}")
+            parts.append(
+                f"{key}: {value:.4f}" if abs(value) >= 1e-3 or value == 0 else f"{key}: {value:.4e}"
+            )
     return "".join(f" - {p}" for p in parts)
 
 

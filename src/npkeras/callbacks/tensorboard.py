@@ -76,29 +76,44 @@ class TensorBoard(Callback):
 
     chief_only = True  # in a multi-process job only the chief writes
 
-    def __init__(self, log_dir="logs", histogram_freq: int = 0, write_graph: bool = True,
-                 write_images: bool = False, write_steps_per_second: bool = False,
-                 update_freq="epoch", profile_batch=0, embeddings_freq: int = 0,
-                 embeddings_metadata=None):
+    def __init__(
+        self,
+        log_dir="logs",
+        histogram_freq: int = 0,
+        write_graph: bool = True,
+        write_images: bool = False,
+        write_steps_per_second: bool = False,
+        update_freq="epoch",
+        profile_batch=0,
+        embeddings_freq: int = 0,
+        embeddings_metadata=None,
+    ):
         super().__init__()
-        if (isinstance(histogram_freq, bool) or not isinstance(histogram_freq, int)
-                or histogram_freq < 0):
+        if (
+            isinstance(histogram_freq, bool)
+            or not isinstance(histogram_freq, int)
+            or histogram_freq < 0
+        ):
             raise ValueError(
                 "Received an invalid value for `histogram_freq` of TensorBoard, expected a "
                 f"non-negative integer. Received: histogram_freq={histogram_freq!r}"
             )
         if update_freq == "batch":
             update_freq = 1
-        elif update_freq != "epoch" and (isinstance(update_freq, bool)
-                                         or not isinstance(update_freq, int) or update_freq < 1):
+        elif update_freq != "epoch" and (
+            isinstance(update_freq, bool) or not isinstance(update_freq, int) or update_freq < 1
+        ):
             raise ValueError(
                 "Received an invalid value for `update_freq` of TensorBoard, expected 'epoch', "
                 f"'batch' or a positive integer. Received: update_freq={update_freq!r}"
             )
         if profile_batch or embeddings_freq or embeddings_metadata:
-            warnings.warn("TensorBoard: profiling and embeddings need TensorFlow; npkeras ignores "
-                          "`profile_batch`, `embeddings_freq` and `embeddings_metadata`.",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                "TensorBoard: profiling and embeddings need TensorFlow; npkeras ignores "
+                "`profile_batch`, `embeddings_freq` and `embeddings_metadata`.",
+                UserWarning,
+                stacklevel=2,
+            )
         self.log_dir = os.fspath(log_dir)
         self.histogram_freq = histogram_freq
         self.write_graph = bool(write_graph)
@@ -122,8 +137,9 @@ class TensorBoard(Callback):
             # tensorboardX names files by the second: a suffix keeps two runs started in the
             # same second (two quick fits into one log_dir) from overwriting each other
             suffix = f".{os.getpid()}.{next(_writer_ids)}.v2"
-            self._writers[kind] = _import_tensorboardx()(os.path.join(self.log_dir, kind),
-                                                         filename_suffix=suffix)
+            self._writers[kind] = _import_tensorboardx()(
+                os.path.join(self.log_dir, kind), filename_suffix=suffix
+            )
         return self._writers[kind]
 
     def _close_writers(self):
@@ -157,9 +173,10 @@ class TensorBoard(Callback):
         if self.write_steps_per_second:
             steps = self.params.get("steps") or 0
             train["steps_per_second"] = steps / max(time.perf_counter() - self._epoch_start, 1e-9)
-        for kind, values in (("train", train),
-                             ("validation", {k[4:]: v for k, v in logs.items()
-                                             if k.startswith("val_")})):
+        for kind, values in (
+            ("train", train),
+            ("validation", {k[4:]: v for k, v in logs.items() if k.startswith("val_")}),
+        ):
             if values:
                 writer = self._writer(kind)
                 for name, value in values.items():
@@ -179,8 +196,9 @@ class TensorBoard(Callback):
         if logs and optimizer is not None:
             writer = self._writer("validation")
             for name, value in logs.items():
-                writer.add_scalar(f"evaluation_{name}_vs_iterations", float(value),
-                                  optimizer.iterations)
+                writer.add_scalar(
+                    f"evaluation_{name}_vs_iterations", float(value), optimizer.iterations
+                )
             if not self._training:  # a standalone evaluate: closing is what writes the file
                 self._close_writers()
 
@@ -190,12 +208,14 @@ class TensorBoard(Callback):
         for layer in self.model._all_layers():
             for name, weight in layer.params.items():
                 tag = f"{layer.name}/{name}"
-                writer.add_histogram(f"{tag}/histogram", backend.to_numpy(weight).astype("float64"),
-                                     epoch)
+                writer.add_histogram(
+                    f"{tag}/histogram", backend.to_numpy(weight).astype("float64"), epoch
+                )
                 grad = layer.grads.get(name)
                 if grad is not None and layer._weight_is_trainable(name):
-                    writer.add_histogram(f"{tag}/gradient", backend.to_numpy(grad).astype("float64"),
-                                         epoch)
+                    writer.add_histogram(
+                        f"{tag}/gradient", backend.to_numpy(grad).astype("float64"), epoch
+                    )
                 image = _as_images(weight) if self.write_images else None
                 if image is not None:
                     writer.add_images(f"{tag}/image", image, epoch, dataformats="NHWC")
@@ -215,12 +235,17 @@ class TensorBoard(Callback):
 
     def _log_run_metadata(self):
 
-        rows = {"npkeras": version.__version__, "model": self.model.name,
-                "parameters": self.model.count_params(), **self.params}
+        rows = {
+            "npkeras": version.__version__,
+            "model": self.model.name,
+            "parameters": self.model.count_params(),
+            **self.params,
+        }
         if getattr(self.model, "optimizer", None) is not None:
             rows["optimizer"] = json.dumps(optimizers.serialize(self.model.optimizer))
         table = "| setting | value |\n|---|---|\n" + "\n".join(
-            f"| {key} | {value} |" for key, value in rows.items())
+            f"| {key} | {value} |" for key, value in rows.items()
+        )
         self._writer("train").add_text("run_metadata", table, 0)
 
 
@@ -245,7 +270,6 @@ def _onnx_graph_file(model):
     """The model exported to a temporary ONNX file for the graph tab, or None when the
     ``onnx`` package is missing or a layer has no ONNX converter (the config text remains)."""
     try:
-
         proto = services.use("to_onnx")(model)
     except (ImportError, ValueError):
         return None

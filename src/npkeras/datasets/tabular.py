@@ -38,9 +38,11 @@ def _read_rows(path) -> tuple[list, list]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = data[:err.start].count(b"\n") + 1
-        raise DataError(f"'{path}' is not UTF-8 text: byte 0x{data[err.start]:02x} on line {line} "
-                        "cannot be decoded. Save the file as UTF-8.") from None
+        line = data[: err.start].count(b"\n") + 1
+        raise DataError(
+            f"'{path}' is not UTF-8 text: byte 0x{data[err.start]:02x} on line {line} "
+            "cannot be decoded. Save the file as UTF-8."
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     rows = []
     try:
@@ -48,8 +50,9 @@ def _read_rows(path) -> tuple[list, list]:
             if row:
                 rows.append((reader.line_num, row))
     except csv.Error as err:
-        raise DataError(f"'{path}' is not valid CSV at line {reader.line_num}: {err} "
-                        "(an unterminated quote?).") from None
+        raise DataError(
+            f"'{path}' is not valid CSV at line {reader.line_num}: {err} (an unterminated quote?)."
+        ) from None
     if not rows:
         raise DataError(f"'{path}' is empty: it has no header and no rows.")
     header = [name.strip() for name in rows[0][1]]
@@ -57,11 +60,15 @@ def _read_rows(path) -> tuple[list, list]:
         if not name:
             raise DataError(f"'{path}' column {i + 1} has no name in the header row.")
         if header.index(name) != i:
-            raise DataError(f"'{path}' has two columns named '{name}' (columns "
-                            f"{header.index(name) + 1} and {i + 1}); column names must be unique.")
+            raise DataError(
+                f"'{path}' has two columns named '{name}' (columns "
+                f"{header.index(name) + 1} and {i + 1}); column names must be unique."
+            )
     for line, row in rows[1:]:
         if len(row) != len(header):
-            raise DataError(f"'{path}' line {line} has {len(row)} fields; the header has {len(header)}.")
+            raise DataError(
+                f"'{path}' line {line} has {len(row)} fields; the header has {len(header)}."
+            )
     return header, rows[1:]
 
 
@@ -107,7 +114,9 @@ def load_csv(path, target: str | None = "target", features: list | None = None) 
     feature_names = list(features) if features is not None else [n for n in names if n != target]
     missing = [n for n in feature_names if n not in columns]
     if missing:
-        raise DataError(f"'{path}' lacks the feature column(s) {missing}. Columns are: {', '.join(names)}.")
+        raise DataError(
+            f"'{path}' lacks the feature column(s) {missing}. Columns are: {', '.join(names)}."
+        )
     if not feature_names:
         raise DataError(f"'{path}' has no feature columns besides the target '{target}'.")
     for name in feature_names:
@@ -117,8 +126,12 @@ def load_csv(path, target: str | None = "target", features: list | None = None) 
                 f"Feature column '{name}' of '{path}' is not numeric (e.g. {texts[0]!r:.40}). "
                 "Encode it as numbers first, for categories one 0/1 column per value (one-hot)."
             )
-    x = _finite(host_xp.asarray([columns[n] for n in feature_names], dtype="float64").T, feature_names,
-                lines, path)
+    x = _finite(
+        host_xp.asarray([columns[n] for n in feature_names], dtype="float64").T,
+        feature_names,
+        lines,
+        path,
+    )
     y = None
     if target is not None:
         raw = columns[target]
@@ -128,8 +141,10 @@ def load_csv(path, target: str | None = "target", features: list | None = None) 
         else:
             empty = [line for line, v in zip(lines, raw) if isinstance(v, float) and math.isnan(v)]
             if empty:
-                raise DataError(f"Target column '{target}' of '{path}' has empty or NaN cells at line(s) "
-                                f"{', '.join(map(str, empty[:10]))}. Fill or drop them first.")
+                raise DataError(
+                    f"Target column '{target}' of '{path}' has empty or NaN cells at line(s) "
+                    f"{', '.join(map(str, empty[:10]))}. Fill or drop them first."
+                )
             y = host_xp.asarray([str(v) for v in raw])
     return Table(x.astype(backend.floatx()), y, feature_names, target)
 
@@ -152,6 +167,8 @@ def _finite(values, names: list, lines: list, path):
 
 
 def is_whole_number_column(values) -> bool:
-    return values.dtype.kind == "f" and bool(host_xp.all(host_xp.isfinite(values))) and bool(
-        host_xp.all(values == host_xp.round(values)))
-
+    return (
+        values.dtype.kind == "f"
+        and bool(host_xp.all(host_xp.isfinite(values)))
+        and bool(host_xp.all(values == host_xp.round(values)))
+    )

@@ -22,8 +22,14 @@ from __future__ import annotations
 from npkeras.distribution.data_parallel import DataParallel, DeviceMesh, initialize, list_devices
 from npkeras.training import distribution as _seam
 
-__all__ = ["DataParallel", "DeviceMesh", "distribution", "initialize", "list_devices",
-           "set_distribution"]
+__all__ = [
+    "DataParallel",
+    "DeviceMesh",
+    "distribution",
+    "initialize",
+    "list_devices",
+    "set_distribution",
+]
 
 
 def distribution():
@@ -38,5 +44,6 @@ def set_distribution(value) -> None:
     if value is not None and not isinstance(value, _seam.Distribution):
         raise TypeError(
             "set_distribution() expects a keras.distribution.DataParallel (or None); "
-            f"received {value!r}.")
+            f"received {value!r}."
+        )
     _seam.set_distribution(value)

@@ -37,12 +37,14 @@ class DeviceMesh:
         if len(shape) != len(axis_names):
             raise ValueError(
                 f"DeviceMesh needs one axis name per dimension of its shape; received "
-                f"shape={shape} and axis_names={axis_names}.")
+                f"shape={shape} and axis_names={axis_names}."
+            )
         devices = list_devices() if devices is None else list(devices)
         if math.prod(shape) != len(devices):
             raise ValueError(
                 f"DeviceMesh of shape {shape} needs {math.prod(shape)} devices; received "
-                f"{len(devices)}: {devices}.")
+                f"{len(devices)}: {devices}."
+            )
         self.shape, self.axis_names, self.devices = shape, axis_names, devices
 
     def __repr__(self):
@@ -70,11 +72,13 @@ def initialize(job_addresses=None, num_processes=None, process_id=None) -> None:
     if num_processes is not None and int(num_processes) != world.size:
         raise ValueError(
             f"initialize() expected num_processes={num_processes}, but {world.size} "
-            f"process(es) were started. Launch with `mpiexec -n {num_processes} python ...`.")
+            f"process(es) were started. Launch with `mpiexec -n {num_processes} python ...`."
+        )
     if process_id is not None and int(process_id) != world.rank:
         raise ValueError(
             f"initialize() expected process_id={process_id}, but this is process {world.rank}; "
-            "the MPI launcher numbers the processes.")
+            "the MPI launcher numbers the processes."
+        )
 
 
 def _block(total: int, rank: int, size: int) -> tuple[int, int]:
@@ -123,7 +127,8 @@ class DataParallel(seam.Distribution):
                 raise ValueError(
                     f"DataParallel runs one device per MPI process, so it needs "
                     f"{self.world_size} device(s); received {len(devices)}: {devices}. "
-                    f"Launch with `mpiexec -n {len(devices)} python ...` or leave `devices` out.")
+                    f"Launch with `mpiexec -n {len(devices)} python ...` or leave `devices` out."
+                )
             device_mesh = DeviceMesh((len(devices),), ["batch"], devices)
         self.device_mesh = device_mesh
         self.batch_dim_name = device_mesh.axis_names[0]
@@ -159,8 +164,10 @@ class DataParallel(seam.Distribution):
             seam.set_distribution(previous)
 
     def __repr__(self):
-        return (f"<DataParallel processes={self.world_size} rank={self.rank} "
-                f"auto_shard_dataset={self.auto_shard_dataset}>")
+        return (
+            f"<DataParallel processes={self.world_size} rank={self.rank} "
+            f"auto_shard_dataset={self.auto_shard_dataset}>"
+        )
 
     # -- the seam --------------------------------------------------------------------------
     def _splits(self) -> bool:
@@ -181,7 +188,8 @@ class DataParallel(seam.Distribution):
                 f"Data-parallel training on {self.world_size} processes splits every global "
                 f"batch among them, so it needs batch_size and the number of samples to be "
                 f"at least {self.world_size}; received batch_size={batch_size} with {rows} "
-                "samples.")
+                "samples."
+            )
 
     def reduce_gradients(self, buffer, rows: int, loss: float) -> float:
         if self.world_size == 1:
@@ -211,7 +219,7 @@ class DataParallel(seam.Distribution):
         self._world.comm.Allreduce(self._world.MPI.IN_PLACE, flat, op=self._world.MPI.SUM)
         reduced, start = [], 0
         for a in arrays:
-            reduced.append(flat[start:start + a.size].reshape(a.shape))
+            reduced.append(flat[start : start + a.size].reshape(a.shape))
             start += a.size
         return reduced
 
@@ -224,8 +232,10 @@ class DataParallel(seam.Distribution):
         if not self._splits():
             return array
         row = math.prod(array.shape[1:])
-        counts = [row * (hi - lo) for lo, hi in
-                  (_block(total_rows, r, self.world_size) for r in range(self.world_size))]
+        counts = [
+            row * (hi - lo)
+            for lo, hi in (_block(total_rows, r, self.world_size) for r in range(self.world_size))
+        ]
         out = xp.empty((total_rows,) + array.shape[1:], dtype=array.dtype)
         self._world.comm.Allgatherv(xp.ascontiguousarray(array), [out, counts])
         return out
@@ -238,9 +248,11 @@ class DataParallel(seam.Distribution):
         comm.Bcast(buffer.params, root=0)
         state = None
         if self.is_chief:
-            state = {"optimizer": model._training_step().get_state(),
-                     "non_trainable": [backend.to_numpy(v.value) for v in model.non_trainable_weights],
-                     "resume_epoch": model._resume_epoch}
+            state = {
+                "optimizer": model._training_step().get_state(),
+                "non_trainable": [backend.to_numpy(v.value) for v in model.non_trainable_weights],
+                "resume_epoch": model._resume_epoch,
+            }
         state = comm.bcast(state, root=0)
         if self.is_chief:
             return

@@ -56,7 +56,8 @@ def _start() -> World:
         raise ImportError(
             "This process was started by an MPI launcher, but mpi4py is not installed, so "
             "the processes cannot train together. Install it with "
-            "`pip install 'npkeras[dist]'` (mpi4py and Open MPI).") from None
+            "`pip install 'npkeras[dist]'` (mpi4py and Open MPI)."
+        ) from None
     return World(MPI.COMM_WORLD, MPI)
 
 
@@ -64,8 +65,10 @@ def abort(world_: World, error: BaseException) -> None:
     """Print ``error`` with this process's rank on stderr, then end every process of the
     job (a failed process would otherwise leave the others waiting for it forever)."""
     message = "".join(traceback.format_exception(type(error), error, error.__traceback__))
-    sys.stderr.write(f"npkeras: process {world_.rank} of {world_.size} failed; ending all "
-                     f"{world_.size} processes.\n{message}")
+    sys.stderr.write(
+        f"npkeras: process {world_.rank} of {world_.size} failed; ending all "
+        f"{world_.size} processes.\n{message}"
+    )
     sys.stderr.flush()
     sys.stdout.flush()
     world_.comm.Abort(1)

@@ -12,8 +12,9 @@ EXPORT_FORMATS = ("onnx",)
 
 
 @services.provide("export_model")
-def export_model(model, filepath, format: str = "tf_saved_model", verbose=None,
-                 input_signature=None, **kwargs):
+def export_model(
+    model, filepath, format: str = "tf_saved_model", verbose=None, input_signature=None, **kwargs
+):
     """Write ``model`` to ``filepath`` in ``format`` (npkeras writes ``"onnx"``).
 
     Args:

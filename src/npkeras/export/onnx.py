@@ -60,6 +60,7 @@ _ACTIVATION_CONVERTERS: dict = {}
 
 def register_converter(*layer_classes):
     """Decorator: ``fn(graph, layer, inputs) -> output name(s)`` converts these classes."""
+
     def register(fn):
         for cls in layer_classes:
             _LAYER_CONVERTERS[cls] = fn
@@ -70,6 +71,7 @@ def register_converter(*layer_classes):
 
 def register_activation(*names):
     """Decorator: ``fn(graph, activation, x) -> output name`` converts these activations."""
+
     def register(fn):
         for name in names:
             _ACTIVATION_CONVERTERS[name] = fn
@@ -135,10 +137,12 @@ class OnnxGraph:
     def op(self, op_type: str, inputs, name: str | None = None, outputs: int = 1, **attrs):
         """Add one node; returns its output name (a list when ``outputs`` > 1)."""
         node_name = self.fresh(name or op_type)  # also the name of a single output
-        out = ([self.fresh(f"{node_name}:{i}") for i in range(outputs)] if outputs > 1
-               else [node_name])
-        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), out,
-                                                     name=node_name, **attrs))
+        out = (
+            [self.fresh(f"{node_name}:{i}") for i in range(outputs)] if outputs > 1 else [node_name]
+        )
+        self.nodes.append(
+            self.onnx.helper.make_node(op_type, list(inputs), out, name=node_name, **attrs)
+        )
         return out if outputs > 1 else out[0]
 
     def constant(self, value, name: str = "const", dtype: str = "float32") -> str:
@@ -146,26 +150,29 @@ class OnnxGraph:
         from onnx import numpy_helper
 
         name = self.fresh(name)
-        self.initializers.append(numpy_helper.from_array(to_numpy(value).astype(dtype, copy=False), name))
+        self.initializers.append(
+            numpy_helper.from_array(to_numpy(value).astype(dtype, copy=False), name)
+        )
         return name
 
     def weight(self, layer, weight_name: str) -> str:
         """The initializer holding ``layer.params[weight_name]`` (added on first use)."""
         key = (id(layer), weight_name)
         if key not in self._weights:
-            self._weights[key] = self.constant(layer.params[weight_name],
-                                               f"{layer.name}/{weight_name}")
+            self._weights[key] = self.constant(
+                layer.params[weight_name], f"{layer.name}/{weight_name}"
+            )
         return self._weights[key]
 
     def channels_first(self, x: str, rank: int) -> str:
         """``x`` of rank ``rank`` from (batch, ..., channels) to (batch, channels, ...)."""
-        return self.op("Transpose", [x], name="to_channels_first",
-                       perm=[0, rank - 1, *range(1, rank - 1)])
+        return self.op(
+            "Transpose", [x], name="to_channels_first", perm=[0, rank - 1, *range(1, rank - 1)]
+        )
 
     def channels_last(self, x: str, rank: int) -> str:
         """``x`` of rank ``rank`` from (batch, channels, ...) to (batch, ..., channels)."""
-        return self.op("Transpose", [x], name="to_channels_last",
-                       perm=[0, *range(2, rank), 1])
+        return self.op("Transpose", [x], name="to_channels_last", perm=[0, *range(2, rank), 1])
 
     def activation(self, activation, x: str, owner=None) -> str:
         """Apply an npkeras activation object to tensor ``x``."""
@@ -249,14 +256,19 @@ def to_onnx(model, opset_version: int = DEFAULT_OPSET):
     shapes = [t.shape for t in model.inputs]
     out_shapes = model.output_shape if len(outputs) > 1 else [model.output_shape]
     proto = onnx.helper.make_graph(
-        graph.nodes, model.name,
+        graph.nodes,
+        model.name,
         [_value_info(onnx, n, s) for n, s in zip(input_names, shapes)],
         [_value_info(onnx, n, s) for n, s in zip(output_names, out_shapes)],
         initializer=graph.initializers,
     )
 
-    return onnx.helper.make_model(proto, producer_name="npkeras", producer_version=version.__version__,
-                                  opset_imports=[onnx.helper.make_opsetid("", opset_version)])
+    return onnx.helper.make_model(
+        proto,
+        producer_name="npkeras",
+        producer_version=version.__version__,
+        opset_imports=[onnx.helper.make_opsetid("", opset_version)],
+    )
 
 
 def export_onnx(model, filepath, opset_version: int = DEFAULT_OPSET) -> None:

@@ -14,8 +14,14 @@ from npkeras.layers.merge import Add, Average, Concatenate, Maximum, Minimum, Mu
 from npkeras.layers.normalization import Normalization
 
 # -- activations --------------------------------------------------------------------
-_SIMPLE_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh",
-                       "softplus": "Softplus", "softsign": "Softsign", "exponential": "Exp"}
+_SIMPLE_ACTIVATIONS = {
+    "relu": "Relu",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "softplus": "Softplus",
+    "softsign": "Softsign",
+    "exponential": "Exp",
+}
 
 
 @register_activation(*_SIMPLE_ACTIVATIONS)
@@ -111,11 +117,11 @@ def convert_normalization(graph, layer, inputs):
     scale = host_xp.maximum(host_xp.sqrt(to_numpy(layer.params["variance"])), backend.epsilon())
     if layer.invert:  # x * scale + mean
         scaled = graph.op("Mul", [inputs[0], graph.constant(scale, f"{layer.name}/scale")])
-        return graph.op("Add", [scaled, graph.constant(mean, f"{layer.name}/mean")],
-                        name=layer.name)
+        return graph.op(
+            "Add", [scaled, graph.constant(mean, f"{layer.name}/mean")], name=layer.name
+        )
     centred = graph.op("Sub", [inputs[0], graph.constant(mean, f"{layer.name}/mean")])
-    return graph.op("Div", [centred, graph.constant(scale, f"{layer.name}/scale")],
-                    name=layer.name)
+    return graph.op("Div", [centred, graph.constant(scale, f"{layer.name}/scale")], name=layer.name)
 
 
 # -- merges ---------------------------------------------------------------------------

@@ -106,26 +106,100 @@ from npkeras.layers.unit_normalization import UnitNormalization
 from npkeras.layers.upsampling import UpSampling1D, UpSampling2D, UpSampling3D
 from npkeras.layers.wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["Layer", "Dense", "Activation", "Dropout", "Flatten", "Reshape", "Input", "InputLayer",
-           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
-           "Normalization", "layer_classes"]
+__all__ = [
+    "Layer",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "Flatten",
+    "Reshape",
+    "Input",
+    "InputLayer",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "Normalization",
+    "layer_classes",
+]
 __all__ += ["BatchNormalization", "GroupNormalization", "LayerNormalization", "UnitNormalization"]
 __all__ += ["Embedding", "Masking"]
-__all__ += ["Cropping1D", "Cropping2D", "Cropping3D", "Permute", "RepeatVector", "UpSampling1D",
-            "UpSampling2D", "UpSampling3D", "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D"]
-__all__ += ["ActivityRegularization", "AlphaDropout", "GaussianDropout", "GaussianNoise",
-            "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D"]
-__all__ += ["RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell",
-            "StackedRNNCells", "Bidirectional", "TimeDistributed"]
-__all__ += ["ReLU", "LeakyReLU", "PReLU", "ELU", "Softmax", "Lambda", "Identity", "Rescaling",
-            "CategoryEncoding", "Discretization", "StringLookup", "IntegerLookup",
-            "TextVectorization"]
-__all__ += ["Conv1D", "Conv2D", "Conv3D", "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D",
-            "SeparableConv2D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
-            "MaxPooling1D", "MaxPooling2D", "MaxPooling3D", "AveragePooling1D", "AveragePooling2D",
-            "AveragePooling3D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-            "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
-            "GlobalMaxPooling3D"]
+__all__ += [
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
+    "Permute",
+    "RepeatVector",
+    "UpSampling1D",
+    "UpSampling2D",
+    "UpSampling3D",
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
+]
+__all__ += [
+    "ActivityRegularization",
+    "AlphaDropout",
+    "GaussianDropout",
+    "GaussianNoise",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+]
+__all__ += [
+    "RNN",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "SimpleRNNCell",
+    "LSTMCell",
+    "GRUCell",
+    "StackedRNNCells",
+    "Bidirectional",
+    "TimeDistributed",
+]
+__all__ += [
+    "ReLU",
+    "LeakyReLU",
+    "PReLU",
+    "ELU",
+    "Softmax",
+    "Lambda",
+    "Identity",
+    "Rescaling",
+    "CategoryEncoding",
+    "Discretization",
+    "StringLookup",
+    "IntegerLookup",
+    "TextVectorization",
+]
+__all__ += [
+    "Conv1D",
+    "Conv2D",
+    "Conv3D",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "SeparableConv1D",
+    "SeparableConv2D",
+    "Conv1DTranspose",
+    "Conv2DTranspose",
+    "Conv3DTranspose",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "MaxPooling3D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "AveragePooling3D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
+]
 
 # Keras's other spellings of the same classes
 Convolution1D, Convolution2D, Convolution3D = Conv1D, Conv2D, Conv3D
@@ -136,18 +210,60 @@ MaxPool1D, MaxPool2D, MaxPool3D = MaxPooling1D, MaxPooling2D, MaxPooling3D
 AvgPool1D, AvgPool2D, AvgPool3D = AveragePooling1D, AveragePooling2D, AveragePooling3D
 GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
 GlobalAvgPool3D = GlobalAveragePooling3D
-GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = (GlobalMaxPooling1D, GlobalMaxPooling2D,
-                                                     GlobalMaxPooling3D)
-__all__ += ["Convolution1D", "Convolution2D", "Convolution3D", "Convolution1DTranspose",
-            "Convolution2DTranspose", "Convolution3DTranspose", "SeparableConvolution1D",
-            "SeparableConvolution2D", "MaxPool1D", "MaxPool2D", "MaxPool3D", "AvgPool1D",
-            "AvgPool2D", "AvgPool3D", "GlobalAvgPool1D", "GlobalAvgPool2D", "GlobalAvgPool3D",
-            "GlobalMaxPool1D", "GlobalMaxPool2D", "GlobalMaxPool3D"]
-__all__ += ["Dot", "OpLayer", "add", "subtract", "multiply", "average", "maximum", "minimum",
-            "concatenate", "dot"]
-__all__ += ["CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop", "RandomFlip",
-            "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
-__all__ += ["AdditiveAttention", "Attention", "EinsumDense", "GroupedQueryAttention",
-            "MultiHeadAttention"]
-
-
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = (
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+)
+__all__ += [
+    "Convolution1D",
+    "Convolution2D",
+    "Convolution3D",
+    "Convolution1DTranspose",
+    "Convolution2DTranspose",
+    "Convolution3DTranspose",
+    "SeparableConvolution1D",
+    "SeparableConvolution2D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "MaxPool3D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "AvgPool3D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
+]
+__all__ += [
+    "Dot",
+    "OpLayer",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "concatenate",
+    "dot",
+]
+__all__ += [
+    "CenterCrop",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Resizing",
+]
+__all__ += [
+    "AdditiveAttention",
+    "Attention",
+    "EinsumDense",
+    "GroupedQueryAttention",
+    "MultiHeadAttention",
+]

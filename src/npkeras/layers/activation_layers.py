@@ -17,7 +17,8 @@ def _non_negative(owner, name, value, allow_none=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ValueError(
             f"Received an invalid value for `{name}` of {owner}, expected a non-negative "
-            f"number. Received: {name}={value!r}")
+            f"number. Received: {name}={value!r}"
+        )
     return float(value)
 
 
@@ -63,8 +64,12 @@ class ReLU(Layer):
         return dy * self.cache if ctx.need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "max_value": self.max_value,
-                "negative_slope": self.negative_slope, "threshold": self.threshold}
+        return {
+            **super().get_config(),
+            "max_value": self.max_value,
+            "negative_slope": self.negative_slope,
+            "threshold": self.threshold,
+        }
 
 
 class LeakyReLU(Layer):
@@ -82,11 +87,16 @@ class LeakyReLU(Layer):
         if "alpha" in kwargs:  # Keras 2's name
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
-        if negative_slope is None or isinstance(negative_slope, bool) or not isinstance(
-                negative_slope, (int, float)) or negative_slope < 0:
+        if (
+            negative_slope is None
+            or isinstance(negative_slope, bool)
+            or not isinstance(negative_slope, (int, float))
+            or negative_slope < 0
+        ):
             raise ValueError(
                 "The negative_slope value of a Leaky ReLU layer cannot be None or a negative "
-                f"value. Expected a float. Received: negative_slope={negative_slope!r}")
+                f"value. Expected a float. Received: negative_slope={negative_slope!r}"
+            )
         self.negative_slope = float(negative_slope)
 
     def forward(self, x, training=False):
@@ -120,8 +130,14 @@ class PReLU(Layer):
     [[-2.0, 3.0]]
     """
 
-    def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
-                 shared_axes=None, **kwargs):
+    def __init__(
+        self,
+        alpha_initializer="Zeros",
+        alpha_regularizer=None,
+        alpha_constraint=None,
+        shared_axes=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.alpha_initializer = initializers.get(alpha_initializer)
         self.alpha_regularizer = regularizers.get(alpha_regularizer)
@@ -139,14 +155,22 @@ class PReLU(Layer):
             if not 1 <= axis <= len(shape):
                 raise ValueError(
                     f"PReLU layer '{self.name}': shared_axes must name axes 1..{len(shape)} of "
-                    f"inputs of shape {tuple(input_shape)}. Received: shared_axes={self.shared_axes}")
+                    f"inputs of shape {tuple(input_shape)}. Received: "
+                    f"shared_axes={self.shared_axes}"
+                )
             shape[axis - 1] = 1
         if any(d is None for d in shape):
-            raise ValueError(f"PReLU layer '{self.name}' needs known dimensions outside "
-                             f"shared_axes; received input shape {tuple(input_shape)}.")
-        self.add_weight(shape=tuple(shape), initializer=self.alpha_initializer,
-                        regularizer=self.alpha_regularizer, constraint=self.alpha_constraint,
-                        name="alpha")
+            raise ValueError(
+                f"PReLU layer '{self.name}' needs known dimensions outside "
+                f"shared_axes; received input shape {tuple(input_shape)}."
+            )
+        self.add_weight(
+            shape=tuple(shape),
+            initializer=self.alpha_initializer,
+            regularizer=self.alpha_regularizer,
+            constraint=self.alpha_constraint,
+            name="alpha",
+        )
         self._reduce_axes = (0,) + tuple(self.shared_axes or ())
         self.built = True
 
@@ -164,11 +188,13 @@ class PReLU(Layer):
         return xp.where(positive, dy, dy * self.params["alpha"])
 
     def get_config(self):
-        return {**super().get_config(),
-                "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-                "alpha_constraint": constraints.serialize(self.alpha_constraint),
-                "shared_axes": self.shared_axes}
+        return {
+            **super().get_config(),
+            "alpha_initializer": initializers.serialize(self.alpha_initializer),
+            "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
+            "alpha_constraint": constraints.serialize(self.alpha_constraint),
+            "shared_axes": self.shared_axes,
+        }
 
 
 class ELU(Layer):

@@ -38,7 +38,8 @@ def shape_fits(expected, shape) -> bool:
     """True when ``shape`` has ``expected``'s rank and matches every known dimension
     after the batch axis (``None`` matches anything)."""
     return len(shape) == len(expected) and all(
-        e is None or d is None or e == d for e, d in zip(expected[1:], shape[1:]))
+        e is None or d is None or e == d for e, d in zip(expected[1:], shape[1:])
+    )
 
 
 class BackwardContext:
@@ -150,16 +151,26 @@ class Layer:
     #: being converted to the float type
     integer_inputs = False
 
-    def __init__(self, name: str | None = None, trainable: bool = True, dtype=None,
-                 input_shape=None, input_dim: int | None = None, batch_size=None,
-                 autocast: bool = True, **kwargs):
+    def __init__(
+        self,
+        name: str | None = None,
+        trainable: bool = True,
+        dtype=None,
+        input_shape=None,
+        input_dim: int | None = None,
+        batch_size=None,
+        autocast: bool = True,
+        **kwargs,
+    ):
         if kwargs:
             raise TypeError(
                 f"{type(self).__name__} got unexpected keyword argument(s): "
-                f"{', '.join(sorted(kwargs))}.")
+                f"{', '.join(sorted(kwargs))}."
+            )
         if name is not None and (not isinstance(name, str) or not name or "/" in name):
             raise ValueError(
-                f"A layer name must be a non-empty string without '/'; received name={name!r}.")
+                f"A layer name must be a non-empty string without '/'; received name={name!r}."
+            )
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         if isinstance(dtype, dict):  # a Keras DTypePolicy config
@@ -189,10 +200,20 @@ class Layer:
             layer.trainable = value
 
     # -- weights -------------------------------------------------------------------
-    def add_weight(self, shape=None, initializer=None, dtype=None, trainable: bool = True,
-                   autocast: bool = True, regularizer=None, constraint=None,
-                   aggregation: str = "none", overwrite_with_gradient: bool = False,
-                   name: str | None = None, *legacy):
+    def add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable: bool = True,
+        autocast: bool = True,
+        regularizer=None,
+        constraint=None,
+        aggregation: str = "none",
+        overwrite_with_gradient: bool = False,
+        name: str | None = None,
+        *legacy,
+    ):
         """Create a weight; returns its :class:`~npkeras.ops.variable.Variable`.
 
         Keras 3's signature (``add_weight(shape, initializer, dtype, trainable, ...,
@@ -214,8 +235,15 @@ class Layer:
             initial = initializers.skipped_draw(tuple(int(d) for d in shape), dtype)
         else:
             initial = initializers.get(initializer)
-        variable = Variable(initial, shape=shape, dtype=dtype, trainable=trainable, name=key,
-                            regularizer=regularizer, constraint=constraint)
+        variable = Variable(
+            initial,
+            shape=shape,
+            dtype=dtype,
+            trainable=trainable,
+            name=key,
+            regularizer=regularizer,
+            constraint=constraint,
+        )
         variable._bind(self, self.params, self.grads, key)
         self._variables[key] = variable
         return variable
@@ -260,7 +288,9 @@ class Layer:
                     visit(item, depth + 1)
 
         for attr, value in vars(self).items():
-            if attr not in ("cache", "_inbound_nodes", "_outbound_layers") and not attr.startswith("_keras_"):
+            if attr not in ("cache", "_inbound_nodes", "_outbound_layers") and not attr.startswith(
+                "_keras_"
+            ):
                 visit(value)
         return found
 
@@ -314,18 +344,22 @@ class Layer:
         if len(weights) != len(variables) and self._kind() != "layer":
             raise ValueError(
                 f"Model '{self.name}' has {len(variables)} weight arrays, but set_weights "
-                f"received {len(weights)}.")
+                f"received {len(weights)}."
+            )
         if len(weights) != len(variables):
             raise ValueError(
                 f"Layer '{self.name}' expects {len(variables)} weight array(s) "
                 f"({', '.join(self._label(v) for v in variables) or 'none'}), but received "
-                f"{len(weights)}.")
+                f"{len(weights)}."
+            )
         for variable, new in zip(variables, weights):
             new = xp.asarray(new)
             if new.shape != variable.shape:
                 raise ValueError(
-                    f"Layer '{self.name}' weight '{self._label(variable)}' has shape {variable.shape}, "
-                    f"but the array provided has shape {new.shape}.")
+                    f"Layer '{self.name}' weight '{self._label(variable)}' has shape "
+                    f"{variable.shape}, "
+                    f"but the array provided has shape {new.shape}."
+                )
         for variable, new in zip(variables, weights):
             variable.value[...] = xp.asarray(new)
 
@@ -422,7 +456,8 @@ class Layer:
         if type(self).forward is Layer.forward:
             raise NotImplementedError(
                 f"Layer {type(self).__name__} defines neither `call` nor `forward`: write "
-                "`call(self, inputs)` with keras.ops, or `forward` and `backward`.")
+                "`call(self, inputs)` with keras.ops, or `forward` and `backward`."
+            )
         return self.forward(inputs, training=bool(kwargs.get("training")))
 
     def _has_own_backward(self) -> bool:
@@ -441,7 +476,8 @@ class Layer:
         :meth:`backward` can replay their derivatives."""
         if not self._uses_call():
             raise NotImplementedError(
-                f"Layer {type(self).__name__} defines neither `call` nor `forward`.")
+                f"Layer {type(self).__name__} defines neither `call` nor `forward`."
+            )
         own_backward = self._has_own_backward()
         if own_backward or not grad_enabled():
             y = self._run_call(x, training, call_kwargs)
@@ -460,7 +496,8 @@ class Layer:
         if self.cache is None:
             raise RuntimeError(
                 f"Layer '{self.name}' has no recorded call to differentiate: run it in "
-                "training (or under keras.GradientTape) before asking for gradients.")
+                "training (or under keras.GradientTape) before asking for gradients."
+            )
         tape, leaves, y, added_losses = self.cache
         # add_loss terms join the training loss with weight 1: d(total)/d(term) = 1
         outputs = _flat_arrays(y) + added_losses
@@ -469,8 +506,10 @@ class Layer:
         leaf_grads = tape.backprop(outputs, grads, flat_leaves if ctx.need_input_grad else ())
         if not ctx.need_input_grad:
             return None
-        leaf_grads = [xp.zeros_like(leaf.value) if g is None else g
-                      for g, leaf in zip(leaf_grads, flat_leaves)]
+        leaf_grads = [
+            xp.zeros_like(leaf.value) if g is None else g
+            for g, leaf in zip(leaf_grads, flat_leaves)
+        ]
         return leaf_grads if isinstance(leaves, (list, tuple)) else leaf_grads[0]
 
     # -- calling -------------------------------------------------------------------
@@ -478,10 +517,18 @@ class Layer:
         """Apply the layer to arrays, to tensors on a tape, or to symbolic ``Input``
         tensors to build a graph."""
         spec = self.input_shape_spec
-        if (type(inputs) is xp.ndarray and inputs.ndim == 2 and type(spec) is tuple
-                and len(spec) == 2 and inputs.shape[1] == spec[1]
-                and inputs.dtype == backend.floatx() and not args and not kwargs
-                and mask is None and current_tape() is None):
+        if (
+            type(inputs) is xp.ndarray
+            and inputs.ndim == 2
+            and type(spec) is tuple
+            and len(spec) == 2
+            and inputs.shape[1] == spec[1]
+            and inputs.dtype == backend.floatx()
+            and not args
+            and not kwargs
+            and mask is None
+            and current_tape() is None
+        ):
             return self.forward(inputs, training=bool(training))  # built, right shape: no checks
         if args:
             kwargs.update(zip(self._extra_positional_names(len(args)), args))
@@ -563,6 +610,7 @@ class Layer:
     def _probe_output_shape(self, input_shape):
         """Run ``call`` on a zero batch of two to learn the output shape (Keras traces it
         symbolically; a probe gives the same answer for shape-only code)."""
+
         def probe(shape):
             if isinstance(shape, list):
                 return [probe(s) for s in shape]
@@ -575,6 +623,7 @@ class Layer:
         def shape_of(a):
             a = value_of(a)
             return (None,) + tuple(a.shape[1:])
+
         if isinstance(y, (list, tuple)):
             return [shape_of(a) for a in y]
         return shape_of(y)
@@ -614,7 +663,8 @@ def call_symbolic(layer: Layer, inputs, call_kwargs=None, training=None):
         if not isinstance(t, KerasTensor):
             raise TypeError(
                 f"Layer '{layer.name}' was called on a mix of symbolic tensors and "
-                f"{type(t).__name__}; pass only outputs of `keras.Input` or of other layers.")
+                f"{type(t).__name__}; pass only outputs of `keras.Input` or of other layers."
+            )
     shapes = [t.shape for t in tensors]
     input_shape = shapes if multi else shapes[0]
     if layer.built:
@@ -629,19 +679,27 @@ def call_symbolic(layer: Layer, inputs, call_kwargs=None, training=None):
     node = Node(layer, tensors, multi_input=multi, call_kwargs=kwargs)
     out_shapes = out_shape if isinstance(out_shape, list) else [out_shape]
     dtype = getattr(layer, "output_dtype", None)
-    node.outputs = [KerasTensor(s, node=node, index=i, dtype=dtype)
-                    for i, s in enumerate(out_shapes)]
+    node.outputs = [
+        KerasTensor(s, node=node, index=i, dtype=dtype) for i, s in enumerate(out_shapes)
+    ]
     layer._inbound_nodes.append(node)
     return node.outputs if isinstance(out_shape, list) else node.outputs[0]
 
 
 def _output_shape(layer, input_shape, kwargs):
-    if kwargs and layer._uses_call() and type(layer).compute_output_shape is Layer.compute_output_shape:
+    if (
+        kwargs
+        and layer._uses_call()
+        and type(layer).compute_output_shape is Layer.compute_output_shape
+    ):
         return layer._probe_output_shape(input_shape)
     # call options that change the output's structure (return_attention_scores) reach
     # compute_output_shape when it names them
-    named = {k: v for k, v in kwargs.items() if k != "training"
-             and _names_parameter(layer.compute_output_shape, k)}
+    named = {
+        k: v
+        for k, v in kwargs.items()
+        if k != "training" and _names_parameter(layer.compute_output_shape, k)
+    }
     shape = layer.compute_output_shape(input_shape, **named)
     if isinstance(shape, tuple) and shape and isinstance(shape[0], (tuple, list)):
         return [tuple(s) for s in shape]

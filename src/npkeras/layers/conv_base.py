@@ -20,10 +20,20 @@ class BaseSpatialConv(Layer):
     supports_fresh_grads = True
     allowed_padding = ("valid", "same")
 
-    def __init__(self, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, activation=None, use_bias: bool = True,
-                 bias_initializer="zeros", bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias: bool = True,
+        bias_initializer="zeros",
+        bias_regularizer=None,
+        activity_regularizer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = self._owner()
         self.kernel_size = cu.normalize_tuple(kernel_size, self.rank, "kernel_size", owner)
@@ -44,8 +54,9 @@ class BaseSpatialConv(Layer):
         self._is_linear = isinstance(self.activation, activations.Linear)
         # elementwise activations run on the channels-last rows; one along an axis
         # (softmax) runs on the output in its data format, over the axis Keras uses
-        self._activation_on_rows = (self.data_format == "channels_last"
-                                    or getattr(self.activation, "axis", None) is None)
+        self._activation_on_rows = (
+            self.data_format == "channels_last" or getattr(self.activation, "axis", None) is None
+        )
 
     def _owner(self) -> str:
         return f"{type(self).__name__} layer '{self.name}'"
@@ -67,8 +78,10 @@ class BaseSpatialConv(Layer):
         return channels
 
     def _output_spatial(self, spatial):
-        return tuple(cu.output_length(n, k, s, d, self.padding) for n, k, s, d in zip(
-            spatial, self.kernel_size, self.strides, self.dilation_rate))
+        return tuple(
+            cu.output_length(n, k, s, d, self.padding)
+            for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)
+        )
 
     def compute_output_shape(self, input_shape):
         channels = self._input_channels(input_shape)
@@ -81,13 +94,15 @@ class BaseSpatialConv(Layer):
                 f"padding='{self.padding}' (computed output spatial shape {out}). Use "
                 "padding='same' or larger inputs."
             )
-        return cu.with_channels(input_shape[0], out, self._output_channels(channels),
-                                self.data_format)
+        return cu.with_channels(
+            input_shape[0], out, self._output_channels(channels), self.data_format
+        )
 
     def _add_bias(self, filters):
         if self.use_bias:
-            self.add_weight("bias", (filters,), self.bias_initializer,
-                            regularizer=self.bias_regularizer)
+            self.add_weight(
+                "bias", (filters,), self.bias_initializer, regularizer=self.bias_regularizer
+            )
 
     # -- forward and backward ----------------------------------------------------------
     def forward(self, x, training=False):
@@ -120,8 +135,9 @@ class BaseSpatialConv(Layer):
 
     def _to_output(self, rows, out_spatial):
         """``(batch * prod(out), channels)`` rows as an output in the layer's data format."""
-        return cu.from_channels_last(rows.reshape((-1,) + out_spatial + (rows.shape[-1],)),
-                                     self.data_format)
+        return cu.from_channels_last(
+            rows.reshape((-1,) + out_spatial + (rows.shape[-1],)), self.data_format
+        )
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
         linear_cache, z, y, out_spatial = self.cache

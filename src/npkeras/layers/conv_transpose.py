@@ -18,8 +18,9 @@ from npkeras.layers.conv_base import BaseSpatialConv
 from npkeras.layers.core import _positive_int
 
 
-def transpose_crop(size: int, kernel: int, stride: int, dilation: int, padding: str,
-                   output_padding):
+def transpose_crop(
+    size: int, kernel: int, stride: int, dilation: int, padding: str, output_padding
+):
     """(crop before, output length) of one axis, as Keras computes them.
 
     The uncropped result has ``(size - 1) * stride + extent`` positions; Keras (its
@@ -31,8 +32,9 @@ def transpose_crop(size: int, kernel: int, stride: int, dilation: int, padding: 
     if padding == "valid":  # left = extent - 1: nothing dropped
         extra = max(extent, stride) - extent if output_padding is None else output_padding
         return 0, (size - 1) * stride + extent + extra
-    pad_total = (stride + extent - 2 if output_padding is None
-                 else extent + extent % 2 - 2 + output_padding)
+    pad_total = (
+        stride + extent - 2 if output_padding is None else extent + extent % 2 - 2 + output_padding
+    )
     left = min(pad_total // 2 + pad_total % 2, extent - 1)
     return extent - 1 - left, (size - 1) * stride + pad_total - extent + 2
 
@@ -40,14 +42,37 @@ def transpose_crop(size: int, kernel: int, stride: int, dilation: int, padding: 
 class BaseConvTranspose(BaseSpatialConv):
     """N-d transposed convolution; see :class:`Conv2DTranspose`."""
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
-                 data_format=None, dilation_rate=1, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
-        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, bias_initializer, bias_regularizer, activity_regularizer,
-                         **kwargs)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        output_padding=None,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides,
+            padding,
+            data_format,
+            dilation_rate,
+            activation,
+            use_bias,
+            bias_initializer,
+            bias_regularizer,
+            activity_regularizer,
+            **kwargs,
+        )
         self.filters = _positive_int(self._owner(), "filters", filters)
         self.output_padding = self._check_output_padding(output_padding)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -56,10 +81,13 @@ class BaseConvTranspose(BaseSpatialConv):
     def _check_output_padding(self, output_padding):
         if output_padding is None:
             return None
-        values = (output_padding,) * self.rank if isinstance(output_padding, int) else output_padding
+        values = (
+            (output_padding,) * self.rank if isinstance(output_padding, int) else output_padding
+        )
         values = tuple(values) if isinstance(values, (list, tuple)) else ()
-        if (len(values) != self.rank or not all(isinstance(v, int) and not isinstance(v, bool)
-                                                and 0 <= v for v in values)):
+        if len(values) != self.rank or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v for v in values
+        ):
             raise ValueError(
                 f"Received an invalid value for `output_padding` of {self._owner()}, expected "
                 f"None, an integer or a tuple of {self.rank} non-negative integers. Received: "
@@ -74,8 +102,12 @@ class BaseConvTranspose(BaseSpatialConv):
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self.add_weight("kernel", self.kernel_size + (self.filters, channels),
-                        self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.add_weight(
+            "kernel",
+            self.kernel_size + (self.filters, channels),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
         self._add_bias(self.filters)
 
     def _output_channels(self, in_channels):
@@ -84,9 +116,12 @@ class BaseConvTranspose(BaseSpatialConv):
     def _crops(self, spatial):
         """(crop before, output length) per axis; the length is None where the size is."""
         paddings = self.output_padding or (None,) * self.rank
-        return [(0, None) if n is None else transpose_crop(n, k, s, d, self.padding, p)
-                for n, k, s, d, p in zip(spatial, self.kernel_size, self.strides,
-                                         self.dilation_rate, paddings)]
+        return [
+            (0, None) if n is None else transpose_crop(n, k, s, d, self.padding, p)
+            for n, k, s, d, p in zip(
+                spatial, self.kernel_size, self.strides, self.dilation_rate, paddings
+            )
+        ]
 
     def _output_spatial(self, spatial):
         return tuple(length for _, length in self._crops(spatial))
@@ -95,8 +130,9 @@ class BaseConvTranspose(BaseSpatialConv):
         """The uncropped grid every window lands in, large enough for the crop too, and
         the (before, after) padding that places the output inside it."""
         grid, pads = [], []
-        for n, k, s, d, (crop, length) in zip(spatial, self.kernel_size, self.strides,
-                                              self.dilation_rate, self._crops(spatial)):
+        for n, k, s, d, (crop, length) in zip(
+            spatial, self.kernel_size, self.strides, self.dilation_rate, self._crops(spatial)
+        ):
             size = max((n - 1) * s + cu.effective_size(k, d), crop + length)
             grid.append(size)
             pads.append((crop, size - crop - length))
@@ -112,9 +148,15 @@ class BaseConvTranspose(BaseSpatialConv):
         # per tap: x @ kernel[tap].T (in -> filters) added at i * stride + tap * dilation;
         # slab i holds the taps whose first-axis offset is i, as (in, taps * filters)
         slabs = self.params["kernel"].reshape(self.kernel_size[0], -1, x.shape[-1])
-        full = cu.scatter_products(rows, [slabs[i].T[None] for i in range(slabs.shape[0])],
-                                   (x.shape[0],) + grid + (self.filters,), spatial,
-                                   self.kernel_size, self.strides, self.dilation_rate)
+        full = cu.scatter_products(
+            rows,
+            [slabs[i].T[None] for i in range(slabs.shape[0])],
+            (x.shape[0],) + grid + (self.filters,),
+            spatial,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+        )
         out = xp.ascontiguousarray(full[cu.interior(self._output_spatial(spatial), pads)])
         return out.reshape(-1, self.filters), out.shape[1:-1], x
 

@@ -34,7 +34,8 @@ def normalize_tuple(value, rank: int, arg: str, owner: str, allow_none: bool = F
     except TypeError:
         values = ()
     if len(values) != rank or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values):
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
+    ):
         raise ValueError(
             f"Received an invalid value for `{arg}` of {owner}, expected an integer or a "
             f"tuple of {rank} positive integers. Received: {arg}={value!r}"
@@ -55,8 +56,11 @@ def normalize_choice(value, choices, arg: str, owner: str) -> str:
 
 def normalize_data_format(value, owner: str) -> str:
     """Keras's ``data_format``: None means 'channels_last' (Keras's image_data_format default)."""
-    return "channels_last" if value is None else normalize_choice(
-        value, DATA_FORMATS, "data_format", owner)
+    return (
+        "channels_last"
+        if value is None
+        else normalize_choice(value, DATA_FORMATS, "data_format", owner)
+    )
 
 
 def effective_size(kernel: int, dilation: int) -> int:
@@ -91,7 +95,9 @@ def pad_spatial(x, pads, value=0.0):
     """``x`` (batch, *spatial, channels) with ``pads[i] = (before, after)`` added to axis i+1."""
     if not any(before or after for before, after in pads):
         return x
-    shape = (x.shape[0],) + tuple(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)) + (x.shape[-1],)
+    shape = (
+        (x.shape[0],) + tuple(n + b + a for n, (b, a) in zip(x.shape[1:-1], pads)) + (x.shape[-1],)
+    )
     out = xp.full(shape, value, x.dtype)
     out[interior(x.shape[1:-1], pads)] = x
     return out
@@ -99,7 +105,9 @@ def pad_spatial(x, pads, value=0.0):
 
 def interior(spatial, pads):
     """The index of the unpadded region inside an array padded by ``pads``."""
-    return (slice(None),) + tuple(slice(b, b + n) for n, (b, _) in zip(spatial, pads)) + (slice(None),)
+    return (
+        (slice(None),) + tuple(slice(b, b + n) for n, (b, _) in zip(spatial, pads)) + (slice(None),)
+    )
 
 
 def window_view(x, out_shape, kernel, strides, dilation):
@@ -111,8 +119,12 @@ def window_view(x, out_shape, kernel, strides, dilation):
     step = x.strides
     rank = len(kernel)
     shape = (x.shape[0],) + tuple(out_shape) + tuple(kernel) + (x.shape[-1],)
-    strides = ((step[0],) + tuple(step[1 + i] * strides[i] for i in range(rank))
-               + tuple(step[1 + i] * dilation[i] for i in range(rank)) + (step[-1],))
+    strides = (
+        (step[0],)
+        + tuple(step[1 + i] * strides[i] for i in range(rank))
+        + tuple(step[1 + i] * dilation[i] for i in range(rank))
+        + (step[-1],)
+    )
     return xp.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
 
 
@@ -120,14 +132,20 @@ def offset_regions(out_shape, kernel, strides, dilation):
     """For each kernel offset (row-major order): the offset and the strided index of the
     input positions it reads, ``[:, k * d : k * d + s * (o - 1) + 1 : s, ..., :]``."""
     for offset in itertools.product(*(range(k) for k in kernel)):
-        region = (slice(None),) + tuple(
-            slice(k * d, k * d + s * (o - 1) + 1, s)
-            for k, d, s, o in zip(offset, dilation, strides, out_shape)) + (slice(None),)
+        region = (
+            (slice(None),)
+            + tuple(
+                slice(k * d, k * d + s * (o - 1) + 1, s)
+                for k, d, s, o in zip(offset, dilation, strides, out_shape)
+            )
+            + (slice(None),)
+        )
         yield offset, region
 
 
 def im2col(x, out_shape, kernel, strides, dilation, groups: int = 1):
-    """The patch matrix of padded ``x``: ``(groups, batch * prod(out), prod(kernel) * c/groups)``."""
+    """The patch matrix of padded ``x``:
+    ``(groups, batch * prod(out), prod(kernel) * c/groups)``."""
     rows = x.shape[0] * math.prod(out_shape)
     channels = x.shape[-1]
     if groups == 1 and channels < FEW_CHANNELS:
@@ -177,7 +195,8 @@ def scatter_products(rows, slab_kernels, grid_shape, out_shape, kernel, strides,
 
 
 def grouped_kernel(kernel, groups: int):
-    """Keras kernel ``(*k, in/groups, filters)`` as ``(groups, prod(k) * in/groups, filters/groups)``:
+    """Keras kernel ``(*k, in/groups, filters)`` as
+    ``(groups, prod(k) * in/groups, filters/groups)``:
     filters ``[j*f/g, (j+1)*f/g)`` read input channels ``[j*c/g, (j+1)*c/g)``."""
     filters = kernel.shape[-1]
     return kernel.reshape(-1, groups, filters // groups).transpose(1, 0, 2)

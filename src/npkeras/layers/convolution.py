@@ -22,14 +22,37 @@ class BaseConv(BaseSpatialConv):
     Subclasses: :class:`Conv1D`, :class:`Conv2D`, :class:`Conv3D`.
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, groups=1, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
-        super().__init__(kernel_size, strides, padding, data_format, dilation_rate, activation,
-                         use_bias, bias_initializer, bias_regularizer, activity_regularizer,
-                         **kwargs)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides,
+            padding,
+            data_format,
+            dilation_rate,
+            activation,
+            use_bias,
+            bias_initializer,
+            bias_regularizer,
+            activity_regularizer,
+            **kwargs,
+        )
         self.filters = _positive_int(self._owner(), "filters", filters)
         self.groups = _positive_int(self._owner(), "groups", groups)
         if self.filters % self.groups:
@@ -48,8 +71,12 @@ class BaseConv(BaseSpatialConv):
                 f"the number of groups. Received groups={self.groups}, but the input has "
                 f"{channels} channels (full input shape is {tuple(input_shape)})."
             )
-        self.add_weight("kernel", self.kernel_size + (channels // self.groups, self.filters),
-                        self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.add_weight(
+            "kernel",
+            self.kernel_size + (channels // self.groups, self.filters),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
         self._add_bias(self.filters)
 
     def _output_channels(self, in_channels):
@@ -64,12 +91,15 @@ class BaseConv(BaseSpatialConv):
 
     def _linear_forward(self, x):
         groups, kernel = self._kernel_groups()
-        pads = [cu.padding_amounts(n, k, s, d, self.padding) for n, k, s, d in zip(
-            x.shape[1:-1], self.kernel_size, self.strides, self.dilation_rate)]
+        pads = [
+            cu.padding_amounts(n, k, s, d, self.padding)
+            for n, k, s, d in zip(x.shape[1:-1], self.kernel_size, self.strides, self.dilation_rate)
+        ]
         padded = cu.pad_spatial(x, pads)
         out_spatial = self._output_spatial(x.shape[1:-1])
-        cols = cu.im2col(padded, out_spatial, self.kernel_size, self.strides, self.dilation_rate,
-                         groups)
+        cols = cu.im2col(
+            padded, out_spatial, self.kernel_size, self.strides, self.dilation_rate, groups
+        )
         z = cu.ungroup_rows(xp.matmul(cols, kernel))  # (rows, filters)
         return z, out_spatial, (cols, x.shape, padded.shape, pads)
 
@@ -85,8 +115,14 @@ class BaseConv(BaseSpatialConv):
         # dL/dx: dz @ kernel.T added where each tap read x, one product per first-axis offset
         slabs = kernel.reshape((groups, self.kernel_size[0], -1, kernel.shape[-1]))
         dpadded = cu.scatter_products(
-            dz_groups, [slabs[:, i].transpose(0, 2, 1) for i in range(slabs.shape[1])],
-            padded_shape, out_spatial, self.kernel_size, self.strides, self.dilation_rate)
+            dz_groups,
+            [slabs[:, i].transpose(0, 2, 1) for i in range(slabs.shape[1])],
+            padded_shape,
+            out_spatial,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+        )
         return dpadded[cu.interior(x_shape[1:-1], pads)]
 
     def get_config(self):
@@ -155,12 +191,21 @@ class Conv3D(BaseConv):
     rank = 3
 
 
-for _cls, _spatial in ((Conv1D, "steps"), (Conv2D, "height, width"),
-                       (Conv3D, "depth, height, width")):
-    _cls.__doc__ = _cls.__doc__.replace("{args}", _CONV_ARGS.format(
-        rank=_cls.rank, spatial=_spatial,
-        causal=", or 'causal' (zeros only before: output t sees inputs up to t)"
-        if _cls is Conv1D else ""))
+for _cls, _spatial in (
+    (Conv1D, "steps"),
+    (Conv2D, "height, width"),
+    (Conv3D, "depth, height, width"),
+):
+    _cls.__doc__ = _cls.__doc__.replace(
+        "{args}",
+        _CONV_ARGS.format(
+            rank=_cls.rank,
+            spatial=_spatial,
+            causal=", or 'causal' (zeros only before: output t sees inputs up to t)"
+            if _cls is Conv1D
+            else "",
+        ),
+    )
 
 
 class BaseDepthwiseConv(BaseConv):
@@ -171,27 +216,59 @@ class BaseDepthwiseConv(BaseConv):
     ``c * depth_multiplier + m`` comes from input channel c.
     """
 
-    def __init__(self, kernel_size, strides=1, padding="valid", depth_multiplier=1,
-                 data_format=None, dilation_rate=1, activation=None, use_bias: bool = True,
-                 depthwise_initializer="glorot_uniform", bias_initializer="zeros",
-                 depthwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
-        super().__init__(1, kernel_size, strides, padding, data_format, dilation_rate, 1,
-                         activation, use_bias, depthwise_initializer, bias_initializer,
-                         depthwise_regularizer, bias_regularizer, activity_regularizer, **kwargs)
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias: bool = True,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            1,
+            kernel_size,
+            strides,
+            padding,
+            data_format,
+            dilation_rate,
+            1,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            bias_initializer,
+            depthwise_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            **kwargs,
+        )
         self.depth_multiplier = _positive_int(self._owner(), "depth_multiplier", depth_multiplier)
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self.add_weight("kernel", self.kernel_size + (channels, self.depth_multiplier),
-                        self.kernel_initializer, regularizer=self.kernel_regularizer)
+        self.add_weight(
+            "kernel",
+            self.kernel_size + (channels, self.depth_multiplier),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
         self._add_bias(channels * self.depth_multiplier)
 
     def _output_channels(self, in_channels):
         return in_channels * self.depth_multiplier
 
     def _kernel_groups(self):
-        kernel = self.params["kernel"]  # (*k, c, m) read as (*k, 1, c * m): group c is filters c*m..
+        kernel = self.params[
+            "kernel"
+        ]  # (*k, c, m) read as (*k, 1, c * m): group c is filters c*m..
         channels = kernel.shape[-2]
         return channels, cu.grouped_kernel(kernel.reshape(self.kernel_size + (1, -1)), channels)
 
@@ -247,26 +324,60 @@ class BaseSeparableConv(BaseDepthwiseConv):
     ``pointwise_kernel (*ones, c * depth_multiplier, filters)``, ``bias (filters,)``.
     """
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, depth_multiplier=1, activation=None, use_bias: bool = True,
-                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, **kwargs):
-        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format,
-                         dilation_rate, activation, use_bias, depthwise_initializer,
-                         bias_initializer, depthwise_regularizer, bias_regularizer,
-                         activity_regularizer, **kwargs)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        depth_multiplier=1,
+        activation=None,
+        use_bias: bool = True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            data_format,
+            dilation_rate,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            bias_initializer,
+            depthwise_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            **kwargs,
+        )
         self.filters = _positive_int(self._owner(), "filters", filters)
         self.pointwise_initializer = initializers.get(pointwise_initializer)
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
 
     def build(self, input_shape):
         channels = self._input_channels(input_shape)
-        self.add_weight("depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier),
-                        self.kernel_initializer, regularizer=self.kernel_regularizer)
-        self.add_weight("pointwise_kernel",
-                        (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
-                        self.pointwise_initializer, regularizer=self.pointwise_regularizer)
+        self.add_weight(
+            "depthwise_kernel",
+            self.kernel_size + (channels, self.depth_multiplier),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.add_weight(
+            "pointwise_kernel",
+            (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
+            self.pointwise_initializer,
+            regularizer=self.pointwise_regularizer,
+        )
         self._add_bias(self.filters)
 
     def _output_channels(self, in_channels):

@@ -10,8 +10,10 @@ from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 
 
 def _positive_int(owner, name, value):
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        hasattr(value, "is_integer") and float(value).is_integer()
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int,))
+        and not (hasattr(value, "is_integer") and float(value).is_integer())
     ):
         raise ValueError(
             f"Received an invalid value for `{name}` of {owner}, expected a positive integer. "
@@ -39,8 +41,10 @@ def tall_transposed_product(a, b):
     if blocks < 2:
         return a.T @ b
     cut = blocks * _TALL_BLOCK
-    stacked = xp.matmul(a[:cut].reshape(blocks, _TALL_BLOCK, -1).transpose(0, 2, 1),
-                        b[:cut].reshape(blocks, _TALL_BLOCK, -1)).sum(axis=0)
+    stacked = xp.matmul(
+        a[:cut].reshape(blocks, _TALL_BLOCK, -1).transpose(0, 2, 1),
+        b[:cut].reshape(blocks, _TALL_BLOCK, -1),
+    ).sum(axis=0)
     if cut < rows:
         stacked += a[cut:].T @ b[cut:]
     return stacked
@@ -68,10 +72,18 @@ class Dense(Layer):
 
     supports_fresh_grads = True
 
-    def __init__(self, units, activation=None, use_bias: bool = True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.units = _positive_int(f"Dense layer '{self.name}'", "units", units)
         self.activation = activations.get(activation)
@@ -90,11 +102,16 @@ class Dense(Layer):
                 f"Dense layer '{self.name}' needs a known last input dimension; received "
                 f"input shape {tuple(input_shape)}."
             )
-        self.add_weight("kernel", (input_dim, self.units), self.kernel_initializer,
-                        regularizer=self.kernel_regularizer)
+        self.add_weight(
+            "kernel",
+            (input_dim, self.units),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
         if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer,
-                            regularizer=self.bias_regularizer)
+            self.add_weight(
+                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+            )
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -114,7 +131,9 @@ class Dense(Layer):
             z = xp.dot(x.reshape(-1, x.shape[-1]), self.params["kernel"])
             z = z.reshape(x.shape[:-1] + z.shape[-1:])
         else:
-            z = xp.dot(x, self.params["kernel"])  # dot: a third of matmul's call cost on small arrays
+            z = xp.dot(
+                x, self.params["kernel"]
+            )  # dot: a third of matmul's call cost on small arrays
         bias = self.params["bias"] if self.use_bias else None
         if self.activation.apply_inplace is not None:
             y = self.activation.apply_inplace(z, bias)  # its gradient needs only y: z is not kept
@@ -244,7 +263,12 @@ class Dropout(Layer):
             shape = tuple(d if n is None else n for n, d in zip(self.noise_shape, x.shape))
         rng = self._rng if self._rng is not None else backend.rng()
         keep = 1.0 - self.rate
-        mask = (rng.random(shape, dtype=x.dtype if x.dtype.kind == "f" and x.dtype.itemsize >= 4 else "float64") < keep)
+        mask = (
+            rng.random(
+                shape, dtype=x.dtype if x.dtype.kind == "f" and x.dtype.itemsize >= 4 else "float64"
+            )
+            < keep
+        )
         mask = mask.astype(x.dtype) / keep
         self.cache = mask
         return x * mask
@@ -253,9 +277,12 @@ class Dropout(Layer):
         return dy if self.cache is None else dy * self.cache
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate,
-                "noise_shape": list(self.noise_shape) if self.noise_shape else None,
-                "seed": self.seed}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "noise_shape": list(self.noise_shape) if self.noise_shape else None,
+            "seed": self.seed,
+        }
 
 
 class Flatten(Layer):
@@ -280,7 +307,9 @@ class Reshape(Layer):
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
         self.target_shape = tuple(int(d) for d in target_shape)
-        if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
+        if sum(d == -1 for d in self.target_shape) > 1 or any(
+            d == 0 or d < -1 for d in self.target_shape
+        ):
             raise ValueError(
                 f"Reshape layer '{self.name}' target_shape may hold positive sizes and at most "
                 f"one -1; received target_shape={self.target_shape}."

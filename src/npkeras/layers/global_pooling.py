@@ -17,7 +17,8 @@ class BaseGlobalPooling(Layer):
     def __init__(self, data_format=None, keepdims: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = cu.normalize_data_format(
-            data_format, f"{type(self).__name__} layer '{self.name}'")
+            data_format, f"{type(self).__name__} layer '{self.name}'"
+        )
         self.keepdims = bool(keepdims)
 
     def compute_output_shape(self, input_shape):
@@ -39,8 +40,9 @@ class BaseGlobalPooling(Layer):
     def _output(self, y):  # y: (batch, channels)
         if not self.keepdims:
             return y
-        return cu.from_channels_last(y.reshape((y.shape[0],) + (1,) * self.rank + (-1,)),
-                                     self.data_format)
+        return cu.from_channels_last(
+            y.reshape((y.shape[0],) + (1,) * self.rank + (-1,)), self.data_format
+        )
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
         need_input_grad, _, _ = cu.backward_flags(self, ctx)
@@ -51,8 +53,7 @@ class BaseGlobalPooling(Layer):
         return cu.from_channels_last(dx.reshape(shape), self.data_format)
 
     def get_config(self):
-        return {**super().get_config(), "data_format": self.data_format,
-                "keepdims": self.keepdims}
+        return {**super().get_config(), "data_format": self.data_format, "keepdims": self.keepdims}
 
 
 class BaseGlobalAveragePooling(BaseGlobalPooling):

@@ -14,8 +14,18 @@ class InputLayer(Layer):
     (None, 3)
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=False, name=None,
-                 input_shape=None, batch_shape=None, input_tensor=None, **kwargs):
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        sparse=False,
+        name=None,
+        input_shape=None,
+        batch_shape=None,
+        input_tensor=None,
+        **kwargs,
+    ):
         if batch_shape is not None and shape is None:
             batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
         shape = shape if shape is not None else input_shape
@@ -39,8 +49,9 @@ class InputLayer(Layer):
         self.input_shape_spec = (batch_size,) + shape
         self.built = True
         node = Node(self, [], multi_input=False)
-        self.output = KerasTensor(self.input_shape_spec, node=node, name=self.name,
-                                  dtype=self.input_dtype)
+        self.output = KerasTensor(
+            self.input_shape_spec, node=node, name=self.name, dtype=self.input_dtype
+        )
         node.outputs = [self.output]
         self._inbound_nodes.append(node)
 
@@ -65,8 +76,16 @@ class InputLayer(Layer):
         return cls(**config)
 
 
-def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None,
-          tensor=None, optional=False) -> KerasTensor:
+def Input(
+    shape=None,
+    batch_size=None,
+    dtype=None,
+    sparse=None,
+    batch_shape=None,
+    name=None,
+    tensor=None,
+    optional=False,
+) -> KerasTensor:
     """A symbolic input of per-sample ``shape`` for the functional API.
 
     >>> import npkeras as keras
@@ -75,5 +94,11 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     >>> keras.Input(shape=(5,), dtype="int32").dtype
     'int32'
     """
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=bool(sparse),
-                      batch_shape=batch_shape, name=name).output
+    return InputLayer(
+        shape=shape,
+        batch_size=batch_size,
+        dtype=dtype,
+        sparse=bool(sparse),
+        batch_shape=batch_shape,
+        name=name,
+    ).output

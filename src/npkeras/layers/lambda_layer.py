@@ -34,11 +34,13 @@ class Lambda(Layer):
     def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
         super().__init__(**kwargs)
         if not callable(function):
-            raise TypeError(f"Lambda layer '{self.name}' needs a callable `function`; received "
-                            f"{function!r}.")
+            raise TypeError(
+                f"Lambda layer '{self.name}' needs a callable `function`; received {function!r}."
+            )
         self.function = function
-        self.output_shape = (tuple(output_shape) if isinstance(output_shape, (list, tuple))
-                             else output_shape)
+        self.output_shape = (
+            tuple(output_shape) if isinstance(output_shape, (list, tuple)) else output_shape
+        )
         self.mask = mask
         self.arguments = dict(arguments or {})
         parameters = inspect.signature(function).parameters
@@ -73,13 +75,20 @@ class Lambda(Layer):
                 f"Lambda layer '{self.name}' cannot be saved: its function {name!r} is not "
                 "registered, and npkeras saves functions by name, never as code. Decorate a "
                 "named function with @keras.saving.register_keras_serializable() and pass "
-                "it to Lambda, or write a Layer subclass with call() instead.")
+                "it to Lambda, or write a Layer subclass with call() instead."
+            )
         if callable(self.output_shape) or callable(self.mask):
-            raise ValueError(f"Lambda layer '{self.name}' cannot be saved with a function as "
-                             "`output_shape` or `mask`; pass a shape tuple (or None).")
+            raise ValueError(
+                f"Lambda layer '{self.name}' cannot be saved with a function as "
+                "`output_shape` or `mask`; pass a shape tuple (or None)."
+            )
         output_shape = list(self.output_shape) if self.output_shape is not None else None
-        return {**super().get_config(), "function": {"class_name": "function", "config": key},
-                "output_shape": output_shape, "arguments": self.arguments}
+        return {
+            **super().get_config(),
+            "function": {"class_name": "function", "config": key},
+            "output_shape": output_shape,
+            "arguments": self.arguments,
+        }
 
     @classmethod
     def from_config(cls, config):

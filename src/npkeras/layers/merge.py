@@ -65,7 +65,9 @@ class Subtract(_Merge):
     def _check_shapes(self, shapes):
         super()._check_shapes(shapes)
         if len(shapes) != 2:
-            raise ValueError(f"Layer '{self.name}' (Subtract) takes exactly 2 inputs; received {len(shapes)}.")
+            raise ValueError(
+                f"Layer '{self.name}' (Subtract) takes exactly 2 inputs; received {len(shapes)}."
+            )
 
     def forward(self, xs, training=False):
         return xs[0] - xs[1]
@@ -161,8 +163,9 @@ class Concatenate(Layer):
         axis = self.axis % rank
         out = list(input_shape[0])
         for s in input_shape[1:]:
-            if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, input_shape[0]))
-                                     if i not in (0, axis)):
+            if len(s) != rank or any(
+                a != b for i, (a, b) in enumerate(zip(s, input_shape[0])) if i not in (0, axis)
+            ):
                 raise ValueError(
                     f"Layer '{self.name}' (Concatenate) needs inputs that match except on axis "
                     f"{self.axis}; received shapes {[tuple(s) for s in input_shape]}."
@@ -213,7 +216,8 @@ class Dot(Layer):
         if len(pair) != 2 or not all(isinstance(a, int) for a in pair):
             raise ValueError(
                 f"Received an invalid value for `axes` of Dot layer '{self.name}', expected "
-                f"an int or a pair of ints. Received: axes={axes!r}")
+                f"an int or a pair of ints. Received: axes={axes!r}"
+            )
         self.axes = axes if isinstance(axes, int) else list(pair)
         self.normalize = bool(normalize)
 
@@ -225,16 +229,21 @@ class Dot(Layer):
         if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
             raise ValueError(
                 f"Layer '{self.name}' (Dot) must be called on a list of 2 inputs; received "
-                f"{input_shape!r}.")
+                f"{input_shape!r}."
+            )
         first, second = (tuple(s) for s in input_shape)
         a1, a2 = self._resolved_axes([first, second])
         if first[a1] is not None and second[a2] is not None and first[a1] != second[a2]:
             raise ValueError(
                 f"Layer '{self.name}' (Dot) contracts axis {a1} of shape {first} with axis "
                 f"{a2} of shape {second}, whose sizes differ ({first[a1]} != {second[a2]}). "
-                "Choose `axes` whose sizes match.")
-        out = first[:a1] + first[a1 + 1:] + tuple(d for i, d in enumerate(second)
-                                                   if i not in (0, a2))
+                "Choose `axes` whose sizes match."
+            )
+        out = (
+            first[:a1]
+            + first[a1 + 1 :]
+            + tuple(d for i, d in enumerate(second) if i not in (0, a2))
+        )
         return out if len(out) > 1 else out + (1,)
 
     def build(self, input_shape):
@@ -251,8 +260,9 @@ class Dot(Layer):
         x, y = ops.moveaxis(x, a1, -1), ops.moveaxis(y, a2, 1)
         batch, contracted = x.shape[0], x.shape[-1]
         # (b, m, c) @ (b, c, n) -> (b, m, n), then the free axes back in place
-        out = ops.matmul(ops.reshape(x, (batch, -1, contracted)),
-                         ops.reshape(y, (batch, contracted, -1)))
+        out = ops.matmul(
+            ops.reshape(x, (batch, -1, contracted)), ops.reshape(y, (batch, contracted, -1))
+        )
         shape = (batch,) + tuple(x.shape[1:-1]) + tuple(y.shape[2:])
         return ops.reshape(out, shape if len(shape) > 1 else shape + (1,))
 
@@ -263,6 +273,7 @@ class Dot(Layer):
 def _merge_function(cls, doc):
     def merge(inputs, **kwargs):
         return cls(**kwargs)(inputs)
+
     merge.__name__ = merge.__qualname__ = cls.__name__.lower()
     merge.__doc__ = f"{doc} of a list of inputs: ``{cls.__name__}(**kwargs)(inputs)``."
     return merge

@@ -7,16 +7,21 @@ from npkeras import backend
 
 def format_shape(shape) -> str:
     """``(None, 3)`` style, with a trailing comma for one dimension."""
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + (
-        "," if len(shape) == 1 else "") + ")"
+    return (
+        "("
+        + ", ".join("None" if d is None else str(d) for d in shape)
+        + ("," if len(shape) == 1 else "")
+        + ")"
+    )
 
 
 class KerasTensor:
     """A placeholder for an array in a layer graph: its shape (batch axis None), dtype and
     origin (the node that makes it)."""
 
-    def __init__(self, shape, node=None, index: int = 0, name: str | None = None,
-                 dtype: str | None = None):
+    def __init__(
+        self, shape, node=None, index: int = 0, name: str | None = None, dtype: str | None = None
+    ):
         self.shape = tuple(shape)
         self.node = node
         self.index = index
@@ -29,7 +34,9 @@ class KerasTensor:
 
     def __repr__(self) -> str:
         origin = self.node.layer.name if self.node is not None else "?"
-        return f"<KerasTensor shape={format_shape(self.shape)}, dtype={self.dtype}, from '{origin}'>"
+        return (
+            f"<KerasTensor shape={format_shape(self.shape)}, dtype={self.dtype}, from '{origin}'>"
+        )
 
     __hash__ = object.__hash__
 

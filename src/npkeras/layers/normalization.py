@@ -28,13 +28,17 @@ class Normalization(Layer):
     def __init__(self, axis: int = -1, mean=None, variance=None, invert: bool = False, **kwargs):
         super().__init__(**kwargs)
         if axis != -1:
-            raise ValueError(f"Normalization supports axis=-1 (the feature axis); received axis={axis}.")
+            raise ValueError(
+                f"Normalization supports axis=-1 (the feature axis); received axis={axis}."
+            )
         if (mean is None) != (variance is None):
             raise ValueError("Normalization needs both `mean` and `variance`, or neither.")
         self.axis = axis
         self.invert = bool(invert)
         self._init_mean = None if mean is None else xp.asarray(mean, dtype="float64").reshape(-1)
-        self._init_variance = None if variance is None else xp.asarray(variance, dtype="float64").reshape(-1)
+        self._init_variance = (
+            None if variance is None else xp.asarray(variance, dtype="float64").reshape(-1)
+        )
 
     def build(self, input_shape):
         features = input_shape[-1]
@@ -52,7 +56,9 @@ class Normalization(Layer):
         if x.ndim == 1:
             x = x[:, None]
         if x.shape[0] == 0:
-            raise ValueError("Normalization.adapt needs at least one sample; received an empty array.")
+            raise ValueError(
+                "Normalization.adapt needs at least one sample; received an empty array."
+            )
         if not self.built:
             self._maybe_build((None,) + x.shape[1:])
         flat = x.reshape(-1, x.shape[-1])
@@ -60,7 +66,9 @@ class Normalization(Layer):
         self.params["variance"][...] = flat.var(axis=0)
 
     def _scale(self, dtype):
-        return xp.maximum(xp.sqrt(self.params["variance"]), backend.epsilon()).astype(dtype, copy=False)
+        return xp.maximum(xp.sqrt(self.params["variance"]), backend.epsilon()).astype(
+            dtype, copy=False
+        )
 
     def forward(self, x, training=False):
         scale = self._scale(x.dtype)

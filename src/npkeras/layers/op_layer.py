@@ -30,8 +30,7 @@ def _find_op(name: str):
         fn = getattr(namespace, name, None)
         if callable(fn) and getattr(fn, "op_name", None) == name:
             return fn
-    raise ValueError(
-        f"OpLayer: unknown op {name!r}; expected the name of a function in keras.ops.")
+    raise ValueError(f"OpLayer: unknown op {name!r}; expected the name of a function in keras.ops.")
 
 
 # -- arguments as JSON ----------------------------------------------------------------
@@ -135,8 +134,10 @@ class OpLayer(Layer):
         dtypes = self._input_dtypes or [backend.floatx()] * len(shapes)
         results = []
         for fill in (2, 3):
-            probes = [xp.zeros(tuple(fill if d is None else d for d in s), dtype)
-                      for s, dtype in zip(shapes, dtypes)]
+            probes = [
+                xp.zeros(tuple(fill if d is None else d for d in s), dtype)
+                for s, dtype in zip(shapes, dtypes)
+            ]
             try:
                 with no_grad(), xp.errstate(all="ignore"):
                     y = self.call(probes if self._multi else probes[0])
@@ -144,20 +145,28 @@ class OpLayer(Layer):
                 known = ", ".join(format_shape(s) for s in shapes)
                 raise type(err)(
                     f"{err} The symbolic inputs have shapes {known}; unknown sizes were "
-                    f"tried as {fill}.") from None
+                    f"tried as {fill}."
+                ) from None
             results.append(y)
         first, second = results
         multi = isinstance(first, (list, tuple))
         firsts, seconds = (list(first), list(second)) if multi else ([first], [second])
         self.output_dtype = str(xp.asarray(value_of(firsts[0])).dtype)
-        out = [tuple(d if d == e else None for d, e in zip(xp.shape(value_of(a)),
-                                                            xp.shape(value_of(b))))
-               for a, b in zip(firsts, seconds)]
+        out = [
+            tuple(
+                d if d == e else None for d, e in zip(xp.shape(value_of(a)), xp.shape(value_of(b)))
+            )
+            for a, b in zip(firsts, seconds)
+        ]
         return out if multi else out[0]
 
     def get_config(self):
-        return {**super().get_config(), "function": self.function,
-                "arguments": self.arguments, "keyword_arguments": self.keyword_arguments}
+        return {
+            **super().get_config(),
+            "function": self.function,
+            "arguments": self.arguments,
+            "keyword_arguments": self.keyword_arguments,
+        }
 
 
 def _count_tensors(encoded) -> int:
@@ -183,14 +192,18 @@ def symbolic_op_call(op, args, kwargs):
 def _not_iterable(self):
     raise TypeError(
         "A symbolic KerasTensor cannot be iterated over: its values do not exist until the "
-        "model runs. Slice it (x[:, 0]) or use keras.ops.split / keras.ops.unstack.")
+        "model runs. Slice it (x[:, 0]) or use keras.ops.split / keras.ops.unstack."
+    )
 
 
 register_symbolic(KerasTensor, symbolic_op_call)
+
+
 def _not_a_boolean(self):
     raise TypeError(
         "A symbolic KerasTensor cannot be used as a boolean: its values do not exist until "
-        "the model runs. Use keras.ops.where(condition, x1, x2) to choose between tensors.")
+        "the model runs. Use keras.ops.where(condition, x1, x2) to choose between tensors."
+    )
 
 
 install_operators(KerasTensor, OPERATORS)

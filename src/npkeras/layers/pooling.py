@@ -22,17 +22,23 @@ class BasePooling(Layer):
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} layer '{self.name}'"
         self.pool_size = cu.normalize_tuple(pool_size, self.rank, "pool_size", owner)
-        self.strides = cu.normalize_tuple(strides, self.rank, "strides", owner,
-                                          allow_none=True) or self.pool_size
+        self.strides = (
+            cu.normalize_tuple(strides, self.rank, "strides", owner, allow_none=True)
+            or self.pool_size
+        )
         self.padding = cu.normalize_choice(padding, ("valid", "same"), "padding", owner)
         self.data_format = cu.normalize_data_format(data_format, owner)
 
     def _geometry(self, spatial):
         """Per axis: (pad before, pad after) and the output length."""
-        pads = [cu.padding_amounts(n, k, s, 1, self.padding)
-                for n, k, s in zip(spatial, self.pool_size, self.strides)]
-        out = tuple(cu.output_length(n, k, s, 1, self.padding)
-                    for n, k, s in zip(spatial, self.pool_size, self.strides))
+        pads = [
+            cu.padding_amounts(n, k, s, 1, self.padding)
+            for n, k, s in zip(spatial, self.pool_size, self.strides)
+        ]
+        out = tuple(
+            cu.output_length(n, k, s, 1, self.padding)
+            for n, k, s in zip(spatial, self.pool_size, self.strides)
+        )
         return pads, out
 
     def compute_output_shape(self, input_shape):
@@ -68,12 +74,15 @@ class BasePooling(Layer):
         dy = cu.to_channels_last(dy, self.data_format)
         grad_at = self._offset_grad(dy, state)
         overlapping = any(k > s for k, s in zip(self.pool_size, self.strides))
-        tiled = all(k == s and n == o * s for k, s, n, o in zip(
-            self.pool_size, self.strides, padded_shape[1:-1], out))
+        tiled = all(
+            k == s and n == o * s
+            for k, s, n, o in zip(self.pool_size, self.strides, padded_shape[1:-1], out)
+        )
         # windows that tile the grid exactly write every element: no zeros needed first
         grid = (xp.empty if tiled else xp.zeros)(padded_shape, dy.dtype)
-        for k, (_, region) in enumerate(cu.offset_regions(out, self.pool_size, self.strides,
-                                                           (1,) * self.rank)):
+        for k, (_, region) in enumerate(
+            cu.offset_regions(out, self.pool_size, self.strides, (1,) * self.rank)
+        ):
             if overlapping:  # an input may sit in several windows: add
                 grid[region] += grad_at(k, None)
             else:  # each input in at most one window: write in place, no temporary
@@ -82,14 +91,19 @@ class BasePooling(Layer):
 
     def _windows(self, padded, out):
         """(k, the whole-batch slice of every window's k-th element) for each offset k."""
-        for k, (_, region) in enumerate(cu.offset_regions(out, self.pool_size, self.strides,
-                                                           (1,) * self.rank)):
+        for k, (_, region) in enumerate(
+            cu.offset_regions(out, self.pool_size, self.strides, (1,) * self.rank)
+        ):
             yield k, padded[region]
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": list(self.pool_size),
-                "strides": list(self.strides), "padding": self.padding,
-                "data_format": self.data_format}
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+        }
 
 
 class BaseMaxPooling(BasePooling):
@@ -103,7 +117,9 @@ class BaseMaxPooling(BasePooling):
         for k, window in self._windows(padded, out):
             if best is None:
                 best = window.copy()
-                index = xp.zeros(best.shape, "uint8" if math.prod(self.pool_size) <= 256 else "int32")
+                index = xp.zeros(
+                    best.shape, "uint8" if math.prod(self.pool_size) <= 256 else "int32"
+                )
                 continue
             # the offset of the maximum so far, first one on ties: offsets only grow, so the
             # last offset that was strictly better is max(k * better) (masked copies are 10x
@@ -116,6 +132,7 @@ class BaseMaxPooling(BasePooling):
     def _offset_grad(self, dy, index):
         def grad_at(k, out):
             return xp.multiply(dy, index == k, out=out)
+
         return grad_at
 
 
@@ -131,8 +148,9 @@ class BaseAveragePooling(BasePooling):
         if self.padding == "valid":
             return 1.0 / math.prod(self.pool_size)
         inverse = xp.ones((1,) * (self.rank + 2), dtype)
-        for axis, (n, (before, _), n_out, k, s) in enumerate(zip(
-                spatial, pads, out, self.pool_size, self.strides)):
+        for axis, (n, (before, _), n_out, k, s) in enumerate(
+            zip(spatial, pads, out, self.pool_size, self.strides)
+        ):
             start = xp.arange(n_out) * s - before  # each window's first position, input coords
             count = xp.minimum(start + k, n) - xp.maximum(start, 0)
             shape = [1] * (self.rank + 2)
@@ -158,6 +176,7 @@ class BaseAveragePooling(BasePooling):
             if out is None:
                 return share
             out[...] = share
+
         return grad_at
 
 
@@ -239,9 +258,14 @@ class AveragePooling3D(BaseAveragePooling):
     rank = 3
 
 
-for _cls, _spatial in ((MaxPooling1D, "steps"), (AveragePooling1D, "steps"),
-                       (MaxPooling2D, "height, width"), (AveragePooling2D, "height, width"),
-                       (MaxPooling3D, "depth, height, width"),
-                       (AveragePooling3D, "depth, height, width")):
-    _cls.__doc__ = _cls.__doc__.replace("{args}", _POOL_ARGS.format(rank=_cls.rank,
-                                                                    spatial=_spatial))
+for _cls, _spatial in (
+    (MaxPooling1D, "steps"),
+    (AveragePooling1D, "steps"),
+    (MaxPooling2D, "height, width"),
+    (AveragePooling2D, "height, width"),
+    (MaxPooling3D, "depth, height, width"),
+    (AveragePooling3D, "depth, height, width"),
+):
+    _cls.__doc__ = _cls.__doc__.replace(
+        "{args}", _POOL_ARGS.format(rank=_cls.rank, spatial=_spatial)
+    )

@@ -88,9 +88,18 @@ class RNN(Layer):
 
     supports_masking = True
 
-    def __init__(self, cell, return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, stateful: bool = False, unroll: bool = False,
-                 zero_output_for_mask: bool = False, activity_regularizer=None, **kwargs):
+    def __init__(
+        self,
+        cell,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        zero_output_for_mask: bool = False,
+        activity_regularizer=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(cell, (list, tuple)):
             cell = StackedRNNCells(cell)
@@ -234,8 +243,9 @@ class RNN(Layer):
                 if seqs:  # a stacked cell reads the outputs of the one below, batch-first
                     inputs = xp.ascontiguousarray(seqs[-1].states[0][1:].transpose(0, 2, 1))
                 count = len(cell.state_size)
-                seqs.append(_run_forward(cell, inputs, states[offset:offset + count], mask,
-                                         training))
+                seqs.append(
+                    _run_forward(cell, inputs, states[offset : offset + count], mask, training)
+                )
                 offset += count
         outputs = seqs[-1].states[0][1:]  # (time, units, batch)
         if self.zero_output_for_mask and mask is not None:
@@ -277,9 +287,12 @@ class RNN(Layer):
             cell, seq = self._cells[i], seqs[i]
             count = len(cell.state_size)
             offset -= count
-            dstates = [xp.zeros((size, batch), dtype) if d is None
-                       else xp.array(d.T, dtype=dtype, order="C")
-                       for d, size in zip(dfinal[offset:offset + count], cell.state_size)]
+            dstates = [
+                xp.zeros((size, batch), dtype)
+                if d is None
+                else xp.array(d.T, dtype=dtype, order="C")
+                for d, size in zip(dfinal[offset : offset + count], cell.state_size)
+            ]
             if dlast is not None and i == len(seqs) - 1:
                 dstates[0] += dlast
             dx, dstates = _run_backward(cell, seq, doutputs, dstates, mask, need_dx or i > 0)
@@ -316,9 +329,21 @@ class RNN(Layer):
         return cls(**config)
 
 
-_RNN_ARGS = ("return_sequences", "return_state", "go_backwards", "stateful", "unroll",
-             "zero_output_for_mask", "activity_regularizer", "name", "trainable", "dtype",
-             "input_shape", "input_dim", "batch_size")
+_RNN_ARGS = (
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "unroll",
+    "zero_output_for_mask",
+    "activity_regularizer",
+    "name",
+    "trainable",
+    "dtype",
+    "input_shape",
+    "input_dim",
+    "batch_size",
+)
 
 
 class _CellLayer(RNN):

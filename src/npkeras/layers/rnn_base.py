@@ -103,7 +103,7 @@ def _dropout_mask(rng, shape, rate, dtype):
 def dot_by_rows(a, b, out, size):
     """``out = a @ b``, one product per block of ``size`` rows (one gate's rows)."""
     for start in range(0, a.shape[0], size):
-        xp.dot(a[start:start + size], b, out=out[start:start + size])
+        xp.dot(a[start : start + size], b, out=out[start : start + size])
     return out
 
 
@@ -111,7 +111,7 @@ def dot_in_blocks(a, b, size):
     """``a @ b`` as a sum of products over slices of ``size`` of the inner dimension."""
     total = xp.dot(a[:, :size], b[:size])
     for start in range(size, a.shape[1], size):
-        total += xp.dot(a[:, start:start + size], b[start:start + size])
+        total += xp.dot(a[:, start : start + size], b[start : start + size])
     return total
 
 
@@ -123,7 +123,7 @@ def sum_over_steps(a, b, size):
     for t in range(a.shape[0]):
         a_t = a[t].T
         for start in range(0, b.shape[1], size):
-            total[start:start + size] += xp.dot(b[t, start:start + size], a_t)
+            total[start : start + size] += xp.dot(b[t, start : start + size], a_t)
     return total.T
 
 
@@ -176,11 +176,23 @@ class BuiltinCell(Layer):
 
     gates = 1
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid",
-                 use_bias: bool = True, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros",
-                 kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
-                 dropout: float = 0.0, recurrent_dropout: float = 0.0, seed=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias: bool = True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} '{self.name}'"
         self.units = _positive_int(owner, "units", units)
@@ -222,13 +234,22 @@ class BuiltinCell(Layer):
                 f"received input shape {tuple(input_shape)}."
             )
         width = self.gates * self.units
-        self.add_weight("kernel", (input_dim, width), self.kernel_initializer,
-                        regularizer=self.kernel_regularizer)
-        self.add_weight("recurrent_kernel", (self.units, width), self.recurrent_initializer,
-                        regularizer=self.recurrent_regularizer)
+        self.add_weight(
+            "kernel",
+            (input_dim, width),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.add_weight(
+            "recurrent_kernel",
+            (self.units, width),
+            self.recurrent_initializer,
+            regularizer=self.recurrent_regularizer,
+        )
         if self.use_bias:
-            self.add_weight("bias", self._bias_shape(), self.bias_initializer,
-                            regularizer=self.bias_regularizer)
+            self.add_weight(
+                "bias", self._bias_shape(), self.bias_initializer, regularizer=self.bias_regularizer
+            )
         self.built = True
 
     def _input_bias(self):
@@ -248,8 +269,9 @@ class BuiltinCell(Layer):
             input_mask = _dropout_mask(rng, (batch, x.shape[2]), self.dropout, x.dtype)
             x_dropped = x * input_mask
         if training and self.recurrent_dropout > 0:
-            recurrent_mask = _dropout_mask(rng, (self.units, batch), self.recurrent_dropout,
-                                           x.dtype)
+            recurrent_mask = _dropout_mask(
+                rng, (self.units, batch), self.recurrent_dropout, x.dtype
+            )
         # the input part of every gate, before the time loop: kernel.T @ x_t per step
         # (written in the (gates, batch) order of the steps: no transposed copy)
         kernel_t = self.params["kernel"].T
@@ -287,18 +309,22 @@ class BuiltinCell(Layer):
 
     def _add_recurrent_grads(self, seq):
         """dL/d(recurrent_kernel) of every step in one product (subclasses may add more)."""
-        self.grads["recurrent_kernel"] += sum_over_steps(seq.recurrent_inputs(), seq.dxw, self.units)
+        self.grads["recurrent_kernel"] += sum_over_steps(
+            seq.recurrent_inputs(), seq.dxw, self.units
+        )
 
     def end_backward(self, seq, need_dx=True):
         """Weight gradients of the whole pass; returns dL/dx ``(time, batch, in)`` (a
         transposed view) or None."""
         self._add_recurrent_grads(seq)
         dxw = seq.dxw  # (time, gates * units, batch)
-        self.grads["kernel"] += sum_over_steps(seq.x_dropped.transpose(0, 2, 1), dxw,
-                                                self.units)
+        self.grads["kernel"] += sum_over_steps(seq.x_dropped.transpose(0, 2, 1), dxw, self.units)
         if self.use_bias:
-            self._add_bias_grad(xp.dot(dxw.reshape(-1, seq.batch), xp.ones(seq.batch, dxw.dtype))
-                                .reshape(seq.steps, -1).sum(axis=0))
+            self._add_bias_grad(
+                xp.dot(dxw.reshape(-1, seq.batch), xp.ones(seq.batch, dxw.dtype))
+                .reshape(seq.steps, -1)
+                .sum(axis=0)
+            )
         if not need_dx:
             return None
         kernel = self.params["kernel"]

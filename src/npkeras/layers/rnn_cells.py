@@ -40,8 +40,7 @@ class SimpleRNNCell(BuiltinCell):
         super().__init__(units, activation=activation, use_bias=use_bias, **kwargs)
 
     def _allocate(self, seq):
-        if type(self.activation) not in (activations.Sigmoid, activations.Tanh,
-                                         activations.Linear):
+        if type(self.activation) not in (activations.Sigmoid, activations.Tanh, activations.Linear):
             seq.saved["pre"] = [None] * seq.steps
 
     def step(self, seq, t):
@@ -54,8 +53,7 @@ class SimpleRNNCell(BuiltinCell):
 
     def step_backward(self, seq, t, dstates):
         pre = seq.saved["pre"][t] if "pre" in seq.saved else None
-        dpre = activation_grad(self.activation, dstates[0], seq.states[0][t + 1], pre,
-                                seq.dxw[t])
+        dpre = activation_grad(self.activation, dstates[0], seq.states[0][t + 1], pre, seq.dxw[t])
         return [self._recurrent_backward(seq, dpre, None)]
 
     def get_config(self):
@@ -96,7 +94,7 @@ class LSTMCell(BuiltinCell):
     def build(self, input_shape):
         super().build(input_shape)
         if self.use_bias and self.unit_forget_bias:
-            self.params["bias"][self.units:2 * self.units] = 1.0
+            self.params["bias"][self.units : 2 * self.units] = 1.0
 
     def _allocate(self, seq):
         u, shape = self.units, (seq.steps,)
@@ -106,13 +104,15 @@ class LSTMCell(BuiltinCell):
         if self._fused_gates():
             # -z for the sigmoid gates, -2z for the candidate: one exp over all four
             scale = xp.full((4 * u, 1), -1.0, seq.x.dtype)
-            scale[2 * u:3 * u] = -2.0
+            scale[2 * u : 3 * u] = -2.0
             seq.saved["scale"] = scale
 
     def _fused_gates(self):
         """Keras's default activations: every gate is one sigmoid, tanh(z) = 2 sigmoid(2z) - 1."""
-        return (type(self.recurrent_activation) is activations.Sigmoid
-                and type(self.activation) is activations.Tanh)
+        return (
+            type(self.recurrent_activation) is activations.Sigmoid
+            and type(self.activation) is activations.Tanh
+        )
 
     def step(self, seq, t):
         u = self.units
@@ -125,15 +125,15 @@ class LSTMCell(BuiltinCell):
             xp.exp(gates, out=gates)
             gates += 1.0
             xp.reciprocal(gates, out=gates)
-            candidate = gates[2 * u:3 * u]
+            candidate = gates[2 * u : 3 * u]
             candidate *= 2.0
             candidate -= 1.0
             pre_if = pre_g = pre_o = None
         else:
-            pre_if = activate(self.recurrent_activation, gates[:2 * u])
-            pre_g = activate(self.activation, gates[2 * u:3 * u])
-            pre_o = activate(self.recurrent_activation, gates[3 * u:])
-        i, f, g, o = gates[:u], gates[u:2 * u], gates[2 * u:3 * u], gates[3 * u:]
+            pre_if = activate(self.recurrent_activation, gates[: 2 * u])
+            pre_g = activate(self.activation, gates[2 * u : 3 * u])
+            pre_o = activate(self.recurrent_activation, gates[3 * u :])
+        i, f, g, o = gates[:u], gates[u : 2 * u], gates[2 * u : 3 * u], gates[3 * u :]
         c = c_seq[t + 1]
         xp.multiply(f, c_seq[t], out=c)
         tanh_c = seq.saved["tanh_c"][t]
@@ -150,27 +150,28 @@ class LSTMCell(BuiltinCell):
         dh, dc = dstates
         gates, tanh_c = seq.saved["gates"][t], seq.saved["tanh_c"][t]
         pre_if, pre_g, pre_o, pre_c = seq.saved["pre"][t] or (None,) * 4
-        i, f, g, o = gates[:u], gates[u:2 * u], gates[2 * u:3 * u], gates[3 * u:]
+        i, f, g, o = gates[:u], gates[u : 2 * u], gates[2 * u : 3 * u], gates[3 * u :]
         dgates = seq.dxw[t]  # written as dL/d(gate value), then turned into dL/d(pre-activation)
-        xp.multiply(dh, tanh_c, out=dgates[3 * u:])  # dL/do
+        xp.multiply(dh, tanh_c, out=dgates[3 * u :])  # dL/do
         dh *= o
         dc += activation_grad(self.activation, dh, tanh_c, pre_c, dh)  # dL/dc_t
         xp.multiply(dc, g, out=dgates[:u])  # dL/di
-        xp.multiply(dc, seq.states[1][t], out=dgates[u:2 * u])  # dL/df
-        xp.multiply(dc, i, out=dgates[2 * u:3 * u])  # dL/dg
+        xp.multiply(dc, seq.states[1][t], out=dgates[u : 2 * u])  # dL/df
+        xp.multiply(dc, i, out=dgates[2 * u : 3 * u])  # dL/dg
         dc *= f  # dL/dc_{t-1}
         if "scale" in seq.saved:  # y (1 - y) for the sigmoid gates, 1 - g^2 for the candidate
             slope = seq.saved["slope"]
             xp.subtract(1.0, gates, out=slope)
             slope *= gates
-            xp.multiply(g, g, out=slope[2 * u:3 * u])
-            xp.subtract(1.0, slope[2 * u:3 * u], out=slope[2 * u:3 * u])
+            xp.multiply(g, g, out=slope[2 * u : 3 * u])
+            xp.subtract(1.0, slope[2 * u : 3 * u], out=slope[2 * u : 3 * u])
             dgates *= slope
         else:
-            activation_grad(self.recurrent_activation, dgates[:2 * u], gates[:2 * u], pre_if,
-                             dgates[:2 * u])
-            activation_grad(self.activation, dgates[2 * u:3 * u], g, pre_g, dgates[2 * u:3 * u])
-            activation_grad(self.recurrent_activation, dgates[3 * u:], o, pre_o, dgates[3 * u:])
+            activation_grad(
+                self.recurrent_activation, dgates[: 2 * u], gates[: 2 * u], pre_if, dgates[: 2 * u]
+            )
+            activation_grad(self.activation, dgates[2 * u : 3 * u], g, pre_g, dgates[2 * u : 3 * u])
+            activation_grad(self.recurrent_activation, dgates[3 * u :], o, pre_o, dgates[3 * u :])
         return [self._recurrent_backward(seq, dgates, None), dc]
 
     def begin_backward(self, seq):
@@ -233,23 +234,23 @@ class GRUCell(BuiltinCell):
         gates, inner = seq.saved["gates"][t], seq.saved["inner"][t]
         h_prev, xw = seq.states[0][t], seq.xw[t]
         h_rec = seq.recurrent_input(t)
-        zr = gates[:2 * u]
+        zr = gates[: 2 * u]
         if self.reset_after:
             dot_by_rows(kernel_t, h_rec, inner, u)
             if self.use_bias:
                 inner += self.params["bias"][1][:, None]
-            xp.add(xw[:2 * u], inner[:2 * u], out=zr)
+            xp.add(xw[: 2 * u], inner[: 2 * u], out=zr)
         else:
-            dot_by_rows(kernel_t[:2 * u], h_rec, zr, u)
-            zr += xw[:2 * u]
+            dot_by_rows(kernel_t[: 2 * u], h_rec, zr, u)
+            zr += xw[: 2 * u]
         pre_zr = activate(self.recurrent_activation, zr)
-        z, r, hh = gates[:u], gates[u:2 * u], gates[2 * u:]
+        z, r, hh = gates[:u], gates[u : 2 * u], gates[2 * u :]
         if self.reset_after:
-            xp.multiply(r, inner[2 * u:], out=hh)
+            xp.multiply(r, inner[2 * u :], out=hh)
         else:
             xp.multiply(r, h_rec, out=inner)
-            xp.dot(kernel_t[2 * u:], inner, out=hh)
-        hh += xw[2 * u:]
+            xp.dot(kernel_t[2 * u :], inner, out=hh)
+        hh += xw[2 * u :]
         pre_hh = activate(self.activation, hh)
         h = seq.states[0][t + 1]
         xp.subtract(h_prev, hh, out=h)  # h = hh + z * (h_prev - hh)
@@ -264,10 +265,10 @@ class GRUCell(BuiltinCell):
         kernel = self.params["recurrent_kernel"]
         gates, inner = seq.saved["gates"][t], seq.saved["inner"][t]
         pre_zr, pre_hh = seq.saved["pre"][t] or (None, None)
-        z, r, hh = gates[:u], gates[u:2 * u], gates[2 * u:]
+        z, r, hh = gates[:u], gates[u : 2 * u], gates[2 * u :]
         h_prev = seq.states[0][t]
         dgates = seq.dxw[t]  # dL/d(input part of each pre-activation)
-        dz, dr, dhh = dgates[:u], dgates[u:2 * u], dgates[2 * u:]
+        dz, dr, dhh = dgates[:u], dgates[u : 2 * u], dgates[2 * u :]
         xp.subtract(h_prev, hh, out=dz)
         dz *= dh  # dL/dz = dh * (h_prev - hh)
         xp.subtract(1.0, z, out=dhh)
@@ -275,19 +276,21 @@ class GRUCell(BuiltinCell):
         activation_grad(self.activation, dhh, hh, pre_hh, dhh)
         dh *= z  # the direct path h_prev -> h
         if self.reset_after:
-            xp.multiply(dhh, inner[2 * u:], out=dr)  # hh_pre = x_h + r * inner_h
-            activation_grad(self.recurrent_activation, dgates[:2 * u], gates[:2 * u], pre_zr,
-                             dgates[:2 * u])
+            xp.multiply(dhh, inner[2 * u :], out=dr)  # hh_pre = x_h + r * inner_h
+            activation_grad(
+                self.recurrent_activation, dgates[: 2 * u], gates[: 2 * u], pre_zr, dgates[: 2 * u]
+            )
             dinner = seq.saved["dinner"][t]  # dL/d(U.T @ h_rec + recurrent bias)
-            dinner[:2 * u] = dgates[:2 * u]
-            xp.multiply(dhh, r, out=dinner[2 * u:])
+            dinner[: 2 * u] = dgates[: 2 * u]
+            xp.multiply(dhh, r, out=dinner[2 * u :])
             return [self._recurrent_backward(seq, dinner, dh)]
-        drh = xp.dot(kernel[:, 2 * u:], dhh)  # hh_pre = x_h + U_h.T @ (r * h_rec)
+        drh = xp.dot(kernel[:, 2 * u :], dhh)  # hh_pre = x_h + U_h.T @ (r * h_rec)
         h_rec = seq.saved["h_dropped"][t] if seq.recurrent_mask is not None else h_prev
         xp.multiply(drh, h_rec, out=dr)
-        activation_grad(self.recurrent_activation, dgates[:2 * u], gates[:2 * u], pre_zr,
-                         dgates[:2 * u])
-        dh_rec = dot_in_blocks(kernel[:, :2 * u], dgates[:2 * u], u)
+        activation_grad(
+            self.recurrent_activation, dgates[: 2 * u], gates[: 2 * u], pre_zr, dgates[: 2 * u]
+        )
+        dh_rec = dot_in_blocks(kernel[:, : 2 * u], dgates[: 2 * u], u)
         drh *= r
         dh_rec += drh
         if seq.recurrent_mask is not None:
@@ -304,9 +307,10 @@ class GRUCell(BuiltinCell):
             if self.use_bias:
                 self.grads["bias"][1] += dinner.sum(axis=(0, 2))
             return
-        self.grads["recurrent_kernel"][:, :2 * u] += sum_over_steps(h_rec, seq.dxw[:, :2 * u], u)
-        self.grads["recurrent_kernel"][:, 2 * u:] += sum_over_steps(seq.saved["inner"],
-                                                                    seq.dxw[:, 2 * u:], u)
+        self.grads["recurrent_kernel"][:, : 2 * u] += sum_over_steps(h_rec, seq.dxw[:, : 2 * u], u)
+        self.grads["recurrent_kernel"][:, 2 * u :] += sum_over_steps(
+            seq.saved["inner"], seq.dxw[:, 2 * u :], u
+        )
 
     def _add_bias_grad(self, grad):
         bias_grad = self.grads["bias"][0] if self.reset_after else self.grads["bias"]

@@ -28,8 +28,7 @@ def _renamed_copy(layer, prefix, **changes):
     """A new, unbuilt layer from ``layer``'s config, named ``prefix + name``."""
     config = _serialize(layer)
     name = config["config"]["name"]
-    config["config"] = {**config["config"], **changes,
-                        "name": prefix + name.removeprefix(prefix)}
+    config["config"] = {**config["config"], **changes, "name": prefix + name.removeprefix(prefix)}
     return deserialize_layer(config)
 
 
@@ -216,10 +215,12 @@ class Bidirectional(Layer):
         inner_ctx = BackwardContext(need_input_grad=ctx.need_input_grad)
         dx, dinitial = None, []
         for (inner, prefix), d_out, d_st, cache in zip(
-                self._halves, (d_f, d_b), (dstates[:split], dstates[split:]), caches):
+            self._halves, (d_f, d_b), (dstates[:split], dstates[split:]), caches
+        ):
             inner.cache = cache
             grad = backward_with_context(
-                inner, [d_out] + d_st if self.return_state else d_out, inner_ctx)
+                inner, [d_out] + d_st if self.return_state else d_out, inner_ctx
+            )
             if given_states:
                 grad, states = grad[0], grad[1:]
                 dinitial += states
@@ -228,8 +229,11 @@ class Bidirectional(Layer):
         return [dx] + dinitial if given_states else dx
 
     def get_config(self):
-        config = {**super().get_config(), "layer": _serialize(self.forward_layer),
-                  "merge_mode": self.merge_mode}
+        config = {
+            **super().get_config(),
+            "layer": _serialize(self.forward_layer),
+            "merge_mode": self.merge_mode,
+        }
         if self._custom_backward:
             config["backward_layer"] = _serialize(self.backward_layer)
         return config
@@ -265,8 +269,7 @@ class TimeDistributed(Layer):
         super().__init__(**kwargs)
         if not isinstance(layer, Layer):
             raise TypeError(
-                f"TimeDistributed '{self.name}' wraps a layer; received "
-                f"{type(layer).__name__}."
+                f"TimeDistributed '{self.name}' wraps a layer; received {type(layer).__name__}."
             )
         self.layer = layer
 

@@ -121,12 +121,25 @@ _CLASSES = {
     "sum": Sum,
 }
 #: classes that need arguments: loadable from configs, not creatable by name
-_CONFIG_ONLY = {cls.__name__: cls for cls in (
-    PrecisionAtRecall, RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity,
-    MeanIoU)}
-_ALIASES = {"acc": "accuracy", "mse": "mean_squared_error", "mae": "mean_absolute_error",
-            "mape": "mean_absolute_percentage_error", "msle": "mean_squared_logarithmic_error",
-            "rmse": "root_mean_squared_error", "kld": "kl_divergence"}
+_CONFIG_ONLY = {
+    cls.__name__: cls
+    for cls in (
+        PrecisionAtRecall,
+        RecallAtPrecision,
+        SensitivityAtSpecificity,
+        SpecificityAtSensitivity,
+        MeanIoU,
+    )
+}
+_ALIASES = {
+    "acc": "accuracy",
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "rmse": "root_mean_squared_error",
+    "kld": "kl_divergence",
+}
 
 
 def resolve(identifier, y_true_shape, y_pred_shape) -> Metric:
@@ -145,14 +158,17 @@ def resolve(identifier, y_true_shape, y_pred_shape) -> Metric:
         if key == "accuracy":
             is_binary = y_pred_shape[-1] == 1
             is_sparse = len(y_true_shape) < len(y_pred_shape) or (
-                y_true_shape[-1] == 1 and y_pred_shape[-1] > 1)
-            cls = BinaryAccuracy if is_binary else (
-                SparseCategoricalAccuracy if is_sparse else CategoricalAccuracy)
+                y_true_shape[-1] == 1 and y_pred_shape[-1] > 1
+            )
+            cls = (
+                BinaryAccuracy
+                if is_binary
+                else (SparseCategoricalAccuracy if is_sparse else CategoricalAccuracy)
+            )
         else:
             cls = _CLASSES[key]
         return cls(name=identifier)
     if isinstance(identifier, dict):
-
         builtins = {k: v for k, v in _CLASSES.items() if v}
         builtins.update(_CONFIG_ONLY)
         return deserialize_registered(identifier, "metric", builtins, Metric)
@@ -165,9 +181,14 @@ def resolve(identifier, y_true_shape, y_pred_shape) -> Metric:
 
 def get(identifier) -> Metric:
     """A metric by name, config or object (use :func:`resolve` for 'accuracy')."""
-    if isinstance(identifier, str) and _ALIASES.get(identifier.lower(), identifier.lower()) == "accuracy":
-        raise ValueError("'accuracy' depends on the data; use BinaryAccuracy, CategoricalAccuracy or "
-                         "SparseCategoricalAccuracy, or pass 'accuracy' to compile().")
+    if (
+        isinstance(identifier, str)
+        and _ALIASES.get(identifier.lower(), identifier.lower()) == "accuracy"
+    ):
+        raise ValueError(
+            "'accuracy' depends on the data; use BinaryAccuracy, CategoricalAccuracy or "
+            "SparseCategoricalAccuracy, or pass 'accuracy' to compile()."
+        )
     return resolve(identifier, (1,), (1,))
 
 
@@ -184,19 +205,70 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Metric:
         return resolve(config, (1,), (1,))
 
 
-__all__ = ["AUC", "BinaryAccuracy", "BinaryCrossentropy", "CategoricalAccuracy",
-           "CategoricalCrossentropy", "CosineSimilarity", "F1Score", "FBetaScore",
-           "FalseNegatives", "FalsePositives", "Hinge", "KLDivergence", "LogCoshError", "Mean",
-           "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanIoU", "MeanMetricWrapper",
-           "MeanSquaredError", "MeanSquaredLogarithmicError", "Metric", "Poisson", "Precision",
-           "PrecisionAtRecall", "R2Score", "Recall", "RecallAtPrecision", "RootMeanSquaredError",
-           "SensitivityAtSpecificity", "SparseCategoricalAccuracy",
-           "SparseCategoricalCrossentropy", "SparseTopKCategoricalAccuracy",
-           "SpecificityAtSensitivity", "SquaredHinge", "Sum", "TopKCategoricalAccuracy",
-           "TrueNegatives", "TruePositives", "binary_accuracy", "binary_crossentropy",
-           "categorical_accuracy", "categorical_crossentropy", "cosine_similarity", "deserialize",
-           "get", "hinge", "kl_divergence", "log_cosh", "logcosh", "mae", "mape",
-           "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
-           "mean_squared_logarithmic_error", "mse", "msle", "poisson", "resolve", "serialize",
-           "sparse_categorical_accuracy", "sparse_categorical_crossentropy",
-           "sparse_top_k_categorical_accuracy", "squared_hinge", "top_k_categorical_accuracy"]
+__all__ = [
+    "AUC",
+    "BinaryAccuracy",
+    "BinaryCrossentropy",
+    "CategoricalAccuracy",
+    "CategoricalCrossentropy",
+    "CosineSimilarity",
+    "F1Score",
+    "FBetaScore",
+    "FalseNegatives",
+    "FalsePositives",
+    "Hinge",
+    "KLDivergence",
+    "LogCoshError",
+    "Mean",
+    "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
+    "MeanIoU",
+    "MeanMetricWrapper",
+    "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
+    "Metric",
+    "Poisson",
+    "Precision",
+    "PrecisionAtRecall",
+    "R2Score",
+    "Recall",
+    "RecallAtPrecision",
+    "RootMeanSquaredError",
+    "SensitivityAtSpecificity",
+    "SparseCategoricalAccuracy",
+    "SparseCategoricalCrossentropy",
+    "SparseTopKCategoricalAccuracy",
+    "SpecificityAtSensitivity",
+    "SquaredHinge",
+    "Sum",
+    "TopKCategoricalAccuracy",
+    "TrueNegatives",
+    "TruePositives",
+    "binary_accuracy",
+    "binary_crossentropy",
+    "categorical_accuracy",
+    "categorical_crossentropy",
+    "cosine_similarity",
+    "deserialize",
+    "get",
+    "hinge",
+    "kl_divergence",
+    "log_cosh",
+    "logcosh",
+    "mae",
+    "mape",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "mse",
+    "msle",
+    "poisson",
+    "resolve",
+    "serialize",
+    "sparse_categorical_accuracy",
+    "sparse_categorical_crossentropy",
+    "sparse_top_k_categorical_accuracy",
+    "squared_hinge",
+    "top_k_categorical_accuracy",
+]

@@ -27,8 +27,9 @@ def binary_accuracy(y_true, y_pred, threshold=0.5):
 
 def categorical_accuracy(y_true, y_pred):
     """1.0 where the arg-max of one-hot ``y_true`` and of ``y_pred`` agree."""
-    return (xp.argmax(xp.asarray(y_true), axis=-1)
-            == xp.argmax(xp.asarray(y_pred), axis=-1)).astype("float64")
+    return (
+        xp.argmax(xp.asarray(y_true), axis=-1) == xp.argmax(xp.asarray(y_pred), axis=-1)
+    ).astype("float64")
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
@@ -59,12 +60,18 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
 
 
 BinaryAccuracy = mean_metric("BinaryAccuracy", binary_accuracy, "binary_accuracy", threshold=0.5)
-CategoricalAccuracy = mean_metric("CategoricalAccuracy", categorical_accuracy,
-                                  "categorical_accuracy")
-SparseCategoricalAccuracy = mean_metric("SparseCategoricalAccuracy", sparse_categorical_accuracy,
-                                        "sparse_categorical_accuracy")
-TopKCategoricalAccuracy = mean_metric("TopKCategoricalAccuracy", top_k_categorical_accuracy,
-                                      "top_k_categorical_accuracy", k=5)
-SparseTopKCategoricalAccuracy = mean_metric("SparseTopKCategoricalAccuracy",
-                                            sparse_top_k_categorical_accuracy,
-                                            "sparse_top_k_categorical_accuracy", k=5)
+CategoricalAccuracy = mean_metric(
+    "CategoricalAccuracy", categorical_accuracy, "categorical_accuracy"
+)
+SparseCategoricalAccuracy = mean_metric(
+    "SparseCategoricalAccuracy", sparse_categorical_accuracy, "sparse_categorical_accuracy"
+)
+TopKCategoricalAccuracy = mean_metric(
+    "TopKCategoricalAccuracy", top_k_categorical_accuracy, "top_k_categorical_accuracy", k=5
+)
+SparseTopKCategoricalAccuracy = mean_metric(
+    "SparseTopKCategoricalAccuracy",
+    sparse_top_k_categorical_accuracy,
+    "sparse_top_k_categorical_accuracy",
+    k=5,
+)

@@ -72,15 +72,16 @@ class Metric:
         super().__init_subclass__(**kwargs)
         update = cls.__dict__.get("update_state")
         if update is not None and not getattr(update, "_unwraps_tensors", False):
+
             @functools.wraps(update)
             def update_state(self, *args, **kwargs):
-                return update(self, *map(_plain, args),
-                              **{k: _plain(v) for k, v in kwargs.items()})
+                return update(self, *map(_plain, args), **{k: _plain(v) for k, v in kwargs.items()})
 
             update_state._unwraps_tensors = True
             cls.update_state = update_state
         result = cls.__dict__.get("result")
         if result is not None and not getattr(result, "_plain_result", False):
+
             @functools.wraps(result)
             def plain_result(self):
                 return _as_result(result(self))
@@ -97,16 +98,22 @@ class Metric:
             self._metric_variables: list = []
 
     # -- state -----------------------------------------------------------------------
-    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum",
-                     name: str | None = None) -> Variable:
+    def add_variable(
+        self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name: str | None = None
+    ) -> Variable:
         """A state variable (a non-trainable :class:`~npkeras.Variable`) that
         :meth:`reset_state` restores to its initial value."""
         if "_metric_variables" not in vars(self):
             self._metric_variables = []
         shape = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
         init = initializers.get(initializer) if isinstance(initializer, str) else initializer
-        variable = Variable(init, shape=shape, dtype=dtype or STATE_DTYPE, trainable=False,
-                            name=name or f"variable_{len(self._metric_variables)}")
+        variable = Variable(
+            init,
+            shape=shape,
+            dtype=dtype or STATE_DTYPE,
+            trainable=False,
+            name=name or f"variable_{len(self._metric_variables)}",
+        )
         self._metric_variables.append((variable, value_of(variable).copy()))
         return variable
 
@@ -214,20 +221,29 @@ class MeanMetricWrapper(Metric):
 def mean_metric(class_name, fn, default_name, direction="up", doc=None, **defaults):
     """A :class:`MeanMetricWrapper` subclass with Keras's constructor
     ``(name=default_name, dtype=None, **options)``."""
+
     def __init__(self, name=None, dtype=None, **kwargs):
         unknown = sorted(set(kwargs) - set(defaults))
         if unknown:
-            raise TypeError(f"{class_name} got unexpected keyword argument(s): {', '.join(unknown)}.")
+            raise TypeError(
+                f"{class_name} got unexpected keyword argument(s): {', '.join(unknown)}."
+            )
         MeanMetricWrapper.__init__(self, fn, name or default_name, dtype, **{**defaults, **kwargs})
 
     def get_config(self):
         return MeanMetricWrapper.get_config(self)
 
-    return type(class_name, (MeanMetricWrapper,), {
-        "__init__": __init__, "get_config": get_config, "direction": direction,
-        "__doc__": doc or f"Streaming weighted mean of ``{fn.__name__}`` over all samples.",
-        "__module__": "npkeras.metrics",
-    })
+    return type(
+        class_name,
+        (MeanMetricWrapper,),
+        {
+            "__init__": __init__,
+            "get_config": get_config,
+            "direction": direction,
+            "__doc__": doc or f"Streaming weighted mean of ``{fn.__name__}`` over all samples.",
+            "__module__": "npkeras.metrics",
+        },
+    )
 
 
 class Mean(Metric):

@@ -10,23 +10,32 @@ _EPSILON = 1e-7
 
 
 def _check_thresholds(thresholds, owner):
-    values = [0.5] if thresholds is None else (
-        [thresholds] if isinstance(thresholds, (int, float)) else list(thresholds))
+    values = (
+        [0.5]
+        if thresholds is None
+        else ([thresholds] if isinstance(thresholds, (int, float)) else list(thresholds))
+    )
     for t in values:
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t <= 1.0:
             raise ValueError(
                 f"Invalid value for `thresholds` of {owner}, expected values in [0, 1]. "
-                f"Received: thresholds={thresholds!r}")
+                f"Received: thresholds={thresholds!r}"
+            )
     return [float(t) for t in values]
 
 
 def _even_thresholds(num_thresholds, owner):
     """``num_thresholds`` thresholds spread over [0, 1], the ends nudged past 0 and 1 so
     predictions of exactly 0 or 1 fall inside (Keras's layout)."""
-    if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, int) or num_thresholds < 1:
+    if (
+        isinstance(num_thresholds, bool)
+        or not isinstance(num_thresholds, int)
+        or num_thresholds < 1
+    ):
         raise ValueError(
             f"Invalid value for `num_thresholds` of {owner}, expected a positive integer. "
-            f"Received: num_thresholds={num_thresholds!r}")
+            f"Received: num_thresholds={num_thresholds!r}"
+        )
     if num_thresholds == 1:
         return [0.5]
     inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
@@ -67,8 +76,12 @@ class _ConfusionMetric(Metric):
         self.true_negatives.assign_add(negative_weight.sum() - fp)
 
     def _counts(self):
-        return (self.true_positives.value, self.false_positives.value,
-                self.true_negatives.value, self.false_negatives.value)
+        return (
+            self.true_positives.value,
+            self.false_positives.value,
+            self.true_negatives.value,
+            self.false_negatives.value,
+        )
 
 
 def _scalar_if_single(values):
@@ -82,8 +95,9 @@ def _ratio(numerator, denominator):
 
 def _count_metric(class_name, state, doc, direction):
     def __init__(self, thresholds=None, name=None, dtype=None):
-        _ConfusionMetric.__init__(self, _check_thresholds(thresholds, class_name), None,
-                                  name, dtype)
+        _ConfusionMetric.__init__(
+            self, _check_thresholds(thresholds, class_name), None, name, dtype
+        )
 
     def result(self):
         return _scalar_if_single(getattr(self, state).value)
@@ -91,9 +105,18 @@ def _count_metric(class_name, state, doc, direction):
     def get_config(self):
         return {**Metric.get_config(self), "thresholds": self.thresholds}
 
-    return type(class_name, (_ConfusionMetric,), {
-        "__init__": __init__, "result": result, "get_config": get_config, "__doc__": doc,
-        "direction": direction, "__module__": "npkeras.metrics"})
+    return type(
+        class_name,
+        (_ConfusionMetric,),
+        {
+            "__init__": __init__,
+            "result": result,
+            "get_config": get_config,
+            "__doc__": doc,
+            "direction": direction,
+            "__module__": "npkeras.metrics",
+        },
+    )
 
 
 _COUNT_DOC = """The (weighted) number of {what}: {rule}.
@@ -111,18 +134,50 @@ _COUNT_DOC = """The (weighted) number of {what}: {rule}.
     {example}
     """
 
-TruePositives = _count_metric("TruePositives", "true_positives", _COUNT_DOC.format(
-    what="true positives", rule="label 1 predicted above the threshold", cls="TruePositives",
-    example="2.0"), "up")
-FalsePositives = _count_metric("FalsePositives", "false_positives", _COUNT_DOC.format(
-    what="false positives", rule="label 0 predicted above the threshold", cls="FalsePositives",
-    example="1.0"), "down")
-TrueNegatives = _count_metric("TrueNegatives", "true_negatives", _COUNT_DOC.format(
-    what="true negatives", rule="label 0 predicted at or below the threshold",
-    cls="TrueNegatives", example="0.0"), "up")
-FalseNegatives = _count_metric("FalseNegatives", "false_negatives", _COUNT_DOC.format(
-    what="false negatives", rule="label 1 predicted at or below the threshold",
-    cls="FalseNegatives", example="1.0"), "down")
+TruePositives = _count_metric(
+    "TruePositives",
+    "true_positives",
+    _COUNT_DOC.format(
+        what="true positives",
+        rule="label 1 predicted above the threshold",
+        cls="TruePositives",
+        example="2.0",
+    ),
+    "up",
+)
+FalsePositives = _count_metric(
+    "FalsePositives",
+    "false_positives",
+    _COUNT_DOC.format(
+        what="false positives",
+        rule="label 0 predicted above the threshold",
+        cls="FalsePositives",
+        example="1.0",
+    ),
+    "down",
+)
+TrueNegatives = _count_metric(
+    "TrueNegatives",
+    "true_negatives",
+    _COUNT_DOC.format(
+        what="true negatives",
+        rule="label 0 predicted at or below the threshold",
+        cls="TrueNegatives",
+        example="0.0",
+    ),
+    "up",
+)
+FalseNegatives = _count_metric(
+    "FalseNegatives",
+    "false_negatives",
+    _COUNT_DOC.format(
+        what="false negatives",
+        rule="label 1 predicted at or below the threshold",
+        cls="FalseNegatives",
+        example="1.0",
+    ),
+    "down",
+)
 
 
 class Precision(_ConfusionMetric):
@@ -142,8 +197,10 @@ class Precision(_ConfusionMetric):
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         if top_k is not None:
-            raise ValueError(f"{type(self).__name__} does not support `top_k` yet; received "
-                             f"top_k={top_k}. Use thresholds or class_id.")
+            raise ValueError(
+                f"{type(self).__name__} does not support `top_k` yet; received "
+                f"top_k={top_k}. Use thresholds or class_id."
+            )
         super().__init__(_check_thresholds(thresholds, type(self).__name__), class_id, name, dtype)
 
     def result(self):
@@ -200,9 +257,15 @@ class _RateAtRate(_ConfusionMetric):
 
     def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
         owner = type(self).__name__
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise ValueError(f"Invalid value for `{self.target_name}` of {owner}, expected a "
-                             f"value in [0, 1]. Received: {self.target_name}={value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0.0 <= value <= 1.0
+        ):
+            raise ValueError(
+                f"Invalid value for `{self.target_name}` of {owner}, expected a "
+                f"value in [0, 1]. Received: {self.target_name}={value!r}"
+            )
         self.value = float(value)
         self.num_thresholds = num_thresholds
         super().__init__(_even_thresholds(num_thresholds, owner), class_id, name, dtype)
@@ -217,8 +280,12 @@ class _RateAtRate(_ConfusionMetric):
         return to_float(dependent[feasible].max()) if feasible.any() else 0.0
 
     def get_config(self):
-        return {**Metric.get_config(self), self.target_name: self.value,
-                "num_thresholds": self.num_thresholds, "class_id": self.class_id}
+        return {
+            **Metric.get_config(self),
+            self.target_name: self.value,
+            "num_thresholds": self.num_thresholds,
+            "class_id": self.class_id,
+        }
 
 
 def _sensitivity(tp, fp, tn, fn):
@@ -243,9 +310,17 @@ def _rate_at_rate(class_name, target_name, constrained, dependent, doc):
         counts = self._counts()
         return constrained(*counts), dependent(*counts)
 
-    return type(class_name, (_RateAtRate,), {
-        "__init__": __init__, "_rates": _rates, "target_name": target_name, "__doc__": doc,
-        "__module__": "npkeras.metrics"})
+    return type(
+        class_name,
+        (_RateAtRate,),
+        {
+            "__init__": __init__,
+            "_rates": _rates,
+            "target_name": target_name,
+            "__doc__": doc,
+            "__module__": "npkeras.metrics",
+        },
+    )
 
 
 _RATE_DOC = """The best {dependent} over the thresholds where {constrained} >= ``{arg}``.
@@ -263,18 +338,54 @@ _RATE_DOC = """The best {dependent} over the thresholds where {constrained} >= `
     """
 
 SensitivityAtSpecificity = _rate_at_rate(
-    "SensitivityAtSpecificity", "specificity", _specificity, _sensitivity,
-    _RATE_DOC.format(dependent="sensitivity (recall)", constrained="specificity",
-                     arg="specificity", cls="SensitivityAtSpecificity", example="0.5"))
+    "SensitivityAtSpecificity",
+    "specificity",
+    _specificity,
+    _sensitivity,
+    _RATE_DOC.format(
+        dependent="sensitivity (recall)",
+        constrained="specificity",
+        arg="specificity",
+        cls="SensitivityAtSpecificity",
+        example="0.5",
+    ),
+)
 SpecificityAtSensitivity = _rate_at_rate(
-    "SpecificityAtSensitivity", "sensitivity", _sensitivity, _specificity,
-    _RATE_DOC.format(dependent="specificity", constrained="sensitivity", arg="sensitivity",
-                     cls="SpecificityAtSensitivity", example="0.6666666666666666"))
+    "SpecificityAtSensitivity",
+    "sensitivity",
+    _sensitivity,
+    _specificity,
+    _RATE_DOC.format(
+        dependent="specificity",
+        constrained="sensitivity",
+        arg="sensitivity",
+        cls="SpecificityAtSensitivity",
+        example="0.6666666666666666",
+    ),
+)
 PrecisionAtRecall = _rate_at_rate(
-    "PrecisionAtRecall", "recall", _sensitivity, _precision,
-    _RATE_DOC.format(dependent="precision", constrained="recall", arg="recall",
-                     cls="PrecisionAtRecall", example="0.5"))
+    "PrecisionAtRecall",
+    "recall",
+    _sensitivity,
+    _precision,
+    _RATE_DOC.format(
+        dependent="precision",
+        constrained="recall",
+        arg="recall",
+        cls="PrecisionAtRecall",
+        example="0.5",
+    ),
+)
 RecallAtPrecision = _rate_at_rate(
-    "RecallAtPrecision", "precision", _precision, _sensitivity,
-    _RATE_DOC.format(dependent="recall", constrained="precision", arg="precision",
-                     cls="RecallAtPrecision", example="1.0"))
+    "RecallAtPrecision",
+    "precision",
+    _precision,
+    _sensitivity,
+    _RATE_DOC.format(
+        dependent="recall",
+        constrained="precision",
+        arg="precision",
+        cls="RecallAtPrecision",
+        example="1.0",
+    ),
+)

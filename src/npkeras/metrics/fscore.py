@@ -37,16 +37,22 @@ class FBetaScore(Metric):
         if average not in _AVERAGES:
             raise ValueError(
                 "Invalid `average` argument value. Expected one of: "
-                f"{{None, 'micro', 'macro', 'weighted'}}. Received: average={average!r}")
+                f"{{None, 'micro', 'macro', 'weighted'}}. Received: average={average!r}"
+            )
         if isinstance(beta, bool) or not isinstance(beta, (int, float)) or beta <= 0:
             raise ValueError(
                 "Invalid `beta` argument value. It should be a Python float greater than 0. "
-                f"Received: beta={beta!r}")
-        if threshold is not None and (isinstance(threshold, bool) or not isinstance(
-                threshold, (int, float)) or not 0.0 < threshold <= 1.0):
+                f"Received: beta={beta!r}"
+            )
+        if threshold is not None and (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, (int, float))
+            or not 0.0 < threshold <= 1.0
+        ):
             raise ValueError(
                 "Invalid `threshold` argument value. It should be a Python float in the "
-                f"range ]0, 1]. Received: threshold={threshold!r}")
+                f"range ]0, 1]. Received: threshold={threshold!r}"
+            )
         self.average = average
         self.beta = float(beta)
         self.threshold = threshold
@@ -54,8 +60,15 @@ class FBetaScore(Metric):
 
     def _build(self, num_classes):
         shape = () if self.average == "micro" else (num_classes,)
-        self._state = [self.add_variable(shape, "zeros", name=n) for n in (
-            "true_positives", "false_positives", "false_negatives", "intermediate_weights")]
+        self._state = [
+            self.add_variable(shape, "zeros", name=n)
+            for n in (
+                "true_positives",
+                "false_positives",
+                "false_negatives",
+                "intermediate_weights",
+            )
+        ]
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = xp.asarray(y_pred, dtype="float64")
@@ -64,21 +77,26 @@ class FBetaScore(Metric):
             raise ValueError(
                 f"{type(self).__name__} expects y_true and y_pred of the same shape "
                 f"(batch_size, num_classes); received y_true.shape={y_true.shape}, "
-                f"y_pred.shape={y_pred.shape}.")
+                f"y_pred.shape={y_pred.shape}."
+            )
         if self._state is None:
             self._build(y_pred.shape[-1])
         elif self.average != "micro" and self._state[0].shape[0] != y_pred.shape[-1]:
             raise ValueError(
                 f"{type(self).__name__} was built for {self._state[0].shape[0]} classes; "
-                f"received y_pred with {y_pred.shape[-1]}.")
+                f"received y_pred with {y_pred.shape[-1]}."
+            )
         if self.threshold is None:
             # the arg-max of each row; an all-zero row predicts nothing
             predicted = (y_pred >= y_pred.max(axis=-1, keepdims=True)) & (xp.abs(y_pred) > 1e-9)
         else:
             predicted = y_pred > self.threshold
         predicted = predicted.astype("float64")
-        w = (xp.ones((len(y_pred), 1)) if sample_weight is None
-             else xp.asarray(sample_weight, dtype="float64").reshape(-1, 1))
+        w = (
+            xp.ones((len(y_pred), 1))
+            if sample_weight is None
+            else xp.asarray(sample_weight, dtype="float64").reshape(-1, 1)
+        )
         axis = None if self.average == "micro" else 0
         tp, fp, fn, support = self._state
         tp.assign_add((w * predicted * y_true).sum(axis=axis))
@@ -101,8 +119,12 @@ class FBetaScore(Metric):
         return score.copy()
 
     def get_config(self):
-        return {**super().get_config(), "average": self.average, "beta": self.beta,
-                "threshold": self.threshold}
+        return {
+            **super().get_config(),
+            "average": self.average,
+            "beta": self.beta,
+            "threshold": self.threshold,
+        }
 
 
 class F1Score(FBetaScore):

@@ -27,20 +27,30 @@ class MeanIoU(Metric):
 
     direction = "up"
 
-    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None,
-                 sparse_y_true=True, sparse_y_pred=True, axis=-1):
+    def __init__(
+        self,
+        num_classes,
+        name=None,
+        dtype=None,
+        ignore_class=None,
+        sparse_y_true=True,
+        sparse_y_pred=True,
+        axis=-1,
+    ):
         super().__init__(name or "mean_io_u", dtype)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(
                 "Invalid value for `num_classes` of MeanIoU, expected a positive integer. "
-                f"Received: num_classes={num_classes!r}")
+                f"Received: num_classes={num_classes!r}"
+            )
         self.num_classes = num_classes
         self.ignore_class = ignore_class
         self.sparse_y_true = bool(sparse_y_true)
         self.sparse_y_pred = bool(sparse_y_pred)
         self.axis = int(axis)
-        self.total_cm = self.add_variable((num_classes, num_classes), "zeros",
-                                          name="total_confusion_matrix")
+        self.total_cm = self.add_variable(
+            (num_classes, num_classes), "zeros", name="total_confusion_matrix"
+        )
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = xp.asarray(y_true)
@@ -54,7 +64,8 @@ class MeanIoU(Metric):
         if labels.shape != predictions.shape:
             raise ValueError(
                 f"MeanIoU needs as many labels as predictions; received {labels.size} labels "
-                f"and {predictions.size} predictions.")
+                f"and {predictions.size} predictions."
+            )
         w = weights_for(y_true.astype("float64"), sample_weight)
         w = xp.ones(labels.shape) if w is None else w.reshape(-1)
         keep = (labels >= 0) & (labels < self.num_classes)
@@ -62,8 +73,10 @@ class MeanIoU(Metric):
             keep &= labels != self.ignore_class
         bad = predictions[keep]
         if bad.size and (int(bad.min()) < 0 or int(bad.max()) >= self.num_classes):
-            raise ValueError(f"MeanIoU received predicted classes outside [0, {self.num_classes})"
-                             f": {sorted(set(bad[(bad < 0) | (bad >= self.num_classes)].tolist()))[:5]}.")
+            raise ValueError(
+                f"MeanIoU received predicted classes outside [0, {self.num_classes})"
+                f": {sorted(set(bad[(bad < 0) | (bad >= self.num_classes)].tolist()))[:5]}."
+            )
         index = labels[keep] * self.num_classes + predictions[keep]
         counts = xp.bincount(index, weights=w[keep], minlength=self.num_classes**2)
         self.total_cm.assign_add(counts.reshape(self.num_classes, self.num_classes))
@@ -78,6 +91,11 @@ class MeanIoU(Metric):
         return to_float((tp[valid] / denominator[valid]).sum() / valid.sum())
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes,
-                "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
-                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "ignore_class": self.ignore_class,
+            "sparse_y_true": self.sparse_y_true,
+            "sparse_y_pred": self.sparse_y_pred,
+            "axis": self.axis,
+        }

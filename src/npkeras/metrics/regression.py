@@ -66,18 +66,36 @@ def cosine_similarity(y_true, y_pred, axis=-1):
 
 
 MeanSquaredError = mean_metric("MeanSquaredError", mean_squared_error, "mean_squared_error", "down")
-MeanAbsoluteError = mean_metric("MeanAbsoluteError", mean_absolute_error, "mean_absolute_error",
-                                "down")
-MeanAbsolutePercentageError = mean_metric("MeanAbsolutePercentageError",
-                                          mean_absolute_percentage_error,
-                                          "mean_absolute_percentage_error", "down")
-MeanSquaredLogarithmicError = mean_metric("MeanSquaredLogarithmicError",
-                                          mean_squared_logarithmic_error,
-                                          "mean_squared_logarithmic_error", "down")
-LogCoshError = mean_metric("LogCoshError", log_cosh, "logcosh", "down",
-                           doc="Streaming mean of log(cosh(y_pred - y_true)) over all samples.")
-CosineSimilarity = mean_metric("CosineSimilarity", cosine_similarity, "cosine_similarity", "up",
-                               doc="Streaming mean cosine similarity along ``axis``.", axis=-1)
+MeanAbsoluteError = mean_metric(
+    "MeanAbsoluteError", mean_absolute_error, "mean_absolute_error", "down"
+)
+MeanAbsolutePercentageError = mean_metric(
+    "MeanAbsolutePercentageError",
+    mean_absolute_percentage_error,
+    "mean_absolute_percentage_error",
+    "down",
+)
+MeanSquaredLogarithmicError = mean_metric(
+    "MeanSquaredLogarithmicError",
+    mean_squared_logarithmic_error,
+    "mean_squared_logarithmic_error",
+    "down",
+)
+LogCoshError = mean_metric(
+    "LogCoshError",
+    log_cosh,
+    "logcosh",
+    "down",
+    doc="Streaming mean of log(cosh(y_pred - y_true)) over all samples.",
+)
+CosineSimilarity = mean_metric(
+    "CosineSimilarity",
+    cosine_similarity,
+    "cosine_similarity",
+    "up",
+    doc="Streaming mean cosine similarity along ``axis``.",
+    axis=-1,
+)
 
 
 class RootMeanSquaredError(MeanMetricWrapper):
@@ -113,13 +131,16 @@ class R2Score(Metric):
 
     direction = "up"
 
-    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score",
-                 dtype=None):
+    def __init__(
+        self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None
+    ):
         super().__init__(name, dtype)
         if class_aggregation not in ("uniform_average", "variance_weighted_average", None):
             raise ValueError(
                 "Invalid value for `class_aggregation`, expected one of 'uniform_average', "
-                f"'variance_weighted_average' or None. Received: class_aggregation={class_aggregation!r}")
+                f"'variance_weighted_average' or None. Received: "
+                f"class_aggregation={class_aggregation!r}"
+            )
         self.class_aggregation = class_aggregation
         self.num_regressors = int(num_regressors)
         self.num_samples = self.add_variable((), "zeros", name="num_samples")
@@ -128,11 +149,16 @@ class R2Score(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         p = xp.asarray(y_pred, dtype="float64").reshape(len(y_pred), -1)
         t = match_targets(y_true, y_pred).astype("float64").reshape(p.shape)
-        w = (xp.ones((len(p), 1)) if sample_weight is None
-             else xp.asarray(sample_weight, dtype="float64").reshape(-1, 1))
+        w = (
+            xp.ones((len(p), 1))
+            if sample_weight is None
+            else xp.asarray(sample_weight, dtype="float64").reshape(-1, 1)
+        )
         if self._sums is None:
-            self._sums = [self.add_variable((p.shape[1],), "zeros", name=n)
-                          for n in ("sum", "squared_sum", "residual")]
+            self._sums = [
+                self.add_variable((p.shape[1],), "zeros", name=n)
+                for n in ("sum", "squared_sum", "residual")
+            ]
         sum_t, sum_t2, ss_res = self._sums
         self.num_samples.assign_add(w.sum())
         sum_t.assign_add((w * t).sum(axis=0))
@@ -155,5 +181,8 @@ class R2Score(Metric):
         return to_float(r2) if r2.ndim == 0 else to_numpy(r2)
 
     def get_config(self):
-        return {**super().get_config(), "class_aggregation": self.class_aggregation,
-                "num_regressors": self.num_regressors}
+        return {
+            **super().get_config(),
+            "class_aggregation": self.class_aggregation,
+            "num_regressors": self.num_regressors,
+        }

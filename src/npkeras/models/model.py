@@ -32,8 +32,17 @@ _format_shape = format_shape
 class _Step:
     """One node of the plan: which slots it reads and writes, and how to call its layer."""
 
-    __slots__ = ("layer", "node", "inputs", "outputs", "multi_input", "multi_output",
-                 "reads_model_input", "kwargs", "takes_context")
+    __slots__ = (
+        "layer",
+        "node",
+        "inputs",
+        "outputs",
+        "multi_input",
+        "multi_output",
+        "reads_model_input",
+        "kwargs",
+        "takes_context",
+    )
 
     def __init__(self, layer, node, inputs, outputs, multi_input, multi_output, reads_model_input):
         self.layer, self.node = layer, node
@@ -73,8 +82,9 @@ class Model(Trainer, Layer):
     (None, 2)
     """
 
-    def __init__(self, inputs=None, outputs=None, name: str | None = None, trainable: bool = True,
-                 **kwargs):
+    def __init__(
+        self, inputs=None, outputs=None, name: str | None = None, trainable: bool = True, **kwargs
+    ):
         subclassed = type(self)._uses_call() and inputs is None and outputs is None
         default = to_snake_case(type(self).__name__) if subclassed else self._default_name()
         Layer.__init__(self, name=name or unique_name(default), **kwargs)
@@ -86,7 +96,8 @@ class Model(Trainer, Layer):
             if inputs is None or outputs is None:
                 raise TypeError(
                     "Model(inputs, outputs) needs both `inputs` and `outputs` tensors; to "
-                    "write a model as code, subclass keras.Model and define `call`.")
+                    "write a model as code, subclass keras.Model and define `call`."
+                )
             self._build_graph(inputs, outputs)
         self._trainable = bool(trainable)
 
@@ -169,9 +180,17 @@ class Model(Trainer, Layer):
             if isinstance(node.layer, InputLayer):
                 continue
             ins = [slots[id(t)] for t in node.inputs]
-            self._plan.append(_Step(node.layer, node, ins, [slots[id(t)] for t in node.outputs],
-                                    node.multi_input, len(node.outputs) > 1,
-                                    all(s in model_input_slots for s in ins)))
+            self._plan.append(
+                _Step(
+                    node.layer,
+                    node,
+                    ins,
+                    [slots[id(t)] for t in node.outputs],
+                    node.multi_input,
+                    len(node.outputs) > 1,
+                    all(s in model_input_slots for s in ins),
+                )
+            )
         for t in in_list:
             if t.node.layer not in layers:
                 layers.append(t.node.layer)
@@ -179,12 +198,15 @@ class Model(Trainer, Layer):
         for name in names:
             if names.count(name) > 1:
                 raise ValueError(
-                    f"The name \"{name}\" is used {names.count(name)} times in the model. All "
-                    "layer names should be unique: pass another name= to one of them.")
+                    f'The name "{name}" is used {names.count(name)} times in the model. All '
+                    "layer names should be unique: pass another name= to one of them."
+                )
         self._layers = layers
         self.input_names = in_names or [t.node.layer.name for t in in_list]
         self.output_names = out_names or self._unique_output_names(out_list)
-        self.input_shape_spec = in_list[0].shape if len(in_list) == 1 else [t.shape for t in in_list]
+        self.input_shape_spec = (
+            in_list[0].shape if len(in_list) == 1 else [t.shape for t in in_list]
+        )
         self.built = True
 
     @staticmethod
@@ -205,8 +227,11 @@ class Model(Trainer, Layer):
     def _all_layers(self) -> list:
         """Every layer that holds weights or computes, nested models flattened, each once
         (a model itself only when it owns variables of its own)."""
-        return [layer for layer in self._flatten_layers()
-                if not isinstance(layer, Model) or layer._variables]
+        return [
+            layer
+            for layer in self._flatten_layers()
+            if not isinstance(layer, Model) or layer._variables
+        ]
 
     def _output_producers(self):
         """The layer making each output, when it is safe to fuse its activation into the loss."""
@@ -217,7 +242,9 @@ class Model(Trainer, Layer):
         for slot, t in zip(self._output_slots, self._output_tensors):
             layer = t.node.layer
             uses = sum(1 for step in self._plan if step.layer is layer)
-            producers.append(layer if uses == 1 and slot not in consumed and len(t.node.outputs) == 1 else None)
+            producers.append(
+                layer if uses == 1 and slot not in consumed and len(t.node.outputs) == 1 else None
+            )
         return producers
 
     # -- execution -----------------------------------------------------------------
@@ -232,8 +259,11 @@ class Model(Trainer, Layer):
         for i, step in enumerate(self._plan):
             x = [values[j] for j in step.inputs] if step.multi_input else values[step.inputs[0]]
             layer = step.layer
-            y = layer.forward(x, training=training, **step.kwargs) if step.kwargs else \
-                layer.forward(x, training=training)
+            y = (
+                layer.forward(x, training=training, **step.kwargs)
+                if step.kwargs
+                else layer.forward(x, training=training)
+            )
             caches[i] = layer.cache
             if step.multi_output:
                 for slot, v in zip(step.outputs, y):
@@ -267,8 +297,9 @@ class Model(Trainer, Layer):
                     continue
             layer = step.layer
             layer.cache = caches[i]
-            ctx = BackwardContext(need_input_grads or not step.reads_model_input,
-                                  layer in fused, fresh)
+            ctx = BackwardContext(
+                need_input_grads or not step.reads_model_input, layer in fused, fresh
+            )
             dx = layer.backward(dy, ctx) if step.takes_context else layer.backward(dy)
             if dx is None:
                 continue
@@ -289,8 +320,11 @@ class Model(Trainer, Layer):
         if self._subclassed:
             return Layer.backward(self, dy, ctx)
         self._caches = self.cache
-        dxs = self._backward(dy if isinstance(dy, list) else [dy],
-                             need_input_grads=ctx.need_input_grad, fresh=ctx.fresh)
+        dxs = self._backward(
+            dy if isinstance(dy, list) else [dy],
+            need_input_grads=ctx.need_input_grad,
+            fresh=ctx.fresh,
+        )
         return dxs[0] if len(dxs) == 1 else dxs
 
     def compute_output_shape(self, input_shape):
@@ -333,8 +367,10 @@ class Model(Trainer, Layer):
         outs = list(y) if isinstance(y, (list, tuple)) else [y]
         self._output_shapes = [(None,) + tuple(o.shape[1:]) for o in outs]
         previous = self.output_names
-        self._subclass_io = (self.input_names, [f"output_{i + 1}" for i in range(len(outs))]
-                             if len(outs) > 1 else ["output_1"])
+        self._subclass_io = (
+            self.input_names,
+            [f"output_{i + 1}" for i in range(len(outs))] if len(outs) > 1 else ["output_1"],
+        )
         self.built = True
         if self.compiled and len(previous) != len(outs):
             self._resolve_compiled_losses()
@@ -346,8 +382,10 @@ class Model(Trainer, Layer):
             self.built = True
             return
         shapes = input_shape if isinstance(input_shape, list) else [input_shape]
-        probes = [xp.zeros((2,) + tuple(1 if d is None else d for d in s[1:]),
-                           self.dtype or "float32") for s in shapes]
+        probes = [
+            xp.zeros((2,) + tuple(1 if d is None else d for d in s[1:]), self.dtype or "float32")
+            for s in shapes
+        ]
         self._build_subclass(probes)
 
     def _note_inputs(self, x):
@@ -393,17 +431,28 @@ class Model(Trainer, Layer):
         """A layer by ``name`` or by ``index`` in ``model.layers``."""
         if index is not None:
             if not -len(self.layers) <= index < len(self.layers):
-                raise ValueError(f"Model '{self.name}' has {len(self.layers)} layers; index {index} is out of range.")
+                raise ValueError(
+                    f"Model '{self.name}' has {len(self.layers)} layers; index {index} is out "
+                    f"of range."
+                )
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:
                 return layer
         raise ValueError(
-            f"No such layer: {name!r}. Existing layers are: {[layer.name for layer in self.layers]}."
+            f"No such layer: {name!r}. Existing layers are: "
+            f"{[layer.name for layer in self.layers]}."
         )
 
-    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False,
-                show_trainable=False, layer_range=None):
+    def summary(
+        self,
+        line_length=None,
+        positions=None,
+        print_fn=None,
+        expand_nested=False,
+        show_trainable=False,
+        layer_range=None,
+    ):
         """Print a Keras-style table of layers, output shapes and parameter counts.
 
         ``positions``, ``expand_nested``, ``show_trainable`` and ``layer_range`` are
@@ -444,12 +493,16 @@ class Model(Trainer, Layer):
         (shapes, activations, gradient norms, update ratios, chain-rule formulas) as a
         printed table, a returned dict and, with ``plot_path``, a picture. Weights and
         optimizer state are restored: nothing changes. See :mod:`npkeras.utils.trace`."""
-        return services.use("trace_step")(self, x, y, sample_weight, verbose=verbose, plot_path=plot_path)
+        return services.use("trace_step")(
+            self, x, y, sample_weight, verbose=verbose, plot_path=plot_path
+        )
 
     # -- saving --------------------------------------------------------------------
     def save(self, filepath, overwrite: bool = True, include_optimizer: bool = True) -> None:
         """Save architecture, weights, compile settings and optimizer state to one file."""
-        services.use("save_model")(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        services.use("save_model")(
+            self, filepath, overwrite=overwrite, include_optimizer=include_optimizer
+        )
 
     def save_weights(self, filepath, overwrite: bool = True) -> None:
         """Save only the weights: ``.weights.npz`` (npkeras) or ``.weights.h5`` (Keras 3)."""
@@ -463,12 +516,19 @@ class Model(Trainer, Layer):
         """The architecture as JSON; rebuild with ``keras.models.model_from_json``."""
         return services.use("model_to_json")(self, **kwargs)
 
-    def export(self, filepath, format: str = "tf_saved_model", verbose=None,
-               input_signature=None, **kwargs) -> None:
+    def export(
+        self, filepath, format: str = "tf_saved_model", verbose=None, input_signature=None, **kwargs
+    ) -> None:
         """Export for inference elsewhere: ``model.export("m.onnx", format="onnx")`` writes an
         ONNX graph (needs the ``onnx`` package); see :mod:`npkeras.export`."""
-        services.use("export_model")(self, filepath, format=format, verbose=verbose,
-                     input_signature=input_signature, **kwargs)
+        services.use("export_model")(
+            self,
+            filepath,
+            format=format,
+            verbose=verbose,
+            input_signature=input_signature,
+            **kwargs,
+        )
 
     # -- config --------------------------------------------------------------------
     def get_config(self) -> dict:

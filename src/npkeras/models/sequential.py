@@ -61,15 +61,21 @@ class Sequential(Model):
             return
         if not isinstance(layer, Layer):
             raise TypeError(
-                f"Sequential.add expects a Layer instance; received {type(layer).__name__}: {layer!r}."
+                f"Sequential.add expects a Layer instance; received {type(layer).__name__}: "
+                f"{layer!r}."
             )
         if any(existing is layer for existing in self._stack):
             raise ValueError(f"Layer '{layer.name}' is already in Sequential model '{self.name}'.")
         if any(existing.name == layer.name for existing in self._stack):
             raise ValueError(
                 f"The name \"{layer.name}\" is used 2 times in Sequential model '{self.name}'. "
-                "All layer names should be unique: pass another name= to one of them.")
-        if not self._stack and self._input_layer is None and layer._declared_input_shape is not None:
+                "All layer names should be unique: pass another name= to one of them."
+            )
+        if (
+            not self._stack
+            and self._input_layer is None
+            and layer._declared_input_shape is not None
+        ):
             self._input_layer = InputLayer(shape=layer._declared_input_shape)
         self._stack.append(layer)
         self.built = False
@@ -84,7 +90,7 @@ class Sequential(Model):
         if not self._stack:
             raise IndexError(f"Sequential model '{self.name}' has no layers to pop.")
         layer = self._stack.pop()
-        self._layer_output_shapes = self._layer_output_shapes[:len(self._stack)]
+        self._layer_output_shapes = self._layer_output_shapes[: len(self._stack)]
         self._param_buffer = None
         self.compiled = False
         return layer
@@ -134,7 +140,8 @@ class Sequential(Model):
                     f"last dimension is {expected[-1]}, but received shape {tuple(x.shape)}."
                 )
             raise ValueError(
-                f"Sequential model '{self.name}' expects inputs of shape {_format_shape(expected)}, "
+                f"Sequential model '{self.name}' expects inputs of shape "
+                f"{_format_shape(expected)}, "
                 f"but received an array of shape {tuple(x.shape)}."
             )
 

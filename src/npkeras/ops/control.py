@@ -38,8 +38,9 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
     single = not isinstance(loop_vars, (list, tuple))
     state = (loop_vars,) if single else tuple(loop_vars)
     count = 0
-    while bool(value_of(cond(*state))) and (maximum_iterations is None
-                                           or count < maximum_iterations):
+    while bool(value_of(cond(*state))) and (
+        maximum_iterations is None or count < maximum_iterations
+    ):
         result = body(*state)
         state = (result,) if single else tuple(result)
         count += 1

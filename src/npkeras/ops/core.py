@@ -42,7 +42,7 @@ def _has_symbolic(values, kind) -> bool:
         if isinstance(a, kind):
             return True
         if type(a) in (list, tuple) or type(a) is dict:
-            for b in (a.values() if type(a) is dict else a):
+            for b in a.values() if type(a) is dict else a:
                 if isinstance(b, kind):
                     return True
     return False
@@ -87,18 +87,21 @@ def op_error(name: str, args, err: Exception) -> Exception:
         return OpValueError(
             f"ops.{name}: the inputs' shapes {shapes} cannot be broadcast together. Each "
             "axis, aligned from the right, must have equal sizes or size 1; reshape or "
-            "expand_dims an operand so the shapes line up.")
+            "expand_dims an operand so the shapes line up."
+        )
     axis = re.search(r"axis (-?\d+) is out of bounds for array of dimension (\d+)", text)
     if axis is not None:
         bad, rank = int(axis.group(1)), int(axis.group(2))
         return OpAxisError(
             f"ops.{name}: axis {bad} is out of range for an input of rank {rank} (shapes "
-            f"received: {shapes}). Use an axis in [{-rank}, {rank}).")
+            f"received: {shapes}). Use an axis in [{-rank}, {rank})."
+        )
     if "mismatch in its core dimension" in text or "not aligned" in text:
         return OpValueError(
             f"ops.{name}: the inputs' shapes {shapes} do not fit a matrix product: the last "
             "axis of the first must equal the second-to-last axis of the second (the only "
-            "axis of a vector). Transpose or reshape an operand.")
+            "axis of a vector). Transpose or reshape an operand."
+        )
     if isinstance(err, IndexError):
         return OpIndexError(f"ops.{name}: {text} (shapes received: {shapes}).")
     return OpValueError(f"ops.{name}: {text} (shapes received: {shapes}).")
@@ -106,7 +109,8 @@ def op_error(name: str, args, err: Exception) -> Exception:
 
 def _is_arrayish(a) -> bool:
     return isinstance(a, (Tensor, Variable, xp.ndarray, list, tuple, int, float)) or hasattr(
-        a, "shape")
+        a, "shape"
+    )
 
 
 def keras_op(fn=None, *, symbolic: bool = True):
@@ -120,8 +124,11 @@ def keras_op(fn=None, *, symbolic: bool = True):
     @functools.wraps(fn)
     def op(*args, **kwargs):
         kind = _symbolic["type"]
-        if symbolic and kind is not None and (
-                _has_symbolic(args, kind) or (kwargs and _has_symbolic(kwargs.values(), kind))):
+        if (
+            symbolic
+            and kind is not None
+            and (_has_symbolic(args, kind) or (kwargs and _has_symbolic(kwargs.values(), kind)))
+        ):
             return _symbolic["handler"](op, args, kwargs)
         _depth[0] += 1
         try:
@@ -180,7 +187,8 @@ def check_axis(name: str, axis: int, rank: int) -> int:
     if not -rank <= axis < rank:
         raise OpAxisError(
             f"ops.{name}: axis {axis} is out of range for an input of rank {rank}. Use an "
-            f"axis in [{-rank}, {rank}).")
+            f"axis in [{-rank}, {rank})."
+        )
     return axis % rank
 
 

@@ -11,8 +11,21 @@ from npkeras.backend import xp
 from npkeras.ops.core import _v, keras_op
 from npkeras.ops.tape import value_of
 
-__all__ = ["arange", "eye", "full", "full_like", "identity", "linspace", "ndim", "ones",
-    "ones_like", "shape", "size", "zeros", "zeros_like"]
+__all__ = [
+    "arange",
+    "eye",
+    "full",
+    "full_like",
+    "identity",
+    "linspace",
+    "ndim",
+    "ones",
+    "ones_like",
+    "shape",
+    "size",
+    "zeros",
+    "zeros_like",
+]
 
 
 def _floatx(dtype):
@@ -99,8 +112,15 @@ def arange(start, stop=None, step=1, dtype=None):
 @keras_op
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """``num`` evenly spaced values from ``start`` to ``stop``."""
-    return xp.linspace(_v(start), _v(stop), num, endpoint=endpoint, retstep=retstep,
-                       dtype=_floatx(dtype), axis=axis)
+    return xp.linspace(
+        _v(start),
+        _v(stop),
+        num,
+        endpoint=endpoint,
+        retstep=retstep,
+        dtype=_floatx(dtype),
+        axis=axis,
+    )
 
 
 @keras_op(symbolic=False)

@@ -53,6 +53,7 @@ def get_item(x, key):
         g = xp.zeros(a.shape, dtype=dy.dtype)
         g[key] = dy
         return (g,)
+
     return record(y, (x,), vjp)
 
 
@@ -62,8 +63,11 @@ def take(x, indices, axis=None):
     a = _a(x)
     idx = xp.asarray(value_of(indices))
     y = xp.take(a, idx, axis=axis)
-    return record(y, (x,), lambda dy: (
-        scatter_add(a.shape, xp.take(_positions(a), idx, axis=axis), dy, dy.dtype),))
+    return record(
+        y,
+        (x,),
+        lambda dy: (scatter_add(a.shape, xp.take(_positions(a), idx, axis=axis), dy, dy.dtype),),
+    )
 
 
 @keras_op
@@ -73,8 +77,13 @@ def take_along_axis(x, indices, axis=None):
     a = _a(x)
     idx = xp.asarray(value_of(indices))
     y = xp.take_along_axis(a, idx, axis=axis)
-    return record(y, (x,), lambda dy: (scatter_add(
-        a.shape, xp.take_along_axis(_positions(a), idx, axis=axis), dy, dy.dtype),))
+    return record(
+        y,
+        (x,),
+        lambda dy: (
+            scatter_add(a.shape, xp.take_along_axis(_positions(a), idx, axis=axis), dy, dy.dtype),
+        ),
+    )
 
 
 def _window(start_indices, shape):
@@ -99,4 +108,5 @@ def slice_update(inputs, start_indices, updates):
         da = dy.copy()
         da[index] = 0
         return da, dy[index]
+
     return record(y, (inputs, updates), vjp)

@@ -47,7 +47,8 @@ def _matrix_norm(x, order, axes, keepdims):
         return _singular_value_norm(x, order, axes, keepdims)
     raise ValueError(
         f"ops.norm: invalid `ord` {order!r} for a matrix norm. Use one of None, 'fro', "
-        "'nuc', 1, -1, 2, -2, inf, -inf.")
+        "'nuc', 1, -1, 2, -2, inf, -inf."
+    )
 
 
 def _singular_value_norm(x, order, axes, keepdims):
@@ -71,6 +72,7 @@ def _singular_value_norm(x, order, axes, keepdims):
     def vjp(dy):
         d = dy if not keepdims else xp.squeeze(dy, axis=axes)
         return (xp.moveaxis(d[..., None, None] * direction, (-2, -1), axes),)
+
     return record(out, (x,), vjp)
 
 
@@ -90,4 +92,5 @@ def norm(x, ord=None, axis=None, keepdims=False):
     if len(axes) == 2:
         return _matrix_norm(x, ord, axes, keepdims)
     raise ValueError(
-        f"ops.norm: `axis` must be None, an int or a pair of ints; received axis={axis!r}.")
+        f"ops.norm: `axis` must be None, an int or a pair of ints; received axis={axis!r}."
+    )

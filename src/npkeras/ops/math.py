@@ -105,8 +105,9 @@ def multiply(x1, x2):
     """``x1 * x2``, broadcasting."""
     a, b = _v(x1), _v(x2)
     y = a * b
-    return record(y, (x1, x2), lambda dy: (unbroadcast(dy * b, _shape(a)),
-                                          unbroadcast(dy * a, _shape(b))))
+    return record(
+        y, (x1, x2), lambda dy: (unbroadcast(dy * b, _shape(a)), unbroadcast(dy * a, _shape(b)))
+    )
 
 
 @keras_op
@@ -117,8 +118,11 @@ def divide(x1, x2):
         a, b = _float(a), _float(b)
     y = a / b
     # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -y/b
-    return record(y, (x1, x2), lambda dy: (unbroadcast(dy / b, _shape(a)),
-                                          unbroadcast(-dy * y / b, _shape(b))))
+    return record(
+        y,
+        (x1, x2),
+        lambda dy: (unbroadcast(dy / b, _shape(a)), unbroadcast(-dy * y / b, _shape(b))),
+    )
 
 
 @keras_op
@@ -138,15 +142,21 @@ def mod(x1, x2):
     """``x1 % x2`` with the sign of ``x2`` (``x1 - x2 * floor(x1 / x2)``)."""
     a, b = _v(x1), _v(x2)
     y = xp.mod(a, b)
-    return record(y, (x1, x2), lambda dy: (unbroadcast(dy, _shape(a)),
-                                          unbroadcast(-dy * xp.floor_divide(a, b), _shape(b))))
+    return record(
+        y,
+        (x1, x2),
+        lambda dy: (
+            unbroadcast(dy, _shape(a)),
+            unbroadcast(-dy * xp.floor_divide(a, b), _shape(b)),
+        ),
+    )
 
 
 @keras_op
 def power(x1, x2):
     """``x1 ** x2``; the exponent's gradient uses ``log(x1)`` where ``x1 > 0``."""
     a, b = _v(x1), _v(x2)
-    y = a ** b
+    y = a**b
 
     def vjp(dy):
         with xp.errstate(divide="ignore", invalid="ignore"):
@@ -156,6 +166,7 @@ def power(x1, x2):
             log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), 0)
             db = unbroadcast(dy * y * log_a, _shape(b))
         return da, db
+
     return record(y, (x1, x2), vjp)
 
 
@@ -171,8 +182,14 @@ def arctan2(x1, x2):
     a, b = _float(x1), _float(x2)
     y = xp.arctan2(a, b)
     denominator = a * a + b * b
-    return record(y, (x1, x2), lambda dy: (unbroadcast(dy * b / denominator, _shape(a)),
-                                          unbroadcast(-dy * a / denominator, _shape(b))))
+    return record(
+        y,
+        (x1, x2),
+        lambda dy: (
+            unbroadcast(dy * b / denominator, _shape(a)),
+            unbroadcast(-dy * a / denominator, _shape(b)),
+        ),
+    )
 
 
 # -- functions of one argument ------------------------------------------------------------
@@ -187,6 +204,7 @@ def _unary(fn, derivative, real=True, name=None):
         # a name is looked up at each call, so backend.set_backend reaches it
         y = getattr(xp, fn)(a) if isinstance(fn, str) else fn(a)
         return record(y, (x,), lambda dy: (dy * derivative(a, y),))
+
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Elementwise ``{name}``."
     return keras_op(op)
@@ -226,15 +244,23 @@ def logaddexp(x1, x2):
     """``log(exp(x1) + exp(x2))`` without overflow."""
     a, b = _float(x1), _float(x2)
     y = xp.logaddexp(a, b)
-    return record(y, (x1, x2), lambda dy: (unbroadcast(dy * xp.exp(a - y), _shape(a)),
-                                          unbroadcast(dy * xp.exp(b - y), _shape(b))))
+    return record(
+        y,
+        (x1, x2),
+        lambda dy: (
+            unbroadcast(dy * xp.exp(a - y), _shape(a)),
+            unbroadcast(dy * xp.exp(b - y), _shape(b)),
+        ),
+    )
 
 
 def _constant(name):
     """The array module's ``name``: piecewise constant or boolean, nothing to differentiate
     (looked up at each call, so backend.set_backend reaches it)."""
+
     def op(*args, **kwargs):
         return getattr(xp, name)(*[_v(a) for a in args], **kwargs)
+
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"``{name}``, elementwise (no gradient: piecewise constant)."
     return keras_op(op)
@@ -276,8 +302,12 @@ def _extremum(pick):
         a, b = _v(x1), _v(x2)
         take_a = pick(a, b)  # ties send the gradient to the first operand, as in Keras/JAX
         y = xp.where(take_a, a, b)
-        return record(y, (x1, x2), lambda dy: (unbroadcast(dy * take_a, _shape(a)),
-                                              unbroadcast(dy * ~take_a, _shape(b))))
+        return record(
+            y,
+            (x1, x2),
+            lambda dy: (unbroadcast(dy * take_a, _shape(a)), unbroadcast(dy * ~take_a, _shape(b))),
+        )
+
     return op
 
 
@@ -301,9 +331,15 @@ def clip(x, x_min, x_max):
     y = xp.clip(a, low, high)
     below, above = a < low, a > high
     inside = ~(below | above)
-    return record(y, (x, x_min, x_max), lambda dy: (
-        unbroadcast(dy * inside, _shape(a)), unbroadcast(dy * below, _shape(low)),
-        unbroadcast(dy * above, _shape(high))))
+    return record(
+        y,
+        (x, x_min, x_max),
+        lambda dy: (
+            unbroadcast(dy * inside, _shape(a)),
+            unbroadcast(dy * below, _shape(low)),
+            unbroadcast(dy * above, _shape(high)),
+        ),
+    )
 
 
 @keras_op
@@ -316,11 +352,18 @@ def where(condition, x1=None, x2=None):
     if x1 is None or x2 is None:
         raise ValueError(
             "ops.where: pass both `x1` and `x2`, or neither (to get the indices where "
-            f"`condition` holds). Received x1={x1!r}, x2={x2!r}.")
+            f"`condition` holds). Received x1={x1!r}, x2={x2!r}."
+        )
     a, b = _v(x1), _v(x2)
     y = xp.where(c, a, b)
-    return record(y, (x1, x2), lambda dy: (unbroadcast(xp.where(c, dy, 0), _shape(a)),
-                                          unbroadcast(xp.where(c, 0, dy), _shape(b))))
+    return record(
+        y,
+        (x1, x2),
+        lambda dy: (
+            unbroadcast(xp.where(c, dy, 0), _shape(a)),
+            unbroadcast(xp.where(c, 0, dy), _shape(b)),
+        ),
+    )
 
 
 @keras_op

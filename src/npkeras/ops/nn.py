@@ -73,6 +73,7 @@ def _apply(activation, x):
 def _activation_op(activation):
     def op(x):
         return _apply(activation, x)
+
     op.__name__ = op.__qualname__ = activation.name
     op.__doc__ = f"The ``{activation.name}`` activation, elementwise."
     return keras_op(op)
@@ -171,8 +172,9 @@ def binary_crossentropy(target, output, from_logits=False):
     """Elementwise binary cross-entropy (no reduction)."""
     y = _float(target)
     if from_logits:  # max(z, 0) - z y + log(1 + e^-|z|): no overflow for large |z|
-        return add(subtract(relu(output), multiply(output, y)),
-                   log1p(exp(negative(absolute(output)))))
+        return add(
+            subtract(relu(output), multiply(output, y)), log1p(exp(negative(absolute(output))))
+        )
     eps = backend.epsilon()
     p = clip(output, eps, 1.0 - eps)
     return negative(add(multiply(y, log(p)), multiply(subtract(1.0, y), log(subtract(1.0, p)))))
@@ -202,7 +204,8 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
         raise ValueError(
             f"ops.sparse_categorical_crossentropy: `target` must have one axis fewer than "
             f"`output` (or a size-1 class axis); received target shape {_a(target).shape} "
-            f"and output shape {_a(output).shape}.")
+            f"and output shape {_a(output).shape}."
+        )
     hot = one_hot(labels, classes, axis=axis, dtype=_float(output).dtype)
     return categorical_crossentropy(hot, output, from_logits=from_logits, axis=axis)
 

@@ -35,8 +35,15 @@ from npkeras.ops.tape import Tensor
 from npkeras.ops.variable import Variable
 
 # the families' names (the modules' own __all__), one flat list as keras.ops.numpy
-__all__ = (_creation.__all__ + _indexing.__all__ + _linalg.__all__ + _math.__all__
-           + _products.__all__ + _reduce.__all__ + _shape.__all__)
+__all__ = (
+    _creation.__all__
+    + _indexing.__all__
+    + _linalg.__all__
+    + _math.__all__
+    + _products.__all__
+    + _reduce.__all__
+    + _shape.__all__
+)
 
 
 def _swap(fn):
@@ -46,16 +53,37 @@ def _swap(fn):
 #: Python's operators on tensors, variables and (see npkeras.layers.op_layer) symbolic
 #: functional tensors; ``x += y`` falls back to ``__add__`` and makes a new tensor
 OPERATORS = {
-    "__add__": add, "__radd__": _swap(add), "__sub__": subtract, "__rsub__": _swap(subtract),
-    "__mul__": multiply, "__rmul__": _swap(multiply), "__truediv__": divide,
-    "__rtruediv__": _swap(divide), "__pow__": power, "__rpow__": _swap(power),
-    "__matmul__": matmul, "__rmatmul__": _swap(matmul), "__neg__": negative,
-    "__abs__": abs, "__pos__": lambda self: self, "__getitem__": get_item,
-    "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
-    "__floordiv__": floor_divide, "__rfloordiv__": _swap(floor_divide),
-    "__mod__": mod, "__rmod__": _swap(mod), "__and__": logical_and,
-    "__rand__": _swap(logical_and), "__or__": logical_or, "__ror__": _swap(logical_or),
-    "__xor__": logical_xor, "__rxor__": _swap(logical_xor), "__invert__": logical_not,
+    "__add__": add,
+    "__radd__": _swap(add),
+    "__sub__": subtract,
+    "__rsub__": _swap(subtract),
+    "__mul__": multiply,
+    "__rmul__": _swap(multiply),
+    "__truediv__": divide,
+    "__rtruediv__": _swap(divide),
+    "__pow__": power,
+    "__rpow__": _swap(power),
+    "__matmul__": matmul,
+    "__rmatmul__": _swap(matmul),
+    "__neg__": negative,
+    "__abs__": abs,
+    "__pos__": lambda self: self,
+    "__getitem__": get_item,
+    "__lt__": less,
+    "__le__": less_equal,
+    "__gt__": greater,
+    "__ge__": greater_equal,
+    "__floordiv__": floor_divide,
+    "__rfloordiv__": _swap(floor_divide),
+    "__mod__": mod,
+    "__rmod__": _swap(mod),
+    "__and__": logical_and,
+    "__rand__": _swap(logical_and),
+    "__or__": logical_or,
+    "__ror__": _swap(logical_or),
+    "__xor__": logical_xor,
+    "__rxor__": _swap(logical_xor),
+    "__invert__": logical_not,
     "__round__": lambda self, ndigits=None: round(self, ndigits or 0),
     "T": property(lambda self: transpose(self)),
     "reshape": lambda self, *s: reshape(self, s[0] if len(s) == 1 else s),

@@ -40,6 +40,7 @@ def matmul(x1, x2):
         if b.ndim == 1:
             db = db[..., 0]
         return unbroadcast(da, a.shape), unbroadcast(db, b.shape)
+
     return record(y, (x1, x2), vjp)
 
 
@@ -84,6 +85,7 @@ def tensordot(x1, x2, axes=2):
         db = xp.tensordot(a, dy, axes=(free_a, list(range(n_free_a))))
         db = xp.transpose(db, xp.argsort([paired_with_a[d] for d in sorted(axes_a)] + free_b))
         return da, db
+
     return record(y, (x1, x2), vjp)
 
 
@@ -92,8 +94,11 @@ def outer(x1, x2):
     """Outer product of the flattened inputs: ``(m,), (n,) -> (m, n)``."""
     a, b = _a(x1), _a(x2)
     y = xp.outer(a, b)
-    return record(y, (x1, x2), lambda dy: ((dy @ b.reshape(-1)).reshape(a.shape),
-                                          (a.reshape(-1) @ dy).reshape(b.shape)))
+    return record(
+        y,
+        (x1, x2),
+        lambda dy: ((dy @ b.reshape(-1)).reshape(a.shape), (a.reshape(-1) @ dy).reshape(b.shape)),
+    )
 
 
 def _explicit_subscripts(subscripts, values):
@@ -105,15 +110,16 @@ def _explicit_subscripts(subscripts, values):
     specs = inputs.split(",")
     if len(specs) != len(values):
         raise ValueError(
-            f"ops.einsum({subscripts!r}) names {len(specs)} operand(s) but received "
-            f"{len(values)}.")
+            f"ops.einsum({subscripts!r}) names {len(specs)} operand(s) but received {len(values)}."
+        )
     used = set(text)
     spare = [c for c in string.ascii_letters if c not in used]
     ranks = [xp.ndim(v) - (len(s) - 3 if "..." in s else len(s)) for s, v in zip(specs, values)]
     widest = max([r for r, s in zip(ranks, specs) if "..." in s], default=0)
     broadcast = "".join(spare[:widest])
-    specs = [s.replace("...", broadcast[widest - r:]) if "..." in s else s
-             for s, r in zip(specs, ranks)]
+    specs = [
+        s.replace("...", broadcast[widest - r :]) if "..." in s else s for s, r in zip(specs, ranks)
+    ]
     if arrow:
         output = output.replace("...", broadcast)
     else:
@@ -133,13 +139,14 @@ def einsum(subscripts, *operands):
 
     def vjp(dy):
         return [_einsum_operand_grad(i, specs, output, values, dy) for i in range(len(specs))]
+
     return record(y, operands, vjp)
 
 
 def _einsum_operand_grad(i, specs, output, values, dy):
     spec, value = specs[i], values[i]
-    others = specs[:i] + specs[i + 1:]
-    other_values = values[:i] + values[i + 1:]
+    others = specs[:i] + specs[i + 1 :]
+    other_values = values[:i] + values[i + 1 :]
     unique = "".join(dict.fromkeys(spec))
     present = set(output).union(*others)
     kept = "".join(c for c in unique if c in present)

@@ -17,9 +17,30 @@ from npkeras.ops.math import divide, exp, log, multiply, sqrt, square, stop_grad
 from npkeras.ops.shape import reshape, squeeze
 from npkeras.ops.tape import record
 
-__all__ = ["all", "amax", "amin", "any", "argmax", "argmin", "argsort", "average",
-    "count_nonzero", "cumprod", "cumsum", "in_top_k", "logsumexp", "max", "mean", "min", "prod",
-    "sort", "std", "sum", "top_k", "var"]
+__all__ = [
+    "all",
+    "amax",
+    "amin",
+    "any",
+    "argmax",
+    "argmin",
+    "argsort",
+    "average",
+    "count_nonzero",
+    "cumprod",
+    "cumsum",
+    "in_top_k",
+    "logsumexp",
+    "max",
+    "mean",
+    "min",
+    "prod",
+    "sort",
+    "std",
+    "sum",
+    "top_k",
+    "var",
+]
 
 
 def _spread(dy, axes, shape, keepdims):
@@ -65,8 +86,12 @@ def _extreme(name, reduce, combine):
         hit = a == y
         count = hit.sum(axis=axes, keepdims=True)
         share = hit / xp.maximum(count, 1)
-        return record(_drop(y, axes, keepdims), (x,),
-                      lambda dy: (_spread(dy, axes, a.shape, keepdims) * share,))
+        return record(
+            _drop(y, axes, keepdims),
+            (x,),
+            lambda dy: (_spread(dy, axes, a.shape, keepdims) * share,),
+        )
+
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"The {name}imum over ``axis`` (at least ``initial`` when given)."
     return keras_op(op)
@@ -91,15 +116,19 @@ def prod(x, axis=None, keepdims=False, dtype=None):
         # without a zero: y / x_i; with zeros, the product of the others, computed by
         # moving the reduced axes to the end and taking exclusive prefix and suffix products
         moved = xp.moveaxis(a, axes, range(-len(axes), 0)).reshape(
-            [d for i, d in enumerate(a.shape) if i not in axes] + [-1])
+            [d for i, d in enumerate(a.shape) if i not in axes] + [-1]
+        )
         ones = xp.ones(moved.shape[:-1] + (1,), a.dtype)
         before = xp.cumprod(xp.concatenate([ones, moved[..., :-1]], -1), axis=-1)
-        after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(moved, -1)[..., :-1]], -1),
-                                   axis=-1), -1)
+        after = xp.flip(
+            xp.cumprod(xp.concatenate([ones, xp.flip(moved, -1)[..., :-1]], -1), axis=-1), -1
+        )
         others = (before * after).reshape(
-            [d for i, d in enumerate(a.shape) if i not in axes] + [a.shape[i] for i in axes])
+            [d for i, d in enumerate(a.shape) if i not in axes] + [a.shape[i] for i in axes]
+        )
         others = xp.moveaxis(others, range(-len(axes), 0), axes)
         return (g * others,)
+
     return record(_drop(y, axes, keepdims), (x,), vjp)
 
 
@@ -132,6 +161,7 @@ def _index_op(name, fn):
         if axis is not None:
             check_axis(name, axis, a.ndim)
         return fn(a, axis=axis, keepdims=keepdims)
+
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Indices of the {name[3:]}imum along ``axis`` (flattened for None)."
     return keras_op(op)
@@ -160,6 +190,7 @@ def sort(x, axis=-1):
 def _logical(name, fn):
     def op(x, axis=None, keepdims=False):
         return fn(_a(x), axis=axis, keepdims=keepdims)
+
     op.__name__ = op.__qualname__ = name
     op.__doc__ = f"Whether {'any' if name == 'any' else 'every'} element is true over ``axis``."
     return keras_op(op)
@@ -180,8 +211,9 @@ def cumsum(x, axis=None, dtype=None):
     flat, ax = _flat_axis(a, axis)
     y = xp.cumsum(flat, axis=ax)
     # dL/dx_i = sum over j >= i of dy_j: a reversed running sum
-    return record(y, (x,), lambda dy: (
-        xp.flip(xp.cumsum(xp.flip(dy, ax), axis=ax), ax).reshape(a.shape),))
+    return record(
+        y, (x,), lambda dy: (xp.flip(xp.cumsum(xp.flip(dy, ax), axis=ax), ax).reshape(a.shape),)
+    )
 
 
 @keras_op
@@ -203,6 +235,7 @@ def cumprod(x, axis=None, dtype=None):
             without[..., i] = 1
             g[..., i] = (xp.cumprod(without, axis=-1)[..., i:] * dmoved[..., i:]).sum(-1)
         return (xp.moveaxis(g, -1, ax).reshape(a.shape),)
+
     return record(y, (x,), vjp)
 
 
@@ -217,7 +250,8 @@ def average(x, axis=None, weights=None):
         if axis is None:
             raise ValueError(
                 f"ops.average: 1-D `weights` need an `axis`; received x of shape {a.shape}, "
-                f"weights of shape {w.shape} and axis=None.")
+                f"weights of shape {w.shape} and axis=None."
+            )
         shape = [1] * a.ndim
         shape[check_axis("average", axis, a.ndim)] = w.shape[0]
         weights = reshape(weights, shape)

@@ -15,9 +15,33 @@ from npkeras.backend import xp
 from npkeras.ops.core import _a, check_axis, keras_op, scatter_add
 from npkeras.ops.tape import record, record_multi, unbroadcast, value_of
 
-__all__ = ["broadcast_to", "concatenate", "diag", "diagonal", "expand_dims", "flatten", "flip",
-    "hstack", "moveaxis", "pad", "ravel", "repeat", "reshape", "roll", "split", "squeeze",
-    "stack", "swapaxes", "tile", "trace", "transpose", "tril", "triu", "unstack", "vstack"]
+__all__ = [
+    "broadcast_to",
+    "concatenate",
+    "diag",
+    "diagonal",
+    "expand_dims",
+    "flatten",
+    "flip",
+    "hstack",
+    "moveaxis",
+    "pad",
+    "ravel",
+    "repeat",
+    "reshape",
+    "roll",
+    "split",
+    "squeeze",
+    "stack",
+    "swapaxes",
+    "tile",
+    "trace",
+    "transpose",
+    "tril",
+    "triu",
+    "unstack",
+    "vstack",
+]
 
 
 @keras_op
@@ -25,8 +49,10 @@ def reshape(x, newshape):
     """``x`` with shape ``newshape`` (one entry may be -1 or None: inferred)."""
     a = _a(x)
     newshape = value_of(newshape)
-    newshape = tuple(-1 if d is None else int(d) for d in (
-        (newshape,) if isinstance(newshape, int) else newshape))
+    newshape = tuple(
+        -1 if d is None else int(d)
+        for d in ((newshape,) if isinstance(newshape, int) else newshape)
+    )
     y = a.reshape(newshape)
     return record(y, (x,), lambda dy: (dy.reshape(a.shape),))
 
@@ -36,8 +62,9 @@ def transpose(x, axes=None):
     """``x`` with its axes permuted (reversed for None)."""
     a = _a(x)
     y = xp.transpose(a, axes)
-    inverse = None if axes is None else xp.argsort([check_axis("transpose", d, a.ndim)
-                                                    for d in axes])
+    inverse = (
+        None if axes is None else xp.argsort([check_axis("transpose", d, a.ndim) for d in axes])
+    )
     return record(y, (x,), lambda dy: (xp.transpose(dy, inverse),))
 
 
@@ -105,8 +132,11 @@ def concatenate(xs, axis=0):
     y = xp.concatenate(values, axis=axis)
     if axis is None:  # the inputs were flattened, then joined
         bounds = xp.cumsum([v.size for v in values])[:-1]
-        return record(y, list(xs), lambda dy: tuple(
-            g.reshape(v.shape) for g, v in zip(xp.split(dy, bounds), values)))
+        return record(
+            y,
+            list(xs),
+            lambda dy: tuple(g.reshape(v.shape) for g, v in zip(xp.split(dy, bounds), values)),
+        )
     axis = check_axis("concatenate", axis, y.ndim)
     bounds = xp.cumsum([v.shape[axis] for v in values])[:-1]
     return record(y, list(xs), lambda dy: tuple(xp.split(dy, bounds, axis=axis)))
@@ -117,8 +147,11 @@ def stack(x, axis=0):
     """The tensors of ``x`` (one shape) stacked along a new ``axis``."""
     values = [_a(v) for v in x]
     y = xp.stack(values, axis=axis)
-    return record(y, list(x), lambda dy: tuple(
-        xp.squeeze(g, axis=axis) for g in xp.split(dy, len(values), axis=axis)))
+    return record(
+        y,
+        list(x),
+        lambda dy: tuple(xp.squeeze(g, axis=axis) for g in xp.split(dy, len(values), axis=axis)),
+    )
 
 
 @keras_op
@@ -143,6 +176,7 @@ def tile(x, repeats):
         split_shape = [s for pair in zip(reps_full, full) for s in pair]
         g = dy.reshape(split_shape).sum(axis=tuple(range(0, 2 * dy.ndim, 2)))
         return (g.reshape(a.shape),)
+
     return record(y, (x,), vjp)
 
 
@@ -168,7 +202,8 @@ def pad(x, pad_width, mode="constant", constant_values=None):
     if constant_values is not None and mode != "constant":
         raise ValueError(
             f"ops.pad: `constant_values` only applies with mode='constant'; received "
-            f"mode={mode!r}, constant_values={constant_values!r}.")
+            f"mode={mode!r}, constant_values={constant_values!r}."
+        )
     kwargs = {} if constant_values is None else {"constant_values": constant_values}
     width = xp.broadcast_to(xp.asarray(value_of(pad_width), dtype=int), (a.ndim, 2))
     y = xp.pad(a, width, mode=mode, **kwargs)
@@ -247,8 +282,9 @@ def hstack(xs):
 @keras_op
 def vstack(xs):
     """The tensors joined along their first axis (vectors become rows)."""
-    return concatenate([reshape(x, (1, -1)) if xp.ndim(value_of(x)) == 1 else x for x in xs],
-                       axis=0)
+    return concatenate(
+        [reshape(x, (1, -1)) if xp.ndim(value_of(x)) == 1 else x for x in xs], axis=0
+    )
 
 
 @keras_op
@@ -267,6 +303,15 @@ def trace(x, offset=0, axis1=0, axis2=1):
     a = _a(x)
     y = xp.trace(a, offset, axis1, axis2)
     positions = xp.diagonal(xp.arange(a.size).reshape(a.shape), offset, axis1, axis2)
-    return record(y, (x,), lambda dy: (scatter_add(
-        a.shape, positions, xp.broadcast_to(xp.expand_dims(dy, -1), positions.shape),
-        xp.result_type(dy)),))
+    return record(
+        y,
+        (x,),
+        lambda dy: (
+            scatter_add(
+                a.shape,
+                positions,
+                xp.broadcast_to(xp.expand_dims(dy, -1), positions.shape),
+                xp.result_type(dy),
+            ),
+        ),
+    )

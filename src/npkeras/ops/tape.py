@@ -295,7 +295,8 @@ class GradientTape(Tape):
             raise TypeError(
                 f"GradientTape.watch: cannot differentiate with respect to an integer "
                 f"tensor (dtype {array.dtype}, shape {array.shape}); gradients exist only "
-                "for float tensors. Cast it first: keras.ops.cast(x, 'float32').")
+                "for float tensors. Cast it first: keras.ops.cast(x, 'float32')."
+            )
         if isinstance(value, Tensor):
             self._watched[id(value)] = value
             return value
@@ -313,11 +314,15 @@ class GradientTape(Tape):
         if self._used and not self.persistent:
             raise RuntimeError(
                 "A non-persistent GradientTape can only compute one gradient; create it "
-                "with keras.GradientTape(persistent=True) to call gradient() several times.")
+                "with keras.GradientTape(persistent=True) to call gradient() several times."
+            )
         self._used = True
         single = not isinstance(sources, (list, tuple, dict))
-        items = list(sources.values()) if isinstance(sources, dict) else (
-            [sources] if single else list(sources))
+        items = (
+            list(sources.values())
+            if isinstance(sources, dict)
+            else ([sources] if single else list(sources))
+        )
         variables = [s for s in items if isinstance(s, Leaf)]
         # gradient slots may hold an earlier step's numbers: start every reachable one at 0
         touched = _variables_written(self.nodes)
@@ -329,8 +334,11 @@ class GradientTape(Tape):
         if output_gradients is None:
             seeds = [xp.ones_like(value_of(t)) for t in targets]
         else:
-            given = output_gradients if isinstance(output_gradients, (list, tuple)) else [
-                output_gradients]
+            given = (
+                output_gradients
+                if isinstance(output_gradients, (list, tuple))
+                else [output_gradients]
+            )
             seeds = [xp.asarray(value_of(g)) for g in given]
         leaves = [s for s in items if isinstance(s, Tensor)]
         leaf_grads = dict(zip(map(id, leaves), self.backprop(targets, seeds, leaves)))
@@ -343,7 +351,8 @@ class GradientTape(Tape):
             else:
                 raise TypeError(
                     "GradientTape.gradient sources must be variables or tensors watched with "
-                    f"tape.watch(...); received {type(s).__name__}.")
+                    f"tape.watch(...); received {type(s).__name__}."
+                )
             if g is None and unconnected_gradients == "zero":
                 g = xp.zeros_like(value_of(s))
             result.append(g)

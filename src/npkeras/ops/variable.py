@@ -30,12 +30,31 @@ class Variable(Leaf):
     [4.0, 6.0]
     """
 
-    __slots__ = ("_store", "_grads", "_key", "_trainable", "name", "regularizer", "constraint",
-                 "owner", "__weakref__")
+    __slots__ = (
+        "_store",
+        "_grads",
+        "_key",
+        "_trainable",
+        "name",
+        "regularizer",
+        "constraint",
+        "owner",
+        "__weakref__",
+    )
 
-    def __init__(self, initializer=None, shape=None, dtype=None, trainable: bool = True,
-                 autocast: bool = True, aggregation: str = "none", synchronization: str = "auto",
-                 name: str | None = None, regularizer=None, constraint=None):
+    def __init__(
+        self,
+        initializer=None,
+        shape=None,
+        dtype=None,
+        trainable: bool = True,
+        autocast: bool = True,
+        aggregation: str = "none",
+        synchronization: str = "auto",
+        name: str | None = None,
+        regularizer=None,
+        constraint=None,
+    ):
         value = _initial_value(initializer, shape, dtype, name)
         self._store = {"value": value}
         self._grads = {"value": xp.zeros_like(value)}
@@ -72,7 +91,8 @@ class Variable(Leaf):
         if new.shape != self.value.shape and new.size != 1:
             raise ValueError(
                 f"Variable '{self.name}' has shape {self.value.shape}; cannot assign a value of "
-                f"shape {new.shape}.")
+                f"shape {new.shape}."
+            )
         self.value[...] = new
         return self
 
@@ -120,8 +140,10 @@ class Variable(Leaf):
         return bool(self.value)
 
     def __repr__(self):
-        return (f"<Variable path={self.path}, shape={self.value.shape}, "
-                f"dtype={self.value.dtype}, value={self.value!r}>")
+        return (
+            f"<Variable path={self.path}, shape={self.value.shape}, "
+            f"dtype={self.value.dtype}, value={self.value!r}>"
+        )
 
     __hash__ = object.__hash__
 
@@ -133,7 +155,8 @@ def _initial_value(initializer, shape, dtype, name):
         if shape is None:
             raise ValueError(
                 f"Variable '{name or 'variable'}': an initializer needs a `shape`; received "
-                f"initializer={initializer!r} and shape=None.")
+                f"initializer={initializer!r} and shape=None."
+            )
         shape = tuple(int(d) for d in shape)
         dtype = dtype or backend.floatx()
         return initializers.get(initializer)(shape, dtype)
@@ -145,5 +168,6 @@ def _initial_value(initializer, shape, dtype, name):
     if shape is not None and tuple(shape) != value.shape:
         raise ValueError(
             f"Variable '{name or 'variable'}': the initial value has shape {value.shape}, but "
-            f"shape={tuple(shape)} was given.")
+            f"shape={tuple(shape)} was given."
+        )
     return value

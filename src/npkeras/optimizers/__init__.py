@@ -7,8 +7,16 @@ from npkeras.optimizers.base import Optimizer
 from npkeras.optimizers.sgd import SGD
 from npkeras.registry import resolve, serialize_object
 
-_CLASSES = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "adamax": Adamax, "nadam": Nadam,
-            "rmsprop": RMSprop, "adagrad": Adagrad, "adadelta": Adadelta}
+_CLASSES = {
+    "sgd": SGD,
+    "adam": Adam,
+    "adamw": AdamW,
+    "adamax": Adamax,
+    "nadam": Nadam,
+    "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adadelta": Adadelta,
+}
 
 
 def get(identifier) -> Optimizer:
@@ -22,5 +30,17 @@ def serialize(optimizer: Optimizer) -> dict:
     return serialize_object(optimizer)
 
 
-__all__ = ["SGD", "Adam", "AdamW", "Adamax", "Nadam", "RMSprop", "Adagrad", "Adadelta",
-           "Optimizer", "schedules", "get", "serialize"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "Nadam",
+    "RMSprop",
+    "Adagrad",
+    "Adadelta",
+    "Optimizer",
+    "schedules",
+    "get",
+    "serialize",
+]

@@ -30,8 +30,9 @@ class Adam(Optimizer):
     With ``amsgrad`` the running maximum of v is used.
     """
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
-                 amsgrad=False, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
+    ):
         super().__init__(learning_rate, **kwargs)
         owner = type(self).__name__
         self.beta_1 = float_arg(owner, "beta_1", beta_1, 0.0, 1.0)
@@ -47,8 +48,9 @@ class Adam(Optimizer):
         vel_hat = slots["velocity_hat"] if self.amsgrad else None
         state = (m, vel, vel_hat) if self.amsgrad else (m, vel)
         if backend.kernels_accept(v, g, *state):
-            backend.kernels.adam(v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2,
-                                 self.epsilon)
+            backend.kernels.adam(
+                v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2, self.epsilon
+            )
             return
         update_moments(g, m, vel, tmp, self.beta_1, self.beta_2)
         if self.amsgrad:
@@ -61,18 +63,32 @@ class Adam(Optimizer):
         v -= tmp
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
 
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): ``w *= 1 - lr * weight_decay``
     before each Adam update. Default ``weight_decay=0.004`` as in Keras."""
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, **kwargs):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad,
-                         weight_decay=weight_decay, **kwargs)
+    def __init__(
+        self,
+        learning_rate=0.001,
+        weight_decay=0.004,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        amsgrad=False,
+        **kwargs,
+    ):
+        super().__init__(
+            learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs
+        )
 
 
 class Adamax(Optimizer):
@@ -98,8 +114,12 @@ class Adamax(Optimizer):
         v -= tmp
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
 
 
 class Nadam(Optimizer):
@@ -135,5 +155,9 @@ class Nadam(Optimizer):
         v -= tmp
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }

@@ -13,15 +13,19 @@ class RMSprop(Optimizer):
     the increments. Keras puts epsilon inside the square root (PyTorch outside).
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 **kwargs):
+    def __init__(
+        self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs
+    ):
         super().__init__(learning_rate, **kwargs)
         self.rho = float_arg("RMSprop", "rho", rho, 0.0, 1.0)
         self.momentum = float_arg("RMSprop", "momentum", momentum, 0.0, 1.0)
         self.epsilon = float_arg("RMSprop", "epsilon", epsilon)
         self.centered = bool(centered)
-        self.slot_names = ("velocity",) + (("momentum",) if self.momentum else ()) + (
-            ("average_gradient",) if self.centered else ())
+        self.slot_names = (
+            ("velocity",)
+            + (("momentum",) if self.momentum else ())
+            + (("average_gradient",) if self.centered else ())
+        )
 
     def update_step(self, g, v, lr, slots, tmp):
         vel = slots["velocity"]
@@ -50,8 +54,13 @@ class RMSprop(Optimizer):
             v -= tmp
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
 
 
 class Adagrad(Optimizer):
@@ -59,8 +68,9 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = float_arg("Adagrad", "initial_accumulator_value",
-                                                   initial_accumulator_value)
+        self.initial_accumulator_value = float_arg(
+            "Adagrad", "initial_accumulator_value", initial_accumulator_value
+        )
         self.epsilon = float_arg("Adagrad", "epsilon", epsilon)
         self.slot_names = ("accumulator",)
 
@@ -78,12 +88,16 @@ class Adagrad(Optimizer):
         v -= tmp
 
     def get_config(self):
-        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
 
 
 class Adadelta(Optimizer):
-    """Adadelta (Zeiler, 2012): steps scaled by the ratio of running RMS of updates and gradients."""
+    """Adadelta (Zeiler, 2012): steps scaled by the ratio of the running RMS of updates and
+    of gradients."""
 
     def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)

@@ -44,27 +44,42 @@ class Optimizer:
     slot_names: tuple = ()
     default_learning_rate = 0.001
 
-    def __init__(self, learning_rate=None, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name: str | None = None):
+    def __init__(
+        self,
+        learning_rate=None,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        name: str | None = None,
+    ):
         owner = type(self).__name__
         if learning_rate is None:
             learning_rate = self.default_learning_rate
         if isinstance(learning_rate, dict):
             learning_rate = schedules.deserialize(learning_rate)
-        if not isinstance(learning_rate, schedules.LearningRateSchedule) and callable(learning_rate):
+        if not isinstance(learning_rate, schedules.LearningRateSchedule) and callable(
+            learning_rate
+        ):
             raise TypeError(
                 f"{owner}: `learning_rate` must be a float or a LearningRateSchedule; "
                 f"received {learning_rate!r}."
             )
         if not isinstance(learning_rate, schedules.LearningRateSchedule):
-            learning_rate = _check_positive_float(owner, "learning_rate", learning_rate, allow_zero=True)
+            learning_rate = _check_positive_float(
+                owner, "learning_rate", learning_rate, allow_zero=True
+            )
         self._learning_rate = learning_rate
         self.weight_decay = _check_positive_float(owner, "weight_decay", weight_decay, True, True)
         self.clipnorm = _check_positive_float(owner, "clipnorm", clipnorm, allow_none=True)
         self.clipvalue = _check_positive_float(owner, "clipvalue", clipvalue, allow_none=True)
-        self.global_clipnorm = _check_positive_float(owner, "global_clipnorm", global_clipnorm, allow_none=True)
+        self.global_clipnorm = _check_positive_float(
+            owner, "global_clipnorm", global_clipnorm, allow_none=True
+        )
         if sum(v is not None for v in (self.clipnorm, self.clipvalue, self.global_clipnorm)) > 1:
-            raise ValueError(f"{owner}: set only one of `clipnorm`, `clipvalue` and `global_clipnorm`.")
+            raise ValueError(
+                f"{owner}: set only one of `clipnorm`, `clipvalue` and `global_clipnorm`."
+            )
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self.built = False
@@ -86,7 +101,9 @@ class Optimizer:
         if isinstance(value, schedules.LearningRateSchedule):
             self._learning_rate = value
         else:
-            self._learning_rate = _check_positive_float(type(self).__name__, "learning_rate", value, True)
+            self._learning_rate = _check_positive_float(
+                type(self).__name__, "learning_rate", value, True
+            )
 
     # -- state ---------------------------------------------------------------------
     def build(self, variables, segments=None) -> None:
@@ -125,7 +142,9 @@ class Optimizer:
                 continue
             index = int(head)
             if index >= len(self._slots) or name not in self._slots[index]:
-                raise ValueError(f"Optimizer state entry {key!r} does not fit this {type(self).__name__}.")
+                raise ValueError(
+                    f"Optimizer state entry {key!r} does not fit this {type(self).__name__}."
+                )
             target = self._slots[index][name]
             if target.shape != value.shape:
                 raise ValueError(
@@ -211,11 +230,15 @@ class Optimizer:
     def get_config(self) -> dict:
         lr = self._learning_rate
         if isinstance(lr, schedules.LearningRateSchedule):
-
             lr = serialize_object(lr)
-        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
-                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                "global_clipnorm": self.global_clipnorm}
+        return {
+            "name": self.name,
+            "learning_rate": lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "clipvalue": self.clipvalue,
+            "global_clipnorm": self.global_clipnorm,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -225,7 +248,8 @@ class Optimizer:
         return base ** (self.iterations + 1)
 
     def __repr__(self):
-        return f"<{type(self).__name__} learning_rate={self.learning_rate:g}, iterations={self.iterations}>"
+        return (f"<{type(self).__name__} learning_rate={self.learning_rate:g}, "
+                f"iterations={self.iterations}>")
 
 
 def float_arg(owner, name, value, low=0.0, high=None):
@@ -235,4 +259,3 @@ def float_arg(owner, name, value, low=0.0, high=None):
         span = f"[{low}, {high})" if high is not None else f">= {low}"
         raise ValueError(f"{owner}: `{name}` must be a float in {span}; received {name}={value}.")
     return value
-

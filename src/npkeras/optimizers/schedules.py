@@ -35,8 +35,12 @@ class _TimeDecay(LearningRateSchedule):
         return math.floor(p) if self.staircase else p
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
 
 
 class ExponentialDecay(_TimeDecay):
@@ -85,10 +89,12 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 
 class PolynomialDecay(LearningRateSchedule):
-    """Polynomial decay from ``initial_learning_rate`` to ``end_learning_rate`` over ``decay_steps``."""
+    """Polynomial decay from ``initial_learning_rate`` to ``end_learning_rate`` over
+    ``decay_steps``."""
 
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
-                 cycle=False):
+    def __init__(
+        self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False
+    ):
         self.initial_learning_rate = float(initial_learning_rate)
         self.decay_steps = _positive("decay_steps", decay_steps)
         self.end_learning_rate = float(end_learning_rate)
@@ -102,11 +108,18 @@ class PolynomialDecay(LearningRateSchedule):
         else:
             step = min(step, decay_steps)
         frac = 1.0 - step / decay_steps
-        return (self.initial_learning_rate - self.end_learning_rate) * frac**self.power + self.end_learning_rate
+        return (
+            self.initial_learning_rate - self.end_learning_rate
+        ) * frac**self.power + self.end_learning_rate
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+        }
 
 
 class CosineDecay(LearningRateSchedule):
@@ -116,8 +129,9 @@ class CosineDecay(LearningRateSchedule):
     0.0
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None,
-                 warmup_steps=0):
+    def __init__(
+        self, initial_learning_rate, decay_steps, alpha=0.0, warmup_target=None, warmup_steps=0
+    ):
         self.initial_learning_rate = float(initial_learning_rate)
         self.decay_steps = _positive("decay_steps", decay_steps)
         self.alpha = float(alpha)
@@ -131,14 +145,20 @@ class CosineDecay(LearningRateSchedule):
             if step < self.warmup_steps:
                 frac = step / max(self.warmup_steps, 1)
                 return self.initial_learning_rate + frac * (target - self.initial_learning_rate)
-        step = min(step - (self.warmup_steps if self.warmup_target is not None else 0), self.decay_steps)
+        step = min(
+            step - (self.warmup_steps if self.warmup_target is not None else 0), self.decay_steps
+        )
         cosine = 0.5 * (1.0 + math.cos(math.pi * step / self.decay_steps))
         return target * ((1.0 - self.alpha) * cosine + self.alpha)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "alpha": self.alpha, "warmup_target": self.warmup_target,
-                "warmup_steps": self.warmup_steps}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
 
 
 def _positive(name, value):
@@ -148,11 +168,18 @@ def _positive(name, value):
     return value
 
 
-_CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay,
-                                          PolynomialDecay, CosineDecay)}
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        ExponentialDecay,
+        InverseTimeDecay,
+        PiecewiseConstantDecay,
+        PolynomialDecay,
+        CosineDecay,
+    )
+}
 
 
 def deserialize(config) -> LearningRateSchedule:
 
     return deserialize_registered(config, "learning rate schedule", _CLASSES, LearningRateSchedule)
-

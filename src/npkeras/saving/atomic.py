@@ -76,8 +76,9 @@ def _naming_path(err: OSError, path: str, tmp: str) -> OSError:
     """``err`` again, its message naming the target (disk full, permission denied...)."""
     if path in str(err):
         return err
-    return type(err)(err.errno, f"{err.strerror or err} while saving '{path}' "
-                                f"(temporary file '{tmp}')")
+    return type(err)(
+        err.errno, f"{err.strerror or err} while saving '{path}' (temporary file '{tmp}')"
+    )
 
 
 @contextlib.contextmanager
@@ -88,8 +89,9 @@ def atomic_write(path, mode="wb"):
     folder = os.path.dirname(path)
     remove_stale_temp_files(path)
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.",
-                                   suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.", suffix=".tmp"
+        )
     except OSError as err:
         raise _naming_path(err, path, folder) from err
     try:

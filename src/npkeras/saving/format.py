@@ -102,8 +102,13 @@ def model_config(model) -> dict:
 
 
 @services.provide("save_model")
-def save_model(model, filepath, overwrite: bool = True, include_optimizer: bool = True,
-               training_state: dict | None = None) -> None:
+def save_model(
+    model,
+    filepath,
+    overwrite: bool = True,
+    include_optimizer: bool = True,
+    training_state: dict | None = None,
+) -> None:
     """Write ``model`` to ``filepath`` atomically (see the module docstring for the format).
 
     ``training_state`` (JSON-ready) is stored for :func:`restore_training_state`.
@@ -161,11 +166,16 @@ def _matched_weights(model, weights: dict, source, skip_mismatch=False) -> list:
                 f"Weight '{key}' in '{source}' has shape {value.shape}, but model '{model.name}' "
                 f"needs {target.shape}."
             )
-        narrowing = (value.dtype.kind == "f" and target.dtype.kind == "f"
-                     and value.dtype.itemsize > target.dtype.itemsize and value.size)
+        narrowing = (
+            value.dtype.kind == "f"
+            and target.dtype.kind == "f"
+            and value.dtype.itemsize > target.dtype.itemsize
+            and value.size
+        )
         if narrowing and host_xp.abs(value).max() > host_xp.finfo(target.dtype).max:
             raise safety.ModelFileError(
-                f"Weight '{key}' in '{source}' holds values beyond the range of {target.dtype}.")
+                f"Weight '{key}' in '{source}' holds values beyond the range of {target.dtype}."
+            )
         pairs.append((target, value))
     return pairs
 
@@ -177,11 +187,17 @@ def _assign_weights(model, weights: dict, source, skip_mismatch=False):
 
 def _set_optimizer_state(model, opt_state: dict, filepath) -> None:
     iterations = opt_state.get("iterations")
-    if (iterations is None or iterations.shape != () or iterations.dtype.kind not in "iuf"
-            or not 0 <= iterations <= 2**53 or iterations != int(iterations)):
+    if (
+        iterations is None
+        or iterations.shape != ()
+        or iterations.dtype.kind not in "iuf"
+        or not 0 <= iterations <= 2**53
+        or iterations != int(iterations)
+    ):
         raise safety.ModelFileError(
             f"optimizer.npz of '{filepath}' needs 'iterations', a whole number >= 0; received "
-            f"{iterations!r}.")
+            f"{iterations!r}."
+        )
     with reader.refusing(f"The optimizer state in '{filepath}'"):
         buf = model._prepare_parameters()
         model.optimizer.set_state(opt_state, [buf.params])
@@ -193,23 +209,32 @@ def _checked_rng_state(state: dict, filepath):
     bit_generator = backend.rng().bit_generator
     with reader.refusing(f"The random generator state in '{filepath}'"):
         if state["bit_generator"] != type(bit_generator).__name__:
-            raise ValueError(f"it is for {state['bit_generator']!r}, but npkeras uses "
-                             f"{type(bit_generator).__name__}")
+            raise ValueError(
+                f"it is for {state['bit_generator']!r}, but npkeras uses "
+                f"{type(bit_generator).__name__}"
+            )
         type(bit_generator)().state = state
     return state
 
 
 def _compile_from_config(model, settings: dict, filepath) -> None:
     with reader.refusing(f"The compile settings in '{filepath}'"):
-        model.compile(optimizer=optimizers_module.get(settings["optimizer"]),
-                      loss=_deserialize_spec(settings.get("loss"), "loss"),
-                      metrics=_deserialize_spec(settings.get("metrics"), "metric"),
-                      loss_weights=_deserialize_spec(settings.get("loss_weights"), "loss"))
+        model.compile(
+            optimizer=optimizers_module.get(settings["optimizer"]),
+            loss=_deserialize_spec(settings.get("loss"), "loss"),
+            metrics=_deserialize_spec(settings.get("metrics"), "metric"),
+            loss_weights=_deserialize_spec(settings.get("loss_weights"), "loss"),
+        )
 
 
 @services.provide("load_model")
-def load_model(filepath, custom_objects: dict | None = None, compile: bool = True,
-               restore_random_state: bool = False, limits: safety.LoadLimits | None = None):
+def load_model(
+    filepath,
+    custom_objects: dict | None = None,
+    compile: bool = True,
+    restore_random_state: bool = False,
+    limits: safety.LoadLimits | None = None,
+):
     """Rebuild a model saved with ``model.save``; nothing in the file is executed.
 
     With ``compile=True`` the model comes back compiled with its optimizer state, so
@@ -232,7 +257,9 @@ def load_model(filepath, custom_objects: dict | None = None, compile: bool = Tru
         with reader.refusing(f"The model described in config.json of '{filepath}'"):
             model = deserialize_layer(config["model"])
         if not model.built:
-            raise safety.ModelFileError(f"The model in '{filepath}' has no input shape to build from.")
+            raise safety.ModelFileError(
+                f"The model in '{filepath}' has no input shape to build from."
+            )
         model.metadata = config.get("metadata") or {}
         _assign_weights(model, weights, filepath)
         if compile and config.get("compile"):
@@ -252,7 +279,8 @@ def restore_training_state(model, filepath, limits: safety.LoadLimits | None = N
     config, weights, opt_state, _ = reader.open_model_file(filepath, limits)
     if not config.get("training_state"):
         raise safety.ModelFileError(
-            f"'{filepath}' holds no training state: it is not a BackupAndRestore backup.")
+            f"'{filepath}' holds no training state: it is not a BackupAndRestore backup."
+        )
     pairs = _matched_weights(model, weights, filepath)
     rng_state = config.get("rng_state")
     if rng_state:
@@ -277,8 +305,9 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
         f.write(_npz_bytes(_weight_map(model)))
 
 
-def load_weights(model, filepath, skip_mismatch: bool = False,
-                 limits: safety.LoadLimits | None = None) -> None:
+def load_weights(
+    model, filepath, skip_mismatch: bool = False, limits: safety.LoadLimits | None = None
+) -> None:
     """Load weights saved by :func:`save_weights` (or from a ``.npkeras`` file); names,
     shapes and values are checked before any weight changes, and every refusal of the
     file raises :class:`~npkeras.saving.ModelFileError`."""
@@ -290,7 +319,8 @@ def load_weights(model, filepath, skip_mismatch: bool = False,
         size = os.path.getsize(filepath)
         if size > limits.max_member_bytes:
             raise safety.UnsafeModelFileError(
-                f"'{filepath}' is {size:,} bytes, over the limit of {limits.max_member_bytes:,}.")
+                f"'{filepath}' is {size:,} bytes, over the limit of {limits.max_member_bytes:,}."
+            )
         with open(filepath, "rb") as f:
             weights = safety.load_arrays(f.read(), f"'{filepath}'", limits)
         reader.check_finite(weights, f"'{filepath}'")

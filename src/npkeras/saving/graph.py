@@ -33,8 +33,17 @@ def _naming_layer(entry):
             f"Saved layer {_describe(entry)} asks for more weights than the file stores: {err}; "
             "refusing to build it."
         ) from None
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
-            ZeroDivisionError, NotImplementedError, RuntimeError) as err:
+    except (
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        ZeroDivisionError,
+        NotImplementedError,
+        RuntimeError,
+    ) as err:
         raise LayerConfigError(
             f"Saved layer {_describe(entry)} cannot be rebuilt from its config: "
             f"{type(err).__name__}: {err}"
@@ -64,7 +73,9 @@ def deserialize_layer(config: dict):
     """A layer (or nested model) from ``{"class_name", "config"}``."""
 
     if not isinstance(config, dict) or not isinstance(config.get("config", {}), dict):
-        raise ValueError(f"A saved layer must be a dict with 'class_name' and 'config'; received {config!r}.")
+        raise ValueError(
+            f"A saved layer must be a dict with 'class_name' and 'config'; received {config!r}."
+        )
     try:
         cls = lookup_class(config.get("class_name"), "layer", layer_classes(), Layer)
     except ValueError as err:
@@ -78,8 +89,12 @@ def sequential_config(model) -> dict:
     input_shape = None
     if model._input_layer is not None:
         input_shape = list(model._input_layer.shape)
-    return {"name": model.name, "trainable": model.trainable, "input_shape": input_shape,
-            "layers": [serialize_layer(layer) for layer in model._stack]}
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "input_shape": input_shape,
+        "layers": [serialize_layer(layer) for layer in model._stack],
+    }
 
 
 @services.provide("sequential_from_config")
@@ -110,13 +125,17 @@ def _model_nodes(model):
 def _plain_call_options(call_kwargs) -> dict:
     """The call's JSON-able options (``use_causal_mask=True``, ...), saved with its node;
     arrays (constant masks) and ``training`` are not."""
+
     def plain(value):
         if isinstance(value, (list, tuple)):
             return all(plain(v) for v in value)
         return value is None or isinstance(value, (bool, int, float, str))
 
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in call_kwargs.items()
-            if k != "training" and plain(v)}
+    return {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in call_kwargs.items()
+        if k != "training" and plain(v)
+    }
 
 
 @services.provide("functional_config")
@@ -129,9 +148,15 @@ def functional_config(model) -> dict:
 
     layers = []
     for layer in model.layers:
-        inbound = [{"inputs": [ref(t) for t in node.inputs], "multi": node.multi_input,
-                    "kwargs": _plain_call_options(node.call_kwargs)}
-                   for node in per_layer.get(id(layer), []) if node.inputs]
+        inbound = [
+            {
+                "inputs": [ref(t) for t in node.inputs],
+                "multi": node.multi_input,
+                "kwargs": _plain_call_options(node.call_kwargs),
+            }
+            for node in per_layer.get(id(layer), [])
+            if node.inputs
+        ]
         layers.append({**serialize_layer(layer), "name": layer.name, "inbound_nodes": inbound})
     return {
         "name": model.name,
@@ -160,8 +185,11 @@ def functional_from_config(config, custom_objects=None):
         _call_nodes(pending, tensors)
         inputs = [tensors[tuple(r)] for r in config["input_layers"]]
         outputs = [tensors[tuple(r)] for r in config["output_layers"]]
-        model = Model(inputs if len(inputs) > 1 else inputs[0],
-                      outputs if len(outputs) > 1 else outputs[0], name=config.get("name"))
+        model = Model(
+            inputs if len(inputs) > 1 else inputs[0],
+            outputs if len(outputs) > 1 else outputs[0],
+            name=config.get("name"),
+        )
         if config.get("output_names") and len(outputs) == len(config["output_names"]):
             model.output_names = list(config["output_names"])
         model.trainable = config.get("trainable", True)
@@ -196,5 +224,6 @@ def _call_nodes(pending: list, tensors: dict) -> None:
                 if missing_counts[position] == 0:
                     heapq.heappush(ready, position)
     if called < len(pending):
-        raise ValueError(f"The saved model graph refers to tensors that no layer makes: "
-                         f"{sorted(waiting)[:5]}.")
+        raise ValueError(
+            f"The saved model graph refers to tensors that no layer makes: {sorted(waiting)[:5]}."
+        )

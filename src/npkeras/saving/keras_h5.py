@@ -23,8 +23,9 @@ def _h5py():
     try:
         import h5py
     except ImportError:
-        raise ImportError("Keras .weights.h5 files need h5py: `pip install npkeras[h5]` "
-                          "(or `pip install h5py`).") from None
+        raise ImportError(
+            "Keras .weights.h5 files need h5py: `pip install npkeras[h5]` (or `pip install h5py`)."
+        ) from None
     return h5py
 
 
@@ -54,8 +55,10 @@ def _stored_variables(f, path: str, filepath) -> list:
         raise ModelFileError(f"'{filepath}' holds '{path}/vars', which is not a group.")
     keys = list(group.keys())
     if not all(k.isdigit() and len(k) < 10 for k in keys) or len(set(map(int, keys))) != len(keys):
-        raise ModelFileError(f"'{filepath}' names the variables of '{path}' {keys[:5]}; "
-                             "Keras numbers them 0, 1, 2...")
+        raise ModelFileError(
+            f"'{filepath}' names the variables of '{path}' {keys[:5]}; "
+            "Keras numbers them 0, 1, 2..."
+        )
     datasets = [group[k] for k in sorted(keys, key=int)]
     for key, dataset in zip(sorted(keys, key=int), datasets):
         if not isinstance(dataset, h5py.Dataset):

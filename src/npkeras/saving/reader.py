@@ -18,8 +18,18 @@ MEMBERS = ("config.json", "weights.npz", "optimizer.npz", "metadata.json")
 REQUIRED_MEMBERS = ("config.json", "weights.npz", "metadata.json")
 
 # What model and layer code raises when a file's values do not make sense to it.
-BAD_VALUE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
-                    ZeroDivisionError, NotImplementedError, RuntimeError, RecursionError)
+BAD_VALUE_ERRORS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    ZeroDivisionError,
+    NotImplementedError,
+    RuntimeError,
+    RecursionError,
+)
 
 
 class ModelFile(NamedTuple):
@@ -74,12 +84,20 @@ def _read_members(filepath: str, limits: safety.LoadLimits) -> dict:
             for needed in REQUIRED_MEMBERS:
                 if needed not in names:
                     raise ModelFileError(
-                        f"'{filepath}' has no {needed}: it is not a complete model file.")
+                        f"'{filepath}' has no {needed}: it is not a complete model file."
+                    )
             size = os.fstat(f.fileno()).st_size
-            return {name: safety.read_member(zf, name, filepath, limits.max_json_bytes
-                                             if name.endswith(".json") else limits.max_member_bytes,
-                                             size)
-                    for name in MEMBERS if name in names}
+            return {
+                name: safety.read_member(
+                    zf,
+                    name,
+                    filepath,
+                    limits.max_json_bytes if name.endswith(".json") else limits.max_member_bytes,
+                    size,
+                )
+                for name in MEMBERS
+                if name in names
+            }
 
 
 def _check_metadata(raw: dict, filepath: str, limits: safety.LoadLimits) -> dict:
@@ -96,8 +114,9 @@ def _check_metadata(raw: dict, filepath: str, limits: safety.LoadLimits) -> dict
             + (" Upgrade npkeras to load it." if newer else " The file is damaged or altered.")
         )
     checked = tuple(name for name in MEMBERS if name in raw and name != "metadata.json")
-    check_schema(metadata, schema.metadata_spec(checked, READABLE_FORMAT_VERSIONS), what,
-                 "metadata")
+    check_schema(
+        metadata, schema.metadata_spec(checked, READABLE_FORMAT_VERSIONS), what, "metadata"
+    )
     for name in checked:
         if metadata["sha256"].get(name) != safety.sha256(raw[name]):
             raise safety.ChecksumMismatchError(
@@ -132,7 +151,8 @@ def open_model_file(filepath, limits: safety.LoadLimits | None = None) -> ModelF
     layers = _count_layers(config["model"])
     if layers > limits.max_layers:
         raise safety.UnsafeModelFileError(
-            f"{what} describes {layers:,} layers, over the limit of {limits.max_layers:,}.")
+            f"{what} describes {layers:,} layers, over the limit of {limits.max_layers:,}."
+        )
     weights = safety.load_arrays(raw.pop("weights.npz"), f"weights.npz of '{filepath}'", limits)
     check_finite(weights, f"weights.npz of '{filepath}'")
     opt_state = None

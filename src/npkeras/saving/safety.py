@@ -38,11 +38,22 @@ class UnsupportedFormatVersionError(ModelFileError):
     """The file was written by a newer npkeras with a format this one cannot read."""
 
 
-
 # What zipfile, zlib and struct raise on a damaged archive (beside ModelFileError).
-ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error,
-                  struct.error, ValueError, OverflowError, RuntimeError, NotImplementedError,
-                  KeyError, IndexError, TypeError)
+ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    zlib.error,
+    struct.error,
+    ValueError,
+    OverflowError,
+    RuntimeError,
+    NotImplementedError,
+    KeyError,
+    IndexError,
+    TypeError,
+)
 # What numpy's .npy header parser adds (it reads the header as a Python literal).
 HEADER_ERRORS = (*ARCHIVE_ERRORS, SyntaxError, tokenize.TokenError, RecursionError)
 
@@ -79,8 +90,10 @@ class LoadLimits:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if type(value) is not int or value < 1:
-                raise ValueError(f"LoadLimits.{field.name} must be a positive integer; "
-                                 f"received {field.name}={value!r}.")
+                raise ValueError(
+                    f"LoadLimits.{field.name} must be a positive integer; "
+                    f"received {field.name}={value!r}."
+                )
 
 
 DEFAULT_LIMITS = LoadLimits()
@@ -99,7 +112,11 @@ def check_member_names(zf: zipfile.ZipFile, allowed, path) -> None:
             "file holds each member once."
         )
     for name in names:
-        if name.startswith(("/", "\\")) or ".." in name.replace("\\", "/").split("/") or ":" in name:
+        if (
+            name.startswith(("/", "\\"))
+            or ".." in name.replace("\\", "/").split("/")
+            or ":" in name
+        ):
             raise UnsafeModelFileError(
                 f"'{path}' holds a member with an unsafe path {name!r} (absolute or with '..'); "
                 "refusing to read it."
@@ -163,7 +180,8 @@ def parse_json(data: bytes, what: str, limits: LoadLimits = DEFAULT_LIMITS):
     """JSON from untrusted bytes: bounded size and nesting depth."""
     if len(data) > limits.max_json_bytes:
         raise UnsafeModelFileError(
-            f"{what} is {len(data):,} bytes, over the {limits.max_json_bytes:,} limit.")
+            f"{what} is {len(data):,} bytes, over the {limits.max_json_bytes:,} limit."
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -171,7 +189,8 @@ def parse_json(data: bytes, what: str, limits: LoadLimits = DEFAULT_LIMITS):
     depth = _json_depth(text)
     if depth > limits.max_json_depth:
         raise UnsafeModelFileError(
-            f"{what} nests {depth} levels deep, over the limit of {limits.max_json_depth}.")
+            f"{what} nests {depth} levels deep, over the limit of {limits.max_json_depth}."
+        )
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as err:
@@ -217,7 +236,8 @@ def load_arrays(data: bytes, what: str, limits: LoadLimits = DEFAULT_LIMITS) -> 
             infos = inner.infolist()
             if len(infos) > limits.max_arrays:
                 raise UnsafeModelFileError(
-                    f"{what} holds {len(infos):,} arrays, over the limit of {limits.max_arrays:,}.")
+                    f"{what} holds {len(infos):,} arrays, over the limit of {limits.max_arrays:,}."
+                )
             names = [info.filename for info in infos]
             if len(set(names)) != len(names):
                 raise UnsafeModelFileError(f"{what} holds the same array name more than once.")
@@ -225,10 +245,12 @@ def load_arrays(data: bytes, what: str, limits: LoadLimits = DEFAULT_LIMITS) -> 
             for info in infos:
                 if not info.filename.endswith(".npy"):
                     raise UnsafeModelFileError(
-                        f"{what} holds {info.filename!r}, which is not a .npy array.")
-                key = info.filename[:-len(".npy")]
-                check_member_sizes(info, len(data), limits.max_member_bytes,
-                                   f"Array {key!r} of {what}")
+                        f"{what} holds {info.filename!r}, which is not a .npy array."
+                    )
+                key = info.filename[: -len(".npy")]
+                check_member_sizes(
+                    info, len(data), limits.max_member_bytes, f"Array {key!r} of {what}"
+                )
                 with inner.open(info) as f:
                     arrays[key] = _read_npy(f, info.file_size, f"Array {key!r} of {what}")
             return arrays
@@ -236,7 +258,8 @@ def load_arrays(data: bytes, what: str, limits: LoadLimits = DEFAULT_LIMITS) -> 
         raise
     except ARCHIVE_ERRORS as err:
         raise UnsafeModelFileError(
-            f"{what} could not be read as plain numeric arrays: {err}") from None
+            f"{what} could not be read as plain numeric arrays: {err}"
+        ) from None
 
 
 def stored_size(arrays: dict) -> int:

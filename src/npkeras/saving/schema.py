@@ -61,7 +61,8 @@ class Int(Spec):
         if type(value) is not int:
             _fail(where, expected, value)
         if (self.minimum is not None and value < self.minimum) or (
-                self.maximum is not None and value > self.maximum):
+            self.maximum is not None and value > self.maximum
+        ):
             _fail(where, expected, value)
 
 
@@ -131,8 +132,9 @@ class Record(Spec):
     """A dict with known keys: every ``required`` key, any ``optional`` one, no other
     unless ``open`` (then the others are left to whoever reads them)."""
 
-    def __init__(self, required: dict | None = None, optional: dict | None = None,
-                 open: bool = False):
+    def __init__(
+        self, required: dict | None = None, optional: dict | None = None, open: bool = False
+    ):
         self.required, self.optional, self.open = required or {}, optional or {}, open
 
     def check(self, value, where):
@@ -163,8 +165,10 @@ class DictOf(Spec):
             _fail(where, "an object (a JSON dict)", value)
         for key, item in value.items():
             if self.keys is not None and key not in self.keys:
-                raise SchemaError(f"{where} holds the unknown key {_shown(key)}; known keys are "
-                                  f"{', '.join(self.keys)}")
+                raise SchemaError(
+                    f"{where} holds the unknown key {_shown(key)}; known keys are "
+                    f"{', '.join(self.keys)}"
+                )
             self.value.check(item, f"{where}.{key}")
 
 
@@ -194,14 +198,24 @@ LAYER_REF = Tuple(STR, Int(0), Int(0))  # [layer name, node index, output index]
 INBOUND_NODE = Record({"inputs": ListOf(LAYER_REF)}, {"multi": BOOL, "kwargs": ANY_DICT})
 SEQUENTIAL = Record(
     {"layers": ListOf(Layer(in_graph=False))},
-    {"name": Optional(STR), "trainable": BOOL,
-     "input_shape": Optional(ListOf(Optional(Int(1)), max_length=64))},
+    {
+        "name": Optional(STR),
+        "trainable": BOOL,
+        "input_shape": Optional(ListOf(Optional(Int(1)), max_length=64)),
+    },
 )
 FUNCTIONAL = Record(
-    {"layers": ListOf(Layer(in_graph=True)), "input_layers": ListOf(LAYER_REF),
-     "output_layers": ListOf(LAYER_REF)},
-    {"name": Optional(STR), "trainable": BOOL, "input_names": ListOf(STR),
-     "output_names": ListOf(STR)},
+    {
+        "layers": ListOf(Layer(in_graph=True)),
+        "input_layers": ListOf(LAYER_REF),
+        "output_layers": ListOf(LAYER_REF),
+    },
+    {
+        "name": Optional(STR),
+        "trainable": BOOL,
+        "input_names": ListOf(STR),
+        "output_names": ListOf(STR),
+    },
 )
 SAVED_OBJECT = Record({"class_name": STR}, {"config": ANY_DICT})
 
@@ -235,23 +249,32 @@ RNG_STATE = Record(
 TRAINING_STATE = Record({"epoch": Int(0, 10**9)})
 CONFIG = Record(
     {"model": Layer(in_graph=False)},
-    {"metadata": ANY_DICT, "compile": Optional(COMPILE), "rng_state": Optional(RNG_STATE),
-     "training_state": Optional(TRAINING_STATE)},
+    {
+        "metadata": ANY_DICT,
+        "compile": Optional(COMPILE),
+        "rng_state": Optional(RNG_STATE),
+        "training_state": Optional(TRAINING_STATE),
+    },
 )
 
 
 class Sha256(Spec):
     def check(self, value, where):
-        if not (isinstance(value, str) and len(value) == 64
-                and all(c in "0123456789abcdef" for c in value)):
+        if not (
+            isinstance(value, str)
+            and len(value) == 64
+            and all(c in "0123456789abcdef" for c in value)
+        ):
             _fail(where, "a SHA-256 hex digest (64 lowercase hex digits)", value)
-
 
 
 def metadata_spec(members: tuple, versions: tuple) -> Record:
     """``metadata.json`` of a file holding ``members`` (checksums of exactly those)."""
     return Record(
-        {"format": Const("npkeras"), "format_version": Const(*versions),
-         "sha256": DictOf(Sha256(), keys=members)},
+        {
+            "format": Const("npkeras"),
+            "format_version": Const(*versions),
+            "sha256": DictOf(Sha256(), keys=members),
+        },
         {"npkeras_version": STR, "numpy_version": STR, "python_version": STR, "created": STR},
     )

@@ -12,6 +12,17 @@ activation) or registered function to a JSON-ready dict and back, through the re
 
 from __future__ import annotations
 
+from npkeras import (
+    activations,
+    constraints,
+    initializers,
+    losses,
+    metrics,
+    optimizers,
+    regularizers,
+)
+from npkeras.layers import layer_classes
+from npkeras.layers.base import Layer
 from npkeras.registry import (
     custom_object_scope,
     get_registered_name,
@@ -19,9 +30,6 @@ from npkeras.registry import (
     lookup_function,
     registered_function_name,
 )
-from npkeras import activations, constraints, initializers, losses, metrics, optimizers, regularizers
-from npkeras.layers import layer_classes
-from npkeras.layers.base import Layer
 from npkeras.saving.graph import deserialize_layer, serialize_layer
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -37,7 +45,6 @@ def serialize_keras_object(obj):
     if isinstance(obj, dict):
         return {k: serialize_keras_object(v) for k, v in obj.items()}
     if hasattr(obj, "get_config") and not isinstance(obj, type):
-
         if isinstance(obj, Layer):
             return serialize_layer(obj)
         return {"class_name": get_registered_name(type(obj)), "config": obj.get_config()}
@@ -47,7 +54,8 @@ def serialize_keras_object(obj):
             raise ValueError(
                 f"Cannot serialize function {getattr(obj, '__name__', obj)!r}: only registered "
                 "functions are saved (by name). Decorate it with "
-                "@keras.saving.register_keras_serializable().")
+                "@keras.saving.register_keras_serializable()."
+            )
         return {"class_name": "function", "config": key}
     raise TypeError(f"Cannot serialize {obj!r}: it has no get_config() and is not a function.")
 
@@ -56,16 +64,24 @@ def _builtin_classes() -> dict:
     """Every built-in configurable class by its class name."""
 
     classes = dict(layer_classes())
-    for module in (activations, constraints, initializers, losses, metrics, optimizers,
-                   regularizers):
+    for module in (
+        activations,
+        constraints,
+        initializers,
+        losses,
+        metrics,
+        optimizers,
+        regularizers,
+    ):
         for value in vars(module).values():
             if isinstance(value, type) and value.__module__.startswith("npkeras"):
                 classes.setdefault(value.__name__, value)
     return classes
 
 
-def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mode: bool = True,
-                             **kwargs):
+def deserialize_keras_object(
+    config, custom_objects: dict | None = None, safe_mode: bool = True, **kwargs
+):
     """The object :func:`serialize_keras_object` described; classes and functions are looked
     up among npkeras's built-ins, the registered objects and ``custom_objects`` only."""
     if isinstance(config, _PLAIN):
@@ -73,8 +89,9 @@ def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mo
     if isinstance(config, list):
         return [deserialize_keras_object(v, custom_objects) for v in config]
     if not isinstance(config, dict):
-        raise TypeError(f"Cannot deserialize {config!r}: expected a dict from "
-                        "serialize_keras_object.")
+        raise TypeError(
+            f"Cannot deserialize {config!r}: expected a dict from serialize_keras_object."
+        )
     if "class_name" not in config:
         return {k: deserialize_keras_object(v, custom_objects) for k, v in config.items()}
     with custom_object_scope(custom_objects):
@@ -83,7 +100,6 @@ def deserialize_keras_object(config, custom_objects: dict | None = None, safe_mo
 
         cls = lookup_class(config["class_name"], "object", _builtin_classes())
         if issubclass(cls, Layer):
-
             return deserialize_layer(config)
         inner = dict(config.get("config") or {})
         return cls.from_config(inner) if hasattr(cls, "from_config") else cls(**inner)

@@ -20,8 +20,10 @@ def save_weights(model, filepath, overwrite: bool = True) -> None:
     """Write ``model``'s weights to ``filepath``; a ``.weights.h5`` name gives a Keras file."""
     path = os.fspath(filepath)
     if not path.endswith((NPKERAS_SUFFIX, KERAS_SUFFIX)):
-        raise ValueError(f"Weight files must end in '{NPKERAS_SUFFIX}' (npkeras) or "
-                         f"'{KERAS_SUFFIX}' (Keras 3's layout); received '{path}'.")
+        raise ValueError(
+            f"Weight files must end in '{NPKERAS_SUFFIX}' (npkeras) or "
+            f"'{KERAS_SUFFIX}' (Keras 3's layout); received '{path}'."
+        )
     if path.endswith(KERAS_SUFFIX):
         if not overwrite and os.path.exists(path):
             raise FileExistsError(f"'{path}' exists and overwrite=False.")
@@ -38,8 +40,10 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     path = os.fspath(filepath)
     if path.endswith(KERAS_SUFFIX):
         if skip_mismatch:
-            raise ValueError("skip_mismatch=True is not supported for Keras .weights.h5 files; "
-                             "the model must have the same layers in the same order.")
+            raise ValueError(
+                "skip_mismatch=True is not supported for Keras .weights.h5 files; "
+                "the model must have the same layers in the same order."
+            )
 
         load_keras_weights(model, path)
         return

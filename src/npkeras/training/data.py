@@ -21,8 +21,11 @@ def _is_pandas(obj) -> bool:
 
 def is_batch_iterable(obj) -> bool:
     """True for generators and other iterables that are not array-like data."""
-    if obj is None or isinstance(obj, (xp.ndarray, backend.host_xp.ndarray, list, tuple, dict, str,
-                                       bytes)) or _is_pandas(obj):
+    if (
+        obj is None
+        or isinstance(obj, (xp.ndarray, backend.host_xp.ndarray, list, tuple, dict, str, bytes))
+        or _is_pandas(obj)
+    ):
         return False
     return hasattr(obj, "__iter__") or hasattr(obj, "__next__")
 
@@ -69,8 +72,9 @@ def to_array_list(data, names, what, float_data=True):
 
 def _looks_like_rows(data):
     first = data[0]
-    return isinstance(first, (int, float)) or (isinstance(first, (list, tuple)) and first and
-                                               isinstance(first[0], (int, float)))
+    return isinstance(first, (int, float)) or (
+        isinstance(first, (list, tuple)) and first and isinstance(first[0], (int, float))
+    )
 
 
 def check_counts(xs, ys=None, sws=None) -> int:
@@ -99,8 +103,14 @@ def check_counts(xs, ys=None, sws=None) -> int:
 def check_batch_size(batch_size) -> int:
     if batch_size is None:
         return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer; received batch_size={batch_size!r}.")
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size < 1
+    ):
+        raise ValueError(
+            f"`batch_size` must be a positive integer; received batch_size={batch_size!r}."
+        )
     return int(batch_size)
 
 
@@ -118,12 +128,14 @@ def check_finite(arrays, what: str) -> None:
         name = f"{what}[{i}]" if len(arrays) > 1 else what
         bad = xp.argwhere(~xp.isfinite(a))[0]
         row, column = int(bad[0]), tuple(int(c) for c in bad[1:])
-        where = f"row {row}" + (f", column {column[0] if len(column) == 1 else column}"
-                                if column else "")
+        where = f"row {row}" + (
+            f", column {column[0] if len(column) == 1 else column}" if column else ""
+        )
         raise ValueError(
             f"`{name}` holds a non-finite value ({a[tuple(bad)]}) at {where}: training on it "
             "would turn the weights into NaN. Remove or impute such rows first (for example "
-            "with np.nan_to_num or a mean imputation).")
+            "with np.nan_to_num or a mean imputation)."
+        )
 
 
 def take(arrays, index):
@@ -140,7 +152,9 @@ def split_tail(arrays, n, fraction):
             f"{n - cut} for validation; each needs at least one. Use a larger data set or "
             "another validation_split, or pass validation_data."
         )
-    return [None if a is None else a[:cut] for a in arrays], [None if a is None else a[cut:] for a in arrays]
+    return [None if a is None else a[:cut] for a in arrays], [
+        None if a is None else a[cut:] for a in arrays
+    ]
 
 
 def class_weights_to_sample_weights(y, class_weight):

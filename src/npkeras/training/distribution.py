@@ -81,8 +81,9 @@ def set_distribution(distribution: Distribution | None) -> None:
     _current[0] = distribution if distribution is not None else Distribution()
 
 
-def reduce_epoch_state(distribution: Distribution, metrics: list, loss_sum: float,
-                       seen: float) -> tuple[float, float]:
+def reduce_epoch_state(
+    distribution: Distribution, metrics: list, loss_sum: float, seen: float
+) -> tuple[float, float]:
     """Sum ``loss_sum``, ``seen`` and the states of ``metrics`` over the processes, so
     that every process's epoch logs equal those of one process that saw every batch.
 

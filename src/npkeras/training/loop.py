@@ -57,10 +57,12 @@ def deferred_interrupts(flag: dict):
 def _ends_every_process_on_error(method):
     """Run ``method`` under the distribution's guard: in a multi-process job an error in
     one process ends all of them at once, instead of leaving the others waiting."""
+
     @functools.wraps(method)
     def guarded(self, *args, **kwargs):
         with self.distribution.guard():
             return method(self, *args, **kwargs)
+
     return guarded
 
 
@@ -93,9 +95,18 @@ class Trainer:
         self._compile_metrics = None
 
     # -- compile -------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
-                jit_compile="auto", auto_scale_loss=True):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        metrics=None,
+        loss_weights=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ):
         """Configure training.
 
         Args:
@@ -138,8 +149,11 @@ class Trainer:
                 raise ValueError(
                     f"Model '{self.name}' was compiled without a loss, so the default "
                     "train_step has nothing to minimise: pass `loss=` to compile(), or "
-                    "override train_step().")
-            self._step = TrainingStep(self, self.optimizer, self._compiled_losses, self._loss_weights)
+                    "override train_step()."
+                )
+            self._step = TrainingStep(
+                self, self.optimizer, self._compiled_losses, self._loss_weights
+            )
         return self._step
 
     def _prepare_parameters(self):
@@ -173,7 +187,9 @@ class Trainer:
 
     def predict_step(self, data):
         """The model's outputs for one batch of inputs (used by ``predict``)."""
-        x, _, _ = data_module.unpack_batch(data, 0) if isinstance(data, tuple) else (data, None, None)
+        x, _, _ = (
+            data_module.unpack_batch(data, 0) if isinstance(data, tuple) else (data, None, None)
+        )
         return self(x, training=False)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -187,8 +203,11 @@ class Trainer:
         targets = data_module.to_array_list(y, self.output_names, "y", float_data=False)
         weights = None
         if sample_weight is not None:
-            weights = sample_weight if isinstance(sample_weight, (list, tuple)) else [
-                sample_weight] * len(preds)
+            weights = (
+                sample_weight
+                if isinstance(sample_weight, (list, tuple))
+                else [sample_weight] * len(preds)
+            )
         total = 0.0
         for i, (loss, pred) in enumerate(zip(self._compiled_losses, preds)):
             if loss is None:
@@ -206,8 +225,10 @@ class Trainer:
     @property
     def compiled_loss(self):
         """Keras 2's ``self.compiled_loss(y, y_pred, sample_weight, regularization_losses)``."""
+
         def compiled_loss(y, y_pred, sample_weight=None, regularization_losses=None):
             return self.compute_loss(y=y, y_pred=y_pred, sample_weight=sample_weight)
+
         return compiled_loss
 
     @property
@@ -225,8 +246,11 @@ class Trainer:
             if self._compile_metrics is not None and self._compile_metrics.has_metrics():
                 found.append(self._compile_metrics)
         for attr, value in vars(self).items():
-            if isinstance(value, Metric) and not attr.startswith("_") and all(
-                    value is not m for m in found):
+            if (
+                isinstance(value, Metric)
+                and not attr.startswith("_")
+                and all(value is not m for m in found)
+            ):
                 found.append(value)
         return found
 
@@ -245,16 +269,20 @@ class Trainer:
             return
         y_shapes = [tuple(y.shape) for y in ys]
         pred_shapes = [tuple(o.shape) for o in outs]
-        self._metrics = outputs_module.resolve_metrics(self._metric_spec, self.output_names,
-                                                       y_shapes, pred_shapes)
+        self._metrics = outputs_module.resolve_metrics(
+            self._metric_spec, self.output_names, y_shapes, pred_shapes
+        )
         self._weighted_metrics = outputs_module.resolve_metrics(
-            self._weighted_metric_spec, self.output_names, y_shapes, pred_shapes)
+            self._weighted_metric_spec, self.output_names, y_shapes, pred_shapes
+        )
         for group in self._weighted_metrics:
             for m in group:
                 m.name = m.name if m.name.startswith("weighted_") else f"weighted_{m.name}"
         multi = len(self.output_names) > 1
         self._loss_trackers = [Mean(name=f"{n}_loss") for n in self.output_names] if multi else []
-        self._has_metrics = bool(self._loss_trackers or any(self._metrics) or any(self._weighted_metrics))
+        self._has_metrics = bool(
+            self._loss_trackers or any(self._metrics) or any(self._weighted_metrics)
+        )
 
     @property
     def metrics_names(self) -> list[str]:
@@ -302,9 +330,12 @@ class Trainer:
         ys = data_module.to_array_list(y, self.output_names, "y", float_data=False)
         sws = None
         if sample_weight is not None:
-            sws = data_module.to_array_list(sample_weight, self.output_names, "sample_weight") \
-                if isinstance(sample_weight, (list, dict)) else [
-                    backend.as_float_array(sample_weight, "sample_weight")] * len(self.output_names)
+            sws = (
+                data_module.to_array_list(sample_weight, self.output_names, "sample_weight")
+                if isinstance(sample_weight, (list, dict))
+                else [backend.as_float_array(sample_weight, "sample_weight")]
+                * len(self.output_names)
+            )
         if class_weight is not None:
             if ys is None or len(ys) != 1:
                 raise ValueError("`class_weight` is supported for models with exactly one output.")
@@ -356,22 +387,41 @@ class Trainer:
                 batch = next(iterator)
             except StopIteration:
                 if step == 0:
-                    raise ValueError(f"The data generator passed to {what}() yielded no batch.") from None
+                    raise ValueError(
+                        f"The data generator passed to {what}() yielded no batch."
+                    ) from None
                 return
             x, y, sw = data_module.unpack_batch(batch, step)
             try:
                 xs, ys, sws, _ = self._arrays(x, y, sw)
             except (TypeError, ValueError) as err:
-                raise ValueError(f"Batch {step} from the data generator is malformed: {err}") from None
+                raise ValueError(
+                    f"Batch {step} from the data generator is malformed: {err}"
+                ) from None
             yield _rows([xs, ys, sws], self.distribution.shard(slice(0, len(xs[0]))))
             step += 1
 
     # -- fit -----------------------------------------------------------------------
     @_ends_every_process_on_error
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
         """Train for ``epochs`` epochs; returns a :class:`~npkeras.callbacks.History`.
 
         ``validation_split`` takes the *last* fraction of the samples, before any
@@ -383,22 +433,30 @@ class Trainer:
         self._require_compiled("fit")
         batch_size = data_module.check_batch_size(batch_size)
         if not 0.0 <= float(validation_split) < 1.0:
-            raise ValueError(f"`validation_split` must be in [0, 1); received validation_split={validation_split}.")
+            raise ValueError(
+                f"`validation_split` must be in [0, 1); received "
+                f"validation_split={validation_split}."
+            )
         if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-            raise ValueError(f"`epochs` must be a non-negative integer; received epochs={epochs!r}.")
+            raise ValueError(
+                f"`epochs` must be a non-negative integer; received epochs={epochs!r}."
+            )
         verbose = 1 if verbose == "auto" else int(verbose)
         custom = not self._uses_default_steps("train_step")
         distribution = self.distribution
         if custom and distribution.world_size > 1:
             raise ValueError(
                 f"Model '{self.name}' overrides train_step(), whose gradients data-parallel "
-                "training cannot average; train it in one process, or keep the default step.")
+                "training cannot average; train it in one process, or keep the default step."
+            )
 
         generator = data_module.is_batch_iterable(x)
         if generator:
             if validation_split:
-                raise ValueError("`validation_split` is not supported when x is a generator; "
-                                 "pass validation_data instead.")
+                raise ValueError(
+                    "`validation_split` is not supported when x is a generator; "
+                    "pass validation_data instead."
+                )
             n = None
             steps = steps_per_epoch
             if steps is None and hasattr(x, "__len__"):  # a PyDataset knows its batch count
@@ -427,8 +485,13 @@ class Trainer:
         user_callbacks = list(callbacks or [])
         chief = distribution.is_chief
         cbs = user_callbacks + ([ProgbarLogger(verbose)] if verbose and chief else []) + [history]
-        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "samples": n,
-                  "batch_size": batch_size}
+        params = {
+            "epochs": epochs,
+            "steps": steps,
+            "verbose": verbose,
+            "samples": n,
+            "batch_size": batch_size,
+        }
         callback_list = CallbackList(cbs, model=self, params=params)
         self.history = history
         flag: dict = {}
@@ -447,8 +510,11 @@ class Trainer:
                     loss_sum, seen = 0.0, 0
                     self.reset_metrics()
                     callback_list.on_epoch_begin(epoch, {})
-                    source = (self._iter_generator(x, steps, "fit") if generator
-                              else self._batches([xs, ys, sws], n, batch_size, shuffle, steps))
+                    source = (
+                        self._iter_generator(x, steps, "fit")
+                        if generator
+                        else self._batches([xs, ys, sws], n, batch_size, shuffle, steps)
+                    )
                     logs = {}
                     for step, (xb, yb, swb) in enumerate(source):
                         callback_list.on_train_batch_begin(step, {})
@@ -456,7 +522,9 @@ class Trainer:
                             logs = _flat_logs(self.train_step(_as_data(xb, yb, swb)))
                             loss = logs.get("loss", 0.0)
                         else:
-                            loss, per_output, outs = step_runner.train_batch(xb, yb, swb, distribution)
+                            loss, per_output, outs = step_runner.train_batch(
+                                xb, yb, swb, distribution
+                            )
                             count = len(xb[0])
                             if self._metrics is None and count:
                                 self._ensure_metrics(yb, outs)
@@ -466,13 +534,17 @@ class Trainer:
                             seen += count
                         if not math.isfinite(loss) and not nan_reported:
                             nan_reported = True
-                            warnings.warn(f"Loss became {loss} at epoch {epoch + 1}, batch {step}: "
-                                          "that update was skipped. Lower the learning rate, "
-                                          "scale the inputs, or add TerminateOnNaN() to stop.",
-                                          RuntimeWarning, stacklevel=2)
+                            warnings.warn(
+                                f"Loss became {loss} at epoch {epoch + 1}, batch {step}: "
+                                "that update was skipped. Lower the learning rate, "
+                                "scale the inputs, or add TerminateOnNaN() to stop.",
+                                RuntimeWarning,
+                                stacklevel=2,
+                            )
                         if batch_logs_wanted:
                             callback_list.on_train_batch_end(
-                                step, logs if custom else self._logs(loss_sum / seen))
+                                step, logs if custom else self._logs(loss_sum / seen)
+                            )
                         if flag.get("interrupted"):
                             raise KeyboardInterrupt
                         if self.stop_training:
@@ -484,8 +556,9 @@ class Trainer:
                         x.on_epoch_end()
                     epoch_logs = dict(logs)
                     if val is not None and (epoch + 1) % validation_freq == 0:
-                        val_logs = self._evaluate_arrays(*val, validation_batch_size or batch_size,
-                                                         validation_steps)
+                        val_logs = self._evaluate_arrays(
+                            *val, validation_batch_size or batch_size, validation_steps
+                        )
                         epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                     callback_list.on_epoch_end(epoch, epoch_logs)
                     if flag.get("interrupted"):
@@ -514,8 +587,10 @@ class Trainer:
         if validation_data is None:
             return None
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("`validation_data` must be a tuple (x_val, y_val) or "
-                             "(x_val, y_val, val_sample_weight).")
+            raise ValueError(
+                "`validation_data` must be a tuple (x_val, y_val) or "
+                "(x_val, y_val, val_sample_weight)."
+            )
         xv, yv, *rest = validation_data
         sw = rest[0] if rest else None
         xs, ys, sws, n = self._arrays(xv, yv, sw)
@@ -524,8 +599,9 @@ class Trainer:
     # -- evaluate / predict --------------------------------------------------------
     def _evaluate_arrays(self, xs, ys, sws, n, batch_size, steps=None, callback_list=None):
         self.distribution.check_batch_size(batch_size, n)
-        return self._evaluate_batches(self._batches([xs, ys, sws], n, batch_size, False, steps),
-                                      callback_list)
+        return self._evaluate_batches(
+            self._batches([xs, ys, sws], n, batch_size, False, steps), callback_list
+        )
 
     def _evaluate_batches(self, batches, callback_list=None):
         custom = not self._uses_default_steps("test_step")
@@ -557,13 +633,23 @@ class Trainer:
 
     def _reduce_epoch_state(self, loss_sum, seen):
         """Sum the loss total and the metric states over the processes training together."""
-        trackers = [m for group in (self._metrics or []) + (self._weighted_metrics or [])
-                    for m in group] + self._loss_trackers
+        trackers = [
+            m for group in (self._metrics or []) + (self._weighted_metrics or []) for m in group
+        ] + self._loss_trackers
         return distribution_module.reduce_epoch_state(self.distribution, trackers, loss_sum, seen)
 
     @_ends_every_process_on_error
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
-                 steps=None, callbacks=None, return_dict=False):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+    ):
         """Loss and metrics over all of ``x, y``: a float, a list (Keras order) or a dict."""
         self._require_compiled("evaluate")
         batch_size = data_module.check_batch_size(batch_size)
@@ -591,9 +677,16 @@ class Trainer:
         callback_list = CallbackList(callbacks, model=self)
         callback_list.on_predict_begin({})
         if data_module.is_batch_iterable(x):
-            batches = ([data_module.to_array_list(data_module.unpack_batch(b, i)[0]
-                                                  if isinstance(b, tuple) else b, self.input_names, "x")]
-                       for i, b in enumerate(x))
+            batches = (
+                [
+                    data_module.to_array_list(
+                        data_module.unpack_batch(b, i)[0] if isinstance(b, tuple) else b,
+                        self.input_names,
+                        "x",
+                    )
+                ]
+                for i, b in enumerate(x)
+            )
             n = None
         else:
             self._note_inputs(x)
@@ -606,8 +699,9 @@ class Trainer:
             # each process predicts one block of rows; the blocks are gathered at the end
             distribution = self.distribution
             sharded = 1 < distribution.world_size <= total
-            xs = [a[distribution.shard(slice(0, total)) if sharded else slice(0, total)]
-                  for a in xs]
+            xs = [
+                a[distribution.shard(slice(0, total)) if sharded else slice(0, total)] for a in xs
+            ]
             n = len(xs[0])
             batches = self._batches([xs], n, batch_size, False, shard=False)
         custom = not self._uses_default_steps("predict_step")
@@ -629,7 +723,7 @@ class Trainer:
                 if n is not None:
                     size = len(outs[0])
                     for buf, o in zip(chunks, outs):
-                        buf[filled:filled + size] = o
+                        buf[filled : filled + size] = o
                     filled += size
                 else:
                     for buf, o in zip(chunks, outs):
@@ -685,12 +779,14 @@ class Trainer:
 
 def _rows(arrays_list, index):
     """Rows ``index`` (a slice: views; indices: copies) of every array in ``arrays_list``."""
+
     def pick(arrays):
         if arrays is None:
             return None
         if isinstance(index, slice):
             return [None if a is None else a[index] for a in arrays]
         return data_module.take(arrays, index)
+
     return [pick(arrays) for arrays in arrays_list]
 
 
@@ -698,17 +794,20 @@ def _penalty(variable):
     """A variable's weight penalty as a tape op (its derivative: the regularizer's grad)."""
     regularizer = variable.regularizer
     value = regularizer(variable.value)
-    return record(xp.asarray(value), (variable,),
-                  lambda dy: (dy * regularizer.grad(variable.value),))
+    return record(
+        xp.asarray(value), (variable,), lambda dy: (dy * regularizer.grad(variable.value),)
+    )
 
 
 def _as_data(xs, ys, sws):
     """The ``data`` a custom step receives: ``(x, y)`` or ``(x, y, sample_weight)``, each
     a single array for a single input/output, else a list."""
+
     def one(arrays):
         if arrays is None:
             return None
         return arrays[0] if len(arrays) == 1 else list(arrays)
+
     if sws is None:
         return one(xs), one(ys)
     return one(xs), one(ys), one(sws)
@@ -723,6 +822,9 @@ def _flat_logs(logs) -> dict:
             flat.update(_flat_logs(value))
         else:
             value = value_of(value)
-            flat[key] = (backend.to_float(value) if getattr(value, "size", 1) == 1
-                         else backend.to_numpy(value))  # logs go to callbacks: host values
+            flat[key] = (
+                backend.to_float(value)
+                if getattr(value, "size", 1) == 1
+                else backend.to_numpy(value)
+            )  # logs go to callbacks: host values
     return flat

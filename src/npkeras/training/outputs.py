@@ -35,8 +35,9 @@ def resolve_losses(loss, names):
 def resolve_loss_weights(loss_weights, names):
     if loss_weights is None:
         return [1.0] * len(names)
-    return _per_output(loss_weights, names, "loss_weights",
-                       lambda w: 1.0 if w is None else float(w))
+    return _per_output(
+        loss_weights, names, "loss_weights", lambda w: 1.0 if w is None else float(w)
+    )
 
 
 def resolve_metrics(metrics, names, y_shapes, pred_shapes):
@@ -48,8 +49,12 @@ def resolve_metrics(metrics, names, y_shapes, pred_shapes):
         unknown = sorted(set(metrics) - set(names))
         if unknown:
             raise ValueError(f"`metrics` has keys {unknown} that are not output names {names}.")
-    elif isinstance(metrics, (list, tuple)) and len(names) > 1 and metrics and all(
-            isinstance(m, (list, tuple)) or m is None for m in metrics):
+    elif (
+        isinstance(metrics, (list, tuple))
+        and len(names) > 1
+        and metrics
+        and all(isinstance(m, (list, tuple)) or m is None for m in metrics)
+    ):
         if len(metrics) != len(names):
             raise ValueError(f"`metrics` has {len(metrics)} lists for {len(names)} outputs.")
         per_output = list(metrics)
@@ -100,14 +105,21 @@ class CompileMetrics(metrics_module.Metric):
         names = model.output_names
         preds = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
         ys = y_true if isinstance(y_true, (list, tuple)) else [y_true]
-        sws = None if sample_weight is None else (
-            list(sample_weight) if isinstance(sample_weight, (list, tuple)) else
-            [sample_weight] * len(names))
+        sws = (
+            None
+            if sample_weight is None
+            else (
+                list(sample_weight)
+                if isinstance(sample_weight, (list, tuple))
+                else [sample_weight] * len(names)
+            )
+        )
         model._record_metrics(ys, preds, sws, [0.0] * len(names), len(preds[0]))
 
     def result(self) -> dict:
         model = self._model
         if model._metrics is None:
             return {}
-        return {m.name: m.result()
-                for group in model._metrics + model._weighted_metrics for m in group}
+        return {
+            m.name: m.result() for group in model._metrics + model._weighted_metrics for m in group
+        }

@@ -27,8 +27,12 @@ class ParameterBuffer:
     """
 
     def __init__(self, layers):
-        self.entries = [(layer, name) for layer in layers for name in layer._variables
-                        if layer._weight_is_trainable(name)]
+        self.entries = [
+            (layer, name)
+            for layer in layers
+            for name in layer._variables
+            if layer._weight_is_trainable(name)
+        ]
         dtypes = {layer.params[name].dtype for layer, name in self.entries}
         dtype = dtypes.pop() if len(dtypes) == 1 else backend.floatx()
         sizes = [math.prod(layer.params[name].shape) for layer, name in self.entries]
@@ -51,12 +55,17 @@ class ParameterBuffer:
 
     @staticmethod
     def _signature(layers):
-        return tuple((id(layer), name, layer.params[name].shape)
-                     for layer in layers for name in layer._variables
-                     if layer._weight_is_trainable(name))
+        return tuple(
+            (id(layer), name, layer.params[name].shape)
+            for layer in layers
+            for name in layer._variables
+            if layer._weight_is_trainable(name)
+        )
 
     def is_current(self, layers) -> bool:
         """False when weights were added, frozen or re-pointed since packing."""
         if self._signature(layers) != self.signature:
             return False
-        return all(layer.params[name] is view for (layer, name), view in zip(self.entries, self.views))
+        return all(
+            layer.params[name] is view for (layer, name), view in zip(self.entries, self.views)
+        )

@@ -54,11 +54,16 @@ class TrainingStep:
         fused = []
         for loss, producer in zip(self.losses, self.model._output_producers()):
             activation = getattr(producer, "activation", None)
-            ok = (loss is not None and loss.fusable_activation is not None
-                  and not getattr(loss, "from_logits", True)
-                  and producer is not None and hasattr(producer, "preactivation")
-                  and activation is not None and activation.name == loss.fusable_activation
-                  and getattr(activation, "axis", -1) in (-1, getattr(loss, "axis", -1)))
+            ok = (
+                loss is not None
+                and loss.fusable_activation is not None
+                and not getattr(loss, "from_logits", True)
+                and producer is not None
+                and hasattr(producer, "preactivation")
+                and activation is not None
+                and activation.name == loss.fusable_activation
+                and getattr(activation, "axis", -1) in (-1, getattr(loss, "axis", -1))
+            )
             fused.append((producer, outputs_module.logits_twin(loss)) if ok else None)
         return fused
 
@@ -75,20 +80,30 @@ class TrainingStep:
                 self.optimizer.built = False
         if not self.optimizer.built:
             self.optimizer.build([buf.params], segments=[buf.bounds])
-        trainable = [layer for layer in layers
-                     if any(layer._weight_is_trainable(n) for n in layer._variables)]
+        trainable = [
+            layer
+            for layer in layers
+            if any(layer._weight_is_trainable(n) for n in layer._variables)
+        ]
         # when every trainable layer overwrites its gradients on its first write, a step
         # needs no zeroing pass over the gradient buffer
         driven = self.model._context_driven_layers()
-        self._fresh_layers = (trainable if trainable and all(
-            layer.supports_fresh_grads and layer in driven for layer in trainable) else None)
-        self._regularized = [layer for layer in layers if any(
-            v.regularizer is not None for v in layer._variables.values())]
-        self._activity = [layer for layer in layers
-                          if getattr(layer, "activity_regularizer", None) is not None]
+        self._fresh_layers = (
+            trainable
+            if trainable
+            and all(layer.supports_fresh_grads and layer in driven for layer in trainable)
+            else None
+        )
+        self._regularized = [
+            layer
+            for layer in layers
+            if any(v.regularizer is not None for v in layer._variables.values())
+        ]
+        self._activity = [
+            layer for layer in layers if getattr(layer, "activity_regularizer", None) is not None
+        ]
         # layers written with `call` may add_loss() terms during their forward
-        self._call_layers = [layer for layer in self.model._flatten_layers()
-                             if layer._uses_call()]
+        self._call_layers = [layer for layer in self.model._flatten_layers() if layer._uses_call()]
         return buf
 
     def get_state(self) -> dict:

@@ -22,8 +22,6 @@ from npkeras.utils.plots import (  # noqa: F401
 from npkeras.utils.trace import plot_trace  # noqa: F401
 
 
-
-
 def set_random_seed(seed: int) -> None:
     """Seed every random source npkeras uses (and Python's and NumPy's global ones).
 
@@ -48,8 +46,9 @@ def to_categorical(y, num_classes: int | None = None, dtype: str | None = None):
     if labels.dtype.kind == "f" and labels.size and not bool((labels == xp.round(labels)).all()):
         raise ValueError("to_categorical expects integer labels; received fractional values.")
     labels = labels.astype("int64")
-    low, high = (int(v) for v in backend.to_numpy([labels.min(), labels.max()])) \
-        if labels.size else (0, -1)
+    low, high = (
+        (int(v) for v in backend.to_numpy([labels.min(), labels.max()])) if labels.size else (0, -1)
+    )
     if low < 0:
         raise ValueError(f"to_categorical expects labels >= 0; received {low}.")
     top = high + 1
@@ -90,7 +89,10 @@ def split_dataset(*arrays, left_size=None, right_size=None, shuffle: bool = Fals
     arrays = [xp.asarray(a.to_numpy() if hasattr(a, "to_numpy") else a) for a in arrays]
     n = len(arrays[0])
     if any(len(a) != n for a in arrays):
-        raise ValueError(f"split_dataset needs arrays with the same number of rows; received {[len(a) for a in arrays]}.")
+        raise ValueError(
+            f"split_dataset needs arrays with the same number of rows; received "
+            f"{[len(a) for a in arrays]}."
+        )
 
     def count(size):
         if size is None:
@@ -115,5 +117,9 @@ def split_dataset(*arrays, left_size=None, right_size=None, shuffle: bool = Fals
     return tuple(a[lidx] for a in arrays), tuple(a[ridx] for a in arrays)
 
 
-from npkeras.utils.datasets import PyDataset, Sequence, timeseries_dataset_from_array  # noqa: E402
-from npkeras.utils.sequences import pad_sequences  # noqa: E402
+from npkeras.utils.datasets import (  # noqa: E402,F401 - keras.utils names
+    PyDataset,
+    Sequence,
+    timeseries_dataset_from_array,
+)
+from npkeras.utils.sequences import pad_sequences  # noqa: E402,F401

@@ -33,14 +33,17 @@ class PyDataset:
     [[1.0, 5.0], [9.0, 13.0]]
     """
 
-    def __init__(self, workers: int = 1, use_multiprocessing: bool = False,
-                 max_queue_size: int = 10):
+    def __init__(
+        self, workers: int = 1, use_multiprocessing: bool = False, max_queue_size: int = 10
+    ):
         self.workers = workers
         self.use_multiprocessing = use_multiprocessing
         self.max_queue_size = max_queue_size
 
     def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of batches).")
+        raise NotImplementedError(
+            f"{type(self).__name__} must define __len__ (the number of batches)."
+        )
 
     def __getitem__(self, index):
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index).")
@@ -79,7 +82,7 @@ class _Windows(PyDataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"Batch index {index} out of range for {len(self)} batches.")
         index %= len(self)
-        starts = self.positions[index * self.batch_size:(index + 1) * self.batch_size]
+        starts = self.positions[index * self.batch_size : (index + 1) * self.batch_size]
         windows = self.data[starts[:, None] + self.offsets]  # (batch, sequence_length, ...)
         if self.targets is None:
             return windows
@@ -94,9 +97,18 @@ def _positive_int(name, value, allow_none=False):
     return value
 
 
-def timeseries_dataset_from_array(data, targets, sequence_length, sequence_stride=1,
-                                  sampling_rate=1, batch_size=128, shuffle=False, seed=None,
-                                  start_index=None, end_index=None):
+def timeseries_dataset_from_array(
+    data,
+    targets,
+    sequence_length,
+    sequence_stride=1,
+    sampling_rate=1,
+    batch_size=128,
+    shuffle=False,
+    seed=None,
+    start_index=None,
+    end_index=None,
+):
     """Sliding windows over ``data``, batched, as Keras's function of the same name.
 
     Window ``i`` starts at ``start_index + i * sequence_stride`` and takes
@@ -129,11 +141,15 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     start = 0 if start_index is None else start_index
     end = len(data) if end_index is None else end_index
     if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < len(data):
-        raise ValueError(f"`start_index` must be an integer in [0, {len(data)}); received "
-                         f"start_index={start_index!r}.")
+        raise ValueError(
+            f"`start_index` must be an integer in [0, {len(data)}); received "
+            f"start_index={start_index!r}."
+        )
     if isinstance(end, bool) or not isinstance(end, int) or not start < end <= len(data):
-        raise ValueError(f"`end_index` must be an integer in ({start}, {len(data)}]; received "
-                         f"end_index={end_index!r}.")
+        raise ValueError(
+            f"`end_index` must be an integer in ({start}, {len(data)}]; received "
+            f"end_index={end_index!r}."
+        )
     count = end - start - (sequence_length - 1) * sampling_rate
     if targets is not None:
         targets = xp.asarray(targets.to_numpy() if hasattr(targets, "to_numpy") else targets)
@@ -141,7 +157,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
     if count <= 0:
         raise ValueError(
             f"No window fits: {end - start} time steps give none of sequence_length="
-            f"{sequence_length} with sampling_rate={sampling_rate}.")
+            f"{sequence_length} with sampling_rate={sampling_rate}."
+        )
     positions = start + xp.arange(0, count, sequence_stride)
     if shuffle:
         generator = backend.rng() if seed is None else xp.random.default_rng(seed)

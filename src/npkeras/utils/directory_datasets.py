@@ -18,8 +18,14 @@ IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 TEXT_FORMATS = (".txt",)
 _LABEL_MODES = ("int", "categorical", "binary", None)
 _COLOR_MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
-_INTERPOLATIONS = {"nearest": "NEAREST", "bilinear": "BILINEAR", "bicubic": "BICUBIC",
-                   "area": "BOX", "lanczos3": "LANCZOS", "lanczos5": "LANCZOS"}
+_INTERPOLATIONS = {
+    "nearest": "NEAREST",
+    "bilinear": "BILINEAR",
+    "bicubic": "BICUBIC",
+    "area": "BOX",
+    "lanczos3": "LANCZOS",
+    "lanczos5": "LANCZOS",
+}
 
 
 class DirectoryDataset:
@@ -32,20 +38,34 @@ class DirectoryDataset:
         file_paths: the files of this dataset, in index order (before any shuffling).
     """
 
-    def __init__(self, file_paths, labels, class_names, label_mode, num_classes, batch_size,
-                 shuffle, seed, load):
+    def __init__(
+        self,
+        file_paths,
+        labels,
+        class_names,
+        label_mode,
+        num_classes,
+        batch_size,
+        shuffle,
+        seed,
+        load,
+    ):
         self.file_paths = list(file_paths)
         self.class_names = class_names
         self.batch_size = batch_size
-        self._labels = (None if label_mode is None
-                        else _encode_labels(labels, label_mode, num_classes))
+        self._labels = (
+            None if label_mode is None else _encode_labels(labels, label_mode, num_classes)
+        )
         self._shuffle = shuffle
         self._rng = host_xp.random.default_rng(seed)
         self._load = load
 
     def __len__(self) -> int:
-        return len(self.file_paths) if self.batch_size is None else math.ceil(
-            len(self.file_paths) / self.batch_size)
+        return (
+            len(self.file_paths)
+            if self.batch_size is None
+            else math.ceil(len(self.file_paths) / self.batch_size)
+        )
 
     def __iter__(self):
         n = len(self.file_paths)
@@ -56,13 +76,15 @@ class DirectoryDataset:
                 yield x if self._labels is None else (x, self._labels[i])
             return
         for start in range(0, n, self.batch_size):
-            index = order[start:start + self.batch_size]
+            index = order[start : start + self.batch_size]
             x = host_xp.stack([host_xp.asarray(self._load(self.file_paths[i])) for i in index])
             yield x if self._labels is None else (x, self._labels[index])
 
     def __repr__(self) -> str:
-        return (f"<DirectoryDataset files={len(self.file_paths)} batches={len(self)} "
-                f"class_names={self.class_names}>")
+        return (
+            f"<DirectoryDataset files={len(self.file_paths)} batches={len(self)} "
+            f"class_names={self.class_names}>"
+        )
 
 
 def _encode_labels(labels, label_mode, num_classes):
@@ -74,10 +96,14 @@ def _encode_labels(labels, label_mode, num_classes):
     return host_xp.eye(num_classes, dtype="float32")[labels]  # categorical: one-hot rows
 
 
-def _check_arguments(labels, label_mode, class_names, batch_size, validation_split, subset,
-                     shuffle, seed):
-    if not (labels is None or isinstance(labels, (list, tuple))
-            or (isinstance(labels, str) and labels == "inferred")):
+def _check_arguments(
+    labels, label_mode, class_names, batch_size, validation_split, subset, shuffle, seed
+):
+    if not (
+        labels is None
+        or isinstance(labels, (list, tuple))
+        or (isinstance(labels, str) and labels == "inferred")
+    ):
         raise ValueError(
             "`labels` argument should be a list/tuple of integer labels, of the same size as "
             "the number of files in the target directory. If you wish to infer the labels "
@@ -95,18 +121,22 @@ def _check_arguments(labels, label_mode, class_names, batch_size, validation_spl
             "`label_mode` argument must be one of 'int', 'categorical', 'binary', or None. "
             f"Received: label_mode={label_mode!r}"
         )
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                   or batch_size < 1):
-        raise ValueError(f"`batch_size` must be a positive integer or None. Received: "
-                         f"batch_size={batch_size!r}")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ValueError(
+            f"`batch_size` must be a positive integer or None. Received: batch_size={batch_size!r}"
+        )
     if validation_split is not None and not 0 < validation_split < 1:
         raise ValueError(
-            f"`validation_split` must be between 0 and 1, received: {validation_split}")
+            f"`validation_split` must be between 0 and 1, received: {validation_split}"
+        )
     if bool(validation_split) != (subset is not None):
         raise ValueError("If `subset` is set, `validation_split` must be set, and inversely.")
     if subset not in ("training", "validation", "both", None):
-        raise ValueError(f"`subset` must be either 'training', 'validation' or 'both', received: "
-                         f"{subset!r}")
+        raise ValueError(
+            f"`subset` must be either 'training', 'validation' or 'both', received: {subset!r}"
+        )
     if validation_split and shuffle and seed is None:
         raise ValueError(
             "If using `validation_split` and shuffling the data, you must provide a `seed` "
@@ -155,21 +185,37 @@ def _index_directory(directory, labels, formats, class_names, follow_links):
     return paths, label_list, list(subdirs)
 
 
-def dataset_from_directory(directory, formats, kind, load, labels, label_mode, class_names,
-                           batch_size, shuffle, seed, validation_split, subset, follow_links,
-                           verbose):
+def dataset_from_directory(
+    directory,
+    formats,
+    kind,
+    load,
+    labels,
+    label_mode,
+    class_names,
+    batch_size,
+    shuffle,
+    seed,
+    validation_split,
+    subset,
+    follow_links,
+    verbose,
+):
     """The shared indexing, splitting and batching of the two public loaders."""
-    _check_arguments(labels, label_mode, class_names, batch_size, validation_split, subset,
-                     shuffle, seed)
+    _check_arguments(
+        labels, label_mode, class_names, batch_size, validation_split, subset, shuffle, seed
+    )
     directory = os.fspath(directory)
     if labels is None:
         label_mode = None
-    paths, label_list, class_names = _index_directory(directory, labels, formats, class_names,
-                                                      follow_links)
+    paths, label_list, class_names = _index_directory(
+        directory, labels, formats, class_names, follow_links
+    )
     if not paths:
         raise ValueError(f"No {kind} found in directory {directory!r}. Allowed formats: {formats}")
-    num_classes = len(class_names) if class_names is not None else (
-        max(label_list) + 1 if label_list else 0)
+    num_classes = (
+        len(class_names) if class_names is not None else (max(label_list) + 1 if label_list else 0)
+    )
     if label_mode == "binary" and num_classes != 2:
         raise ValueError(
             "When passing `label_mode='binary'`, there must be exactly 2 class_names. "
@@ -179,7 +225,9 @@ def dataset_from_directory(directory, formats, kind, load, labels, label_mode, c
         classes = f" belonging to {num_classes} classes" if label_list is not None else ""
         print(f"Found {len(paths)} files{classes}.")
     if shuffle and seed is None:
-        seed = int(backend.to_numpy(backend.rng().integers(1 << 31)))  # reproducible under set_random_seed
+        seed = int(
+            backend.to_numpy(backend.rng().integers(1 << 31))
+        )  # reproducible under set_random_seed
     if shuffle:  # shuffle once before splitting, so both subsets mix every class
         order = host_xp.random.default_rng(seed).permutation(len(paths))
         paths = [paths[i] for i in order]
@@ -194,21 +242,33 @@ def dataset_from_directory(directory, formats, kind, load, labels, label_mode, c
             chosen_labels = None if label_list is None else label_list[part]
             if verbose:
                 print(f"Using {len(chosen)} files for {subset_name}.")
-        return DirectoryDataset(chosen, chosen_labels, class_names, label_mode, num_classes,
-                                batch_size, shuffle, seed, load)
+        return DirectoryDataset(
+            chosen,
+            chosen_labels,
+            class_names,
+            label_mode,
+            num_classes,
+            batch_size,
+            shuffle,
+            seed,
+            load,
+        )
 
     if subset == "both":
         return make("training"), make("validation")
     return make(subset or "training")
 
 
-def _image_loader(image_size, color_mode, interpolation, crop_to_aspect_ratio,
-                  pad_to_aspect_ratio, channels_first):
+def _image_loader(
+    image_size, color_mode, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio, channels_first
+):
     try:
         from PIL import Image
     except ImportError:
-        raise ImportError("image_dataset_from_directory reads images with Pillow: `pip install "
-                          "pillow` (or `pip install npkeras[images]`).") from None
+        raise ImportError(
+            "image_dataset_from_directory reads images with Pillow: `pip install "
+            "pillow` (or `pip install npkeras[images]`)."
+        ) from None
     height, width = image_size
     resample = getattr(Image.Resampling, _INTERPOLATIONS[interpolation])
     mode = _COLOR_MODES[color_mode]
@@ -238,12 +298,25 @@ def _image_loader(image_size, color_mode, interpolation, crop_to_aspect_ratio,
     return load
 
 
-def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
-                                 class_names=None, color_mode="rgb", batch_size=32,
-                                 image_size=(256, 256), shuffle=True, seed=None,
-                                 validation_split=None, subset=None, interpolation="bilinear",
-                                 follow_links=False, crop_to_aspect_ratio=False,
-                                 pad_to_aspect_ratio=False, data_format=None, verbose=True):
+def image_dataset_from_directory(
+    directory,
+    labels="inferred",
+    label_mode="int",
+    class_names=None,
+    color_mode="rgb",
+    batch_size=32,
+    image_size=(256, 256),
+    shuffle=True,
+    seed=None,
+    validation_split=None,
+    subset=None,
+    interpolation="bilinear",
+    follow_links=False,
+    crop_to_aspect_ratio=False,
+    pad_to_aspect_ratio=False,
+    data_format=None,
+    verbose=True,
+):
     """Images from ``directory`` (one subfolder per class) as batches of NumPy arrays.
 
     Each batch is ``(images, labels)``: ``images`` float32 ``(batch, height, width,
@@ -284,32 +357,69 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     ((2, 4, 4, 3), [0, 1], ['cats', 'dogs'])
     """
     if color_mode not in _COLOR_MODES:
-        raise ValueError(f"`color_mode` must be one of {list(_COLOR_MODES)}. Received: "
-                         f"color_mode={color_mode!r}")
+        raise ValueError(
+            f"`color_mode` must be one of {list(_COLOR_MODES)}. Received: color_mode={color_mode!r}"
+        )
     if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"`interpolation` must be one of {list(_INTERPOLATIONS)}. Received: "
-                         f"interpolation={interpolation!r}")
+        raise ValueError(
+            f"`interpolation` must be one of {list(_INTERPOLATIONS)}. Received: "
+            f"interpolation={interpolation!r}"
+        )
     if crop_to_aspect_ratio and pad_to_aspect_ratio:
-        raise ValueError("Only one of `crop_to_aspect_ratio` and `pad_to_aspect_ratio` can be "
-                         "True.")
+        raise ValueError(
+            "Only one of `crop_to_aspect_ratio` and `pad_to_aspect_ratio` can be True."
+        )
     if data_format not in (None, "channels_last", "channels_first"):
-        raise ValueError("`data_format` must be 'channels_last' or 'channels_first'. Received: "
-                         f"data_format={data_format!r}")
+        raise ValueError(
+            "`data_format` must be 'channels_last' or 'channels_first'. Received: "
+            f"data_format={data_format!r}"
+        )
     size = tuple(image_size)
     if len(size) != 2 or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in size):
-        raise ValueError("`image_size` must be a pair of positive integers (height, width). "
-                         f"Received: image_size={image_size!r}")
-    load = _image_loader(size, color_mode, interpolation, crop_to_aspect_ratio,
-                         pad_to_aspect_ratio, data_format == "channels_first")
-    return dataset_from_directory(directory, IMAGE_FORMATS, "images", load, labels, label_mode,
-                                  class_names, batch_size, shuffle, seed, validation_split,
-                                  subset, follow_links, verbose)
+        raise ValueError(
+            "`image_size` must be a pair of positive integers (height, width). "
+            f"Received: image_size={image_size!r}"
+        )
+    load = _image_loader(
+        size,
+        color_mode,
+        interpolation,
+        crop_to_aspect_ratio,
+        pad_to_aspect_ratio,
+        data_format == "channels_first",
+    )
+    return dataset_from_directory(
+        directory,
+        IMAGE_FORMATS,
+        "images",
+        load,
+        labels,
+        label_mode,
+        class_names,
+        batch_size,
+        shuffle,
+        seed,
+        validation_split,
+        subset,
+        follow_links,
+        verbose,
+    )
 
 
-def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
-                                class_names=None, batch_size=32, max_length=None, shuffle=True,
-                                seed=None, validation_split=None, subset=None,
-                                follow_links=False, verbose=True):
+def text_dataset_from_directory(
+    directory,
+    labels="inferred",
+    label_mode="int",
+    class_names=None,
+    batch_size=32,
+    max_length=None,
+    shuffle=True,
+    seed=None,
+    validation_split=None,
+    subset=None,
+    follow_links=False,
+    verbose=True,
+):
     """Text files (``.txt``) from ``directory`` as batches of NumPy string arrays.
 
     Each batch is ``(texts, labels)`` with ``texts`` a ``(batch,)`` array of ``str``
@@ -327,16 +437,31 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int",
     >>> texts.tolist(), labels.tolist()
     (['awful', 'great'], [0, 1])
     """
-    if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
-                                   or max_length < 1):
-        raise ValueError("`max_length` must be a positive integer or None. Received: "
-                         f"max_length={max_length!r}")
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+    ):
+        raise ValueError(
+            f"`max_length` must be a positive integer or None. Received: max_length={max_length!r}"
+        )
 
     def load(path):
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
         return text if max_length is None else text[:max_length]
 
-    return dataset_from_directory(directory, TEXT_FORMATS, "text files", load, labels,
-                                  label_mode, class_names, batch_size, shuffle, seed,
-                                  validation_split, subset, follow_links, verbose)
+    return dataset_from_directory(
+        directory,
+        TEXT_FORMATS,
+        "text files",
+        load,
+        labels,
+        label_mode,
+        class_names,
+        batch_size,
+        shuffle,
+        seed,
+        validation_split,
+        subset,
+        follow_links,
+        verbose,
+    )

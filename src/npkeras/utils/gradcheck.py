@@ -62,8 +62,9 @@ def check_layer_gradients(layer, x, seed: int = 0, training: bool = False) -> di
         prefix = "" if sublayer is layer else f"{sublayer.name}/"
         for name, value in sublayer.params.items():
             if sublayer._weight_is_trainable(name):
-                errors[prefix + name] = relative_error(sublayer.grads[name],
-                                                       numerical_gradient(loss, value))
+                errors[prefix + name] = relative_error(
+                    sublayer.grads[name], numerical_gradient(loss, value)
+                )
     return errors
 
 
@@ -83,7 +84,9 @@ def check_activation_gradient(activation, x, seed: int = 0) -> float:
     r = xp.random.default_rng(seed).standard_normal(x.shape)
     y = activation(x)
     analytic = activation.grad(r, x, y)
-    return relative_error(analytic, numerical_gradient(lambda: to_float((activation(x) * r).sum()), x))
+    return relative_error(
+        analytic, numerical_gradient(lambda: to_float((activation(x) * r).sum()), x)
+    )
 
 
 def check_model_gradients(model, x, y, sample_weight=None) -> float:
@@ -123,8 +126,10 @@ class GradientCheck:
         self.passed = all(err < tolerance for err in errors.values())
         name = worst["name"]
         if self.passed:
-            self.verdict = (f"OK: every gradient matches finite differences (worst relative "
-                            f"error {errors[name]:.2g}, in '{name}').")
+            self.verdict = (
+                f"OK: every gradient matches finite differences (worst relative "
+                f"error {errors[name]:.2g}, in '{name}')."
+            )
         else:
             failing = [key for key, err in errors.items() if err >= tolerance]
             self.verdict = (
@@ -136,8 +141,10 @@ class GradientCheck:
 
     def __str__(self) -> str:
         width = max(len(k) for k in self.errors)
-        rows = [f"{k:<{width}}  {err:.3e}" + ("" if err < self.tolerance else "  <-- mismatch")
-                for k, err in self.errors.items()]
+        rows = [
+            f"{k:<{width}}  {err:.3e}" + ("" if err < self.tolerance else "  <-- mismatch")
+            for k, err in self.errors.items()
+        ]
         return "\n".join(rows + [self.verdict])
 
     def __repr__(self) -> str:
@@ -181,12 +188,17 @@ def _worst_element(name, analytic, numeric) -> dict:
     diff = xp.abs(xp.asarray(analytic, dtype="float64") - numeric)
     flat = int(to_numpy(xp.argmax(diff))) if diff.size else 0
     index = tuple(int(i) for i in host_xp.unravel_index(flat, diff.shape)) if diff.size else ()
-    return {"name": name, "index": index, "analytic": to_float(xp.asarray(analytic)[index]),
-            "numeric": to_float(numeric[index])}
+    return {
+        "name": name,
+        "index": index,
+        "analytic": to_float(xp.asarray(analytic)[index]),
+        "numeric": to_float(numeric[index]),
+    }
 
 
-def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: float = 1e-6,
-                    seed: int = 0) -> GradientCheck:
+def check_gradients(
+    layer_or_model, x, y=None, eps: float = 1e-6, tolerance: float = 1e-6, seed: int = 0
+) -> GradientCheck:
     """Check a layer's or model's hand-written backward against central finite differences.
 
     Runs in float64 on copies of the weights (the originals, their gradients and the
@@ -245,13 +257,17 @@ def check_gradients(layer_or_model, x, y=None, eps: float = 1e-6, tolerance: flo
             mse = losses.MeanSquaredError()
             loss_fns = layer_or_model._compiled_losses if compiled else [mse] * len(outs)
             loss_weights = layer_or_model._loss_weights if compiled else [1.0] * len(outs)
-            targets = [fn.prepare_targets(t, o) if fn is not None else None
-                       for fn, t, o in zip(loss_fns, ys, outs)]
+            targets = [
+                fn.prepare_targets(t, o) if fn is not None else None
+                for fn, t, o in zip(loss_fns, ys, outs)
+            ]
 
         def loss_and_grads(need_grad=True):
             outputs = forward()
             if loss_fns is None:
-                return sum(to_float((o * r).sum()) for o, r in zip(outputs, projections)), projections
+                return sum(
+                    to_float((o * r).sum()) for o, r in zip(outputs, projections)
+                ), projections
             total, grads = 0.0, []
             for fn, weight, target, out in zip(loss_fns, loss_weights, targets, outputs):
                 if fn is None:

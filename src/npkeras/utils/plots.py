@@ -1,4 +1,5 @@
-"""Pictures of training and of networks (matplotlib, an optional extra: ``pip install npkeras[plot]``).
+"""Pictures of training and of networks (matplotlib, an optional extra:
+``pip install npkeras[plot]``).
 
 Each function returns a matplotlib Figure and saves it when given ``path``.
 """
@@ -79,7 +80,9 @@ def _dense_chain(model):
     layers = [layer for layer in model.layers if not isinstance(layer, InputLayer)]
     if hasattr(model, "_plan") and not hasattr(model, "_stack"):
         if any(step.multi_input for step in model._plan) or len(model.inputs) != 1:
-            raise ValueError("plot_activations draws single-input chains of layers (Sequential-like models).")
+            raise ValueError(
+                "plot_activations draws single-input chains of layers (Sequential-like models)."
+            )
     if not any(isinstance(layer, Dense) for layer in layers):
         raise ValueError("plot_activations needs a model with at least one Dense layer.")
     return layers
@@ -120,12 +123,18 @@ def plot_activations(model, x, path=None, max_neurons: int = 24, feature_names=N
         ys = [1 - (i + 1) / (n + 1) for i in range(n)]
         positions.append([(col, y) for y in ys])
     for col, kernel in enumerate(kernels):
-        k = abs(kernel[:len(positions[col]), :len(positions[col + 1])])
+        k = abs(kernel[: len(positions[col]), : len(positions[col + 1])])
         scale = k.max() or 1.0
         for i, (x0, y0) in enumerate(positions[col]):
             for j, (x1, y1) in enumerate(positions[col + 1]):
-                ax.plot([x0, x1], [y0, y1], color="#8fb3ff", alpha=0.15 + 0.75 * k[i, j] / scale,
-                        linewidth=0.5 + 3.0 * k[i, j] / scale, zorder=1)
+                ax.plot(
+                    [x0, x1],
+                    [y0, y1],
+                    color="#8fb3ff",
+                    alpha=0.15 + 0.75 * k[i, j] / scale,
+                    linewidth=0.5 + 3.0 * k[i, j] / scale,
+                    zorder=1,
+                )
     for col, rel in enumerate(relative):
         xs, ys = zip(*positions[col])
         ax.scatter(xs, ys, s=520, c=rel, cmap=cmap, vmin=0, vmax=1, edgecolors="#cccccc", zorder=2)
@@ -163,8 +172,14 @@ def plot_model(model, path=None):
                 boxes.append((layer.name, "InputLayer", layer.output.shape, []))
         for step in model._plan:
             shape = step.node.outputs[0].shape if len(step.node.outputs) == 1 else None
-            boxes.append((step.layer.name, type(step.layer).__name__, shape,
-                          [t.node.layer.name for t in step.node.inputs]))
+            boxes.append(
+                (
+                    step.layer.name,
+                    type(step.layer).__name__,
+                    shape,
+                    [t.node.layer.name for t in step.node.inputs],
+                )
+            )
     depth = {}
     for name, _, _, parents in boxes:
         depth[name] = 1 + max((depth[p] for p in parents if p in depth), default=-1)
@@ -175,16 +190,29 @@ def plot_model(model, path=None):
     for d, names in rows.items():
         for i, name in enumerate(names):
             where[name] = ((i + 1) / (len(names) + 1), -d)
-    fig, ax = plt.subplots(figsize=(max(4.0, 2.8 * max(len(v) for v in rows.values())), 1.1 * len(rows) + 0.6))
+    fig, ax = plt.subplots(
+        figsize=(max(4.0, 2.8 * max(len(v) for v in rows.values())), 1.1 * len(rows) + 0.6)
+    )
     for name, kind, shape, parents in boxes:
         x0, y0 = where[name]
         text = f"{name} ({kind})\n{_format_shape(shape) if shape is not None else '?'}"
-        ax.text(x0, y0, text, ha="center", va="center", fontsize=9,
-                bbox={"boxstyle": "round,pad=0.4", "facecolor": "#e8eefc", "edgecolor": "#4a6fb3"})
+        ax.text(
+            x0,
+            y0,
+            text,
+            ha="center",
+            va="center",
+            fontsize=9,
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": "#e8eefc", "edgecolor": "#4a6fb3"},
+        )
         for p in parents:
             px, py = where[p]
-            ax.annotate("", xy=(x0, y0 + 0.28), xytext=(px, py - 0.28),
-                        arrowprops={"arrowstyle": "->", "color": "#4a6fb3"})
+            ax.annotate(
+                "",
+                xy=(x0, y0 + 0.28),
+                xytext=(px, py - 0.28),
+                arrowprops={"arrowstyle": "->", "color": "#4a6fb3"},
+            )
     ax.set_xlim(0, 1)
     ax.set_ylim(-max(rows) - 0.6, 0.6)
     ax.axis("off")

@@ -5,8 +5,14 @@ from __future__ import annotations
 from npkeras.backend import xp
 
 
-def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: str = "pre",
-                  truncating: str = "pre", value=0.0):
+def pad_sequences(
+    sequences,
+    maxlen: int | None = None,
+    dtype="int32",
+    padding: str = "pre",
+    truncating: str = "pre",
+    value=0.0,
+):
     """Pad (or truncate) each sequence to ``maxlen``, as Keras does.
 
     Args:
@@ -29,33 +35,43 @@ def pad_sequences(sequences, maxlen: int | None = None, dtype="int32", padding: 
     if padding not in ("pre", "post"):
         raise ValueError(f'Padding type "{padding}" not understood; expected "pre" or "post".')
     if truncating not in ("pre", "post"):
-        raise ValueError(f'Truncating type "{truncating}" not understood; expected "pre" or "post".')
+        raise ValueError(
+            f'Truncating type "{truncating}" not understood; expected "pre" or "post".'
+        )
     if not hasattr(sequences, "__len__"):
         raise ValueError(f"`sequences` must be iterable with a length; received {sequences!r}.")
     arrays = []
     for i, s in enumerate(sequences):
         if not hasattr(s, "__len__"):
-            raise ValueError(f"`sequences` must be a list of iterables. Found non-iterable: "
-                             f"{s!r} at position {i}.")
+            raise ValueError(
+                f"`sequences` must be a list of iterables. Found non-iterable: "
+                f"{s!r} at position {i}."
+            )
         arrays.append(xp.asarray(s))
     if maxlen is None:
         maxlen = max((len(a) for a in arrays), default=0)
     elif isinstance(maxlen, bool) or not isinstance(maxlen, int) or maxlen < 0:
-        raise ValueError(f"`maxlen` must be a non-negative integer or None; received maxlen={maxlen!r}.")
+        raise ValueError(
+            f"`maxlen` must be a non-negative integer or None; received maxlen={maxlen!r}."
+        )
     item_shape = next((a.shape[1:] for a in arrays if len(a)), ())
     if xp.dtype(dtype).kind not in "USO" and isinstance(value, str):
-        raise ValueError(f"`dtype` {dtype} is not compatible with `value`'s type {type(value)}; "
-                         "use dtype=object to pad with strings.")
+        raise ValueError(
+            f"`dtype` {dtype} is not compatible with `value`'s type {type(value)}; "
+            "use dtype=object to pad with strings."
+        )
     out = xp.full((len(arrays), maxlen) + item_shape, value, dtype=dtype)
     for i, a in enumerate(arrays):
         if not len(a) or not maxlen:
             continue
         kept = a[-maxlen:] if truncating == "pre" else a[:maxlen]
         if kept.shape[1:] != item_shape:
-            raise ValueError(f"Shape of sample {kept.shape[1:]} of sequence at position {i} is "
-                             f"different from expected shape {item_shape}.")
+            raise ValueError(
+                f"Shape of sample {kept.shape[1:]} of sequence at position {i} is "
+                f"different from expected shape {item_shape}."
+            )
         if padding == "post":
-            out[i, :len(kept)] = kept
+            out[i, : len(kept)] = kept
         else:
-            out[i, maxlen - len(kept):] = kept
+            out[i, maxlen - len(kept) :] = kept
     return out

@@ -32,7 +32,9 @@ def _rows(model):
         for node in nodes:
             sources = [t.node.layer.name for t in node.inputs]
             multi = multi or len(sources) > 1 or isinstance(layer, Model)
-            shape = node.outputs[0].shape if len(node.outputs) == 1 else [t.shape for t in node.outputs]
+            shape = (
+                node.outputs[0].shape if len(node.outputs) == 1 else [t.shape for t in node.outputs]
+            )
             rows.append((layer, shape, sources))
     return rows, True
 
@@ -49,14 +51,23 @@ def print_summary(model, print_fn=None, line_length=None):
     headers = ["Layer (type)", "Output Shape", "Param #"] + (["Connected to"] if connected else [])
     cells = []
     for layer, shape, sources in rows:
-        shape_text = "?" if shape is None else (
-            ", ".join(_format_shape(s) for s in shape) if isinstance(shape, list) else _format_shape(shape))
+        shape_text = (
+            "?"
+            if shape is None
+            else (
+                ", ".join(_format_shape(s) for s in shape)
+                if isinstance(shape, list)
+                else _format_shape(shape)
+            )
+        )
         row = [f"{layer.name} ({type(layer).__name__})", shape_text, f"{_count(layer):,}"]
         if connected:
             row.append(", ".join(sources) if sources else "-")
         cells.append(row)
-    widths = [max(len(h), *(len(r[i]) for r in cells)) + 2 if cells else len(h) + 2
-              for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) + 2 if cells else len(h) + 2
+        for i, h in enumerate(headers)
+    ]
     if line_length:
         widths[0] = max(widths[0], line_length - sum(widths[1:]) - len(widths) - 1)
 

@@ -52,8 +52,13 @@ def clone_compiled_model(model):
 class SKLBase(BaseEstimator):
     """Shared logic of the three wrappers (see the module docstring for the arguments)."""
 
-    def __init__(self, model, warm_start: bool = False, model_kwargs: dict | None = None,
-                 fit_kwargs: dict | None = None):
+    def __init__(
+        self,
+        model,
+        warm_start: bool = False,
+        model_kwargs: dict | None = None,
+        fit_kwargs: dict | None = None,
+    ):
         _require_sklearn(type(self).__name__)
         self.model = model
         self.warm_start = warm_start
@@ -68,11 +73,17 @@ class SKLBase(BaseEstimator):
 
     def __sklearn_clone__(self):
         # a model instance is copied, never shared, so a clone's fit leaves the original alone
-        model = self.model if callable(self.model) and not hasattr(self.model, "fit") else (
-            copy.deepcopy(self.model))
-        return type(self)(model=model, warm_start=self.warm_start,
-                          model_kwargs=copy.deepcopy(self.model_kwargs),
-                          fit_kwargs=copy.deepcopy(self.fit_kwargs))
+        model = (
+            self.model
+            if callable(self.model) and not hasattr(self.model, "fit")
+            else (copy.deepcopy(self.model))
+        )
+        return type(self)(
+            model=model,
+            warm_start=self.warm_start,
+            model_kwargs=copy.deepcopy(self.model_kwargs),
+            fit_kwargs=copy.deepcopy(self.fit_kwargs),
+        )
 
     def _build_model(self, X, y):
 
@@ -94,8 +105,14 @@ class SKLBase(BaseEstimator):
     def fit(self, X, y, **kwargs):
         """Train on ``X`` (n_samples, n_features) and ``y``; ``kwargs`` go to ``model.fit``
         (``sample_weight``, ``epochs``...), overriding ``fit_kwargs``."""
-        X, y = validate_data(self, X, y, dtype="float32", y_numeric=not self._encodes_labels,
-                             multi_output=not self._encodes_labels)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype="float32",
+            y_numeric=not self._encodes_labels,
+            multi_output=not self._encodes_labels,
+        )
         targets = self._encode_targets(y, reset=True)
         if self.warm_start and hasattr(self, "model_"):
             model = self.model_
@@ -201,7 +218,9 @@ class SKLearnClassifier(ClassifierMixin, SKLBase):
 
     def predict(self, X):
         """The most probable label of each sample (from ``classes_``)."""
-        best = host_xp.argmax(self.predict_proba(X), axis=1)  # checks fitted before classes_ is read
+        best = host_xp.argmax(
+            self.predict_proba(X), axis=1
+        )  # checks fitted before classes_ is read
         return self.classes_[best]
 
 

@@ -21,20 +21,28 @@ def test_category_encoding_modes():
     assert one_hot(np.array([[1, 2]])).shape == (1, 2, 4)
     multi = layers.CategoryEncoding(num_tokens=4, output_mode="multi_hot")
     assert multi(np.array([[0, 1], [0, 0], [1, 2], [3, 1]])).tolist() == [
-        [1, 1, 0, 0], [1, 0, 0, 0], [0, 1, 1, 0], [0, 1, 0, 1]]
+        [1, 1, 0, 0],
+        [1, 0, 0, 0],
+        [0, 1, 1, 0],
+        [0, 1, 0, 1],
+    ]
     assert multi(np.array([0, 1])).tolist() == [1, 1, 0, 0]  # rank 1: one sample, as Keras
     count = layers.CategoryEncoding(num_tokens=4, output_mode="count")
     weights = np.array([[0.1, 0.2], [0.1, 0.1], [0.2, 0.3], [0.4, 0.2]])
     out = count(np.array([[0, 1], [0, 0], [1, 2], [3, 1]]), count_weights=weights)
-    np.testing.assert_allclose(out, [[0.1, 0.2, 0, 0], [0.2, 0, 0, 0], [0, 0.2, 0.3, 0],
-                                     [0, 0.2, 0, 0.4]], rtol=1e-6)
+    np.testing.assert_allclose(
+        out, [[0.1, 0.2, 0, 0], [0.2, 0, 0, 0], [0, 0.2, 0.3, 0], [0, 0.2, 0, 0.4]], rtol=1e-6
+    )
     assert count(np.array([[1.0, 1.0]])).tolist() == [[0, 2, 0, 0]]  # integral floats accepted
     assert count.compute_output_shape((None, 3)) == (None, 4)
 
 
 def test_category_encoding_errors():
-    with pytest.raises(ValueError, match=r"Input values must be in the range 0 <= values < "
-                                         r"num_tokens with num_tokens=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"Input values must be in the range 0 <= values < "
+        r"num_tokens with num_tokens=3",
+    ):
         layers.CategoryEncoding(3)(np.array([[0, 3]]))
     with pytest.raises(ValueError, match="`num_tokens` of CategoryEncoding layer"):
         layers.CategoryEncoding(0)
@@ -70,9 +78,14 @@ def test_discretization_and_encoding_in_a_model(rng):
     keras.utils.set_random_seed(0)
     x = rng.random((64, 1)).astype("float32") * 4
     y = (x > 2).astype("float32")
-    model = keras.Sequential([keras.Input((1,)), layers.Discretization([1.0, 2.0, 3.0]),
-                              layers.CategoryEncoding(4, output_mode="one_hot"),
-                              layers.Dense(1, activation="sigmoid")])
+    model = keras.Sequential(
+        [
+            keras.Input((1,)),
+            layers.Discretization([1.0, 2.0, 3.0]),
+            layers.CategoryEncoding(4, output_mode="one_hot"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(keras.optimizers.Adam(0.1), "binary_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=20, verbose=0)
     assert history.history["accuracy"][-1] == 1.0

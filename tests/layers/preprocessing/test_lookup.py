@@ -31,9 +31,12 @@ def test_lookup_encodings_and_tf_idf():
     vocab = ["a", "b", "c"]
     data = np.array([["a", "b"], ["c", "z"]])
     assert layers.StringLookup(vocabulary=vocab, output_mode="multi_hot")(data).tolist() == [
-        [0, 1, 1, 0], [1, 0, 0, 1]]
-    assert layers.StringLookup(vocabulary=vocab, output_mode="count", pad_to_max_tokens=True,
-                               max_tokens=6)(np.array([["a", "a"]])).tolist() == [[0, 2, 0, 0, 0, 0]]
+        [0, 1, 1, 0],
+        [1, 0, 0, 1],
+    ]
+    assert layers.StringLookup(
+        vocabulary=vocab, output_mode="count", pad_to_max_tokens=True, max_tokens=6
+    )(np.array([["a", "a"]])).tolist() == [[0, 2, 0, 0, 0, 0]]
     tfidf = layers.StringLookup(output_mode="tf_idf")
     docs = np.array([["a", "a", "b"], ["b", "c", "c"], ["a", "d", "d"]])
     tfidf.adapt(docs)
@@ -61,7 +64,10 @@ def test_integer_lookup():
     assert adapted(np.array([[0, 42, 7]])).tolist() == [[0, 2, 1]]
     inverse = layers.IntegerLookup(vocabulary=[12, 36], invert=True)
     assert inverse(np.array([2, 1, 0])).tolist() == [36, 12, -1]
-    assert layers.IntegerLookup.from_config(layer.get_config()).get_vocabulary() == layer.get_vocabulary()
+    assert (
+        layers.IntegerLookup.from_config(layer.get_config()).get_vocabulary()
+        == layer.get_vocabulary()
+    )
 
 
 def test_lookup_errors():
@@ -69,11 +75,17 @@ def test_lookup_errors():
         layers.StringLookup(vocabulary=["a", "b", "a"])
     with pytest.raises(ValueError, match="Found reserved mask token at unexpected location"):
         layers.StringLookup(vocabulary=["a", ""], mask_token="")
-    with pytest.raises(ValueError, match="larger than the maximum vocab size. Received vocabulary "
-                                         "size is 4; `max_tokens` is 3"):
+    with pytest.raises(
+        ValueError,
+        match="larger than the maximum vocab size. Received vocabulary "
+        "size is 4; `max_tokens` is 3",
+    ):
         layers.StringLookup(vocabulary=["a", "b", "c"], max_tokens=3)
-    with pytest.raises(ValueError, match="When `num_oov_indices=0` all inputs should be in "
-                                         "vocabulary, found OOV values \\['x'\\]"):
+    with pytest.raises(
+        ValueError,
+        match="When `num_oov_indices=0` all inputs should be in "
+        "vocabulary, found OOV values \\['x'\\]",
+    ):
         layers.StringLookup(vocabulary=["a"], num_oov_indices=0)(np.array(["a", "x"]))
     with pytest.raises(ValueError, match="`output_mode` must be 'int' when `invert` is true"):
         layers.StringLookup(invert=True, output_mode="count")

@@ -37,13 +37,15 @@ def test_bag_of_words_modes_and_max_tokens():
 
 
 def test_standardize_split_ngrams_and_config():
-    layer = layers.TextVectorization(standardize="lower", split="character",
-                                     vocabulary=["a", "b", "!"])
+    layer = layers.TextVectorization(
+        standardize="lower", split="character", vocabulary=["a", "b", "!"]
+    )
     assert layer(np.array(["AB!c"])).tolist() == [[2, 3, 4, 1]]
     bigrams = layers.TextVectorization(ngrams=2, vocabulary=["a", "b", "a b"])
     assert bigrams(np.array(["a b"])).tolist() == [[2, 3, 4]]
-    custom = layers.TextVectorization(standardize=lambda s: s.replace("-", " "), split=None,
-                                      vocabulary=["x y"])
+    custom = layers.TextVectorization(
+        standardize=lambda s: s.replace("-", " "), split=None, vocabulary=["x y"]
+    )
     assert custom(np.array(["x-y"])).tolist() == [[2]]
     adapted = layers.TextVectorization(output_sequence_length=4)
     adapted.adapt(TEXTS)
@@ -56,8 +58,9 @@ def test_standardize_split_ngrams_and_config():
 def test_errors():
     with pytest.raises(ValueError, match=r"Unknown `standardize` .*standardize='upper'"):
         layers.TextVectorization(standardize="upper")
-    with pytest.raises(ValueError, match="`output_sequence_length` must not be set if `output_mode` "
-                                         "is not 'int'"):
+    with pytest.raises(
+        ValueError, match="`output_sequence_length` must not be set if `output_mode` is not 'int'"
+    ):
         layers.TextVectorization(output_mode="count", output_sequence_length=3)
     with pytest.raises(TypeError, match="expects string inputs; received dtype float"):
         layers.TextVectorization(vocabulary=["a"])(np.zeros((1, 1)))

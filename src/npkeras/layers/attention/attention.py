@@ -47,12 +47,14 @@ class Attention(Layer):
         if score_mode not in self._score_modes:
             raise ValueError(
                 f"Received an invalid value for `score_mode` of {kind} layer '{self.name}', "
-                f"expected one of {set(self._score_modes)}. Received: score_mode={score_mode!r}")
+                f"expected one of {set(self._score_modes)}. Received: score_mode={score_mode!r}"
+            )
         rate = float(dropout)
         if not 0.0 <= rate < 1.0:
             raise ValueError(
                 f"Received an invalid value for `dropout` of {kind} layer '{self.name}', "
-                f"expected a float in [0, 1). Received: dropout={dropout!r}")
+                f"expected a float in [0, 1). Received: dropout={dropout!r}"
+            )
         self.use_scale = bool(use_scale)
         self.score_mode = score_mode
         self.dropout = rate
@@ -65,11 +67,13 @@ class Attention(Layer):
             raise ValueError(
                 f"{kind} layer '{self.name}' must be called on a list of 2 or 3 inputs, "
                 f"namely [query, value] or [query, value, key]. Received: {type(inputs).__name__}"
-                + (f" of length {len(inputs)}" if isinstance(inputs, (list, tuple)) else ""))
+                + (f" of length {len(inputs)}" if isinstance(inputs, (list, tuple)) else "")
+            )
         if mask is not None and (not isinstance(mask, (list, tuple)) or not 2 <= len(mask) <= 3):
             raise ValueError(
                 f"{kind} layer '{self.name}' takes `mask` as a list [query_mask, value_mask]. "
-                f"Received: mask of type {type(mask).__name__}")
+                f"Received: mask of type {type(mask).__name__}"
+            )
 
     def build(self, input_shape):
         self._check_inputs(input_shape)
@@ -114,8 +118,14 @@ class Attention(Layer):
         return dpre.sum(axis=2), dpre.sum(axis=1)
 
     # -- the layer ----------------------------------------------------------------------
-    def forward(self, inputs, training=False, mask=None, return_attention_scores=False,
-                use_causal_mask=False):
+    def forward(
+        self,
+        inputs,
+        training=False,
+        mask=None,
+        return_attention_scores=False,
+        use_causal_mask=False,
+    ):
         self._check_inputs(inputs, mask)
         q, v = inputs[0], inputs[1]
         k = inputs[2] if len(inputs) > 2 else v
@@ -152,8 +162,13 @@ class Attention(Layer):
         return [dq, dv, dk]
 
     def get_config(self):
-        return {**super().get_config(), "use_scale": self.use_scale,
-                "score_mode": self.score_mode, "dropout": self.dropout, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "use_scale": self.use_scale,
+            "score_mode": self.score_mode,
+            "dropout": self.dropout,
+            "seed": self.seed,
+        }
 
 
 class AdditiveAttention(Attention):
@@ -174,8 +189,9 @@ class AdditiveAttention(Attention):
     _score_modes = ("additive",)
 
     def __init__(self, use_scale=True, dropout=0.0, seed=None, **kwargs):
-        super().__init__(use_scale=use_scale, score_mode="additive", dropout=dropout,
-                         seed=seed, **kwargs)
+        super().__init__(
+            use_scale=use_scale, score_mode="additive", dropout=dropout, seed=seed, **kwargs
+        )
 
     def build(self, input_shape):
         self._check_inputs(input_shape)

@@ -19,13 +19,15 @@ def parse_equation(owner, equation):
         raise ValueError(
             f"Received an invalid value for `equation` of {owner}, expected a string of the "
             f"form 'ab,bc->ac' (one input, one kernel, one output). Received: "
-            f"equation={equation!r}")
+            f"equation={equation!r}"
+        )
     specs = match.groups()
     for spec in (specs[0], specs[2]):
         if "." in spec and (not spec.startswith("...") or "." in spec[3:]):
             raise ValueError(
                 f"{owner} supports an ellipsis only at the start of the input and output "
-                f"specs ('...b,bc->...c'). Received: equation={equation!r}")
+                f"specs ('...b,bc->...c'). Received: equation={equation!r}"
+            )
     return specs
 
 
@@ -52,10 +54,21 @@ class EinsumDense(Layer):
     ((2, 4), (3, 4))
     """
 
-    def __init__(self, equation, output_shape, activation=None, bias_axes=None,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, lora_rank=None, **kwargs):
+    def __init__(
+        self,
+        equation,
+        output_shape,
+        activation=None,
+        bias_axes=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        lora_rank=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = f"EinsumDense layer '{self.name}'"
         self.equation = equation
@@ -70,7 +83,8 @@ class EinsumDense(Layer):
                 raise ValueError(
                     f"Received an invalid value for `bias_axes` of {owner}: every bias axis "
                     f"must be a letter of the output spec '{self._specs[2]}'. Received: "
-                    f"bias_axes={bias_axes!r}")
+                    f"bias_axes={bias_axes!r}"
+                )
         if lora_rank is not None:
             raise ValueError(f"{owner}: LoRA (lora_rank) is not supported.")
         self.activation = activations.get(activation)
@@ -88,40 +102,46 @@ class EinsumDense(Layer):
         """Size of every letter, from the input shape and ``output_shape``."""
         in_spec, kernel_spec, out_spec = self._specs
         letters = in_spec.replace("...", "")
-        sizes = dict(zip(letters, tuple(input_shape)[len(input_shape) - len(letters):]))
+        sizes = dict(zip(letters, tuple(input_shape)[len(input_shape) - len(letters) :]))
         out_letters = out_spec.replace("...", "")
         given = self.partial_output_shape
         owner = f"EinsumDense layer '{self.name}'"
-        covered = out_letters[len(out_letters) - len(given):] if given else ""
+        covered = out_letters[len(out_letters) - len(given) :] if given else ""
         if len(given) > len(out_letters):
             raise ValueError(
                 f"{owner}: `output_shape` {given} has more axes than the output spec "
-                f"'{out_spec}' can hold.")
+                f"'{out_spec}' can hold."
+            )
         for letter, size in zip(covered, given):
             if size is not None:
                 if letter in sizes and sizes[letter] is not None and sizes[letter] != size:
                     raise ValueError(
                         f"{owner}: output axis '{letter}' has size {size} in `output_shape` "
-                        f"but {sizes[letter]} in the input shape {tuple(input_shape)}.")
+                        f"but {sizes[letter]} in the input shape {tuple(input_shape)}."
+                    )
                 sizes[letter] = size
         for letter in kernel_spec:
             if sizes.get(letter) is None:
                 raise ValueError(
                     f"{owner} cannot size kernel axis '{letter}' of '{self.equation}' from "
-                    f"input shape {tuple(input_shape)} and output_shape {given}.")
+                    f"input shape {tuple(input_shape)} and output_shape {given}."
+                )
         return sizes
 
     def build(self, input_shape):
         sizes = self._sizes(input_shape)
         _, kernel_spec, out_spec = self._specs
-        self.add_weight("kernel", tuple(sizes[c] for c in kernel_spec), self.kernel_initializer,
-                        regularizer=self.kernel_regularizer)
+        self.add_weight(
+            "kernel",
+            tuple(sizes[c] for c in kernel_spec),
+            self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
         if self.bias_axes is not None:
             letters = out_spec.replace("...", "")
             first = min(letters.index(c) for c in self.bias_axes)
             shape = tuple(sizes[c] if c in self.bias_axes else 1 for c in letters[first:])
-            self.add_weight("bias", shape, self.bias_initializer,
-                            regularizer=self.bias_regularizer)
+            self.add_weight("bias", shape, self.bias_initializer, regularizer=self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         sizes = self._sizes(input_shape)
@@ -129,7 +149,7 @@ class EinsumDense(Layer):
         letters = out_spec.replace("...", "")
         lead = ()
         if out_spec.startswith("..."):
-            lead = tuple(input_shape)[:len(input_shape) - len(in_spec.replace("...", ""))]
+            lead = tuple(input_shape)[: len(input_shape) - len(in_spec.replace("...", ""))]
         return lead + tuple(sizes.get(c) for c in letters)
 
     def forward(self, x, training=False):
@@ -142,13 +162,17 @@ class EinsumDense(Layer):
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
         x, z, y = self.cache
-        dz = dy if isinstance(self.activation, activations.Linear) else \
-            self.activation.grad(dy, z, y)
+        dz = (
+            dy
+            if isinstance(self.activation, activations.Linear)
+            else self.activation.grad(dy, z, y)
+        )
         if "bias" in self.params:
             bias = self.params["bias"]
             lead = dz.ndim - bias.ndim
             axes = tuple(range(lead)) + tuple(
-                lead + i for i, size in enumerate(bias.shape) if size == 1)
+                lead + i for i, size in enumerate(bias.shape) if size == 1
+            )
             self.grads["bias"] += dz.sum(axis=axes).reshape(bias.shape)
         self.grads["kernel"] += xp.einsum(self._dkernel_equation, x, dz, optimize=True)
         if not ctx.need_input_grad:

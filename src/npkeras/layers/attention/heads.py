@@ -19,8 +19,16 @@ def as_mask(mask):
     return None if mask is None else xp.asarray(mask).astype(bool, copy=False)
 
 
-def combined_mask(batch, length_q, length_k, query_mask=None, value_mask=None, key_mask=None,
-                  attention_mask=None, use_causal_mask=False):
+def combined_mask(
+    batch,
+    length_q,
+    length_k,
+    query_mask=None,
+    value_mask=None,
+    key_mask=None,
+    attention_mask=None,
+    use_causal_mask=False,
+):
     """Keras's attention mask: ``query_mask[:, :, None] & value_mask[:, None, :] &
     key_mask[:, None, :] & causal & attention_mask``, shape ``(batch, Tq, Tk)`` (or None
     when nothing is masked). True = may attend."""
@@ -51,7 +59,7 @@ class _Sequence:
         self.perm = [0] + others + list(axes) + [rank - 1]
         self.inverse = [self.perm.index(i) for i in range(rank)]
         self.moved = tuple(shape[p] for p in self.perm)
-        self.lead = self.moved[:1 + len(others)]
+        self.lead = self.moved[: 1 + len(others)]
         self.length = math.prod(shape[a] for a in axes)
         self.flat = (math.prod(self.lead), self.length, shape[-1])
 
@@ -80,9 +88,21 @@ class HeadsAttention(Layer):
     supports_masking = True
 
     # -- calling ----------------------------------------------------------------------
-    def __call__(self, query=None, value=None, key=None, query_mask=None, value_mask=None,
-                 key_mask=None, attention_mask=None, return_attention_scores=False,
-                 training=None, use_causal_mask=False, mask=None, **kwargs):
+    def __call__(
+        self,
+        query=None,
+        value=None,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+        use_causal_mask=False,
+        mask=None,
+        **kwargs,
+    ):
         """``layer(query, value, key=None, *, query_mask, value_mask, key_mask,
         attention_mask, return_attention_scores, training, use_causal_mask)`` as in Keras.
         Symbolic masks (KerasTensors) travel as extra graph inputs; array masks as
@@ -96,7 +116,8 @@ class HeadsAttention(Layer):
         if value is None:
             raise ValueError(
                 f"{type(self).__name__} layer '{self.name}' needs both `query` and `value`: "
-                "call it as layer(query, value) or layer(query=q, value=v, key=k).")
+                "call it as layer(query, value) or layer(query=q, value=v, key=k)."
+            )
         if mask is not None:  # Keras's propagated masks: [query_mask, value_mask, key_mask]
             for name, given in zip(MASK_NAMES, mask):
                 if masks[name] is None:
@@ -128,8 +149,13 @@ class HeadsAttention(Layer):
         key_shape = input_shape[2] if len(input_shape) > 2 else value_shape
         axes = self._resolve_axes(len(query_shape))
         others = tuple(query_shape[a] for a in range(1, len(query_shape) - 1) if a not in axes)
-        scores = ((query_shape[0],) + others + (self.num_heads,)
-                  + tuple(query_shape[a] for a in axes) + tuple(key_shape[a] for a in axes))
+        scores = (
+            (query_shape[0],)
+            + others
+            + (self.num_heads,)
+            + tuple(query_shape[a] for a in axes)
+            + tuple(key_shape[a] for a in axes)
+        )
         return [out, scores]
 
     def _resolve_axes(self, rank):
@@ -142,7 +168,8 @@ class HeadsAttention(Layer):
             raise ValueError(
                 f"{type(self).__name__} layer '{self.name}': `attention_axes` must leave out "
                 f"the batch and feature axes of rank-{rank} inputs. Received: "
-                f"attention_axes={self.attention_axes}")
+                f"attention_axes={self.attention_axes}"
+            )
         return resolved
 
     # -- the computation ------------------------------------------------------------------
@@ -150,10 +177,13 @@ class HeadsAttention(Layer):
     def _kernel_matrix(parts):
         """The kernels of ``parts`` side by side as one ``(d, sum of heads * dim)``
         matrix, so one product projects an input for all of them."""
-        kernels = [dense.params["kernel"].reshape(dense.params["kernel"].shape[0], -1)
-                   for dense, _ in parts]
-        return kernels[0] if len(kernels) == 1 else xp.concatenate(kernels, axis=1), \
-            [k.shape[1] for k in kernels]
+        kernels = [
+            dense.params["kernel"].reshape(dense.params["kernel"].shape[0], -1)
+            for dense, _ in parts
+        ]
+        return kernels[0] if len(kernels) == 1 else xp.concatenate(kernels, axis=1), [
+            k.shape[1] for k in kernels
+        ]
 
     def _project(self, x, parts):
         """x (N, T, d) through each ``(dense, heads)`` of ``parts`` (kernels (d, heads,
@@ -163,7 +193,7 @@ class HeadsAttention(Layer):
         y = x.reshape(n * t, -1) @ kernel
         outs, column = [], 0
         for (dense, heads), width in zip(parts, widths):
-            block = y[:, column:column + width]
+            block = y[:, column : column + width]
             column += width
             if "bias" in dense.params:
                 block += dense.params["bias"].reshape(-1)
@@ -178,18 +208,21 @@ class HeadsAttention(Layer):
         rows = xp.empty((n * t, sum(widths)), dheads[0].dtype)
         column = 0
         for grad, width in zip(dheads, widths):
-            rows[:, column:column + width].reshape(n, t, grad.shape[1], -1)[...] = \
-                grad.transpose(0, 2, 1, 3)
+            rows[:, column : column + width].reshape(n, t, grad.shape[1], -1)[...] = grad.transpose(
+                0, 2, 1, 3
+            )
             column += width
         dkernel = tall_transposed_product(x.reshape(n * t, -1), rows)
         dbias = rows.sum(axis=0)
         column = 0
         for (dense, _), width in zip(parts, widths):
-            dense.grads["kernel"] += dkernel[:, column:column + width].reshape(
-                dense.params["kernel"].shape)
+            dense.grads["kernel"] += dkernel[:, column : column + width].reshape(
+                dense.params["kernel"].shape
+            )
             if "bias" in dense.params:
-                dense.grads["bias"] += dbias[column:column + width].reshape(
-                    dense.params["bias"].shape)
+                dense.grads["bias"] += dbias[column : column + width].reshape(
+                    dense.params["bias"].shape
+                )
             column += width
         if not need_input:
             return None
@@ -199,8 +232,11 @@ class HeadsAttention(Layer):
         """The projections grouped by the array they read: ``[(x, [(dense, heads),
         ...]), ...]`` (self-attention: one group, one matrix product)."""
         heads, kv_heads = self.num_heads, self._kv_heads()
-        parts = [(xq, (self._query_dense, heads)), (xk, (self._key_dense, kv_heads)),
-                 (xv, (self._value_dense, kv_heads))]
+        parts = [
+            (xq, (self._query_dense, heads)),
+            (xk, (self._key_dense, kv_heads)),
+            (xv, (self._value_dense, kv_heads)),
+        ]
         groups = []
         for x, part in parts:
             for group_x, members in groups:
@@ -211,9 +247,19 @@ class HeadsAttention(Layer):
                 groups.append((x, [part]))
         return groups
 
-    def forward(self, inputs, training=False, mask=None, query_mask=None, value_mask=None,
-                key_mask=None, attention_mask=None, return_attention_scores=False,
-                use_causal_mask=False, tensor_masks=()):
+    def forward(
+        self,
+        inputs,
+        training=False,
+        mask=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        use_causal_mask=False,
+        tensor_masks=(),
+    ):
         if not isinstance(inputs, (list, tuple)):
             inputs = [inputs, inputs]
         masks = dict(zip(MASK_NAMES, (query_mask, value_mask, key_mask, attention_mask)))
@@ -228,16 +274,23 @@ class HeadsAttention(Layer):
         if masks["attention_mask"] is not None and len(seq_q.lead) > 1:
             raise ValueError(
                 f"{type(self).__name__} layer '{self.name}' supports `attention_mask` only "
-                "when the attention axes are every axis between batch and features.")
+                "when the attention axes are every axis between batch and features."
+            )
         folded = {}  # one folded array per distinct input, so shared inputs stay shared
         xq = folded.setdefault(id(query), seq_q.fold(query))
         xk = folded[id(key)] if id(key) in folded else folded.setdefault(id(key), seq_k.fold(key))
         xv = folded[id(value)] if id(value) in folded else seq_k.fold(value)
         n = xq.shape[0]
-        mask = combined_mask(n, seq_q.length, seq_k.length, seq_q.fold_mask(masks["query_mask"]),
-                             seq_k.fold_mask(masks["value_mask"]),
-                             seq_k.fold_mask(masks["key_mask"]), masks["attention_mask"],
-                             use_causal_mask)
+        mask = combined_mask(
+            n,
+            seq_q.length,
+            seq_k.length,
+            seq_q.fold_mask(masks["query_mask"]),
+            seq_k.fold_mask(masks["value_mask"]),
+            seq_k.fold_mask(masks["key_mask"]),
+            masks["attention_mask"],
+            use_causal_mask,
+        )
         heads, kv_heads = self.num_heads, self._kv_heads()
         groups = heads // kv_heads
         projected = {}
@@ -265,8 +318,12 @@ class HeadsAttention(Layer):
         if not return_attention_scores:
             return y
         scores = probs.reshape(seq_q.lead + (heads, seq_q.length, seq_k.length))
-        scores = scores.reshape(seq_q.lead + (heads,) + seq_q.moved[len(seq_q.lead):-1]
-                                + seq_k.moved[len(seq_k.lead):-1])
+        scores = scores.reshape(
+            seq_q.lead
+            + (heads,)
+            + seq_q.moved[len(seq_q.lead) : -1]
+            + seq_k.moved[len(seq_k.lead) : -1]
+        )
         return y, scores
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
@@ -285,7 +342,7 @@ class HeadsAttention(Layer):
         dense.grads["kernel"] += (combined.T @ rows).reshape(out_kernel.shape)
         if "bias" in dense.params:
             dense.grads["bias"] += rows.sum(axis=0)
-        do = (rows @ out_kernel.reshape(-1, out_kernel.shape[-1]).T)
+        do = rows @ out_kernel.reshape(-1, out_kernel.shape[-1]).T
         do = do.reshape(n, seq_q.length, heads, -1).transpose(0, 2, 1, 3)
         do = do.reshape(n, kv_heads, groups * seq_q.length, -1)
         if dscores is not None:
@@ -293,17 +350,17 @@ class HeadsAttention(Layer):
         dq, dk, dv = attend_backward(do, core, dscores)
         dq = dq.reshape(n, heads, seq_q.length, -1) * self._scale
         need = ctx.need_input_grad
-        grads_of = {id(self._query_dense): dq, id(self._key_dense): dk,
-                    id(self._value_dense): dv}
+        grads_of = {id(self._query_dense): dq, id(self._key_dense): dk, id(self._value_dense): dv}
         dx_of = {}  # by folded input: its whole gradient (one product per group)
         for x, parts in self._groups(xq, xk, xv):
             dx_of[id(x)] = self._project_backward(
-                x, parts, [grads_of[id(d)] for d, _ in parts], need)
+                x, parts, [grads_of[id(d)] for d, _ in parts], need
+            )
         if not need:
             return None
         # inputs: [query, value, key?, masks...]; an array given twice gets its gradient
         # in its first slot only (the engine adds the slots of one tensor together)
-        sources = [(xq, seq_q), (xv, seq_k), (xk, seq_k)][:min(len(inputs), 3)]
+        sources = [(xq, seq_q), (xv, seq_k), (xk, seq_k)][: min(len(inputs), 3)]
         grads, seen = [], set()
         for x, seq in sources:
             grads.append(None if id(x) in seen else seq.unfold(dx_of[id(x)]))

@@ -16,15 +16,17 @@ def _dropout_rate(owner, dropout):
     if not 0.0 <= rate < 1.0:
         raise ValueError(
             f"Received an invalid value for `dropout` of {owner}, expected a float in "
-            f"[0, 1). Received: dropout={dropout!r}")
+            f"[0, 1). Received: dropout={dropout!r}"
+        )
     return rate
 
 
 class _ProjectionSettings:
     """The initializer/regularizer arguments every projection of a layer shares."""
 
-    def _store_projection_settings(self, kernel_initializer, bias_initializer,
-                                   kernel_regularizer, bias_regularizer, seed):
+    def _store_projection_settings(
+        self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed
+    ):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -35,10 +37,16 @@ class _ProjectionSettings:
     def _dense(self, equation, output_shape, bias_axes, name, input_shape):
         """A built EinsumDense sublayer (each draws its own initial kernel, as in Keras)."""
         layer = EinsumDense(
-            equation, output_shape, bias_axes=bias_axes if self.use_bias else None,
+            equation,
+            output_shape,
+            bias_axes=bias_axes if self.use_bias else None,
             kernel_initializer=initializers.get(initializers.serialize(self.kernel_initializer)),
-            bias_initializer=self.bias_initializer, kernel_regularizer=self.kernel_regularizer,
-            bias_regularizer=self.bias_regularizer, name=name, dtype=self.dtype)
+            bias_initializer=self.bias_initializer,
+            kernel_regularizer=self.kernel_regularizer,
+            bias_regularizer=self.bias_regularizer,
+            name=name,
+            dtype=self.dtype,
+        )
         layer._maybe_build(tuple(input_shape))
         return layer
 
@@ -95,30 +103,49 @@ class MultiHeadAttention(_ProjectionSettings, HeadsAttention):
     ((1, 3, 8), [(8, 2, 4), (2, 4)])
     """
 
-    def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True,
-                 output_shape=None, attention_axes=None, flash_attention=None,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, seed=None, **kwargs):
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        output_shape=None,
+        attention_axes=None,
+        flash_attention=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = f"MultiHeadAttention layer '{self.name}'"
         self.num_heads = _positive_int(owner, "num_heads", num_heads)
         self.key_dim = _positive_int(owner, "key_dim", key_dim)
-        self.value_dim = self.key_dim if value_dim is None else \
-            _positive_int(owner, "value_dim", value_dim)
+        self.value_dim = (
+            self.key_dim if value_dim is None else _positive_int(owner, "value_dim", value_dim)
+        )
         self.dropout = _dropout_rate(owner, dropout)
         self.use_bias = bool(use_bias)
         if isinstance(output_shape, (list, tuple)):
             if len(output_shape) != 1:
                 raise ValueError(
                     f"{owner} supports an `output_shape` of one axis only. Received: "
-                    f"output_shape={output_shape!r}")
+                    f"output_shape={output_shape!r}"
+                )
             output_shape = output_shape[0]
-        self._output_shape = None if output_shape is None else \
-            _positive_int(owner, "output_shape", output_shape)
+        self._output_shape = (
+            None if output_shape is None else _positive_int(owner, "output_shape", output_shape)
+        )
         self.attention_axes = attention_axes
-        self._store_projection_settings(kernel_initializer, bias_initializer,
-                                        kernel_regularizer, bias_regularizer, seed)
+        self._store_projection_settings(
+            kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed
+        )
         self._scale = 1.0 / math.sqrt(self.key_dim)
 
     def _kv_heads(self):
@@ -132,20 +159,42 @@ class MultiHeadAttention(_ProjectionSettings, HeadsAttention):
         key_shape = input_shape[2] if len(input_shape) > 2 else value_shape
         self._resolve_axes(len(query_shape))
         heads = self.num_heads
-        self._query_dense = self._dense("abc,cde->abde", (None, heads, self.key_dim), "de",
-                                        "query", (None, None, query_shape[-1]))
-        self._key_dense = self._dense("abc,cde->abde", (None, heads, self.key_dim), "de",
-                                      "key", (None, None, key_shape[-1]))
-        self._value_dense = self._dense("abc,cde->abde", (None, heads, self.value_dim), "de",
-                                        "value", (None, None, value_shape[-1]))
-        self._output_dense = self._dense("abcd,cde->abe", (None, self._output_dim(query_shape)),
-                                         "e", "attention_output", (None, None, heads, self.value_dim))
+        self._query_dense = self._dense(
+            "abc,cde->abde",
+            (None, heads, self.key_dim),
+            "de",
+            "query",
+            (None, None, query_shape[-1]),
+        )
+        self._key_dense = self._dense(
+            "abc,cde->abde", (None, heads, self.key_dim), "de", "key", (None, None, key_shape[-1])
+        )
+        self._value_dense = self._dense(
+            "abc,cde->abde",
+            (None, heads, self.value_dim),
+            "de",
+            "value",
+            (None, None, value_shape[-1]),
+        )
+        self._output_dense = self._dense(
+            "abcd,cde->abe",
+            (None, self._output_dim(query_shape)),
+            "e",
+            "attention_output",
+            (None, None, heads, self.value_dim),
+        )
 
     def get_config(self):
-        return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
-                "value_dim": self.value_dim, "dropout": self.dropout,
-                "output_shape": self._output_shape, "attention_axes": self.attention_axes,
-                **self._projection_config()}
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "dropout": self.dropout,
+            "output_shape": self._output_shape,
+            "attention_axes": self.attention_axes,
+            **self._projection_config(),
+        }
 
 
 class GroupedQueryAttention(_ProjectionSettings, HeadsAttention):
@@ -172,26 +221,40 @@ class GroupedQueryAttention(_ProjectionSettings, HeadsAttention):
 
     attention_axes = None
 
-    def __init__(self, head_dim, num_query_heads, num_key_value_heads, dropout=0.0,
-                 use_bias=True, flash_attention=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
-                 seed=None, **kwargs):
+    def __init__(
+        self,
+        head_dim,
+        num_query_heads,
+        num_key_value_heads,
+        dropout=0.0,
+        use_bias=True,
+        flash_attention=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = f"GroupedQueryAttention layer '{self.name}'"
         self.head_dim = _positive_int(owner, "head_dim", head_dim)
         self.num_query_heads = _positive_int(owner, "num_query_heads", num_query_heads)
-        self.num_key_value_heads = _positive_int(owner, "num_key_value_heads",
-                                                 num_key_value_heads)
+        self.num_key_value_heads = _positive_int(owner, "num_key_value_heads", num_key_value_heads)
         if self.num_query_heads % self.num_key_value_heads:
             raise ValueError(
                 f"{owner}: `num_query_heads` must be divisible by `num_key_value_heads`. "
                 f"Received: num_query_heads={num_query_heads}, "
-                f"num_key_value_heads={num_key_value_heads}")
+                f"num_key_value_heads={num_key_value_heads}"
+            )
         self.dropout = _dropout_rate(owner, dropout)
         self.use_bias = bool(use_bias)
-        self._store_projection_settings(kernel_initializer, bias_initializer,
-                                        kernel_regularizer, bias_regularizer, seed)
+        self._store_projection_settings(
+            kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed
+        )
         self._scale = 1.0 / math.sqrt(self.head_dim)
 
     @property
@@ -208,17 +271,29 @@ class GroupedQueryAttention(_ProjectionSettings, HeadsAttention):
         query_shape, value_shape = input_shape[0], input_shape[1]
         key_shape = input_shape[2] if len(input_shape) > 2 else value_shape
         dim, q_heads, kv_heads = self.head_dim, self.num_query_heads, self.num_key_value_heads
-        self._query_dense = self._dense("bqm,muh->bquh", (None, q_heads, dim), "uh", "query",
-                                        (None, None, query_shape[-1]))
-        self._key_dense = self._dense("bkm,mvh->bkvh", (None, kv_heads, dim), "vh", "key",
-                                      (None, None, key_shape[-1]))
-        self._value_dense = self._dense("bkm,mvh->bkvh", (None, kv_heads, dim), "vh", "value",
-                                        (None, None, value_shape[-1]))
-        self._output_dense = self._dense("bquh,uhm->bqm", (None, query_shape[-1]), "m",
-                                         "attention_output", (None, None, q_heads, dim))
+        self._query_dense = self._dense(
+            "bqm,muh->bquh", (None, q_heads, dim), "uh", "query", (None, None, query_shape[-1])
+        )
+        self._key_dense = self._dense(
+            "bkm,mvh->bkvh", (None, kv_heads, dim), "vh", "key", (None, None, key_shape[-1])
+        )
+        self._value_dense = self._dense(
+            "bkm,mvh->bkvh", (None, kv_heads, dim), "vh", "value", (None, None, value_shape[-1])
+        )
+        self._output_dense = self._dense(
+            "bquh,uhm->bqm",
+            (None, query_shape[-1]),
+            "m",
+            "attention_output",
+            (None, None, q_heads, dim),
+        )
 
     def get_config(self):
-        return {**super().get_config(), "head_dim": self.head_dim,
-                "num_query_heads": self.num_query_heads,
-                "num_key_value_heads": self.num_key_value_heads, "dropout": self.dropout,
-                **self._projection_config()}
+        return {
+            **super().get_config(),
+            "head_dim": self.head_dim,
+            "num_query_heads": self.num_query_heads,
+            "num_key_value_heads": self.num_key_value_heads,
+            "dropout": self.dropout,
+            **self._projection_config(),
+        }

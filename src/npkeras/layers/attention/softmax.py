@@ -159,8 +159,7 @@ def attend_backward(doutput, cache, dprobs_extra=None):
     """``(dq, dk, dv)`` from dL/doutput (and dL/dprobs when the probabilities were an
     output too), for the ``cache`` of :func:`attend`, block by block as the forward."""
     q, k, v, probs, keep = cache
-    dq, dk, dv = xp.empty(q.shape, q.dtype), xp.empty(k.shape, q.dtype), \
-        xp.empty(v.shape, q.dtype)
+    dq, dk, dv = xp.empty(q.shape, q.dtype), xp.empty(k.shape, q.dtype), xp.empty(v.shape, q.dtype)
     vt = xp.swapaxes(v, -1, -2)
 
     def work(start, stop):

@@ -19,6 +19,20 @@ from npkeras.layers.preprocessing.index_lookup import IntegerLookup, StringLooku
 from npkeras.layers.preprocessing.rescaling import Rescaling
 from npkeras.layers.preprocessing.text_vectorization import TextVectorization
 
-__all__ = ["CategoryEncoding", "Discretization", "IntegerLookup", "Rescaling", "StringLookup",
-           "TextVectorization", "CenterCrop", "RandomBrightness", "RandomContrast", "RandomCrop",
-           "RandomFlip", "RandomRotation", "RandomTranslation", "RandomZoom", "Resizing"]
+__all__ = [
+    "CategoryEncoding",
+    "Discretization",
+    "IntegerLookup",
+    "Rescaling",
+    "StringLookup",
+    "TextVectorization",
+    "CenterCrop",
+    "RandomBrightness",
+    "RandomContrast",
+    "RandomCrop",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomTranslation",
+    "RandomZoom",
+    "Resizing",
+]

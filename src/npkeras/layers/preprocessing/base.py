@@ -66,11 +66,13 @@ def _batches(data, batch_size, steps):
         array = xp.asarray(data.to_numpy() if hasattr(data, "to_numpy") else value_of(data))
         size = len(array) if batch_size is None or array.ndim == 0 else batch_size
         for start in range(0, max(len(array) if array.ndim else 1, 1), max(size, 1)):
-            yield array[start:start + size] if array.ndim else array
+            yield array[start : start + size] if array.ndim else array
         return
     if not hasattr(data, "__iter__"):
-        raise TypeError(f"adapt() takes an array, a list or an iterable of batches; "
-                        f"received {type(data).__name__}.")
+        raise TypeError(
+            f"adapt() takes an array, a list or an iterable of batches; "
+            f"received {type(data).__name__}."
+        )
     for step, batch in enumerate(data):
         if steps is not None and step >= steps:
             return
@@ -106,30 +108,38 @@ def encode(indices, output_mode, depth, count_weights=None, dtype=None):
             indices = indices[..., 0]
         out = xp.zeros(indices.shape + (depth,), dtype)
         valid = indices >= 0
-        xp.put_along_axis(out, xp.where(valid, indices, 0)[..., None],
-                          valid[..., None].astype(dtype), axis=-1)
+        xp.put_along_axis(
+            out, xp.where(valid, indices, 0)[..., None], valid[..., None].astype(dtype), axis=-1
+        )
         return out
     if indices.ndim > 2:
-        raise ValueError(f"When output_mode is not 'int', the inputs may have rank 2 at most; "
-                         f"received shape {indices.shape}. Reshape to (batch, tokens).")
+        raise ValueError(
+            f"When output_mode is not 'int', the inputs may have rank 2 at most; "
+            f"received shape {indices.shape}. Reshape to (batch, tokens)."
+        )
     single = indices.ndim <= 1
     rows = indices.reshape(1, -1) if single else indices
-    weights = None if count_weights is None else xp.asarray(count_weights, "float64").reshape(
-        rows.shape)
+    weights = (
+        None if count_weights is None else xp.asarray(count_weights, "float64").reshape(rows.shape)
+    )
     valid = rows >= 0
     flat = (xp.arange(len(rows))[:, None] * depth + xp.where(valid, rows, 0))[valid]
     values = None if weights is None else weights[valid]
-    counts = xp.bincount(flat, weights=values, minlength=len(rows) * depth).reshape(len(rows), depth)
+    counts = xp.bincount(flat, weights=values, minlength=len(rows) * depth).reshape(
+        len(rows), depth
+    )
     if output_mode == "multi_hot":
-        counts = (counts > 0)
+        counts = counts > 0
     out = counts.astype(dtype)
     return out[0] if single else out
 
 
 def check_output_mode(owner, output_mode, allowed):
     if output_mode not in allowed:
-        raise ValueError(f"Unknown `output_mode` for {owner}: expected one of "
-                         f"{', '.join(repr(m) for m in allowed)}. Received: output_mode={output_mode!r}")
+        raise ValueError(
+            f"Unknown `output_mode` for {owner}: expected one of "
+            f"{', '.join(repr(m) for m in allowed)}. Received: output_mode={output_mode!r}"
+        )
     return output_mode
 
 

@@ -39,8 +39,10 @@ class CategoryEncoding(PreprocessingLayer):
         super().__init__(**kwargs)
         owner = f"CategoryEncoding layer '{self.name}'"
         if isinstance(num_tokens, bool) or not isinstance(num_tokens, int) or num_tokens < 1:
-            raise ValueError(f"Received an invalid value for `num_tokens` of {owner}, expected "
-                             f"a positive integer. Received: num_tokens={num_tokens!r}")
+            raise ValueError(
+                f"Received an invalid value for `num_tokens` of {owner}, expected "
+                f"a positive integer. Received: num_tokens={num_tokens!r}"
+            )
         if sparse:
             raise ValueError(f"{owner}: sparse outputs are not supported; use sparse=False.")
         self.num_tokens = num_tokens
@@ -58,15 +60,22 @@ class CategoryEncoding(PreprocessingLayer):
             raise ValueError(
                 f"Input values must be in the range 0 <= values < num_tokens with "
                 f"num_tokens={self.num_tokens}. Received: values between {int(ids.min())} "
-                f"and {int(ids.max())} (layer '{self.name}').")
+                f"and {int(ids.max())} (layer '{self.name}')."
+            )
         if count_weights is not None and self.output_mode != "count":
-            raise ValueError("`count_weights` is only used with output_mode='count'; received "
-                             f"output_mode={self.output_mode!r}.")
+            raise ValueError(
+                "`count_weights` is only used with output_mode='count'; received "
+                f"output_mode={self.output_mode!r}."
+            )
         return encode(ids, self.output_mode, self.num_tokens, count_weights, self.output_dtype)
 
     def compute_output_shape(self, input_shape):
         return encoded_shape(input_shape, self.output_mode, self.num_tokens)
 
     def get_config(self):
-        return {**super().get_config(), "num_tokens": self.num_tokens,
-                "output_mode": self.output_mode, "sparse": self.sparse}
+        return {
+            **super().get_config(),
+            "num_tokens": self.num_tokens,
+            "output_mode": self.output_mode,
+            "sparse": self.sparse,
+        }

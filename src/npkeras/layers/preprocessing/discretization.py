@@ -34,25 +34,42 @@ class Discretization(PreprocessingLayer):
     [2.5]
     """
 
-    def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int",
-                 sparse=False, **kwargs):
+    def __init__(
+        self,
+        bin_boundaries=None,
+        num_bins=None,
+        epsilon=0.01,
+        output_mode="int",
+        sparse=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = f"Discretization layer '{self.name}'"
-        if (bin_boundaries is not None and num_bins is not None
-                and len(bin_boundaries) != num_bins - 1):
-            raise ValueError("Both `num_bins` and `bin_boundaries` should not be set. Received: "
-                             f"num_bins={num_bins} and bin_boundaries={bin_boundaries}")
-        if num_bins is not None and (isinstance(num_bins, bool) or not isinstance(num_bins, int)
-                                     or num_bins < 1):
-            raise ValueError(f"Received an invalid value for `num_bins` of {owner}, expected a "
-                             f"positive integer. Received: num_bins={num_bins!r}")
+        if (
+            bin_boundaries is not None
+            and num_bins is not None
+            and len(bin_boundaries) != num_bins - 1
+        ):
+            raise ValueError(
+                "Both `num_bins` and `bin_boundaries` should not be set. Received: "
+                f"num_bins={num_bins} and bin_boundaries={bin_boundaries}"
+            )
+        if num_bins is not None and (
+            isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1
+        ):
+            raise ValueError(
+                f"Received an invalid value for `num_bins` of {owner}, expected a "
+                f"positive integer. Received: num_bins={num_bins!r}"
+            )
         if sparse:
             raise ValueError(f"{owner}: sparse outputs are not supported; use sparse=False.")
         if bin_boundaries is not None:
             bin_boundaries = [float(b) for b in bin_boundaries]
             if bin_boundaries != sorted(bin_boundaries):
-                raise ValueError(f"`bin_boundaries` of {owner} must be sorted. Received: "
-                                 f"bin_boundaries={bin_boundaries}")
+                raise ValueError(
+                    f"`bin_boundaries` of {owner} must be sorted. Received: "
+                    f"bin_boundaries={bin_boundaries}"
+                )
         self.bin_boundaries = bin_boundaries
         self.num_bins = num_bins
         self.epsilon = epsilon
@@ -69,8 +86,10 @@ class Discretization(PreprocessingLayer):
 
     def transform(self, x):
         if self.bin_boundaries is None:
-            raise ValueError(f"Discretization layer '{self.name}' has no bin boundaries: pass "
-                             "`bin_boundaries`, or `num_bins` and call adapt() first.")
+            raise ValueError(
+                f"Discretization layer '{self.name}' has no bin boundaries: pass "
+                "`bin_boundaries`, or `num_bins` and call adapt() first."
+            )
         ids = xp.digitize(x, xp.asarray(self.bin_boundaries)).astype("int64")
         if self.output_mode == "int":
             return ids
@@ -85,8 +104,10 @@ class Discretization(PreprocessingLayer):
     # -- adapt ---------------------------------------------------------------------
     def reset_adapt_state(self):
         if self.num_bins is None:
-            raise ValueError(f"Discretization layer '{self.name}' was given `bin_boundaries` "
-                             "only; a layer made with `num_bins` can adapt.")
+            raise ValueError(
+                f"Discretization layer '{self.name}' was given `bin_boundaries` "
+                "only; a layer made with `num_bins` can adapt."
+            )
         self._samples = []
 
     def update_adapt_state(self, batch):
@@ -101,6 +122,11 @@ class Discretization(PreprocessingLayer):
         self._samples = []
 
     def get_config(self):
-        return {**super().get_config(), "bin_boundaries": self.bin_boundaries,
-                "num_bins": self.num_bins, "epsilon": self.epsilon,
-                "output_mode": self.output_mode, "sparse": self.sparse}
+        return {
+            **super().get_config(),
+            "bin_boundaries": self.bin_boundaries,
+            "num_bins": self.num_bins,
+            "epsilon": self.epsilon,
+            "output_mode": self.output_mode,
+            "sparse": self.sparse,
+        }

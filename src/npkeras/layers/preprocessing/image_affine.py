@@ -26,12 +26,20 @@ class RandomAffine(ImageLayer):
     layers.
     """
 
-    def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None,
-                 fill_value=0.0, data_format=None, **kwargs):
+    def __init__(
+        self,
+        fill_mode="reflect",
+        interpolation="bilinear",
+        seed=None,
+        fill_value=0.0,
+        data_format=None,
+        **kwargs,
+    ):
         super().__init__(seed=seed, data_format=data_format, **kwargs)
         self.fill_mode = check_choice(self._owner, "fill_mode", fill_mode, FILL_MODES)
-        self.interpolation = check_choice(self._owner, "interpolation", interpolation,
-                                          INTERPOLATIONS)
+        self.interpolation = check_choice(
+            self._owner, "interpolation", interpolation, INTERPOLATIONS
+        )
         self.fill_value = float(fill_value)
 
     def transform(self, images, training):
@@ -39,10 +47,17 @@ class RandomAffine(ImageLayer):
             return images, None
         batch, height, width, _ = images.shape
         rows, cols = output_grid(batch, height, width)
-        src_y, src_x = self.source_coordinates(rows - (height - 1) / 2.0,
-                                               cols - (width - 1) / 2.0, batch, height, width)
-        sampled = Sampled(images, src_y + (height - 1) / 2.0, src_x + (width - 1) / 2.0,
-                          self.interpolation, self.fill_mode, self.fill_value)
+        src_y, src_x = self.source_coordinates(
+            rows - (height - 1) / 2.0, cols - (width - 1) / 2.0, batch, height, width
+        )
+        sampled = Sampled(
+            images,
+            src_y + (height - 1) / 2.0,
+            src_x + (width - 1) / 2.0,
+            self.interpolation,
+            self.fill_mode,
+            self.fill_value,
+        )
         return sampled.output, sampled
 
     def source_coordinates(self, dy, dx, batch, height, width):
@@ -54,8 +69,12 @@ class RandomAffine(ImageLayer):
         return self.rng().uniform(bounds[0], bounds[1], batch)[:, None, None]
 
     def get_config(self):
-        return {**super().get_config(), "fill_mode": self.fill_mode,
-                "interpolation": self.interpolation, "fill_value": self.fill_value}
+        return {
+            **super().get_config(),
+            "fill_mode": self.fill_mode,
+            "interpolation": self.interpolation,
+            "fill_value": self.fill_value,
+        }
 
 
 class RandomRotation(RandomAffine):
@@ -82,8 +101,17 @@ class RandomRotation(RandomAffine):
     [[2.0, 5.0, 8.0], [1.0, 4.0, 7.0], [0.0, 3.0, 6.0]]
     """
 
-    def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None,
-                 fill_value=0.0, value_range=(0, 255), data_format=None, **kwargs):
+    def __init__(
+        self,
+        factor,
+        fill_mode="reflect",
+        interpolation="bilinear",
+        seed=None,
+        fill_value=0.0,
+        value_range=(0, 255),
+        data_format=None,
+        **kwargs,
+    ):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
         self.factor = factor
         self._bounds = factor_range(self._owner, "factor", factor)
@@ -96,8 +124,11 @@ class RandomRotation(RandomAffine):
         return sin * dx + cos * dy, cos * dx - sin * dy
 
     def get_config(self):
-        return {**super().get_config(), "factor": self.factor,
-                "value_range": list(self.value_range)}
+        return {
+            **super().get_config(),
+            "factor": self.factor,
+            "value_range": list(self.value_range),
+        }
 
 
 class RandomZoom(RandomAffine):
@@ -116,14 +147,25 @@ class RandomZoom(RandomAffine):
     (2, 4, 4, 3)
     """
 
-    def __init__(self, height_factor, width_factor=None, fill_mode="reflect",
-                 interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
-                 **kwargs):
+    def __init__(
+        self,
+        height_factor,
+        width_factor=None,
+        fill_mode="reflect",
+        interpolation="bilinear",
+        seed=None,
+        fill_value=0.0,
+        data_format=None,
+        **kwargs,
+    ):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
         self.height_factor, self.width_factor = height_factor, width_factor
         self._height = factor_range(self._owner, "height_factor", height_factor, low=-1.0)
-        self._width = None if width_factor is None else \
-            factor_range(self._owner, "width_factor", width_factor, low=-1.0)
+        self._width = (
+            None
+            if width_factor is None
+            else factor_range(self._owner, "width_factor", width_factor, low=-1.0)
+        )
 
     def source_coordinates(self, dy, dx, batch, height, width):
         zoom_y = 1.0 + self._draw(self._height, batch)
@@ -131,8 +173,11 @@ class RandomZoom(RandomAffine):
         return dy * zoom_y, dx * zoom_x
 
     def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor,
-                "width_factor": self.width_factor}
+        return {
+            **super().get_config(),
+            "height_factor": self.height_factor,
+            "width_factor": self.width_factor,
+        }
 
 
 class RandomTranslation(RandomAffine):
@@ -150,9 +195,17 @@ class RandomTranslation(RandomAffine):
     [0.0, 1.0]
     """
 
-    def __init__(self, height_factor, width_factor, fill_mode="reflect",
-                 interpolation="bilinear", seed=None, fill_value=0.0, data_format=None,
-                 **kwargs):
+    def __init__(
+        self,
+        height_factor,
+        width_factor,
+        fill_mode="reflect",
+        interpolation="bilinear",
+        seed=None,
+        fill_value=0.0,
+        data_format=None,
+        **kwargs,
+    ):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
         self.height_factor, self.width_factor = height_factor, width_factor
         self._height = factor_range(self._owner, "height_factor", height_factor)
@@ -164,5 +217,8 @@ class RandomTranslation(RandomAffine):
         return dy - shift_y, dx - shift_x
 
     def get_config(self):
-        return {**super().get_config(), "height_factor": self.height_factor,
-                "width_factor": self.width_factor}
+        return {
+            **super().get_config(),
+            "height_factor": self.height_factor,
+            "width_factor": self.width_factor,
+        }

@@ -16,7 +16,8 @@ def check_choice(owner, name, value, choices):
     if value not in choices:
         raise ValueError(
             f"Received an invalid value for `{name}` of {owner}, expected one of "
-            f"{choices}. Received: {name}={value!r}")
+            f"{choices}. Received: {name}={value!r}"
+        )
     return value
 
 
@@ -28,16 +29,22 @@ def factor_range(owner, name, factor, symmetric=True, low=None, ordered=True):
         if len(factor) != 2:
             raise ValueError(
                 f"Received an invalid value for `{name}` of {owner}, expected a float or a "
-                f"tuple of two floats. Received: {name}={factor!r}")
+                f"tuple of two floats. Received: {name}={factor!r}"
+            )
         lower, upper = float(factor[0]), float(factor[1])
     else:
-        lower, upper = (-abs(float(factor)), abs(float(factor))) if symmetric else \
-            (float(factor), float(factor))
+        lower, upper = (
+            (-abs(float(factor)), abs(float(factor)))
+            if symmetric
+            else (float(factor), float(factor))
+        )
     if (ordered and lower > upper) or (low is not None and min(lower, upper) < low):
         raise ValueError(
             f"Received an invalid value for `{name}` of {owner}, expected "
             + (f"bounds of at least {low}, " if low is not None else "")
-            + ("with lower <= upper. " if ordered else "") + f"Received: {name}={factor!r}")
+            + ("with lower <= upper. " if ordered else "")
+            + f"Received: {name}={factor!r}"
+        )
     return lower, upper
 
 
@@ -52,8 +59,11 @@ class ImageLayer(Layer):
     def __init__(self, seed=None, data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = check_choice(
-            f"{type(self).__name__} layer '{self.name}'", "data_format",
-            data_format or "channels_last", ("channels_last", "channels_first"))
+            f"{type(self).__name__} layer '{self.name}'",
+            "data_format",
+            data_format or "channels_last",
+            ("channels_last", "channels_first"),
+        )
         self.seed = seed
         self._rng = None if seed is None else xp.random.default_rng(seed)
 
@@ -69,7 +79,8 @@ class ImageLayer(Layer):
         if x.ndim not in (3, 4):
             raise ValueError(
                 f"{self._owner} expects images of rank 3 (unbatched) or 4 (batched); "
-                f"received shape {tuple(x.shape)}.")
+                f"received shape {tuple(x.shape)}."
+            )
         single = x.ndim == 3
         if single:
             x = x[None]
@@ -139,14 +150,23 @@ class Sampled:
         self.input_shape = images.shape
         base = (xp.arange(batch) * height)[:, None, None]
         if interpolation == "nearest":
-            taps = [(xp.floor(src_y + 0.5).astype(xp.int64),
-                     xp.floor(src_x + 0.5).astype(xp.int64), None)]
+            taps = [
+                (
+                    xp.floor(src_y + 0.5).astype(xp.int64),
+                    xp.floor(src_x + 0.5).astype(xp.int64),
+                    None,
+                )
+            ]
         else:
             y0, x0 = xp.floor(src_y), xp.floor(src_x)
             fy, fx = src_y - y0, src_x - x0
             y0, x0 = y0.astype(xp.int64), x0.astype(xp.int64)
-            taps = [(y0, x0, (1 - fy) * (1 - fx)), (y0, x0 + 1, (1 - fy) * fx),
-                    (y0 + 1, x0, fy * (1 - fx)), (y0 + 1, x0 + 1, fy * fx)]
+            taps = [
+                (y0, x0, (1 - fy) * (1 - fx)),
+                (y0, x0 + 1, (1 - fy) * fx),
+                (y0 + 1, x0, fy * (1 - fx)),
+                (y0 + 1, x0 + 1, fy * fx),
+            ]
         flat = images.reshape(-1, channels)
         out = xp.zeros(src_y.shape + (channels,), images.dtype)
         self.taps = []
@@ -154,8 +174,11 @@ class Sampled:
             ty, inside_y = _fold(ty, height, fill_mode)
             tx, inside_x = _fold(tx, width, fill_mode)
             index = (base + ty) * width + tx
-            weight = xp.ones(src_y.shape, images.dtype) if weight is None else \
-                weight.astype(images.dtype)
+            weight = (
+                xp.ones(src_y.shape, images.dtype)
+                if weight is None
+                else weight.astype(images.dtype)
+            )
             if inside_y is not None:
                 inside = inside_y & inside_x
                 if fill_value:

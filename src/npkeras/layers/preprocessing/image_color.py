@@ -11,7 +11,8 @@ def _value_range(owner, value_range):
     if low >= high:
         raise ValueError(
             f"Received an invalid value for `value_range` of {owner}, expected (low, high) "
-            f"with low < high. Received: value_range={tuple(value_range)!r}")
+            f"with low < high. Received: value_range={tuple(value_range)!r}"
+        )
     return low, high
 
 
@@ -29,8 +30,11 @@ class _ClippedColour(ImageLayer):
         return out, lambda dy: backward(dy * inside)
 
     def get_config(self):
-        return {**super().get_config(), "factor": self.factor,
-                "value_range": list(self.value_range)}
+        return {
+            **super().get_config(),
+            "factor": self.factor,
+            "value_range": list(self.value_range),
+        }
 
 
 class RandomContrast(_ClippedColour):
@@ -54,12 +58,14 @@ class RandomContrast(_ClippedColour):
 
     def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
         super().__init__(factor, value_range, seed, data_format, **kwargs)
-        lower, upper = factor_range(self._owner, "factor", factor, symmetric=False,
-                                     low=0.0, ordered=False)
+        lower, upper = factor_range(
+            self._owner, "factor", factor, symmetric=False, low=0.0, ordered=False
+        )
         if lower > 1.0 or upper > 1.0:
             raise ValueError(
                 f"Received an invalid value for `factor` of {self._owner}, expected values "
-                f"in [0, 1]. Received: factor={factor!r}")
+                f"in [0, 1]. Received: factor={factor!r}"
+            )
         self._bounds = (1.0 - lower, 1.0 + upper)
 
     def transform(self, images, training):
@@ -99,7 +105,8 @@ class RandomBrightness(_ClippedColour):
         if self._bounds[1] > 1.0:
             raise ValueError(
                 f"Received an invalid value for `factor` of {self._owner}, expected values "
-                f"in [-1, 1]. Received: factor={factor!r}")
+                f"in [-1, 1]. Received: factor={factor!r}"
+            )
 
     def transform(self, images, training):
         if not training:

@@ -27,8 +27,7 @@ def resize_matrix(size_in, size_out, interpolation, start=0, window=None):
         xp.add.at(matrix, (rows[inside], index[inside]), weight[inside])
 
     if interpolation == "nearest":
-        add(start + xp.minimum(xp.floor(centres), window - 1).astype(xp.int64),
-            xp.ones(size_out))
+        add(start + xp.minimum(xp.floor(centres), window - 1).astype(xp.int64), xp.ones(size_out))
     else:
         source = xp.clip(centres - 0.5, 0.0, window - 1)
         low = xp.floor(source)
@@ -63,7 +62,8 @@ class _Resampled:
         self.output = xp.einsum("pw,bowc->bopc", self.rx, out, optimize=True)
         if fill_value and (inside_y.min() < 1 or inside_x.min() < 1):
             self.output += (fill_value * (1.0 - inside_y[:, None] * inside_x[None, :]))[
-                None, :, :, None].astype(dtype)
+                None, :, :, None
+            ].astype(dtype)
 
     def __call__(self, dy):
         dx = xp.einsum("pw,bopc->bowc", self.rx, dy, optimize=True)
@@ -75,10 +75,12 @@ def resample(images, height, width, interpolation, window=None, fill_value=0.0):
     start_w, window_w) (default the whole image); returns the :class:`_Resampled`."""
     size_h, size_w = images.shape[1:3]
     start_h, window_h, start_w, window_w = window or (0, size_h, 0, size_w)
-    return _Resampled(images,
-                      resize_matrix(size_h, height, interpolation, start_h, window_h),
-                      resize_matrix(size_w, width, interpolation, start_w, window_w),
-                      fill_value)
+    return _Resampled(
+        images,
+        resize_matrix(size_h, height, interpolation, start_h, window_h),
+        resize_matrix(size_w, width, interpolation, start_w, window_w),
+        fill_value,
+    )
 
 
 class _SizedLayer(ImageLayer):
@@ -90,7 +92,7 @@ class _SizedLayer(ImageLayer):
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)
         first = len(shape) - (2 if self.data_format == "channels_first" else 3)
-        shape[first:first + 2] = [self.height, self.width]
+        shape[first : first + 2] = [self.height, self.width]
         return tuple(shape)
 
     def _smart_resize(self, images):
@@ -124,16 +126,27 @@ class Resizing(_SizedLayer):
 
     _takes_seed = False
 
-    def __init__(self, height, width, interpolation="bilinear", crop_to_aspect_ratio=False,
-                 pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0,
-                 data_format=None, **kwargs):
+    def __init__(
+        self,
+        height,
+        width,
+        interpolation="bilinear",
+        crop_to_aspect_ratio=False,
+        pad_to_aspect_ratio=False,
+        fill_mode="constant",
+        fill_value=0.0,
+        data_format=None,
+        **kwargs,
+    ):
         super().__init__(height, width, data_format=data_format, **kwargs)
-        self.interpolation = check_choice(self._owner, "interpolation", interpolation,
-                                          INTERPOLATIONS)
+        self.interpolation = check_choice(
+            self._owner, "interpolation", interpolation, INTERPOLATIONS
+        )
         if crop_to_aspect_ratio and pad_to_aspect_ratio:
             raise ValueError(
                 f"{self._owner}: only one of `crop_to_aspect_ratio` and "
-                "`pad_to_aspect_ratio` can be True.")
+                "`pad_to_aspect_ratio` can be True."
+            )
         self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
         self.pad_to_aspect_ratio = bool(pad_to_aspect_ratio)
         self.fill_mode = check_choice(self._owner, "fill_mode", fill_mode, ("constant",))
@@ -142,17 +155,23 @@ class Resizing(_SizedLayer):
     def transform(self, images, training):
         window = None
         if self.crop_to_aspect_ratio or self.pad_to_aspect_ratio:
-            window = aspect_window(*images.shape[1:3], self.height, self.width,
-                                   pad=self.pad_to_aspect_ratio)
-        resampled = resample(images, self.height, self.width, self.interpolation, window,
-                             self.fill_value)
+            window = aspect_window(
+                *images.shape[1:3], self.height, self.width, pad=self.pad_to_aspect_ratio
+            )
+        resampled = resample(
+            images, self.height, self.width, self.interpolation, window, self.fill_value
+        )
         return resampled.output, resampled
 
     def get_config(self):
-        return {**super().get_config(), "interpolation": self.interpolation,
-                "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
-                "pad_to_aspect_ratio": self.pad_to_aspect_ratio, "fill_mode": self.fill_mode,
-                "fill_value": self.fill_value}
+        return {
+            **super().get_config(),
+            "interpolation": self.interpolation,
+            "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+            "pad_to_aspect_ratio": self.pad_to_aspect_ratio,
+            "fill_mode": self.fill_mode,
+            "fill_value": self.fill_value,
+        }
 
 
 class CenterCrop(_SizedLayer):
@@ -179,15 +198,14 @@ class CenterCrop(_SizedLayer):
         if size_h < self.height or size_w < self.width:
             return self._smart_resize(images)
         top, left = (size_h - self.height) // 2, (size_w - self.width) // 2
-        out = images[:, top:top + self.height, left:left + self.width]
+        out = images[:, top : top + self.height, left : left + self.width]
 
         def backward(dy):
             dx = xp.zeros(images.shape, dy.dtype)
-            dx[:, top:top + self.height, left:left + self.width] = dy
+            dx[:, top : top + self.height, left : left + self.width] = dy
             return dx
 
         return out, backward
-
 
 
 class RandomCrop(_SizedLayer):

@@ -25,25 +25,49 @@ _MODES = ("int", "one_hot", "multi_hot", "count", "tf_idf")
 class IndexLookup(PreprocessingLayer):
     """The shared logic of :class:`StringLookup` and :class:`IntegerLookup`."""
 
-    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=None,
-                 vocabulary=None, vocabulary_dtype=None, idf_weights=None, invert=False,
-                 output_mode="int", pad_to_max_tokens=False, sparse=False, **kwargs):
+    def __init__(
+        self,
+        max_tokens=None,
+        num_oov_indices=1,
+        mask_token=None,
+        oov_token=None,
+        vocabulary=None,
+        vocabulary_dtype=None,
+        idf_weights=None,
+        invert=False,
+        output_mode="int",
+        pad_to_max_tokens=False,
+        sparse=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} layer '{self.name}'"
-        if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(
-                max_tokens, int) or max_tokens <= 1):
-            raise ValueError(f"If set, `max_tokens` must be greater than 1. Received: "
-                             f"max_tokens={max_tokens!r}")
-        if isinstance(num_oov_indices, bool) or not isinstance(num_oov_indices, int) or num_oov_indices < 0:
-            raise ValueError("`num_oov_indices` must be greater than or equal to 0. Received: "
-                             f"num_oov_indices={num_oov_indices!r}")
+        if max_tokens is not None and (
+            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 1
+        ):
+            raise ValueError(
+                f"If set, `max_tokens` must be greater than 1. Received: max_tokens={max_tokens!r}"
+            )
+        if (
+            isinstance(num_oov_indices, bool)
+            or not isinstance(num_oov_indices, int)
+            or num_oov_indices < 0
+        ):
+            raise ValueError(
+                "`num_oov_indices` must be greater than or equal to 0. Received: "
+                f"num_oov_indices={num_oov_indices!r}"
+            )
         self.output_mode = check_output_mode(owner, output_mode, _MODES)
         if invert and output_mode != "int":
-            raise ValueError(f"`output_mode` must be 'int' when `invert` is true. Received: "
-                             f"output_mode={output_mode!r}")
+            raise ValueError(
+                f"`output_mode` must be 'int' when `invert` is true. Received: "
+                f"output_mode={output_mode!r}"
+            )
         if pad_to_max_tokens and max_tokens is None:
-            raise ValueError("If pad_to_max_tokens is True, must set `max_tokens`. Received: "
-                             f"max_tokens={max_tokens}")
+            raise ValueError(
+                "If pad_to_max_tokens is True, must set `max_tokens`. Received: "
+                f"max_tokens={max_tokens}"
+            )
         if sparse:
             raise ValueError(f"{owner}: sparse outputs are not supported; use sparse=False.")
         self.max_tokens = max_tokens
@@ -82,8 +106,11 @@ class IndexLookup(PreprocessingLayer):
         """The vocabulary, in index order (with the mask and OOV tokens by default)."""
         if not include_special_tokens:
             return list(self._tokens)
-        return ([self.mask_token] * self._oov_start() + [self.oov_token] * self.num_oov_indices
-                + list(self._tokens))
+        return (
+            [self.mask_token] * self._oov_start()
+            + [self.oov_token] * self.num_oov_indices
+            + list(self._tokens)
+        )
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
         """Use ``vocabulary`` (a list or 1-D array; the mask and OOV tokens may lead it, in
@@ -91,43 +118,56 @@ class IndexLookup(PreprocessingLayer):
         if self.output_mode == "tf_idf" and idf_weights is None:
             raise ValueError("`idf_weights` must be set if output_mode is 'tf_idf'.")
         if self.output_mode != "tf_idf" and idf_weights is not None:
-            raise ValueError("`idf_weights` should only be set if output_mode is 'tf_idf'. "
-                             f"Received: output_mode={self.output_mode} and idf_weights={idf_weights}")
+            raise ValueError(
+                "`idf_weights` should only be set if output_mode is 'tf_idf'. "
+                f"Received: output_mode={self.output_mode} and idf_weights={idf_weights}"
+            )
         if isinstance(vocabulary, str):
-            raise ValueError("npkeras does not read vocabulary files; pass the vocabulary as a "
-                             f"list (e.g. open('{vocabulary}').read().splitlines()).")
+            raise ValueError(
+                "npkeras does not read vocabulary files; pass the vocabulary as a "
+                f"list (e.g. open('{vocabulary}').read().splitlines())."
+            )
         tokens = list(self._keys(xp.asarray(vocabulary, dtype=object).reshape(-1)))
         if not tokens:
             raise ValueError(f"Cannot set an empty vocabulary. Received: vocabulary={vocabulary}")
-        specials = self.get_vocabulary()[:self._token_start()]
-        found_specials = tokens[:len(specials)] == specials
+        specials = self.get_vocabulary()[: self._token_start()]
+        found_specials = tokens[: len(specials)] == specials
         if found_specials:
-            tokens = tokens[len(specials):]
+            tokens = tokens[len(specials) :]
         repeated = [t for t, c in collections.Counter(tokens).items() if c > 1]
         if repeated:
-            raise ValueError("The passed vocabulary has at least one repeated term. Please "
-                             f"uniquify your dataset. The repeated terms are: {repeated}")
+            raise ValueError(
+                "The passed vocabulary has at least one repeated term. Please "
+                f"uniquify your dataset. The repeated terms are: {repeated}"
+            )
         if self.mask_token is not None and self.mask_token in tokens:
             raise ValueError(
                 "Found reserved mask token at unexpected location in `vocabulary`. Either "
                 "remove all mask and OOV tokens, or include them only at the start of the "
                 f"vocabulary in precisely this order: {specials}. Received: "
-                f"mask_token={self.mask_token!r}")
+                f"mask_token={self.mask_token!r}"
+            )
         if self.invert and self.oov_token is not None and self.oov_token in tokens:
             raise ValueError(
                 "Found reserved OOV token at unexpected location in `vocabulary`. Include it "
-                f"only at the start, in this order: {specials}. Received: oov_token={self.oov_token!r}")
+                f"only at the start, in this order: {specials}. Received: "
+                f"oov_token={self.oov_token!r}"
+            )
         size = self._token_start() + len(tokens)
         if self.max_tokens is not None and size > self.max_tokens:
-            raise ValueError("Attempted to set a vocabulary larger than the maximum vocab size. "
-                             f"Received vocabulary size is {size}; `max_tokens` is {self.max_tokens}.")
+            raise ValueError(
+                "Attempted to set a vocabulary larger than the maximum vocab size. "
+                f"Received vocabulary size is {size}; `max_tokens` is {self.max_tokens}."
+            )
         self._set_tokens(tokens)
         if idf_weights is not None:
             weights = xp.asarray(idf_weights, dtype="float64").reshape(-1)
             expected = len(tokens) + (len(specials) if found_specials else 0)
             if len(weights) != expected:
-                raise ValueError("`idf_weights` must be the same length as vocabulary. "
-                                 f"len(idf_weights) is {len(weights)}; len(vocabulary) is {expected}")
+                raise ValueError(
+                    "`idf_weights` must be the same length as vocabulary. "
+                    f"len(idf_weights) is {len(weights)}; len(vocabulary) is {expected}"
+                )
             if not found_specials:  # the special tokens get the mean weight
                 weights = xp.concatenate([xp.full(self._token_start(), weights.mean()), weights])
             self._set_idf(weights)
@@ -177,8 +217,10 @@ class IndexLookup(PreprocessingLayer):
             else:
                 table[i] = self._oov_index(token)
         if missing:
-            raise ValueError("When `num_oov_indices=0` all inputs should be in vocabulary, found "
-                             f"OOV values {missing[:10]}, consider setting `num_oov_indices=1`.")
+            raise ValueError(
+                "When `num_oov_indices=0` all inputs should be in vocabulary, found "
+                f"OOV values {missing[:10]}, consider setting `num_oov_indices=1`."
+            )
         return table[inverse].reshape(xp.shape(x))
 
     def _invert(self, x):
@@ -194,7 +236,8 @@ class IndexLookup(PreprocessingLayer):
             raise RuntimeError(
                 f"When using `output_mode={self.output_mode}` and `pad_to_max_tokens=False`, "
                 "you must set the layer's vocabulary before calling it. Either pass a "
-                "`vocabulary` argument to the layer, or call `adapt` with some sample data.")
+                "`vocabulary` argument to the layer, or call `adapt` with some sample data."
+            )
         ids = self._lookup(x)
         if self.output_mode == "int":
             return ids
@@ -232,10 +275,12 @@ class IndexLookup(PreprocessingLayer):
         # most frequent first; ties broken by the tokens themselves, high to low (Keras)
         ranked = sorted(counts.items(), key=lambda item: (item[1], item[0]), reverse=True)
         if self.max_tokens is not None:
-            ranked = ranked[:self.max_tokens - self._token_start()]
+            ranked = ranked[: self.max_tokens - self._token_start()]
         self._set_tokens([token for token, _ in ranked])
         if self.output_mode == "tf_idf":
-            document_counts = xp.asarray([self._document_counts[t] for t in self._tokens], "float64")
+            document_counts = xp.asarray(
+                [self._document_counts[t] for t in self._tokens], "float64"
+            )
             idf = xp.log(1.0 + self._documents / (1.0 + document_counts))
             # the OOV (and mask) indices get the mean weight: their counts are unknown
             mean = idf.mean() if idf.size else 0.0
@@ -247,13 +292,21 @@ class IndexLookup(PreprocessingLayer):
         idf = None
         if self.output_mode == "tf_idf" and self.idf_weights is not None:
             start = self._token_start()
-            idf = self.idf_weights[start:start + len(self._tokens)].tolist()
-        return {**super().get_config(), "invert": self.invert, "max_tokens": self.max_tokens,
-                "num_oov_indices": self.num_oov_indices, "oov_token": self.oov_token,
-                "mask_token": self.mask_token, "output_mode": self.output_mode,
-                "sparse": self.sparse, "pad_to_max_tokens": self.pad_to_max_tokens,
-                "vocabulary_dtype": self.vocabulary_dtype,
-                "vocabulary": list(self._tokens) or None, "idf_weights": idf}
+            idf = self.idf_weights[start : start + len(self._tokens)].tolist()
+        return {
+            **super().get_config(),
+            "invert": self.invert,
+            "max_tokens": self.max_tokens,
+            "num_oov_indices": self.num_oov_indices,
+            "oov_token": self.oov_token,
+            "mask_token": self.mask_token,
+            "output_mode": self.output_mode,
+            "sparse": self.sparse,
+            "pad_to_max_tokens": self.pad_to_max_tokens,
+            "vocabulary_dtype": self.vocabulary_dtype,
+            "vocabulary": list(self._tokens) or None,
+            "idf_weights": idf,
+        }
 
 
 class StringLookup(IndexLookup):
@@ -284,25 +337,55 @@ class StringLookup(IndexLookup):
     ['[UNK]', 'a', 'b', 'c']
     """
 
-    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]",
-                 vocabulary=None, idf_weights=None, invert=False, output_mode="int",
-                 pad_to_max_tokens=False, sparse=False, encoding="utf-8", **kwargs):
+    def __init__(
+        self,
+        max_tokens=None,
+        num_oov_indices=1,
+        mask_token=None,
+        oov_token="[UNK]",
+        vocabulary=None,
+        idf_weights=None,
+        invert=False,
+        output_mode="int",
+        pad_to_max_tokens=False,
+        sparse=False,
+        encoding="utf-8",
+        **kwargs,
+    ):
         self.encoding = encoding
         kwargs.pop("vocabulary_dtype", None)
-        super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary,
-                         "string", idf_weights, invert, output_mode, pad_to_max_tokens, sparse,
-                         **kwargs)
+        super().__init__(
+            max_tokens,
+            num_oov_indices,
+            mask_token,
+            oov_token,
+            vocabulary,
+            "string",
+            idf_weights,
+            invert,
+            output_mode,
+            pad_to_max_tokens,
+            sparse,
+            **kwargs,
+        )
 
     def _keys(self, values):
         values = xp.asarray(values)
         if values.dtype.kind == "S":
             values = xp.char.decode(values, self.encoding)
         elif values.dtype.kind == "O":
-            values = xp.asarray([v.decode(self.encoding) if isinstance(v, bytes) else v
-                                 for v in values.reshape(-1)], dtype=object).reshape(values.shape)
+            values = xp.asarray(
+                [
+                    v.decode(self.encoding) if isinstance(v, bytes) else v
+                    for v in values.reshape(-1)
+                ],
+                dtype=object,
+            ).reshape(values.shape)
         elif values.dtype.kind not in "U":
-            raise TypeError(f"StringLookup layer '{self.name}' expects string inputs; received "
-                            f"dtype {values.dtype}. Use IntegerLookup for integers.")
+            raise TypeError(
+                f"StringLookup layer '{self.name}' expects string inputs; received "
+                f"dtype {values.dtype}. Use IntegerLookup for integers."
+            )
         return values.astype(object)
 
     def _hash(self, token):
@@ -327,15 +410,40 @@ class IntegerLookup(IndexLookup):
     [[1, 3, 4], [4, 0, 2]]
     """
 
-    def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token=-1,
-                 vocabulary=None, vocabulary_dtype="int64", idf_weights=None, invert=False,
-                 output_mode="int", sparse=False, pad_to_max_tokens=False, **kwargs):
+    def __init__(
+        self,
+        max_tokens=None,
+        num_oov_indices=1,
+        mask_token=None,
+        oov_token=-1,
+        vocabulary=None,
+        vocabulary_dtype="int64",
+        idf_weights=None,
+        invert=False,
+        output_mode="int",
+        sparse=False,
+        pad_to_max_tokens=False,
+        **kwargs,
+    ):
         if vocabulary_dtype not in ("int32", "int64"):
-            raise ValueError("`vocabulary_dtype` of IntegerLookup must be 'int32' or 'int64'. "
-                             f"Received: vocabulary_dtype={vocabulary_dtype!r}")
-        super().__init__(max_tokens, num_oov_indices, mask_token, oov_token, vocabulary,
-                         vocabulary_dtype, idf_weights, invert, output_mode, pad_to_max_tokens,
-                         sparse, **kwargs)
+            raise ValueError(
+                "`vocabulary_dtype` of IntegerLookup must be 'int32' or 'int64'. "
+                f"Received: vocabulary_dtype={vocabulary_dtype!r}"
+            )
+        super().__init__(
+            max_tokens,
+            num_oov_indices,
+            mask_token,
+            oov_token,
+            vocabulary,
+            vocabulary_dtype,
+            idf_weights,
+            invert,
+            output_mode,
+            pad_to_max_tokens,
+            sparse,
+            **kwargs,
+        )
 
     def _keys(self, values):
         values = xp.asarray(values)
@@ -343,11 +451,15 @@ class IntegerLookup(IndexLookup):
             values = values.astype("int64")
         if values.dtype.kind == "f":
             if values.size and not bool((values == xp.round(values)).all()):
-                raise ValueError(f"IntegerLookup layer '{self.name}' expects integer inputs; "
-                                 "received fractional values.")
+                raise ValueError(
+                    f"IntegerLookup layer '{self.name}' expects integer inputs; "
+                    "received fractional values."
+                )
         elif values.dtype.kind not in "iub":
-            raise TypeError(f"IntegerLookup layer '{self.name}' expects integer inputs; received "
-                            f"dtype {values.dtype}. Use StringLookup for strings.")
+            raise TypeError(
+                f"IntegerLookup layer '{self.name}' expects integer inputs; received "
+                f"dtype {values.dtype}. Use StringLookup for strings."
+            )
         return values.astype("int64").astype(object)
 
     def _hash(self, token):

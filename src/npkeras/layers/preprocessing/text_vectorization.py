@@ -43,27 +43,54 @@ class TextVectorization(PreprocessingLayer):
     [[2, 5, 1, 0]]
     """
 
-    def __init__(self, max_tokens=None, standardize="lower_and_strip_punctuation",
-                 split="whitespace", ngrams=None, output_mode="int", output_sequence_length=None,
-                 pad_to_max_tokens=False, vocabulary=None, idf_weights=None, sparse=False,
-                 ragged=False, encoding="utf-8", **kwargs):
+    def __init__(
+        self,
+        max_tokens=None,
+        standardize="lower_and_strip_punctuation",
+        split="whitespace",
+        ngrams=None,
+        output_mode="int",
+        output_sequence_length=None,
+        pad_to_max_tokens=False,
+        vocabulary=None,
+        idf_weights=None,
+        sparse=False,
+        ragged=False,
+        encoding="utf-8",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = f"TextVectorization layer '{self.name}'"
         if standardize not in _STANDARDIZE and not callable(standardize):
-            raise ValueError(f"Unknown `standardize` for {owner}: expected one of "
-                             f"{_STANDARDIZE} or a callable. Received: standardize={standardize!r}")
+            raise ValueError(
+                f"Unknown `standardize` for {owner}: expected one of "
+                f"{_STANDARDIZE} or a callable. Received: standardize={standardize!r}"
+            )
         if split not in _SPLIT and not callable(split):
-            raise ValueError(f"Unknown `split` for {owner}: expected one of {_SPLIT} or a "
-                             f"callable. Received: split={split!r}")
-        self.output_mode = check_output_mode(owner, output_mode,
-                                             ("int", "multi_hot", "count", "tf_idf"))
+            raise ValueError(
+                f"Unknown `split` for {owner}: expected one of {_SPLIT} or a "
+                f"callable. Received: split={split!r}"
+            )
+        self.output_mode = check_output_mode(
+            owner, output_mode, ("int", "multi_hot", "count", "tf_idf")
+        )
         if output_sequence_length is not None and output_mode != "int":
-            raise ValueError("`output_sequence_length` must not be set if `output_mode` is not "
-                             f"'int'. Received: output_sequence_length={output_sequence_length}")
-        if ngrams is not None and not (isinstance(ngrams, int) and ngrams > 0) and not (
-                isinstance(ngrams, (list, tuple)) and all(isinstance(n, int) and n > 0 for n in ngrams)):
-            raise ValueError("`ngrams` must be None, a positive integer or a tuple of positive "
-                             f"integers. Received: ngrams={ngrams!r}")
+            raise ValueError(
+                "`output_sequence_length` must not be set if `output_mode` is not "
+                f"'int'. Received: output_sequence_length={output_sequence_length}"
+            )
+        if (
+            ngrams is not None
+            and not (isinstance(ngrams, int) and ngrams > 0)
+            and not (
+                isinstance(ngrams, (list, tuple))
+                and all(isinstance(n, int) and n > 0 for n in ngrams)
+            )
+        ):
+            raise ValueError(
+                "`ngrams` must be None, a positive integer or a tuple of positive "
+                f"integers. Received: ngrams={ngrams!r}"
+            )
         if sparse or ragged:
             raise ValueError(f"{owner}: sparse and ragged outputs are not supported.")
         self.max_tokens = max_tokens
@@ -75,9 +102,15 @@ class TextVectorization(PreprocessingLayer):
         self.encoding = encoding
         self.sparse = self.ragged = False
         self._lookup_layer = StringLookup(
-            max_tokens=max_tokens, mask_token="", output_mode=output_mode,
-            pad_to_max_tokens=pad_to_max_tokens, vocabulary=vocabulary, idf_weights=idf_weights,
-            encoding=encoding, name=f"{self.name}_lookup")
+            max_tokens=max_tokens,
+            mask_token="",
+            output_mode=output_mode,
+            pad_to_max_tokens=pad_to_max_tokens,
+            vocabulary=vocabulary,
+            idf_weights=idf_weights,
+            encoding=encoding,
+            name=f"{self.name}_lookup",
+        )
 
     # -- text to tokens ------------------------------------------------------------
     def _standardize(self, text: str) -> str:
@@ -102,7 +135,7 @@ class TextVectorization(PreprocessingLayer):
         if self.ngrams is None:
             return tokens
         sizes = range(1, self.ngrams + 1) if isinstance(self.ngrams, int) else self.ngrams
-        return [" ".join(tokens[i:i + n]) for n in sizes for i in range(len(tokens) - n + 1)]
+        return [" ".join(tokens[i : i + n]) for n in sizes for i in range(len(tokens) - n + 1)]
 
     def _tokenize(self, inputs) -> list:
         """One list of tokens per input string."""
@@ -110,11 +143,15 @@ class TextVectorization(PreprocessingLayer):
         if texts.ndim == 2 and texts.shape[1] == 1:
             texts = texts[:, 0]
         if texts.ndim > 1:
-            raise ValueError(f"TextVectorization layer '{self.name}' expects strings of shape "
-                             f"(batch,) or (batch, 1); received shape {texts.shape}.")
+            raise ValueError(
+                f"TextVectorization layer '{self.name}' expects strings of shape "
+                f"(batch,) or (batch, 1); received shape {texts.shape}."
+            )
         if texts.dtype.kind not in "USO":
-            raise TypeError(f"TextVectorization layer '{self.name}' expects string inputs; "
-                            f"received dtype {texts.dtype}.")
+            raise TypeError(
+                f"TextVectorization layer '{self.name}' expects string inputs; "
+                f"received dtype {texts.dtype}."
+            )
         rows = []
         for text in texts.reshape(-1).tolist():
             if isinstance(text, bytes):
@@ -138,13 +175,13 @@ class TextVectorization(PreprocessingLayer):
             for i, row in enumerate(rows):
                 row = row[:length]
                 if row:
-                    out[i, :len(row)] = lookup.transform(xp.asarray(row, dtype=object))
+                    out[i, : len(row)] = lookup.transform(xp.asarray(row, dtype=object))
             return out
         # bag of words: each row's tokens, padded with the mask "" (dropped by the lookup)
         width = max((len(r) for r in rows), default=0) or 1
         padded = xp.full((len(rows), width), "", dtype=object)
         for i, row in enumerate(rows):
-            padded[i, :len(row)] = row
+            padded[i, : len(row)] = row
         return lookup.transform(padded)
 
     def compute_output_shape(self, input_shape):
@@ -164,7 +201,7 @@ class TextVectorization(PreprocessingLayer):
             width = max((len(r) for r in rows), default=0) or 1
             padded = xp.full((len(rows), width), "", dtype=object)
             for i, row in enumerate(rows):
-                padded[i, :len(row)] = row
+                padded[i, : len(row)] = row
             lookup.update_adapt_state(padded)
         lookup.finalize_adapt_state()
 
@@ -179,14 +216,23 @@ class TextVectorization(PreprocessingLayer):
 
     def get_config(self):
         if callable(self.standardize) or callable(self.split):
-            raise ValueError(f"TextVectorization layer '{self.name}' cannot be saved with a "
-                             "function as `standardize` or `split`; use the built-in names.")
+            raise ValueError(
+                f"TextVectorization layer '{self.name}' cannot be saved with a "
+                "function as `standardize` or `split`; use the built-in names."
+            )
         lookup = self._lookup_layer.get_config()
-        return {**super().get_config(), "max_tokens": self.max_tokens,
-                "standardize": self.standardize, "split": self.split,
-                "ngrams": list(self.ngrams) if isinstance(self.ngrams, tuple) else self.ngrams,
-                "output_mode": self.output_mode,
-                "output_sequence_length": self.output_sequence_length,
-                "pad_to_max_tokens": self.pad_to_max_tokens, "vocabulary": lookup["vocabulary"],
-                "idf_weights": lookup["idf_weights"], "sparse": False, "ragged": False,
-                "encoding": self.encoding}
+        return {
+            **super().get_config(),
+            "max_tokens": self.max_tokens,
+            "standardize": self.standardize,
+            "split": self.split,
+            "ngrams": list(self.ngrams) if isinstance(self.ngrams, tuple) else self.ngrams,
+            "output_mode": self.output_mode,
+            "output_sequence_length": self.output_sequence_length,
+            "pad_to_max_tokens": self.pad_to_max_tokens,
+            "vocabulary": lookup["vocabulary"],
+            "idf_weights": lookup["idf_weights"],
+            "sparse": False,
+            "ragged": False,
+            "encoding": self.encoding,
+        }
