@@ -31,7 +31,35 @@ _active: list = []
 _disabled = [0]
 
 
-class Tensor:
+class ArrayLike:
+    """The array protocol of :class:`Tensor` and :class:`Leaf` (variables): both hold a
+    ``value`` array and answer for its shape, type and conversions."""
+
+    __slots__ = ()
+
+    shape = property(lambda self: self.value.shape)
+    dtype = property(lambda self: self.value.dtype)
+    ndim = property(lambda self: self.value.ndim)
+    size = property(lambda self: self.value.size)
+
+    def __len__(self):
+        return len(self.value)
+
+    def __array__(self, dtype=None, copy=None):  # ``np.asarray(t)``: a host copy, as asked
+        host = backend.to_numpy(self.value)
+        return host if dtype is None else host.astype(dtype)
+
+    def __bool__(self):
+        return bool(self.value)
+
+    def __float__(self):
+        return backend.to_float(self.value)
+
+    def __int__(self):
+        return int(backend.to_numpy(self.value))
+
+
+class Tensor(ArrayLike):
     """An array whose computation is recorded on a tape, so gradients can reach it.
 
     Ops and operators accept it wherever they accept arrays; ``.numpy()`` (or
@@ -47,33 +75,11 @@ class Tensor:
         self.index = index
         self.tape = tape
 
-    # -- array protocol ------------------------------------------------------------
-    shape = property(lambda self: self.value.shape)
-    dtype = property(lambda self: self.value.dtype)
-    ndim = property(lambda self: self.value.ndim)
-    size = property(lambda self: self.value.size)
-
-    def __len__(self):
-        return len(self.value)
-
-    def __array__(self, dtype=None, copy=None):  # ``np.asarray(t)``: a host copy, as asked
-        host = backend.to_numpy(self.value)
-        return host if dtype is None else host.astype(dtype)
-
     def numpy(self):
         return backend.to_numpy(self.value)
 
     def __repr__(self):
         return f"<Tensor shape={self.value.shape} dtype={self.value.dtype}\n{self.value!r}>"
-
-    def __bool__(self):
-        return bool(self.value)
-
-    def __float__(self):
-        return backend.to_float(self.value)
-
-    def __int__(self):
-        return int(backend.to_numpy(self.value))
 
     def __index__(self):
         return int(backend.to_numpy(self.value))
@@ -85,7 +91,7 @@ class Tensor:
     __hash__ = object.__hash__
 
 
-class Leaf:
+class Leaf(ArrayLike):
     """Base of :class:`~npkeras.ops.variable.Variable`: a value that lives outside the
     tape (a weight) and gathers its gradient in ``gradient_slot``."""
 

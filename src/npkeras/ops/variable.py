@@ -118,27 +118,6 @@ class Variable(Leaf):
     def path(self) -> str:
         return f"{self.owner.name}/{self._key}" if self.owner is not None else self.name
 
-    shape = property(lambda self: self.value.shape)
-    dtype = property(lambda self: self.value.dtype)
-    ndim = property(lambda self: self.value.ndim)
-    size = property(lambda self: self.value.size)
-
-    def __len__(self):
-        return len(self.value)
-
-    def __array__(self, dtype=None, copy=None):  # ``np.asarray(t)``: a host copy, as asked
-        host = backend.to_numpy(self.value)
-        return host if dtype is None else host.astype(dtype)
-
-    def __float__(self):
-        return backend.to_float(self.value)
-
-    def __int__(self):
-        return int(backend.to_numpy(self.value))
-
-    def __bool__(self):
-        return bool(self.value)
-
     def __repr__(self):
         return (
             f"<Variable path={self.path}, shape={self.value.shape}, "
