@@ -160,3 +160,16 @@ def test_a_finite_loss_with_a_non_finite_gradient_is_not_applied():
     assert np.isnan(loss)
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_dataframe_columns_are_kept_and_checked_at_predict():
+    pd = pytest.importorskip("pandas")
+    model = _model()
+    frame = pd.DataFrame(np.ones((4, 3), "float32"), columns=["a", "b", "c"])
+    model.fit(frame, np.ones(4), verbose=0)
+    assert model.feature_names_in_ == ["a", "b", "c"]
+    assert model.predict(frame, verbose=0).shape == (4, 1)
+    with pytest.raises(ValueError, match=r"missing \['c'\], unexpected \['d'\]"):
+        model.predict(frame.rename(columns={"c": "d"}), verbose=0)
+    with pytest.raises(ValueError, match="the same names in another order"):
+        model.evaluate(frame[["c", "b", "a"]], np.ones(4), verbose=0)

@@ -14,7 +14,7 @@ from npkeras import backend
 from npkeras.backend import xp
 
 
-def _is_pandas(obj) -> bool:
+def is_pandas(obj) -> bool:
     module = type(obj).__module__
     return module == "pandas" or module.startswith("pandas.")
 
@@ -24,14 +24,14 @@ def is_batch_iterable(obj) -> bool:
     if (
         obj is None
         or isinstance(obj, (xp.ndarray, backend.host_xp.ndarray, list, tuple, dict, str, bytes))
-        or _is_pandas(obj)
+        or is_pandas(obj)
     ):
         return False
     return hasattr(obj, "__iter__") or hasattr(obj, "__next__")
 
 
 def _one_array(value, what, float_data):
-    if _is_pandas(value):
+    if is_pandas(value):
         value = value.to_numpy()
     if float_data:
         return backend.as_float_array(value, what)

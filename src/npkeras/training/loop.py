@@ -350,6 +350,26 @@ class Trainer:
             self._check_targets(ys)
         return xs, ys, sws, n
 
+    def _check_columns(self, x, fitting: bool) -> None:
+        """A pandas DataFrame's column names are kept at ``fit``; a frame with other
+        columns (or the same in another order) is refused later, naming the difference."""
+        if not data_module.is_pandas(x) or not hasattr(x, "columns"):
+            return
+        names = [str(c) for c in x.columns]
+        known = getattr(self, "feature_names_in_", None)
+        if known is None:
+            if fitting:
+                self.feature_names_in_ = names
+            return
+        if names != known:
+            missing = [c for c in known if c not in names]
+            extra = [c for c in names if c not in known]
+            detail = (f"missing {missing or 'none'}, unexpected {extra or 'none'}"
+                      if missing or extra else "the same names in another order")
+            raise ValueError(
+                f"The DataFrame's columns differ from those model '{self.name}' was trained "
+                f"on ({known}): {detail}. Pass the training columns, in the training order.")
+
     def _check_targets(self, ys):
         """Each loss's own refusal of targets it cannot mean (integer labels given to
         categorical cross-entropy, binary targets outside [0, 1]), once per data set."""
@@ -462,6 +482,7 @@ class Trainer:
             if steps is None and hasattr(x, "__len__"):  # a PyDataset knows its batch count
                 steps = len(x)
         else:
+            self._check_columns(x, fitting=True)
             xs, ys, sws, n = self._arrays(x, y, sample_weight, class_weight)
             if ys is None and not custom:
                 raise ValueError("fit() needs targets `y` when `x` is an array.")
@@ -658,6 +679,7 @@ class Trainer:
         if data_module.is_batch_iterable(x):
             logs = self._evaluate_batches(self._iter_generator(x, steps, "evaluate"), callback_list)
         else:
+            self._check_columns(x, fitting=False)
             xs, ys, sws, n = self._arrays(x, y, sample_weight)
             if ys is None and self._uses_default_steps("test_step"):
                 raise ValueError("evaluate() needs targets `y`.")
@@ -690,6 +712,7 @@ class Trainer:
             n = None
         else:
             self._note_inputs(x)
+            self._check_columns(x, fitting=False)
             xs = data_module.to_array_list(x, self.input_names, "x")
             total = data_module.check_counts(xs)
             data_module.check_finite(xs, "x")
