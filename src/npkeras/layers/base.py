@@ -76,6 +76,11 @@ DEFAULT_BACKWARD = BackwardContext()
 _NO_INPUT_GRAD = BackwardContext(need_input_grad=False)
 
 
+def accepts_argument(function, name) -> bool:
+    """Whether ``function`` takes an argument ``name`` (or any keyword argument)."""
+    return _accepts(function, name)
+
+
 def _accepts(function, name) -> bool:
     try:
         parameters = inspect.signature(function).parameters
@@ -429,6 +434,11 @@ class Layer:
         if self._uses_call():
             return self._probe_output_shape(input_shape)
         return input_shape
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output (Keras masking): the input's mask for layers
+        that support masking, else None. Layers that make or change a mask override it."""
+        return mask if self.supports_masking else None
 
     def check_input_shape(self, shape) -> None:
         """Raise a ValueError when ``shape`` differs from the built input shape."""

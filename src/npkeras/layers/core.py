@@ -70,6 +70,8 @@ class Dense(Layer):
     [[6.0, 6.0]]
     """
 
+    supports_masking = True  # the mask passes through, as in Keras
+
     supports_fresh_grads = True
 
     def __init__(
@@ -206,6 +208,8 @@ class Activation(Layer):
     [[0.0, 1.0]]
     """
 
+    supports_masking = True  # the mask passes through, as in Keras
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -240,6 +244,8 @@ class Dropout(Layer):
     >>> Dropout(0.5)(np.ones((1, 4))).tolist()   # inference: identity
     [[1.0, 1.0, 1.0, 1.0]]
     """
+
+    supports_masking = True  # the mask passes through, as in Keras
 
     def __init__(self, rate: float, noise_shape=None, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)

@@ -16,6 +16,7 @@ from npkeras.layers.base import (
     DEFAULT_BACKWARD,
     BackwardContext,
     Layer,
+    accepts_argument,
     backward_takes_context,
     shape_fits,
 )
@@ -42,6 +43,7 @@ class _Step:
         "reads_model_input",
         "kwargs",
         "takes_context",
+        "takes_mask",
     )
 
     def __init__(self, layer, node, inputs, outputs, multi_input, multi_output, reads_model_input):
@@ -52,6 +54,13 @@ class _Step:
         # the call's other arguments (mask, initial_state, ...); `training` comes per run
         self.kwargs = {k: v for k, v in node.call_kwargs.items() if k != "training"}
         self.takes_context = backward_takes_context(layer)
+        self.takes_mask = accepts_argument(layer.forward, "mask")
+
+
+def makes_masks(layers) -> bool:
+    """Whether any of ``layers`` makes or changes a Keras mask (so the forward pass has
+    masks to carry)."""
+    return any(type(layer).compute_mask is not Layer.compute_mask for layer in layers)
 
 
 def _as_list(value, what):
@@ -90,6 +99,8 @@ class Model(Trainer, Layer):
         Layer.__init__(self, name=name or unique_name(default), **kwargs)
         self._init_trainer()
         self._subclassed = subclassed
+        self._makes_masks = False
+        self._output_masks = None
         self._caches: list = []
         self._subclass_io = None  # (input names, output names) once a subclass is built
         if self._is_graph and not subclassed:
@@ -173,6 +184,7 @@ class Model(Trainer, Layer):
         self._output_slots = [slots[id(t)] for t in out_list]
         model_input_slots = set(self._input_slots)
         self._plan = []
+        self._output_masks = None
         layers = []
         for node in order:
             if node.layer not in layers:
@@ -202,6 +214,7 @@ class Model(Trainer, Layer):
                     "layer names should be unique: pass another name= to one of them."
                 )
         self._layers = layers
+        self._makes_masks = makes_masks(step.layer for step in self._plan)
         self.input_names = in_names or [t.node.layer.name for t in in_list]
         self.output_names = out_names or self._unique_output_names(out_list)
         self.input_shape_spec = (
@@ -255,13 +268,27 @@ class Model(Trainer, Layer):
         values = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
+        # Keras masks (Embedding(mask_zero=True), Masking, ...) flow beside the values, only
+        # in models that have a layer making one
+        masks = [None] * self._n_slots if self._makes_masks else None
         caches = self._caches = [None] * len(self._plan)
         for i, step in enumerate(self._plan):
             x = [values[j] for j in step.inputs] if step.multi_input else values[step.inputs[0]]
             layer = step.layer
+            kwargs = step.kwargs
+            if masks is not None:
+                mask = ([masks[j] for j in step.inputs] if step.multi_input
+                        else masks[step.inputs[0]])
+                has_mask = (any(m is not None for m in mask) if step.multi_input
+                            else mask is not None)
+                if has_mask and step.takes_mask:
+                    kwargs = {**kwargs, "mask": mask}
+                out_mask = layer.compute_mask(x, mask if has_mask else None)
+                for j, slot in enumerate(step.outputs):
+                    masks[slot] = out_mask[j] if isinstance(out_mask, list) else out_mask
             y = (
-                layer.forward(x, training=training, **step.kwargs)
-                if step.kwargs
+                layer.forward(x, training=training, **kwargs)
+                if kwargs
                 else layer.forward(x, training=training)
             )
             caches[i] = layer.cache
@@ -270,6 +297,7 @@ class Model(Trainer, Layer):
                     values[slot] = v
             else:
                 values[step.outputs[0]] = y
+        self._output_masks = None if masks is None else [masks[s] for s in self._output_slots]
         return [values[s] for s in self._output_slots]
 
     def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):

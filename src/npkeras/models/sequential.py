@@ -7,13 +7,14 @@ from npkeras.layers.base import (
     DEFAULT_BACKWARD,
     BackwardContext,
     Layer,
+    accepts_argument,
     backward_takes_context,
     shape_fits,
 )
 from npkeras.layers.input_layer import InputLayer
 from npkeras.layers.node import KerasTensor
 from npkeras.layers.node import format_shape as _format_shape
-from npkeras.models.model import Model
+from npkeras.models.model import Model, makes_masks
 
 
 class Sequential(Model):
@@ -116,6 +117,8 @@ class Sequential(Model):
         self._layer_output_shapes = shapes
         self.input_shape_spec = (None,) + input_shape[1:]
         self._takes_context = [backward_takes_context(layer) for layer in self._stack]
+        self._takes_mask = [accepts_argument(layer.forward, "mask") for layer in self._stack]
+        self._makes_masks = makes_masks(self._stack)
         self.built = True
 
     def _maybe_build(self, input_shape):
@@ -149,9 +152,24 @@ class Sequential(Model):
     def _forward(self, inputs, training=False):
         x = inputs[0]
         caches = self._caches = [None] * len(self._stack)
+        if self._makes_masks:  # Keras masks flow beside the values
+            return self._forward_masked(x, training, caches)
         for i, layer in enumerate(self._stack):
             x = layer.forward(x, training=training)
             caches[i] = layer.cache
+        return [x]
+
+    def _forward_masked(self, x, training, caches):
+        mask = None
+        for i, layer in enumerate(self._stack):
+            next_mask = layer.compute_mask(x, mask)
+            if mask is not None and self._takes_mask[i]:
+                x = layer.forward(x, training=training, mask=mask)
+            else:
+                x = layer.forward(x, training=training)
+            caches[i] = layer.cache
+            mask = next_mask
+        self._output_masks = [mask]
         return [x]
 
     def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):

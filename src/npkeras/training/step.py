@@ -27,6 +27,17 @@ def _all_finite(grads) -> bool:
     return bool(backend.to_float(xp.isfinite(grads).all()))
 
 
+def _mask_weights(mask, sample_weight, dtype):
+    """An output's Keras mask as loss weights, scaled (as Keras does) so that the mean runs
+    over the unmasked elements only; combined with any sample weights."""
+    weights = mask.astype(dtype)
+    weights *= weights.size / (backend.to_float(weights.sum()) + backend.epsilon())
+    if sample_weight is not None:
+        sw = xp.asarray(sample_weight, dtype=dtype)
+        weights = weights * sw.reshape(sw.shape + (1,) * (weights.ndim - sw.ndim))
+    return weights
+
+
 class TrainingStep:
     """The step of ``model`` with ``optimizer`` and per-output ``losses``/``loss_weights``.
 
@@ -144,7 +155,11 @@ class TrainingStep:
             else:
                 pred = out
             target = loss.prepare_targets(ys[i], pred)
-            value, d = loss.value_and_grad(target, pred, sws[i] if sws else None, need_grad)
+            weights = sws[i] if sws else None
+            masks = self.model._output_masks
+            if masks is not None and masks[i] is not None:
+                weights = _mask_weights(masks[i], weights, pred.dtype)
+            value, d = loss.value_and_grad(target, pred, weights, need_grad)
             weight = self.loss_weights[i]
             if need_grad and weight != 1.0:
                 d *= weight
