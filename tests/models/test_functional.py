@@ -207,3 +207,20 @@ def test_output_without_loss_leaves_its_head_untouched():
     )
     for a, b in zip(before, model.get_layer("unused").get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_inference_models_from_a_trained_models_layers():
+    """The encoder-decoder pattern: Model.input/output and layer.input/output."""
+    encoder_in = keras.Input(shape=(4,))
+    hidden = layers.Dense(3, activation="tanh", name="encode")(encoder_in)
+    out = layers.Dense(2, name="decode")(hidden)
+    model = keras.Model(encoder_in, out)
+    assert model.input is encoder_in and model.output is out
+    encoder = keras.Model(model.input, model.get_layer("encode").output)
+    x = np.random.default_rng(0).standard_normal((5, 4)).astype("float32")
+    expected = np.tanh(x @ model.get_layer("encode").get_weights()[0]
+                       + model.get_layer("encode").get_weights()[1])
+    np.testing.assert_allclose(encoder.predict(x, verbose=0), expected, rtol=1e-5)
+    assert model.get_layer("decode").input is hidden
+    with pytest.raises(AttributeError, match="has never been called on a symbolic tensor"):
+        layers.Dense(2).output

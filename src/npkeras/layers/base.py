@@ -435,6 +435,25 @@ class Layer:
             return self._probe_output_shape(input_shape)
         return input_shape
 
+    @property
+    def input(self):
+        """The symbolic input of this layer's first call in a graph (Keras's ``layer.input``)."""
+        return self._first_node("input").inputs[0] if len(
+            self._first_node("input").inputs) == 1 else list(self._first_node("input").inputs)
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call in a graph (``layer.output``)."""
+        outputs = self._first_node("output").outputs
+        return outputs[0] if len(outputs) == 1 else list(outputs)
+
+    def _first_node(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(
+                f"Layer '{self.name}' has never been called on a symbolic tensor, so it has no "
+                f"{what}: call it on keras.Input(...) or another layer's output first.")
+        return self._inbound_nodes[0]
+
     def compute_mask(self, inputs, mask=None):
         """The mask of this layer's output (Keras masking): the input's mask for layers
         that support masking, else None. Layers that make or change a mask override it."""

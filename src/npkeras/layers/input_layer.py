@@ -49,10 +49,8 @@ class InputLayer(Layer):
         self.input_shape_spec = (batch_size,) + shape
         self.built = True
         node = Node(self, [], multi_input=False)
-        self.output = KerasTensor(
-            self.input_shape_spec, node=node, name=self.name, dtype=self.input_dtype
-        )
-        node.outputs = [self.output]
+        node.outputs = [KerasTensor(self.input_shape_spec, node=node, name=self.name,
+                                    dtype=self.input_dtype)]
         self._inbound_nodes.append(node)
 
     def forward(self, x, training=False):

@@ -438,6 +438,19 @@ class Model(Trainer, Layer):
         return list(self._output_tensors)
 
     @property
+    def input(self):
+        """The input tensor (a list for several), to build new models from this one's
+        layers, as in Keras's encoder-decoder examples."""
+        inputs = self.inputs
+        return inputs[0] if len(inputs) == 1 else inputs
+
+    @property
+    def output(self):
+        """The output tensor (a list for several)."""
+        outputs = self.outputs
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    @property
     def input_shape(self):
         if self._subclassed:
             return self.input_shape_spec
