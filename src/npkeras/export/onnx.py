@@ -50,7 +50,7 @@ from npkeras.models.model import Model
 from npkeras.models.sequential import Sequential
 
 #: modules whose import registers converters (see the module docstring)
-CONVERTER_MODULES = ("npkeras.export.onnx_core",)
+CONVERTER_MODULES = ("npkeras.export.onnx_core", "npkeras.export.onnx_layers")
 
 DEFAULT_OPSET = 17
 

@@ -1,0 +1,310 @@
+"""ONNX converters for the convolution, pooling, normalization, embedding and recurrent
+layers.
+
+npkeras is channels-last and ONNX's Conv and pooling ops are channels-first, so those
+converters transpose in and out (``graph.channels_first`` / ``graph.channels_last``);
+a layer built with ``data_format="channels_first"`` already has ONNX's layout. ONNX's
+LSTM / GRU / SimpleRNN ops are time-major, ``(time, batch, features)``, so the recurrent
+converters transpose from Keras's batch-major layout and back.
+"""
+
+from __future__ import annotations
+
+from npkeras.backend import host_xp, to_numpy
+from npkeras.export.onnx import register_converter
+from npkeras.layers import conv_utils as cu
+from npkeras.layers.batch_normalization import BatchNormalization
+from npkeras.layers.convolution import Conv1D, Conv2D, Conv3D
+from npkeras.layers.embedding import Embedding
+from npkeras.layers.global_pooling import (
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
+)
+from npkeras.layers.layer_normalization import LayerNormalization
+from npkeras.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    AveragePooling3D,
+    MaxPooling1D,
+    MaxPooling2D,
+    MaxPooling3D,
+)
+from npkeras.layers.recurrent import GRU, LSTM, SimpleRNN
+from npkeras.layers.standardization import broadcast_shape, resolve_axes
+
+
+# -- channels-first ops (convolution, pooling) -----------------------------------------
+def _spatial_pads(graph, layer, x, kernel, dilation) -> dict:
+    """ONNX padding attributes reproducing Keras's 'valid' / 'same' for input ``x``.
+
+    Keras's 'same' puts the odd extra zero after, as ONNX's SAME_UPPER does; explicit
+    ``pads`` ([all begins, all ends]) are written when the spatial sizes are known.
+    """
+    if layer.padding == "valid":
+        return {"pads": [0] * (2 * len(kernel))}
+    spatial, _ = cu.spatial_and_channels(graph.shape(x), layer.data_format)
+    if any(n is None for n in spatial):
+        return {"auto_pad": "SAME_UPPER"}
+    amounts = [
+        cu.padding_amounts(n, k, s, d, "same")
+        for n, k, s, d in zip(spatial, kernel, layer.strides, dilation)
+    ]
+    return {"pads": [before for before, _ in amounts] + [after for _, after in amounts]}
+
+
+def _channels_first_op(graph, layer, x, op_type, operands, **attrs) -> str:
+    """Run channels-first ``op_type`` on ``x`` (in the layer's data format); the output
+    comes back in the layer's data format."""
+    rank = layer.rank + 2
+    channels_last = layer.data_format == "channels_last"
+    first = graph.channels_first(x, rank) if channels_last else x
+    y = graph.op(op_type, [first, *operands], name=layer.name, **attrs)
+    return graph.channels_last(y, rank) if channels_last else y
+
+
+@register_converter(Conv1D, Conv2D, Conv3D)
+def convert_conv(graph, layer, inputs):
+    rank = layer.rank
+    # Keras kernel (*kernel_size, in / groups, filters) -> ONNX (filters, in / groups, *k)
+    kernel = to_numpy(layer.params["kernel"]).transpose(rank + 1, rank, *range(rank))
+    operands = [graph.constant(kernel, f"{layer.name}/kernel")]
+    if layer.use_bias:
+        operands.append(graph.weight(layer, "bias"))
+    y = _channels_first_op(
+        graph,
+        layer,
+        inputs[0],
+        "Conv",
+        operands,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        dilations=list(layer.dilation_rate),
+        group=layer.groups,
+        **_spatial_pads(graph, layer, inputs[0], layer.kernel_size, layer.dilation_rate),
+    )
+    # Keras applies the activation to the output in its data format (softmax's axis)
+    return graph.activation(layer.activation, y, owner=layer)
+
+
+@register_converter(MaxPooling1D, MaxPooling2D, MaxPooling3D)
+def convert_max_pooling(graph, layer, inputs):
+    # padded positions never win a max in ONNX's MaxPool, as in Keras
+    return _pooling(graph, layer, inputs[0], "MaxPool")
+
+
+@register_converter(AveragePooling1D, AveragePooling2D, AveragePooling3D)
+def convert_average_pooling(graph, layer, inputs):
+    # count_include_pad=0: a border window divides by its real inputs only, as Keras
+    return _pooling(graph, layer, inputs[0], "AveragePool", count_include_pad=0)
+
+
+def _pooling(graph, layer, x, op_type, **attrs):
+    return _channels_first_op(
+        graph,
+        layer,
+        x,
+        op_type,
+        [],
+        kernel_shape=list(layer.pool_size),
+        strides=list(layer.strides),
+        **_spatial_pads(graph, layer, x, layer.pool_size, (1,) * layer.rank),
+        **attrs,
+    )
+
+
+_GLOBAL_POOLING = {
+    GlobalAveragePooling1D: "ReduceMean",
+    GlobalAveragePooling2D: "ReduceMean",
+    GlobalAveragePooling3D: "ReduceMean",
+    GlobalMaxPooling1D: "ReduceMax",
+    GlobalMaxPooling2D: "ReduceMax",
+    GlobalMaxPooling3D: "ReduceMax",
+}
+
+
+@register_converter(*_GLOBAL_POOLING)
+def convert_global_pooling(graph, layer, inputs):
+    # a reduction over the spatial axes needs no transpose in either data format
+    first = 1 if layer.data_format == "channels_last" else 2
+    axes = list(range(first, first + layer.rank))
+    # opset 17: `axes` is an attribute of ReduceMean / ReduceMax (an input from opset 18)
+    return graph.op(
+        _GLOBAL_POOLING[type(layer)],
+        inputs,
+        name=layer.name,
+        axes=axes,
+        keepdims=int(layer.keepdims),
+    )
+
+
+# -- normalization --------------------------------------------------------------------
+@register_converter(BatchNormalization)
+def convert_batch_normalization(graph, layer, inputs):
+    # inference: (x - moving_mean) * gamma / sqrt(moving_variance + epsilon) + beta, with
+    # the statistics shaped to broadcast over any `axis` (so no transpose to NCHW)
+    shape = graph.shape(inputs[0])
+    axes = resolve_axes(layer._owner, layer.axis, shape)
+    target = broadcast_shape(len(shape), axes, shape)[1:]  # ONNX broadcasts the batch axis
+
+    def param(key):
+        return to_numpy(layer.params[key]).reshape(target)
+
+    scale = 1.0 / host_xp.sqrt(param("moving_variance") + layer.epsilon)
+    if layer.scale:
+        scale = scale * param("gamma")
+    centred = graph.op(
+        "Sub", [inputs[0], graph.constant(param("moving_mean"), f"{layer.name}/moving_mean")]
+    )
+    y = graph.op("Mul", [centred, graph.constant(scale, f"{layer.name}/scale")], name=layer.name)
+    if layer.center:
+        y = graph.op("Add", [y, graph.constant(param("beta"), f"{layer.name}/beta")])
+    return y
+
+
+@register_converter(LayerNormalization)
+def convert_layer_normalization(graph, layer, inputs):
+    shape = graph.shape(inputs[0])
+    axes = resolve_axes(layer._owner, layer.axis, shape)
+    if layer.rms_scaling or axes != tuple(range(axes[0], len(shape))):
+        raise ValueError(
+            f"Cannot export LayerNormalization layer '{layer.name}' to ONNX: its ONNX op "
+            "normalises a block of trailing axes, with the mean subtracted. Received "
+            f"axis={layer.axis} for input shape {shape}, rms_scaling={layer.rms_scaling}."
+        )
+    # ONNX's op takes the first normalised axis and requires a Scale: ones without gamma
+    gamma = (
+        graph.weight(layer, "gamma")
+        if layer.scale
+        else graph.constant(host_xp.ones(shape[axes[0] :]), f"{layer.name}/ones")
+    )
+    operands = [inputs[0], gamma]
+    if layer.center:
+        operands.append(graph.weight(layer, "beta"))
+    return graph.op(
+        "LayerNormalization", operands, name=layer.name, axis=axes[0], epsilon=layer.epsilon
+    )
+
+
+# -- embedding ------------------------------------------------------------------------
+@register_converter(Embedding)
+def convert_embedding(graph, layer, inputs):
+    if layer.mask_zero:
+        raise ValueError(
+            f"Cannot export Embedding layer '{layer.name}' with mask_zero=True to ONNX: the "
+            "exported graph carries no masks, so the layers after it would compute over the "
+            "padding. Export a model built with mask_zero=False."
+        )
+    # the graph's inputs are float32, so the ids are cast to the int64 Gather indexes by
+    ids = graph.op("Cast", inputs, name=f"{layer.name}/ids", to=graph.onnx.TensorProto.INT64)
+    return graph.op("Gather", [graph.weight(layer, "embeddings"), ids], name=layer.name, axis=0)
+
+
+# -- recurrent ------------------------------------------------------------------------
+_RNN_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+
+# Keras's LSTM gate blocks are i, f, c, o; ONNX's are i, o, f, c: the block of each ONNX
+# gate in Keras's weights. GRU's z, r, h and SimpleRNN's single block match ONNX's.
+_LSTM_BLOCKS = (0, 3, 1, 2)
+
+
+def _gates(weight, blocks):
+    """Keras ``(..., n_gates * units)`` columns reordered to ONNX's gate order."""
+    parts = host_xp.split(weight, len(blocks), axis=-1)
+    return host_xp.concatenate([parts[b] for b in blocks], axis=-1)
+
+
+def _rnn_activations(layer, slots):
+    names = []
+    for slot in slots:
+        activation = getattr(layer.cell, slot)
+        if activation.name not in _RNN_ACTIVATIONS:
+            raise ValueError(
+                f"Cannot export {type(layer).__name__} layer '{layer.name}' to ONNX: its "
+                f"{slot} '{activation.name}' is not one of {sorted(_RNN_ACTIVATIONS)}."
+            )
+        names.append(_RNN_ACTIVATIONS[activation.name])
+    return names
+
+
+def _convert_recurrent(graph, layer, x, op_type, blocks, input_bias, recurrent_bias, **attrs):
+    """One ONNX recurrent op for ``layer``: W, R and B in ONNX's layout, time-major input,
+    Keras's outputs (sequence or last step, then the final states with return_state)."""
+    if layer.go_backwards or layer.stateful:
+        raise ValueError(
+            f"Cannot export {type(layer).__name__} layer '{layer.name}' to ONNX with "
+            "go_backwards=True or stateful=True."
+        )
+    cell, units = layer.cell, layer.cell.units
+
+    def onnx_weight(array, name):  # Keras (in, gates * units) -> ONNX (1, gates * units, in)
+        return graph.constant(_gates(to_numpy(array), blocks).T[None], f"{layer.name}/{name}")
+
+    operands = [
+        graph.op("Transpose", [x], name=f"{layer.name}/time_major", perm=[1, 0, 2]),
+        onnx_weight(cell.params["kernel"], "W"),
+        onnx_weight(cell.params["recurrent_kernel"], "R"),
+    ]
+    if cell.use_bias:
+        # ONNX B = [input biases, recurrent biases] of shape (1, 2 * gates * units)
+        bias = host_xp.concatenate([_gates(input_bias, blocks), _gates(recurrent_bias, blocks)])
+        operands.append(graph.constant(bias[None], f"{layer.name}/B"))
+    n_states = 2 if op_type == "LSTM" else 1
+    outputs = graph.op(op_type, operands, name=layer.name, outputs=1 + n_states,
+                       hidden_size=units, **attrs)
+    sequence, states = outputs[0], outputs[1:]
+    # Y is (time, directions=1, batch, units); Y_h / Y_c are (directions=1, batch, units)
+    axis = graph.constant([1], f"{layer.name}/axis", dtype="int64")
+    zero = graph.constant([0], f"{layer.name}/axis0", dtype="int64")
+    states = [graph.op("Squeeze", [s, zero], name=f"{layer.name}/state") for s in states]
+    if layer.return_sequences:
+        y = graph.op("Squeeze", [sequence, axis], name=f"{layer.name}/sequence")
+        y = graph.op("Transpose", [y], name=f"{layer.name}/batch_major", perm=[1, 0, 2])
+    else:
+        y = states[0]  # the last output is the final h
+    return [y, *states] if layer.return_state else y
+
+
+@register_converter(LSTM)
+def convert_lstm(graph, layer, inputs):
+    # Keras's single bias goes in ONNX's input-bias half, the recurrent half is zeros
+    bias = to_numpy(layer.cell.params["bias"]) if layer.cell.use_bias else None
+    zeros = None if bias is None else host_xp.zeros_like(bias)
+    activations = _rnn_activations(layer, ("recurrent_activation", "activation", "activation"))
+    return _convert_recurrent(
+        graph, layer, inputs[0], "LSTM", _LSTM_BLOCKS, bias, zeros, activations=activations
+    )
+
+
+@register_converter(GRU)
+def convert_gru(graph, layer, inputs):
+    # reset_after=True (Keras's default): bias (2, 3 units) = [input bias, recurrent bias]
+    # and the reset gate multiplies (h @ recurrent_kernel + recurrent bias): ONNX's
+    # linear_before_reset=1. reset_after=False: one bias (3 units,), reset applied to h
+    # before the product: linear_before_reset=0 with a zero recurrent bias.
+    cell = layer.cell
+    input_bias = recurrent_bias = None
+    if cell.use_bias:
+        bias = to_numpy(cell.params["bias"])
+        if cell.reset_after:
+            input_bias, recurrent_bias = bias[0], bias[1]
+        else:
+            input_bias, recurrent_bias = bias, host_xp.zeros_like(bias)
+    activations = _rnn_activations(layer, ("recurrent_activation", "activation"))
+    return _convert_recurrent(
+        graph, layer, inputs[0], "GRU", (0, 1, 2), input_bias, recurrent_bias,
+        activations=activations, linear_before_reset=int(cell.reset_after),
+    )
+
+
+@register_converter(SimpleRNN)
+def convert_simple_rnn(graph, layer, inputs):
+    bias = to_numpy(layer.cell.params["bias"]) if layer.cell.use_bias else None
+    zeros = None if bias is None else host_xp.zeros_like(bias)
+    return _convert_recurrent(
+        graph, layer, inputs[0], "RNN", (0,), bias, zeros,
+        activations=_rnn_activations(layer, ("activation",)),
+    )

@@ -1,0 +1,200 @@
+"""ONNX export of the convolution, pooling, normalization, embedding and recurrent layers:
+onnxruntime must compute what ``model.predict`` computes (float32, 1e-5)."""
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+
+import npkeras as keras
+from tests.export.test_onnx import assert_same_outputs, data, sequential
+
+layers = keras.layers
+
+
+def randomize_weights(model, seed=1):
+    """Non-trivial weights everywhere (BatchNormalization's statistics included)."""
+    rng = np.random.default_rng(seed)
+    model.set_weights(
+        [rng.uniform(0.5, 1.5, w.shape).astype("float32") * np.sign(rng.normal(size=w.shape))
+         for w in model.get_weights()]
+    )
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            variance = layer.params["moving_variance"]
+            variance[...] = np.abs(variance)
+
+
+def check(input_shape, *stack, seed=0):
+    model = sequential(input_shape, *stack)
+    randomize_weights(model)
+    return model
+
+
+# -- (1) convolutions -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "input_shape, make_layer",
+    [
+        ((9, 3), lambda: layers.Conv1D(4, 3)),
+        ((9, 3), lambda: layers.Conv1D(4, 3, strides=2, padding="same", activation="relu")),
+        ((10, 4), lambda: layers.Conv1D(6, 3, dilation_rate=2, padding="same", groups=2)),
+        ((7, 8, 3), lambda: layers.Conv2D(5, 3, activation="tanh")),
+        ((7, 8, 3), lambda: layers.Conv2D(5, (3, 2), strides=(2, 1), padding="same")),
+        ((8, 8, 4), lambda: layers.Conv2D(4, 3, dilation_rate=2, padding="same", groups=4)),
+        ((8, 8, 4), lambda: layers.Conv2D(6, 2, strides=3, use_bias=False, groups=2)),
+        ((6, 7, 3), lambda: layers.Conv2D(4, 3, padding="same", activation="softmax")),
+        ((3, 6, 7), lambda: layers.Conv2D(4, 3, padding="same", data_format="channels_first")),
+        ((5, 6, 4, 2), lambda: layers.Conv3D(3, 2, padding="same")),
+    ],
+)
+def test_convolution(input_shape, make_layer, tmp_path):
+    model = sequential(input_shape, make_layer())
+    assert_same_outputs(model, [data(4, *input_shape)], tmp_path)
+
+
+# -- (2) pooling and flatten after a convolution -----------------------------------------
+@pytest.mark.parametrize(
+    "input_shape, make_layer",
+    [
+        ((9, 3), lambda: layers.MaxPooling1D(2)),
+        ((9, 3), lambda: layers.AveragePooling1D(3, strides=2, padding="same")),
+        ((7, 9, 3), lambda: layers.MaxPooling2D()),
+        ((7, 9, 3), lambda: layers.MaxPooling2D(3, strides=2, padding="same")),
+        ((7, 9, 3), lambda: layers.AveragePooling2D((2, 3))),
+        ((7, 9, 3), lambda: layers.AveragePooling2D(3, strides=2, padding="same")),
+        ((3, 7, 9), lambda: layers.AveragePooling2D(2, padding="same",
+                                                    data_format="channels_first")),
+        ((4, 5, 6, 2), lambda: layers.MaxPooling3D(2, padding="same")),
+        ((9, 3), lambda: layers.GlobalAveragePooling1D()),
+        ((9, 3), lambda: layers.GlobalMaxPooling1D(keepdims=True)),
+        ((7, 9, 3), lambda: layers.GlobalAveragePooling2D()),
+        ((7, 9, 3), lambda: layers.GlobalAveragePooling2D(keepdims=True)),
+        ((7, 9, 3), lambda: layers.GlobalMaxPooling2D()),
+        ((3, 7, 9), lambda: layers.GlobalMaxPooling2D(data_format="channels_first")),
+    ],
+)
+def test_pooling(input_shape, make_layer, tmp_path):
+    model = sequential(input_shape, make_layer())
+    assert_same_outputs(model, [data(4, *input_shape)], tmp_path)
+
+
+def test_flatten_after_a_convolution_keeps_the_channels_last_order(tmp_path):
+    # the conv converter transposes back to NHWC, so ONNX's Flatten sees npkeras's layout
+    model = sequential((6, 5, 2), layers.Conv2D(3, 2), layers.Flatten(), layers.Dense(4))
+    assert_same_outputs(model, [data(3, 6, 5, 2)], tmp_path)
+
+
+# -- (3) normalization -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "input_shape, make_layer",
+    [
+        ((5,), lambda: layers.BatchNormalization()),
+        ((6, 5, 3), lambda: layers.BatchNormalization()),
+        ((3, 6, 5), lambda: layers.BatchNormalization(axis=1, epsilon=0.1)),
+        ((6, 5, 3), lambda: layers.BatchNormalization(center=False, scale=False)),
+        ((6, 5, 3), lambda: layers.BatchNormalization(axis=[1, 3])),
+        ((7,), lambda: layers.LayerNormalization()),
+        ((4, 7), lambda: layers.LayerNormalization(epsilon=1e-5)),
+        ((3, 4, 5), lambda: layers.LayerNormalization(axis=[-2, -1])),
+        ((4, 7), lambda: layers.LayerNormalization(center=False, scale=False)),
+    ],
+)
+def test_normalization_at_inference(input_shape, make_layer, tmp_path):
+    model = check(input_shape, make_layer())
+    assert_same_outputs(model, [data(4, *input_shape)], tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kwargs, received",
+    [({"axis": 1}, r"axis=1 for input shape \(None, 4, 7\), rms_scaling=False"),
+     ({"rms_scaling": True}, r"axis=-1 for input shape \(None, 4, 7\), rms_scaling=True")],
+)
+def test_layer_normalization_onnx_cannot_express_is_refused(kwargs, received, tmp_path):
+    model = sequential((4, 7), layers.LayerNormalization(name="ln", **kwargs))
+    with pytest.raises(ValueError, match=r"Cannot export LayerNormalization layer 'ln' .*"
+                       + received):
+        model.export(tmp_path / "m.onnx", format="onnx", verbose=False)
+
+
+# -- (4) embedding ---------------------------------------------------------------------
+def test_embedding_gathers_rows(tmp_path):
+    model = sequential((6,), layers.Embedding(10, 3), layers.GlobalAveragePooling1D())
+    ids = np.random.default_rng(0).integers(0, 10, size=(4, 6)).astype("float32")
+    assert_same_outputs(model, [ids], tmp_path)
+
+
+def test_embedding_with_mask_zero_is_refused(tmp_path):
+    model = sequential((6,), layers.Embedding(10, 3, mask_zero=True, name="emb"))
+    with pytest.raises(ValueError, match="Embedding layer 'emb' with mask_zero=True"):
+        model.export(tmp_path / "m.onnx", format="onnx", verbose=False)
+
+
+# -- (5) recurrent ---------------------------------------------------------------------
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize(
+    "make_layer",
+    [
+        lambda seq: layers.LSTM(4, return_sequences=seq),
+        lambda seq: layers.LSTM(3, return_sequences=seq, use_bias=False),
+        lambda seq: layers.GRU(4, return_sequences=seq),
+        lambda seq: layers.GRU(4, return_sequences=seq, reset_after=False),
+        lambda seq: layers.GRU(3, return_sequences=seq, activation="relu"),
+        lambda seq: layers.SimpleRNN(5, return_sequences=seq),
+    ],
+)
+def test_recurrent(make_layer, return_sequences, tmp_path):
+    model = check((6, 3), make_layer(return_sequences))
+    assert_same_outputs(model, [data(4, 6, 3) * 0.3], tmp_path)
+
+
+@pytest.mark.parametrize("rnn", [layers.LSTM, layers.GRU])
+def test_recurrent_return_state(rnn, tmp_path):
+    inputs = keras.Input(shape=(5, 3))
+    outputs = rnn(4, return_sequences=True, return_state=True)(inputs)
+    model = keras.Model(inputs, outputs)
+    randomize_weights(model)
+    assert_same_outputs(model, [data(2, 5, 3) * 0.3], tmp_path)
+
+
+@pytest.mark.parametrize(
+    "layer, match",
+    [
+        (layers.LSTM(2, go_backwards=True, name="r"), "LSTM layer 'r' to ONNX with go_backwards"),
+        (layers.GRU(2, activation="selu", name="r"), "its activation 'selu' is not one of"),
+    ],
+)
+def test_recurrent_onnx_cannot_express_is_refused(layer, match, tmp_path):
+    model = sequential((5, 3), layer)
+    with pytest.raises(ValueError, match=match):
+        model.export(tmp_path / "m.onnx", format="onnx", verbose=False)
+
+
+# -- (6) a small mixed CNN ---------------------------------------------------------------
+def test_small_cnn_mixing_the_families(tmp_path):
+    model = check(
+        (12, 12, 3),
+        layers.Conv2D(8, 3, padding="same", activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(),
+        layers.Conv2D(8, 3, strides=2, padding="same", groups=2),
+        layers.LayerNormalization(),
+        layers.AveragePooling2D(padding="same"),
+        layers.Flatten(),
+        layers.Dense(5, activation="softmax"),
+    )
+    assert_same_outputs(model, [data(3, 12, 12, 3)], tmp_path)
+
+
+def test_sequence_model_embedding_conv1d_lstm(tmp_path):
+    model = check(
+        (10,),
+        layers.Embedding(20, 6),
+        layers.Conv1D(8, 3, padding="same", activation="relu"),
+        layers.MaxPooling1D(),
+        layers.LSTM(5, return_sequences=True),
+        layers.GRU(4),
+        layers.Dense(2),
+    )
+    ids = np.random.default_rng(2).integers(0, 20, size=(3, 10)).astype("float32")
+    assert_same_outputs(model, [ids], tmp_path)
