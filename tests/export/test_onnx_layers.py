@@ -17,8 +17,10 @@ def randomize_weights(model, seed=1):
     """Non-trivial weights everywhere (BatchNormalization's statistics included)."""
     rng = np.random.default_rng(seed)
     model.set_weights(
-        [rng.uniform(0.5, 1.5, w.shape).astype("float32") * np.sign(rng.normal(size=w.shape))
-         for w in model.get_weights()]
+        [
+            rng.uniform(0.5, 1.5, w.shape).astype("float32") * np.sign(rng.normal(size=w.shape))
+            for w in model.get_weights()
+        ]
     )
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
@@ -26,7 +28,8 @@ def randomize_weights(model, seed=1):
             variance[...] = np.abs(variance)
 
 
-def check(input_shape, *stack, seed=0):
+def randomized(input_shape, *stack):
+    """A Sequential model of ``stack`` with random weights."""
     model = sequential(input_shape, *stack)
     randomize_weights(model)
     return model
@@ -63,8 +66,10 @@ def test_convolution(input_shape, make_layer, tmp_path):
         ((7, 9, 3), lambda: layers.MaxPooling2D(3, strides=2, padding="same")),
         ((7, 9, 3), lambda: layers.AveragePooling2D((2, 3))),
         ((7, 9, 3), lambda: layers.AveragePooling2D(3, strides=2, padding="same")),
-        ((3, 7, 9), lambda: layers.AveragePooling2D(2, padding="same",
-                                                    data_format="channels_first")),
+        (
+            (3, 7, 9),
+            lambda: layers.AveragePooling2D(2, padding="same", data_format="channels_first"),
+        ),
         ((4, 5, 6, 2), lambda: layers.MaxPooling3D(2, padding="same")),
         ((9, 3), lambda: layers.GlobalAveragePooling1D()),
         ((9, 3), lambda: layers.GlobalMaxPooling1D(keepdims=True)),
@@ -101,19 +106,22 @@ def test_flatten_after_a_convolution_keeps_the_channels_last_order(tmp_path):
     ],
 )
 def test_normalization_at_inference(input_shape, make_layer, tmp_path):
-    model = check(input_shape, make_layer())
+    model = randomized(input_shape, make_layer())
     assert_same_outputs(model, [data(4, *input_shape)], tmp_path)
 
 
 @pytest.mark.parametrize(
     "kwargs, received",
-    [({"axis": 1}, r"axis=1 for input shape \(None, 4, 7\), rms_scaling=False"),
-     ({"rms_scaling": True}, r"axis=-1 for input shape \(None, 4, 7\), rms_scaling=True")],
+    [
+        ({"axis": 1}, r"axis=1 for input shape \(None, 4, 7\), rms_scaling=False"),
+        ({"rms_scaling": True}, r"axis=-1 for input shape \(None, 4, 7\), rms_scaling=True"),
+    ],
 )
 def test_layer_normalization_onnx_cannot_express_is_refused(kwargs, received, tmp_path):
     model = sequential((4, 7), layers.LayerNormalization(name="ln", **kwargs))
-    with pytest.raises(ValueError, match=r"Cannot export LayerNormalization layer 'ln' .*"
-                       + received):
+    with pytest.raises(
+        ValueError, match=r"Cannot export LayerNormalization layer 'ln' .*" + received
+    ):
         model.export(tmp_path / "m.onnx", format="onnx", verbose=False)
 
 
@@ -144,7 +152,7 @@ def test_embedding_with_mask_zero_is_refused(tmp_path):
     ],
 )
 def test_recurrent(make_layer, return_sequences, tmp_path):
-    model = check((6, 3), make_layer(return_sequences))
+    model = randomized((6, 3), make_layer(return_sequences))
     assert_same_outputs(model, [data(4, 6, 3) * 0.3], tmp_path)
 
 
@@ -172,7 +180,7 @@ def test_recurrent_onnx_cannot_express_is_refused(layer, match, tmp_path):
 
 # -- (6) a small mixed CNN ---------------------------------------------------------------
 def test_small_cnn_mixing_the_families(tmp_path):
-    model = check(
+    model = randomized(
         (12, 12, 3),
         layers.Conv2D(8, 3, padding="same", activation="relu"),
         layers.BatchNormalization(),
@@ -187,7 +195,7 @@ def test_small_cnn_mixing_the_families(tmp_path):
 
 
 def test_sequence_model_embedding_conv1d_lstm(tmp_path):
-    model = check(
+    model = randomized(
         (10,),
         layers.Embedding(20, 6),
         layers.Conv1D(8, 3, padding="same", activation="relu"),
@@ -198,3 +206,19 @@ def test_sequence_model_embedding_conv1d_lstm(tmp_path):
     )
     ids = np.random.default_rng(2).integers(0, 20, size=(3, 10)).astype("float32")
     assert_same_outputs(model, [ids], tmp_path)
+
+
+@pytest.mark.parametrize(
+    "make_layer, same_upper",
+    [
+        (lambda: layers.Conv1D(4, 4, strides=2, padding="same"), True),
+        (lambda: layers.Conv1D(4, 3, dilation_rate=2, padding="same"), False),
+    ],
+)
+def test_same_padding_with_a_free_length(make_layer, same_upper, tmp_path):
+    # with strides > 1 the padding depends on the length, unknown when exporting, so ONNX
+    # pads at run time (SAME_UPPER: extra zero after); with stride 1 it is fixed
+    model = sequential((None, 3), make_layer())
+    assert ("SAME_UPPER" in str(keras.export.onnx.to_onnx(model).graph.node)) == same_upper
+    for length in (7, 8):
+        assert_same_outputs(model, [data(2, length, 3)], tmp_path)

@@ -16,8 +16,9 @@ None) and ``graph.activation(layer.activation, name)`` applies an activation thr
 the activation registry (:func:`register_activation`).
 
 To make a new layer family exportable, write its converters in a module of this package
-(``onnx_core.py`` holds the core, merge and normalization ones; a convolution module
-would be ``onnx_conv.py``) and add that module to ``CONVERTER_MODULES`` below. Layers
+(``onnx_core.py`` holds the core, merge and Normalization ones; ``onnx_layers.py`` the
+convolution, pooling, batch/layer normalization, embedding and recurrent ones) and add
+that module to ``CONVERTER_MODULES`` below. Layers
 are looked up by their exact class: a subclass computes something else until it
 registers its own converter.
 

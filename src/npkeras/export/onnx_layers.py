@@ -41,18 +41,19 @@ from npkeras.layers.standardization import broadcast_shape, resolve_axes
 def _spatial_pads(graph, layer, x, kernel, dilation) -> dict:
     """ONNX padding attributes reproducing Keras's 'valid' / 'same' for input ``x``.
 
-    Keras's 'same' puts the odd extra zero after, as ONNX's SAME_UPPER does; explicit
-    ``pads`` ([all begins, all ends]) are written when the spatial sizes are known.
+    Keras's 'same' puts the odd extra zero after. Explicit ``pads`` ([all begins, all
+    ends]) are written when they do not depend on the input size: a known size, or stride
+    1 (``kernel - 1`` zeros in total). Otherwise ONNX's SAME_UPPER pads at run time, as
+    Keras does; onnxruntime refuses it with dilation, which Keras forbids with strides > 1.
     """
     if layer.padding == "valid":
         return {"pads": [0] * (2 * len(kernel))}
     spatial, _ = cu.spatial_and_channels(graph.shape(x), layer.data_format)
-    if any(n is None for n in spatial):
-        return {"auto_pad": "SAME_UPPER"}
-    amounts = [
-        cu.padding_amounts(n, k, s, d, "same")
-        for n, k, s, d in zip(spatial, kernel, layer.strides, dilation)
-    ]
+    amounts = []
+    for n, k, s, d in zip(spatial, kernel, layer.strides, dilation):
+        if n is None and s > 1:
+            return {"auto_pad": "SAME_UPPER"}
+        amounts.append(cu.padding_amounts(k if n is None else n, k, s, d, "same"))
     return {"pads": [before for before, _ in amounts] + [after for _, after in amounts]}
 
 
@@ -253,8 +254,9 @@ def _convert_recurrent(graph, layer, x, op_type, blocks, input_bias, recurrent_b
         bias = host_xp.concatenate([_gates(input_bias, blocks), _gates(recurrent_bias, blocks)])
         operands.append(graph.constant(bias[None], f"{layer.name}/B"))
     n_states = 2 if op_type == "LSTM" else 1
-    outputs = graph.op(op_type, operands, name=layer.name, outputs=1 + n_states,
-                       hidden_size=units, **attrs)
+    outputs = graph.op(
+        op_type, operands, name=layer.name, outputs=1 + n_states, hidden_size=units, **attrs
+    )
     sequence, states = outputs[0], outputs[1:]
     # Y is (time, directions=1, batch, units); Y_h / Y_c are (directions=1, batch, units)
     axis = graph.constant([1], f"{layer.name}/axis", dtype="int64")
@@ -295,8 +297,15 @@ def convert_gru(graph, layer, inputs):
             input_bias, recurrent_bias = bias, host_xp.zeros_like(bias)
     activations = _rnn_activations(layer, ("recurrent_activation", "activation"))
     return _convert_recurrent(
-        graph, layer, inputs[0], "GRU", (0, 1, 2), input_bias, recurrent_bias,
-        activations=activations, linear_before_reset=int(cell.reset_after),
+        graph,
+        layer,
+        inputs[0],
+        "GRU",
+        (0, 1, 2),
+        input_bias,
+        recurrent_bias,
+        activations=activations,
+        linear_before_reset=int(cell.reset_after),
     )
 
 
@@ -305,6 +314,12 @@ def convert_simple_rnn(graph, layer, inputs):
     bias = to_numpy(layer.cell.params["bias"]) if layer.cell.use_bias else None
     zeros = None if bias is None else host_xp.zeros_like(bias)
     return _convert_recurrent(
-        graph, layer, inputs[0], "RNN", (0,), bias, zeros,
+        graph,
+        layer,
+        inputs[0],
+        "RNN",
+        (0,),
+        bias,
+        zeros,
         activations=_rnn_activations(layer, ("activation",)),
     )
