@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
+ort = pytest.importorskip("onnxruntime")
 
 import npkeras as keras
 from tests.export.test_onnx import assert_same_outputs, data, sequential
@@ -222,3 +222,26 @@ def test_same_padding_with_a_free_length(make_layer, same_upper, tmp_path):
     assert ("SAME_UPPER" in str(keras.export.onnx.to_onnx(model).graph.node)) == same_upper
     for length in (7, 8):
         assert_same_outputs(model, [data(2, length, 3)], tmp_path)
+
+
+def test_opset_18_graph_checks_and_runs(tmp_path):
+    # opset 18 turned ReduceMean's `axes` into an input: the converters avoid such ops
+    model = randomized(
+        (8, 8, 2),
+        layers.Conv2D(4, 3, padding="same"),
+        layers.BatchNormalization(),
+        layers.LayerNormalization(),
+        layers.Reshape((64, 4)),
+        layers.GRU(3, return_sequences=True),
+        layers.GlobalMaxPooling1D(),
+    )
+    path = tmp_path / "m.onnx"
+    model.export(path, format="onnx", verbose=False, opset_version=18)
+    proto = onnx.load(str(path))
+    assert proto.opset_import[0].version == 18
+    onnx.checker.check_model(proto, full_check=True)
+    x = data(2, 8, 8, 2)
+    (theirs,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(
+        None, {proto.graph.input[0].name: x}
+    )
+    np.testing.assert_allclose(theirs, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)

@@ -118,28 +118,26 @@ def _pooling(graph, layer, x, op_type, **attrs):
 
 
 _GLOBAL_POOLING = {
-    GlobalAveragePooling1D: "ReduceMean",
-    GlobalAveragePooling2D: "ReduceMean",
-    GlobalAveragePooling3D: "ReduceMean",
-    GlobalMaxPooling1D: "ReduceMax",
-    GlobalMaxPooling2D: "ReduceMax",
-    GlobalMaxPooling3D: "ReduceMax",
+    GlobalAveragePooling1D: "GlobalAveragePool",
+    GlobalAveragePooling2D: "GlobalAveragePool",
+    GlobalAveragePooling3D: "GlobalAveragePool",
+    GlobalMaxPooling1D: "GlobalMaxPool",
+    GlobalMaxPooling2D: "GlobalMaxPool",
+    GlobalMaxPooling3D: "GlobalMaxPool",
 }
 
 
 @register_converter(*_GLOBAL_POOLING)
 def convert_global_pooling(graph, layer, inputs):
-    # a reduction over the spatial axes needs no transpose in either data format
-    first = 1 if layer.data_format == "channels_last" else 2
-    axes = list(range(first, first + layer.rank))
-    # opset 17: `axes` is an attribute of ReduceMean / ReduceMax (an input from opset 18)
-    return graph.op(
-        _GLOBAL_POOLING[type(layer)],
-        inputs,
-        name=layer.name,
-        axes=axes,
-        keepdims=int(layer.keepdims),
-    )
+    # ONNX's global pools (the same in every opset, unlike ReduceMean's `axes`) are
+    # channels-first and keep the spatial axes: (batch, channels, 1, ...)
+    x = inputs[0]
+    op_type = _GLOBAL_POOLING[type(layer)]
+    if not layer.keepdims:
+        if layer.data_format == "channels_last":
+            x = graph.channels_first(x, layer.rank + 2)
+        return graph.op("Flatten", [graph.op(op_type, [x])], name=layer.name, axis=1)
+    return _channels_first_op(graph, layer, x, op_type, [])
 
 
 # -- normalization --------------------------------------------------------------------
