@@ -49,6 +49,14 @@ def randomized(input_shape, *stack):
         ((6, 7, 3), lambda: layers.Conv2D(4, 3, padding="same", activation="softmax")),
         ((3, 6, 7), lambda: layers.Conv2D(4, 3, padding="same", data_format="channels_first")),
         ((5, 6, 4, 2), lambda: layers.Conv3D(3, 2, padding="same")),
+        ((9, 3), lambda: layers.Conv1D(4, 3, padding="causal", dilation_rate=2)),
+        ((9, 3), lambda: layers.DepthwiseConv1D(3, depth_multiplier=2, padding="causal")),
+        ((7, 8, 3), lambda: layers.DepthwiseConv2D(3, strides=2, padding="same")),
+        ((7, 8, 3), lambda: layers.DepthwiseConv2D((2, 3), depth_multiplier=3, use_bias=False)),
+        ((3, 7, 8), lambda: layers.DepthwiseConv2D(3, data_format="channels_first")),
+        ((9, 3), lambda: layers.SeparableConv1D(5, 3, padding="same", activation="relu")),
+        ((7, 8, 3), lambda: layers.SeparableConv2D(4, 3, depth_multiplier=2, strides=2)),
+        ((8, 8, 3), lambda: layers.SeparableConv2D(4, 3, padding="same", dilation_rate=2)),
     ],
 )
 def test_convolution(input_shape, make_layer, tmp_path):
@@ -213,6 +221,8 @@ def test_sequence_model_embedding_conv1d_lstm(tmp_path):
     [
         (lambda: layers.Conv1D(4, 4, strides=2, padding="same"), True),
         (lambda: layers.Conv1D(4, 3, dilation_rate=2, padding="same"), False),
+        (lambda: layers.Conv1D(4, 3, strides=2, padding="causal"), False),
+        (lambda: layers.SeparableConv1D(4, 3, strides=2, padding="same"), True),
     ],
 )
 def test_same_padding_with_a_free_length(make_layer, same_upper, tmp_path):

@@ -14,7 +14,15 @@ from npkeras.backend import host_xp, to_numpy
 from npkeras.export.onnx import register_converter
 from npkeras.layers import conv_utils as cu
 from npkeras.layers.batch_normalization import BatchNormalization
-from npkeras.layers.convolution import Conv1D, Conv2D, Conv3D
+from npkeras.layers.convolution import (
+    Conv1D,
+    Conv2D,
+    Conv3D,
+    DepthwiseConv1D,
+    DepthwiseConv2D,
+    SeparableConv1D,
+    SeparableConv2D,
+)
 from npkeras.layers.embedding import Embedding
 from npkeras.layers.global_pooling import (
     GlobalAveragePooling1D,
@@ -41,54 +49,122 @@ from npkeras.layers.standardization import broadcast_shape, resolve_axes
 def _spatial_pads(graph, layer, x, kernel, dilation) -> dict:
     """ONNX padding attributes reproducing Keras's 'valid' / 'same' for input ``x``.
 
-    Keras's 'same' puts the odd extra zero after. Explicit ``pads`` ([all begins, all
-    ends]) are written when they do not depend on the input size: a known size, or stride
-    1 (``kernel - 1`` zeros in total). Otherwise ONNX's SAME_UPPER pads at run time, as
-    Keras does; onnxruntime refuses it with dilation, which Keras forbids with strides > 1.
+    Keras's 'same' puts the odd extra zero after; 'causal' (1D) pads only before.
+    Explicit ``pads`` ([all begins, all ends]) are written when they do not depend on the
+    input size: a known size, stride 1 ('same' adds ``kernel - 1`` zeros) or 'causal'.
+    Otherwise ONNX's SAME_UPPER pads at run time, as Keras does; onnxruntime refuses it
+    with dilation, which Keras forbids with strides > 1.
     """
     if layer.padding == "valid":
         return {"pads": [0] * (2 * len(kernel))}
     spatial, _ = cu.spatial_and_channels(graph.shape(x), layer.data_format)
     amounts = []
     for n, k, s, d in zip(spatial, kernel, layer.strides, dilation):
-        if n is None and s > 1:
+        if n is None and s > 1 and layer.padding == "same":
             return {"auto_pad": "SAME_UPPER"}
-        amounts.append(cu.padding_amounts(k if n is None else n, k, s, d, "same"))
+        amounts.append(cu.padding_amounts(k if n is None else n, k, s, d, layer.padding))
     return {"pads": [before for before, _ in amounts] + [after for _, after in amounts]}
 
 
-def _channels_first_op(graph, layer, x, op_type, operands, **attrs) -> str:
-    """Run channels-first ``op_type`` on ``x`` (in the layer's data format); the output
-    comes back in the layer's data format."""
-    rank = layer.rank + 2
-    channels_last = layer.data_format == "channels_last"
-    first = graph.channels_first(x, rank) if channels_last else x
-    y = graph.op(op_type, [first, *operands], name=layer.name, **attrs)
-    return graph.channels_last(y, rank) if channels_last else y
+def _enter(graph, layer, x) -> str:
+    """``x`` (in the layer's data format) in ONNX's channels-first layout."""
+    return graph.channels_first(x, layer.rank + 2) if layer.data_format == "channels_last" else x
+
+
+def _leave(graph, layer, y) -> str:
+    """Channels-first ``y`` back in the layer's data format."""
+    return graph.channels_last(y, layer.rank + 2) if layer.data_format == "channels_last" else y
+
+
+def _channels_first_op(graph, layer, x, op_type, **attrs) -> str:
+    """Run channels-first ``op_type`` on ``x``, in and out in the layer's data format."""
+    return _leave(
+        graph, layer, graph.op(op_type, [_enter(graph, layer, x)], name=layer.name, **attrs)
+    )
+
+
+def _conv(graph, layer, x_first, kernel, bias, groups, **attrs) -> str:
+    """ONNX Conv of channels-first ``x_first`` with a Keras kernel ``(*kernel_size,
+    in / groups, filters)``, stored in ONNX's ``(filters, in / groups, *kernel_size)``;
+    ``bias`` an initializer name or None."""
+    rank = layer.rank
+    kernel_size = kernel.shape[:rank]
+    weight = graph.constant(kernel.transpose(rank + 1, rank, *range(rank)), f"{layer.name}/W")
+    operands = [x_first, weight] + ([bias] if bias is not None else [])
+    return graph.op(
+        "Conv", operands, name=layer.name, kernel_shape=list(kernel_size), group=groups, **attrs
+    )
+
+
+def _geometry(graph, layer, x, kernel_size) -> dict:
+    """The layer's strides, dilations and padding as ONNX Conv attributes."""
+    return {
+        "strides": list(layer.strides),
+        "dilations": list(layer.dilation_rate),
+        **_spatial_pads(graph, layer, x, kernel_size, layer.dilation_rate),
+    }
+
+
+def _bias(graph, layer):
+    return graph.weight(layer, "bias") if layer.use_bias else None
+
+
+def _depthwise_kernel(kernel):
+    """Keras's ``(*k, channels, multiplier)`` as a grouped kernel ``(*k, 1, channels *
+    multiplier)``: output channel ``c * multiplier + m`` from input channel c, one group
+    per input channel."""
+    *kernel_size, channels, multiplier = kernel.shape
+    return kernel.reshape(*kernel_size, 1, channels * multiplier)
 
 
 @register_converter(Conv1D, Conv2D, Conv3D)
 def convert_conv(graph, layer, inputs):
-    rank = layer.rank
-    # Keras kernel (*kernel_size, in / groups, filters) -> ONNX (filters, in / groups, *k)
-    kernel = to_numpy(layer.params["kernel"]).transpose(rank + 1, rank, *range(rank))
-    operands = [graph.constant(kernel, f"{layer.name}/kernel")]
-    if layer.use_bias:
-        operands.append(graph.weight(layer, "bias"))
-    y = _channels_first_op(
-        graph,
-        layer,
-        inputs[0],
-        "Conv",
-        operands,
-        kernel_shape=list(layer.kernel_size),
-        strides=list(layer.strides),
-        dilations=list(layer.dilation_rate),
-        group=layer.groups,
-        **_spatial_pads(graph, layer, inputs[0], layer.kernel_size, layer.dilation_rate),
+    x = inputs[0]
+    kernel = to_numpy(layer.params["kernel"])
+    geometry = _geometry(graph, layer, x, layer.kernel_size)
+    y = _conv(
+        graph, layer, _enter(graph, layer, x), kernel, _bias(graph, layer), layer.groups, **geometry
     )
     # Keras applies the activation to the output in its data format (softmax's axis)
-    return graph.activation(layer.activation, y, owner=layer)
+    return graph.activation(layer.activation, _leave(graph, layer, y), owner=layer)
+
+
+@register_converter(DepthwiseConv1D, DepthwiseConv2D)
+def convert_depthwise_conv(graph, layer, inputs):
+    x = inputs[0]
+    kernel = to_numpy(layer.params["kernel"])
+    geometry = _geometry(graph, layer, x, layer.kernel_size)
+    y = _conv(
+        graph,
+        layer,
+        _enter(graph, layer, x),
+        _depthwise_kernel(kernel),
+        _bias(graph, layer),
+        kernel.shape[-2],
+        **geometry,
+    )
+    return graph.activation(layer.activation, _leave(graph, layer, y), owner=layer)
+
+
+@register_converter(SeparableConv1D, SeparableConv2D)
+def convert_separable_conv(graph, layer, inputs):
+    # depthwise (the layer's strides, padding, dilation; no bias), then a pointwise
+    # 1 x 1 convolution with the bias, both channels-first
+    x = inputs[0]
+    depthwise = to_numpy(layer.params["depthwise_kernel"])
+    geometry = _geometry(graph, layer, x, layer.kernel_size)
+    y = _conv(
+        graph,
+        layer,
+        _enter(graph, layer, x),
+        _depthwise_kernel(depthwise),
+        None,
+        depthwise.shape[-2],
+        **geometry,
+    )
+    pointwise = to_numpy(layer.params["pointwise_kernel"])
+    y = _conv(graph, layer, y, pointwise, _bias(graph, layer), 1)  # ONNX defaults: 1, no pad
+    return graph.activation(layer.activation, _leave(graph, layer, y), owner=layer)
 
 
 @register_converter(MaxPooling1D, MaxPooling2D, MaxPooling3D)
@@ -109,7 +185,6 @@ def _pooling(graph, layer, x, op_type, **attrs):
         layer,
         x,
         op_type,
-        [],
         kernel_shape=list(layer.pool_size),
         strides=list(layer.strides),
         **_spatial_pads(graph, layer, x, layer.pool_size, (1,) * layer.rank),
@@ -134,10 +209,9 @@ def convert_global_pooling(graph, layer, inputs):
     x = inputs[0]
     op_type = _GLOBAL_POOLING[type(layer)]
     if not layer.keepdims:
-        if layer.data_format == "channels_last":
-            x = graph.channels_first(x, layer.rank + 2)
-        return graph.op("Flatten", [graph.op(op_type, [x])], name=layer.name, axis=1)
-    return _channels_first_op(graph, layer, x, op_type, [])
+        pooled = graph.op(op_type, [_enter(graph, layer, x)])
+        return graph.op("Flatten", [pooled], name=layer.name, axis=1)
+    return _channels_first_op(graph, layer, x, op_type)
 
 
 # -- normalization --------------------------------------------------------------------
