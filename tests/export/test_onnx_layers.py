@@ -255,3 +255,46 @@ def test_opset_18_graph_checks_and_runs(tmp_path):
         None, {proto.graph.input[0].name: x}
     )
     np.testing.assert_allclose(theirs, model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+# -- reshaping and activation layers ------------------------------------------------------
+@pytest.mark.parametrize(
+    "input_shape, make_layer",
+    [
+        ((5, 3), lambda: layers.ZeroPadding1D((1, 2))),
+        ((4, 5, 3), lambda: layers.ZeroPadding2D(((1, 0), (2, 3)))),
+        ((3, 4, 5), lambda: layers.ZeroPadding2D(1, data_format="channels_first")),
+        ((3, 4, 5, 2), lambda: layers.ZeroPadding3D(1)),
+        ((7, 3), lambda: layers.Cropping1D((2, 1))),
+        ((6, 7, 3), lambda: layers.Cropping2D(((1, 2), (0, 3)))),
+        ((3, 6, 7), lambda: layers.Cropping2D(1, data_format="channels_first")),
+        ((5, 3), lambda: layers.UpSampling1D(3)),
+        ((4, 5, 3), lambda: layers.UpSampling2D((2, 3))),
+        ((3, 4, 5), lambda: layers.UpSampling2D(2, data_format="channels_first")),
+        ((2, 3, 4, 2), lambda: layers.UpSampling3D(2)),
+        ((4, 5, 3), lambda: layers.Permute((3, 1, 2))),
+        ((5,), lambda: layers.RepeatVector(3)),
+        ((4, 5), lambda: layers.ReLU()),
+        ((4, 5), lambda: layers.ReLU(max_value=1.5, negative_slope=0.2, threshold=0.5)),
+        ((4, 5), lambda: layers.LeakyReLU(0.25)),
+        ((4, 5), lambda: layers.ELU(0.7)),
+        ((4, 5), lambda: layers.Softmax(axis=1)),
+        ((4, 5, 3), lambda: layers.PReLU()),
+        ((4, 5, 3), lambda: layers.PReLU(shared_axes=[1, 2])),
+    ],
+)
+def test_reshaping_and_activation_layers(input_shape, make_layer, tmp_path):
+    model = randomized(input_shape, make_layer())
+    assert_same_outputs(model, [data(3, *input_shape)], tmp_path)
+
+
+def test_cropping_with_a_free_length(tmp_path):
+    model = sequential((None, 3), layers.Cropping1D((1, 2)))
+    for length in (5, 8):
+        assert_same_outputs(model, [data(2, length, 3)], tmp_path)
+
+
+def test_softmax_over_several_axes_is_refused(tmp_path):
+    model = sequential((4, 5), layers.Softmax(axis=(1, 2), name="sm"))
+    with pytest.raises(ValueError, match=r"Softmax layer 'sm' to ONNX: .* axis=\(1, 2\)"):
+        model.export(tmp_path / "m.onnx", format="onnx", verbose=False)

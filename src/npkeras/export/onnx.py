@@ -17,7 +17,8 @@ the activation registry (:func:`register_activation`).
 
 To make a new layer family exportable, write its converters in a module of this package
 (``onnx_core.py`` holds the core, merge and Normalization ones; ``onnx_layers.py`` the
-convolution, pooling, batch/layer normalization, embedding and recurrent ones) and add
+convolution, pooling, batch/layer normalization, embedding and recurrent ones;
+``onnx_reshaping.py`` the padding, cropping, up-sampling and activation layers) and add
 that module to ``CONVERTER_MODULES`` below. Layers
 are looked up by their exact class: a subclass computes something else until it
 registers its own converter.
@@ -51,7 +52,11 @@ from npkeras.models.model import Model
 from npkeras.models.sequential import Sequential
 
 #: modules whose import registers converters (see the module docstring)
-CONVERTER_MODULES = ("npkeras.export.onnx_core", "npkeras.export.onnx_layers")
+CONVERTER_MODULES = (
+    "npkeras.export.onnx_core",
+    "npkeras.export.onnx_layers",
+    "npkeras.export.onnx_reshaping",
+)
 
 DEFAULT_OPSET = 17
 
