@@ -173,11 +173,34 @@ def test_recurrent_return_state(rnn, tmp_path):
     assert_same_outputs(model, [data(2, 5, 3) * 0.3], tmp_path)
 
 
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize(
+    "rnn, merge_mode",
+    [
+        (layers.LSTM, "concat"),
+        (layers.GRU, "sum"),
+        (layers.SimpleRNN, "mul"),
+        (layers.GRU, "ave"),
+        (layers.LSTM, None),
+    ],
+)
+def test_bidirectional(rnn, merge_mode, return_sequences, tmp_path):
+    inputs = keras.Input(shape=(6, 3))
+    wrapped = layers.Bidirectional(rnn(4, return_sequences=return_sequences), merge_mode)
+    model = keras.Model(inputs, wrapped(inputs))
+    randomize_weights(model)
+    assert_same_outputs(model, [data(3, 6, 3) * 0.3], tmp_path)
+
+
 @pytest.mark.parametrize(
     "layer, match",
     [
         (layers.LSTM(2, go_backwards=True, name="r"), "LSTM layer 'r' to ONNX with go_backwards"),
         (layers.GRU(2, activation="selu", name="r"), "its activation 'selu' is not one of"),
+        (
+            layers.Bidirectional(layers.LSTM(2, return_state=True), name="bi"),
+            r"Bidirectional layer 'bi' to ONNX: .* return_state=True",
+        ),
     ],
 )
 def test_recurrent_onnx_cannot_express_is_refused(layer, match, tmp_path):

@@ -17,10 +17,10 @@ the activation registry (:func:`register_activation`).
 
 To make a new layer family exportable, write its converters in a module of this package
 (``onnx_core.py`` holds the core, merge and Normalization ones; ``onnx_layers.py`` the
-convolution, pooling, batch/layer normalization, embedding and recurrent ones;
-``onnx_reshaping.py`` the padding, cropping, up-sampling and activation layers) and add
-that module to ``CONVERTER_MODULES`` below. Layers
-are looked up by their exact class: a subclass computes something else until it
+convolution, pooling, batch/layer normalization and embedding ones; ``onnx_recurrent.py``
+LSTM, GRU, SimpleRNN and Bidirectional; ``onnx_reshaping.py`` the padding, cropping,
+up-sampling and activation layers) and add that module to ``CONVERTER_MODULES`` below.
+Layers are looked up by their exact class: a subclass computes something else until it
 registers its own converter.
 
 npkeras is channels-last and ONNX's Conv, pooling, BatchNormalization... are
@@ -55,6 +55,7 @@ from npkeras.models.sequential import Sequential
 CONVERTER_MODULES = (
     "npkeras.export.onnx_core",
     "npkeras.export.onnx_layers",
+    "npkeras.export.onnx_recurrent",
     "npkeras.export.onnx_reshaping",
 )
 

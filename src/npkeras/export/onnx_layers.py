@@ -1,11 +1,8 @@
-"""ONNX converters for the convolution, pooling, normalization, embedding and recurrent
-layers.
+"""ONNX converters for the convolution, pooling, normalization and embedding layers.
 
 npkeras is channels-last and ONNX's Conv and pooling ops are channels-first, so those
 converters transpose in and out (``graph.channels_first`` / ``graph.channels_last``);
-a layer built with ``data_format="channels_first"`` already has ONNX's layout. ONNX's
-LSTM / GRU / SimpleRNN ops are time-major, ``(time, batch, features)``, so the recurrent
-converters transpose from Keras's batch-major layout and back.
+a layer built with ``data_format="channels_first"`` already has ONNX's layout.
 """
 
 from __future__ import annotations
@@ -41,7 +38,6 @@ from npkeras.layers.pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
-from npkeras.layers.recurrent import GRU, LSTM, SimpleRNN
 from npkeras.layers.standardization import broadcast_shape, resolve_axes
 
 
@@ -274,124 +270,3 @@ def convert_embedding(graph, layer, inputs):
     # the graph's inputs are float32, so the ids are cast to the int64 Gather indexes by
     ids = graph.op("Cast", inputs, name=f"{layer.name}/ids", to=graph.onnx.TensorProto.INT64)
     return graph.op("Gather", [graph.weight(layer, "embeddings"), ids], name=layer.name, axis=0)
-
-
-# -- recurrent ------------------------------------------------------------------------
-_RNN_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
-
-# Keras's LSTM gate blocks are i, f, c, o; ONNX's are i, o, f, c: the block of each ONNX
-# gate in Keras's weights. GRU's z, r, h and SimpleRNN's single block match ONNX's.
-_LSTM_BLOCKS = (0, 3, 1, 2)
-
-
-def _gates(weight, blocks):
-    """Keras ``(..., n_gates * units)`` columns reordered to ONNX's gate order."""
-    parts = host_xp.split(weight, len(blocks), axis=-1)
-    return host_xp.concatenate([parts[b] for b in blocks], axis=-1)
-
-
-def _rnn_activations(layer, slots):
-    names = []
-    for slot in slots:
-        activation = getattr(layer.cell, slot)
-        if activation.name not in _RNN_ACTIVATIONS:
-            raise ValueError(
-                f"Cannot export {type(layer).__name__} layer '{layer.name}' to ONNX: its "
-                f"{slot} '{activation.name}' is not one of {sorted(_RNN_ACTIVATIONS)}."
-            )
-        names.append(_RNN_ACTIVATIONS[activation.name])
-    return names
-
-
-def _convert_recurrent(graph, layer, x, op_type, blocks, input_bias, recurrent_bias, **attrs):
-    """One ONNX recurrent op for ``layer``: W, R and B in ONNX's layout, time-major input,
-    Keras's outputs (sequence or last step, then the final states with return_state)."""
-    if layer.go_backwards or layer.stateful:
-        raise ValueError(
-            f"Cannot export {type(layer).__name__} layer '{layer.name}' to ONNX with "
-            "go_backwards=True or stateful=True."
-        )
-    cell, units = layer.cell, layer.cell.units
-
-    def onnx_weight(array, name):  # Keras (in, gates * units) -> ONNX (1, gates * units, in)
-        return graph.constant(_gates(to_numpy(array), blocks).T[None], f"{layer.name}/{name}")
-
-    operands = [
-        graph.op("Transpose", [x], name=f"{layer.name}/time_major", perm=[1, 0, 2]),
-        onnx_weight(cell.params["kernel"], "W"),
-        onnx_weight(cell.params["recurrent_kernel"], "R"),
-    ]
-    if cell.use_bias:
-        # ONNX B = [input biases, recurrent biases] of shape (1, 2 * gates * units)
-        bias = host_xp.concatenate([_gates(input_bias, blocks), _gates(recurrent_bias, blocks)])
-        operands.append(graph.constant(bias[None], f"{layer.name}/B"))
-    n_states = 2 if op_type == "LSTM" else 1
-    outputs = graph.op(
-        op_type, operands, name=layer.name, outputs=1 + n_states, hidden_size=units, **attrs
-    )
-    sequence, states = outputs[0], outputs[1:]
-    # Y is (time, directions=1, batch, units); Y_h / Y_c are (directions=1, batch, units)
-    axis = graph.constant([1], f"{layer.name}/axis", dtype="int64")
-    zero = graph.constant([0], f"{layer.name}/axis0", dtype="int64")
-    states = [graph.op("Squeeze", [s, zero], name=f"{layer.name}/state") for s in states]
-    if layer.return_sequences:
-        y = graph.op("Squeeze", [sequence, axis], name=f"{layer.name}/sequence")
-        y = graph.op("Transpose", [y], name=f"{layer.name}/batch_major", perm=[1, 0, 2])
-    else:
-        y = states[0]  # the last output is the final h
-    return [y, *states] if layer.return_state else y
-
-
-@register_converter(LSTM)
-def convert_lstm(graph, layer, inputs):
-    # Keras's single bias goes in ONNX's input-bias half, the recurrent half is zeros
-    bias = to_numpy(layer.cell.params["bias"]) if layer.cell.use_bias else None
-    zeros = None if bias is None else host_xp.zeros_like(bias)
-    activations = _rnn_activations(layer, ("recurrent_activation", "activation", "activation"))
-    return _convert_recurrent(
-        graph, layer, inputs[0], "LSTM", _LSTM_BLOCKS, bias, zeros, activations=activations
-    )
-
-
-@register_converter(GRU)
-def convert_gru(graph, layer, inputs):
-    # reset_after=True (Keras's default): bias (2, 3 units) = [input bias, recurrent bias]
-    # and the reset gate multiplies (h @ recurrent_kernel + recurrent bias): ONNX's
-    # linear_before_reset=1. reset_after=False: one bias (3 units,), reset applied to h
-    # before the product: linear_before_reset=0 with a zero recurrent bias.
-    cell = layer.cell
-    input_bias = recurrent_bias = None
-    if cell.use_bias:
-        bias = to_numpy(cell.params["bias"])
-        if cell.reset_after:
-            input_bias, recurrent_bias = bias[0], bias[1]
-        else:
-            input_bias, recurrent_bias = bias, host_xp.zeros_like(bias)
-    activations = _rnn_activations(layer, ("recurrent_activation", "activation"))
-    return _convert_recurrent(
-        graph,
-        layer,
-        inputs[0],
-        "GRU",
-        (0, 1, 2),
-        input_bias,
-        recurrent_bias,
-        activations=activations,
-        linear_before_reset=int(cell.reset_after),
-    )
-
-
-@register_converter(SimpleRNN)
-def convert_simple_rnn(graph, layer, inputs):
-    bias = to_numpy(layer.cell.params["bias"]) if layer.cell.use_bias else None
-    zeros = None if bias is None else host_xp.zeros_like(bias)
-    return _convert_recurrent(
-        graph,
-        layer,
-        inputs[0],
-        "RNN",
-        (0,),
-        bias,
-        zeros,
-        activations=_rnn_activations(layer, ("activation",)),
-    )
