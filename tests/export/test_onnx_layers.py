@@ -50,6 +50,20 @@ def randomized(input_shape, *stack):
         ((3, 6, 7), lambda: layers.Conv2D(4, 3, padding="same", data_format="channels_first")),
         ((5, 6, 4, 2), lambda: layers.Conv3D(3, 2, padding="same")),
         ((9, 3), lambda: layers.Conv1D(4, 3, padding="causal", dilation_rate=2)),
+        ((5, 3), lambda: layers.Conv1DTranspose(4, 3)),
+        ((5, 3), lambda: layers.Conv1DTranspose(4, 3, strides=2, padding="same")),
+        ((5, 3), lambda: layers.Conv1DTranspose(4, 2, strides=3)),
+        ((5, 3), lambda: layers.Conv1DTranspose(4, 3, strides=2, output_padding=1)),
+        ((5, 6, 3), lambda: layers.Conv2DTranspose(4, 3, strides=2, padding="same")),
+        ((5, 6, 3), lambda: layers.Conv2DTranspose(4, (2, 3), dilation_rate=2, padding="same")),
+        (
+            (5, 6, 3),
+            lambda: layers.Conv2DTranspose(
+                4, 4, strides=2, padding="same", output_padding=1, activation="relu"
+            ),
+        ),
+        ((3, 5, 6), lambda: layers.Conv2DTranspose(4, 3, strides=2, data_format="channels_first")),
+        ((3, 4, 5, 2), lambda: layers.Conv3DTranspose(2, 2, strides=2, use_bias=False)),
         ((9, 3), lambda: layers.DepthwiseConv1D(3, depth_multiplier=2, padding="causal")),
         ((7, 8, 3), lambda: layers.DepthwiseConv2D(3, strides=2, padding="same")),
         ((7, 8, 3), lambda: layers.DepthwiseConv2D((2, 3), depth_multiplier=3, use_bias=False)),
@@ -304,6 +318,13 @@ def test_opset_18_graph_checks_and_runs(tmp_path):
         ((4, 5), lambda: layers.Softmax(axis=1)),
         ((4, 5, 3), lambda: layers.PReLU()),
         ((4, 5, 3), lambda: layers.PReLU(shared_axes=[1, 2])),
+        ((4, 5), lambda: layers.GaussianNoise(0.5)),
+        ((4, 5), lambda: layers.GaussianDropout(0.5)),
+        ((4, 5), lambda: layers.AlphaDropout(0.5)),
+        ((4, 5), lambda: layers.SpatialDropout1D(0.5)),
+        ((4, 5, 3), lambda: layers.SpatialDropout2D(0.5)),
+        ((4, 5), lambda: layers.ActivityRegularization(0.1)),
+        ((4, 5), lambda: layers.Identity()),
     ],
 )
 def test_reshaping_and_activation_layers(input_shape, make_layer, tmp_path):

@@ -11,6 +11,12 @@ from npkeras.backend import host_xp, to_numpy
 from npkeras.export.onnx import register_converter
 from npkeras.layers import conv_utils as cu
 from npkeras.layers.batch_normalization import BatchNormalization
+from npkeras.layers.conv_transpose import (
+    Conv1DTranspose,
+    Conv2DTranspose,
+    Conv3DTranspose,
+    transpose_crop,
+)
 from npkeras.layers.convolution import (
     Conv1D,
     Conv2D,
@@ -160,6 +166,50 @@ def convert_separable_conv(graph, layer, inputs):
     )
     pointwise = to_numpy(layer.params["pointwise_kernel"])
     y = _conv(graph, layer, y, pointwise, _bias(graph, layer), 1)  # ONNX defaults: 1, no pad
+    return graph.activation(layer.activation, _leave(graph, layer, y), owner=layer)
+
+
+@register_converter(Conv1DTranspose, Conv2DTranspose, Conv3DTranspose)
+def convert_conv_transpose(graph, layer, inputs):
+    # Keras's output is a window of the uncropped ((n - 1) * stride + extent) result:
+    # `crop` positions dropped before, then `length` kept. ONNX's ConvTranspose drops
+    # pads (begin, end) of it, and output_padding adds positions after it.
+    x, rank = inputs[0], layer.rank
+    spatial, _ = cu.spatial_and_channels(graph.shape(x), layer.data_format)
+    if any(n is None for n in spatial):
+        raise ValueError(
+            f"Cannot export {type(layer).__name__} layer '{layer.name}' to ONNX with an "
+            f"unknown spatial size (input shape {graph.shape(x)}): its output size depends "
+            "on it. Give the model's Input a full shape."
+        )
+    begins, ends, extras = [], [], []
+    for n, k, s, d, p in zip(
+        spatial,
+        layer.kernel_size,
+        layer.strides,
+        layer.dilation_rate,
+        layer.output_padding or (None,) * rank,
+    ):
+        crop, length = transpose_crop(n, k, s, d, layer.padding, p)
+        full = (n - 1) * s + cu.effective_size(k, d)
+        begins.append(crop)
+        ends.append(max(full - crop - length, 0))
+        extras.append(max(crop + length - full, 0))
+    # Keras kernel (*kernel_size, filters, in) -> ONNX (in, filters, *kernel_size)
+    kernel = to_numpy(layer.params["kernel"]).transpose(rank + 1, rank, *range(rank))
+    operands = [_enter(graph, layer, x), graph.constant(kernel, f"{layer.name}/W")]
+    if layer.use_bias:
+        operands.append(graph.weight(layer, "bias"))
+    y = graph.op(
+        "ConvTranspose",
+        operands,
+        name=layer.name,
+        kernel_shape=list(layer.kernel_size),
+        strides=list(layer.strides),
+        dilations=list(layer.dilation_rate),
+        pads=begins + ends,
+        output_padding=extras,
+    )
     return graph.activation(layer.activation, _leave(graph, layer, y), owner=layer)
 
 

@@ -1,5 +1,6 @@
 """ONNX converters for the reshaping layers (padding, cropping, up-sampling, permute,
-repeat) and the activation layers (ReLU, LeakyReLU, PReLU, ELU, Softmax).
+repeat), the activation layers (ReLU, LeakyReLU, PReLU, ELU, Softmax) and the layers
+that are the identity at inference (noise, spatial dropout, Identity).
 
 These work on npkeras's own layout: padding, cropping and up-sampling act on the
 layer's spatial axes wherever its data format puts them, so no transpose is needed.
@@ -9,6 +10,16 @@ from __future__ import annotations
 
 from npkeras.export.onnx import register_converter
 from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from npkeras.layers.lambda_layer import Identity
+from npkeras.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from npkeras.layers.reshaping import (
     Cropping1D,
     Cropping2D,
@@ -83,6 +94,20 @@ def convert_repeat_vector(graph, layer, inputs):
     expanded = graph.op("Unsqueeze", [inputs[0], axis], name=f"{layer.name}/unsqueeze")
     repeats = graph.constant([1, layer.n, 1], f"{layer.name}/repeats", dtype="int64")
     return graph.op("Tile", [expanded, repeats], name=layer.name)
+
+
+@register_converter(
+    Identity,
+    ActivityRegularization,
+    AlphaDropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
+def convert_inference_identity(graph, layer, inputs):
+    return inputs[0]  # random (or a penalty) only while training
 
 
 # -- activation layers ------------------------------------------------------------------
