@@ -125,6 +125,12 @@ def test_flatten_after_a_convolution_keeps_the_channels_last_order(tmp_path):
         ((4, 7), lambda: layers.LayerNormalization(epsilon=1e-5)),
         ((3, 4, 5), lambda: layers.LayerNormalization(axis=[-2, -1])),
         ((4, 7), lambda: layers.LayerNormalization(center=False, scale=False)),
+        ((5, 6, 8), lambda: layers.GroupNormalization(groups=4)),
+        ((8, 5, 6), lambda: layers.GroupNormalization(groups=2, axis=1, epsilon=0.1)),
+        ((6,), lambda: layers.GroupNormalization(groups=3, center=False)),
+        ((5, 6, 8), lambda: layers.GroupNormalization(groups=-1, scale=False)),
+        ((7,), lambda: layers.UnitNormalization()),
+        ((4, 5, 3), lambda: layers.UnitNormalization(axis=[1, 2])),
     ],
 )
 def test_normalization_at_inference(input_shape, make_layer, tmp_path):
@@ -145,6 +151,12 @@ def test_layer_normalization_onnx_cannot_express_is_refused(kwargs, received, tm
         ValueError, match=r"Cannot export LayerNormalization layer 'ln' .*" + received
     ):
         model.export(tmp_path / "m.onnx", format="onnx", verbose=False)
+
+
+def test_unit_normalization_of_a_zero_row_is_zero(tmp_path):
+    # the 1e-12 floor on the squared norm keeps 0 / 0 out, in ONNX as in npkeras
+    model = sequential((4,), layers.UnitNormalization())
+    assert_same_outputs(model, [np.zeros((2, 4), "float32")], tmp_path)
 
 
 # -- (4) embedding ---------------------------------------------------------------------
@@ -278,6 +290,8 @@ def test_opset_18_graph_checks_and_runs(tmp_path):
         layers.Conv2D(4, 3, padding="same"),
         layers.BatchNormalization(),
         layers.LayerNormalization(),
+        layers.GroupNormalization(groups=2),
+        layers.UnitNormalization(),
         layers.Reshape((64, 4)),
         layers.GRU(3, return_sequences=True),
         layers.GlobalMaxPooling1D(),

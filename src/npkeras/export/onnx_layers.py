@@ -35,6 +35,7 @@ from npkeras.layers.global_pooling import (
     GlobalMaxPooling2D,
     GlobalMaxPooling3D,
 )
+from npkeras.layers.group_normalization import GroupNormalization
 from npkeras.layers.layer_normalization import LayerNormalization
 from npkeras.layers.pooling import (
     AveragePooling1D,
@@ -45,6 +46,7 @@ from npkeras.layers.pooling import (
     MaxPooling3D,
 )
 from npkeras.layers.standardization import broadcast_shape, resolve_axes
+from npkeras.layers.unit_normalization import UnitNormalization
 
 
 # -- channels-first ops (convolution, pooling) -----------------------------------------
@@ -306,6 +308,54 @@ def convert_layer_normalization(graph, layer, inputs):
     return graph.op(
         "LayerNormalization", operands, name=layer.name, axis=axes[0], epsilon=layer.epsilon
     )
+
+
+@register_converter(GroupNormalization)
+def convert_group_normalization(graph, layer, inputs):
+    # move the channel axis next to the batch, view as (batch, groups, rest) and let
+    # InstanceNormalization (scale 1, bias 0) standardise each group; then back, and
+    # Keras's per-channel gamma / beta
+    x, shape = inputs[0], graph.shape(inputs[0])
+    (axis,) = resolve_axes(layer._owner, layer.axis, shape)
+    perm = [0, axis, *(a for a in range(1, len(shape)) if a != axis)]
+    moved = graph.op("Transpose", [x], name=f"{layer.name}/channels_first", perm=perm)
+    grouped_shape = graph.constant([0, layer.groups, -1], f"{layer.name}/grouped", dtype="int64")
+    grouped = graph.op("Reshape", [moved, grouped_shape])
+    ones = graph.constant(host_xp.ones(layer.groups), f"{layer.name}/ones")
+    zeros = graph.constant(host_xp.zeros(layer.groups), f"{layer.name}/zeros")
+    normed = graph.op(
+        "InstanceNormalization", [grouped, ones, zeros], name=layer.name, epsilon=layer.epsilon
+    )
+    normed = graph.op("Reshape", [normed, graph.op("Shape", [moved])])
+    inverse = sorted(range(len(perm)), key=perm.__getitem__)
+    y = graph.op("Transpose", [normed], name=f"{layer.name}/channels_back", perm=inverse)
+    target = broadcast_shape(len(shape), (axis,), shape)[1:]
+    for key, op_type, used in (("gamma", "Mul", layer.scale), ("beta", "Add", layer.center)):
+        if used:
+            weight = to_numpy(layer.params[key]).reshape(target)
+            y = graph.op(op_type, [y, graph.constant(weight, f"{layer.name}/{key}")])
+    return y
+
+
+@register_converter(UnitNormalization)
+def convert_unit_normalization(graph, layer, inputs):
+    # x / sqrt(max(sum(x ** 2 over axis), 1e-12)); ReduceSum takes `axes` as an input
+    # from opset 13 on
+    x, shape = inputs[0], graph.shape(inputs[0])
+    axes = resolve_axes(
+        f"UnitNormalization layer '{layer.name}'", layer.axis, shape, need_known=False
+    )
+    square_sum = graph.op(
+        "ReduceSum",
+        [
+            graph.op("Mul", [x, x]),
+            graph.constant(list(axes), f"{layer.name}/axes", dtype="int64"),
+        ],
+        keepdims=1,
+    )
+    floor = graph.constant(layer._MIN_SQUARE_SUM, f"{layer.name}/min_square_sum")
+    norm = graph.op("Sqrt", [graph.op("Max", [square_sum, floor])])
+    return graph.op("Div", [x, norm], name=layer.name)
 
 
 # -- embedding ------------------------------------------------------------------------
