@@ -235,6 +235,21 @@ def test_recurrent_onnx_cannot_express_is_refused(layer, match, tmp_path):
         model.export(tmp_path / "m.onnx", format="onnx", verbose=False)
 
 
+@pytest.mark.parametrize(
+    "input_shape, make_inner",
+    [
+        ((5, 4), lambda: layers.Dense(3, activation="tanh")),
+        ((None, 4), lambda: layers.Dense(3)),
+        ((4, 6, 6, 2), lambda: layers.Conv2D(3, 3, strides=2, padding="same")),
+        ((4, 6, 6, 2), lambda: layers.MaxPooling2D()),
+    ],
+)
+def test_time_distributed(input_shape, make_inner, tmp_path):
+    model = randomized(input_shape, layers.TimeDistributed(make_inner()))
+    steps = input_shape[0] or 7
+    assert_same_outputs(model, [data(3, steps, *input_shape[1:])], tmp_path)
+
+
 # -- (6) a small mixed CNN ---------------------------------------------------------------
 def test_small_cnn_mixing_the_families(tmp_path):
     model = randomized(

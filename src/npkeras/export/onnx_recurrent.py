@@ -1,4 +1,5 @@
-"""ONNX converters for the recurrent layers (LSTM, GRU, SimpleRNN) and Bidirectional.
+"""ONNX converters for the recurrent layers (LSTM, GRU, SimpleRNN) and the wrappers
+(Bidirectional, TimeDistributed).
 
 ONNX's LSTM / GRU / RNN ops are time-major, ``(time, batch, features)``, with weights
 ``W (directions, gates * units, features)``, ``R (directions, gates * units, units)`` and
@@ -11,9 +12,9 @@ converters transpose Keras's batch-major input, reorder and transpose Keras's
 from __future__ import annotations
 
 from npkeras.backend import host_xp, to_numpy
-from npkeras.export.onnx import register_converter
+from npkeras.export.onnx import convert_layer, register_converter
 from npkeras.layers.recurrent import GRU, LSTM, SimpleRNN
-from npkeras.layers.wrappers import Bidirectional
+from npkeras.layers.wrappers import Bidirectional, TimeDistributed
 
 _RNN_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
 
@@ -175,3 +176,34 @@ def convert_bidirectional(graph, layer, inputs):
         return halves
     attrs = {"axis": -1} if layer.merge_mode == "concat" else {}
     return graph.op(_MERGES[layer.merge_mode], halves, name=layer.name, **attrs)
+
+
+@register_converter(TimeDistributed)
+def convert_time_distributed(graph, layer, inputs):
+    # fold time into the batch, (batch * time, *rest), convert the wrapped layer on that,
+    # and unfold with the input's own (batch, time), read at run time
+    x, shape = inputs[0], graph.shape(inputs[0])
+    inner = layer.layer
+    rest = tuple(shape[2:])
+    folded = graph.op(
+        "Reshape",
+        [x, graph.constant([-1, *rest], f"{layer.name}/folded", dtype="int64")],
+        name=f"{layer.name}/fold",
+    )
+    graph.set_shape(folded, (None, *rest))
+    (y,) = convert_layer(graph, inner, [folded])
+    out_rest = inner.compute_output_shape((None, *rest))[1:]
+    batch_and_time = graph.op(
+        "Slice",
+        [
+            graph.op("Shape", [x]),
+            graph.constant([0], f"{layer.name}/start", dtype="int64"),
+            graph.constant([2], f"{layer.name}/end", dtype="int64"),
+        ],
+    )
+    target = graph.op(
+        "Concat",
+        [batch_and_time, graph.constant(list(out_rest), f"{layer.name}/rest", dtype="int64")],
+        axis=0,
+    )
+    return graph.op("Reshape", [y, target], name=layer.name)
