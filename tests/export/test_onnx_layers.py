@@ -354,6 +354,14 @@ def test_opset_18_graph_checks_and_runs(tmp_path):
         ((4, 5, 3), lambda: layers.SpatialDropout2D(0.5)),
         ((4, 5), lambda: layers.ActivityRegularization(0.1)),
         ((4, 5), lambda: layers.Identity()),
+        ((6, 6, 3), lambda: layers.RandomFlip()),
+        ((6, 6, 3), lambda: layers.RandomRotation(0.2)),
+        ((6, 6, 3), lambda: layers.RandomTranslation(0.2, 0.2)),
+        ((6, 6, 3), lambda: layers.RandomZoom(0.2)),
+        ((6, 6, 3), lambda: layers.RandomContrast(0.3)),
+        ((6, 6, 3), lambda: layers.RandomBrightness(0.3)),
+        ((6, 6, 3), lambda: layers.Rescaling(1 / 255.0, offset=-1)),
+        ((6, 6, 3), lambda: layers.Rescaling([0.5, 2.0, 3.0], offset=[1.0, 0.0, -1.0])),
     ],
 )
 def test_reshaping_and_activation_layers(input_shape, make_layer, tmp_path):

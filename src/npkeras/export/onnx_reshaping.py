@@ -1,6 +1,7 @@
 """ONNX converters for the reshaping layers (padding, cropping, up-sampling, permute,
 repeat), the activation layers (ReLU, LeakyReLU, PReLU, ELU, Softmax) and the layers
-that are the identity at inference (noise, spatial dropout, Identity).
+that are the identity at inference (noise, spatial dropout, random augmentation,
+Identity), and Rescaling.
 
 These work on npkeras's own layout: padding, cropping and up-sampling act on the
 layer's spatial axes wherever its data format puts them, so no transpose is needed.
@@ -11,6 +12,15 @@ from __future__ import annotations
 from npkeras.export.onnx import register_converter
 from npkeras.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from npkeras.layers.lambda_layer import Identity
+from npkeras.layers.preprocessing import (
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+)
 from npkeras.layers.regularization import (
     ActivityRegularization,
     AlphaDropout,
@@ -105,9 +115,24 @@ def convert_repeat_vector(graph, layer, inputs):
     SpatialDropout1D,
     SpatialDropout2D,
     SpatialDropout3D,
+    RandomBrightness,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
 )
 def convert_inference_identity(graph, layer, inputs):
     return inputs[0]  # random (or a penalty) only while training
+
+
+@register_converter(Rescaling)
+def convert_rescaling(graph, layer, inputs):
+    # x * scale + offset; a list scale / offset broadcasts over the last axis
+    scaled = graph.op("Mul", [inputs[0], graph.constant(layer.scale, f"{layer.name}/scale")])
+    return graph.op(
+        "Add", [scaled, graph.constant(layer.offset, f"{layer.name}/offset")], name=layer.name
+    )
 
 
 # -- activation layers ------------------------------------------------------------------
