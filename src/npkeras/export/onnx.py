@@ -25,7 +25,8 @@ registers its own converter.
 
 npkeras is channels-last and ONNX's Conv, pooling, BatchNormalization... are
 channels-first, so such a converter wraps the op in ``graph.channels_first(x, rank)`` and
-``graph.channels_last(y, rank)`` and stores kernels in ONNX's layout. For example::
+``graph.channels_last(y, rank)`` and stores kernels in ONNX's layout. A sketch (the real
+one, ``onnx_layers.convert_conv``, adds dilation, groups and Keras's exact padding)::
 
     @register_converter(Conv2D)
     def convert_conv2d(graph, layer, inputs):
