@@ -16,14 +16,17 @@ None) and ``graph.activation(layer.activation, name)`` applies an activation thr
 the activation registry (:func:`register_activation`).
 
 To make a new layer family exportable, write its converters in a module of this package
-(``onnx_core.py`` holds the core, merge and normalization ones; a convolution module
-would be ``onnx_conv.py``) and add that module to ``CONVERTER_MODULES`` below. Layers
-are looked up by their exact class: a subclass computes something else until it
+(``onnx_core.py`` holds the core, merge and Normalization ones; ``onnx_layers.py`` the
+convolution, pooling, batch/layer normalization and embedding ones; ``onnx_recurrent.py``
+LSTM, GRU, SimpleRNN and Bidirectional; ``onnx_reshaping.py`` the padding, cropping,
+up-sampling and activation layers) and add that module to ``CONVERTER_MODULES`` below.
+Layers are looked up by their exact class: a subclass computes something else until it
 registers its own converter.
 
 npkeras is channels-last and ONNX's Conv, pooling, BatchNormalization... are
 channels-first, so such a converter wraps the op in ``graph.channels_first(x, rank)`` and
-``graph.channels_last(y, rank)`` and stores kernels in ONNX's layout. For example::
+``graph.channels_last(y, rank)`` and stores kernels in ONNX's layout. A sketch (the real
+one, ``onnx_layers.convert_conv``, adds dilation, groups and Keras's exact padding)::
 
     @register_converter(Conv2D)
     def convert_conv2d(graph, layer, inputs):
@@ -50,7 +53,12 @@ from npkeras.models.model import Model
 from npkeras.models.sequential import Sequential
 
 #: modules whose import registers converters (see the module docstring)
-CONVERTER_MODULES = ("npkeras.export.onnx_core",)
+CONVERTER_MODULES = (
+    "npkeras.export.onnx_core",
+    "npkeras.export.onnx_layers",
+    "npkeras.export.onnx_recurrent",
+    "npkeras.export.onnx_reshaping",
+)
 
 DEFAULT_OPSET = 17
 
