@@ -1,6 +1,7 @@
 """The Keras recipe "Simple custom layer example: Antirectifier" (keras-io
 examples/keras_recipes/antirectifier.py), condensed. MNIST becomes digits (64 pixels), 256 units
-become 64, 10 epochs of batch 64. The example reports about 0.97 test accuracy; digits must reach 0.93.
+become 64, 10 epochs of batch 64. The example reports about 0.97 test accuracy;
+digits must reach 0.93.
 """
 
 import numpy as np

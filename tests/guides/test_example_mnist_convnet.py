@@ -1,7 +1,8 @@
 """The Keras example "Simple MNIST convnet" (keras-io examples/vision/mnist_convnet.py),
 condensed. MNIST becomes scikit-learn's 8x8 digits; the convolutions take padding="same" so the
 example's two Conv2D/MaxPooling2D stages fit 8x8 images; filters 16/32 instead of 32/64,
-batch 64 and 10 epochs instead of 128 and 15. The example reports about 0.99 test accuracy on MNIST; digits must reach 0.93.
+batch 64 and 10 epochs instead of 128 and 15. The example reports about 0.99 test accuracy
+on MNIST; digits must reach 0.93.
 """
 
 import pytest
