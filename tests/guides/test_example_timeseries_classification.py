@@ -8,6 +8,7 @@ test accuracy on FordA; the synthetic set must reach 0.9.
 """
 
 import numpy as np
+import pytest
 
 import npkeras as keras
 
@@ -35,6 +36,7 @@ def make_model(input_shape, num_classes):
     return keras.models.Model(inputs=input_layer, outputs=output_layer)
 
 
+@pytest.mark.slow
 def test_timeseries_classifier_reaches_accuracy(tmp_path):
     rng = np.random.default_rng(7)
     x_train, y_train = _series(500, rng)
@@ -50,7 +52,7 @@ def test_timeseries_classifier_reaches_accuracy(tmp_path):
     ]
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
                   metrics=["sparse_categorical_accuracy"])
-    model.fit(x_train, y_train, batch_size=32, epochs=6, callbacks=callbacks,
+    model.fit(x_train, y_train, batch_size=32, epochs=8, callbacks=callbacks,
               validation_split=0.2, verbose=0)
     model = keras.models.load_model(checkpoint)
     _, test_acc = model.evaluate(x_test, y_test, verbose=0)
