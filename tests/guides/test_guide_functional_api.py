@@ -187,8 +187,6 @@ def test_predict_returns_dict_for_dict_outputs():
     assert isinstance(out, dict) and out["b"].shape == (4, 2)
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="engine gap: layers of a functional model have no `.output`")
 def test_layer_output_of_functional_model():
     inputs = keras.Input(shape=(3,))
     model = keras.Model(inputs, layers.Dense(2)(layers.Dense(4)(inputs)))

@@ -2,7 +2,6 @@
 condensed. MNIST becomes the first 1,000 digits (64 pixels)."""
 
 import numpy as np
-import pytest
 
 import npkeras as keras
 from tests.guides.data import digits
@@ -90,8 +89,6 @@ def test_every_hook_is_called_in_order():
         "predict_batch_end"] * 3 + ["predict_end"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine gap: fit's validation pass does not call "
-                   "on_test_begin/on_test_batch_end/on_test_end on fit's callbacks (Keras 3 does)")
 def test_fit_validation_fires_test_hooks():
     (x_train, y_train), _ = _data()
     callback = RecordingCallback()

@@ -577,9 +577,13 @@ class Trainer:
                         x.on_epoch_end()
                     epoch_logs = dict(logs)
                     if val is not None and (epoch + 1) % validation_freq == 0:
+                        # as in Keras, fit's callbacks see the validation pass too
+                        callback_list.on_test_begin({})
                         val_logs = self._evaluate_arrays(
-                            *val, validation_batch_size or batch_size, validation_steps
+                            *val, validation_batch_size or batch_size, validation_steps,
+                            callback_list,
                         )
+                        callback_list.on_test_end(val_logs)
                         epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
                     callback_list.on_epoch_end(epoch, epoch_logs)
                     if flag.get("interrupted"):
