@@ -252,7 +252,7 @@ def to_numpy(x):
 
 def to_float(x) -> float:
     """A Python float from a one-element backend array (a device-to-host copy)."""
-    if isinstance(x, (int, float)):
+    if xp is numpy or isinstance(x, (int, float)):  # NumPy: already on the host
         return float(x)
     return float(to_numpy(x).reshape(()))
 
