@@ -57,7 +57,8 @@ def test_every_hook_gets_a_dict_and_batch_logs_hold_running_values(data):
     model.evaluate(x, y, batch_size=16, verbose=0, callbacks=[rec])
     model.predict(x, batch_size=16, verbose=0, callbacks=[rec])
     hooks = [h for h, _ in rec.calls]
-    assert hooks.count("on_train_batch_end") == 6 and hooks.count("on_test_batch_end") == 3
+    # the test hooks run for fit's validation (3 batches a epoch, as in Keras) and evaluate
+    assert hooks.count("on_train_batch_end") == 6 and hooks.count("on_test_batch_end") == 9
     assert hooks.count("on_predict_batch_end") == 3
     batch_ends = [logs for h, logs in rec.calls if h == "on_train_batch_end"]
     assert set(batch_ends[0]) == {"loss", "accuracy"}
@@ -66,7 +67,7 @@ def test_every_hook_gets_a_dict_and_batch_logs_hold_running_values(data):
     # the epoch's loss is the running value of its last batch
     last_batch_of_epoch = batch_ends[2]
     assert epoch_end["loss"] == pytest.approx(last_batch_of_epoch["loss"])
-    test_end = next(logs for h, logs in rec.calls if h == "on_test_end")
+    test_end = [logs for h, logs in rec.calls if h == "on_test_end"][-1]  # evaluate's
     assert test_end["loss"] == pytest.approx(model.evaluate(x, y, verbose=0)[0], rel=1e-6)
     predict_end = next(logs for h, logs in rec.calls if h == "on_predict_batch_end")
     assert predict_end["outputs"][0].shape == (16, 1)
