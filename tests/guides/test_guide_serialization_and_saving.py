@@ -136,8 +136,6 @@ def test_config_only_saving_gives_fresh_weights():
     assert [w.shape for w in new_model.get_weights()] == [(32, 1), (1,)]
 
 
-@pytest.mark.xfail(strict=True, raises=AttributeError,
-                   reason="engine gap: keras.models.clone_model is missing")
 def test_clone_model_has_same_architecture_new_weights(trained_model):
     _assert_fresh_copy(keras.models.clone_model(trained_model), trained_model)
 

@@ -109,3 +109,12 @@ def test_add_rejects_non_layers_and_late_inputs():
 def test_pop_empty_model():
     with pytest.raises(IndexError, match="has no layers to pop"):
         keras.Sequential().pop()
+
+
+def test_clone_model_rebuilds_the_architecture_with_new_weights():
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4), layers.Dense(1)])
+    twin = keras.models.clone_model(model)
+    assert [w.shape for w in twin.get_weights()] == [w.shape for w in model.get_weights()]
+    assert not np.array_equal(twin.get_weights()[0], model.get_weights()[0])
+    with pytest.raises(ValueError, match="`clone_function` are not supported"):
+        keras.models.clone_model(model, clone_function=lambda layer: layer)
