@@ -207,15 +207,6 @@ def test_clear_session_restarts_automatic_names():
     assert layers.Dense(1).name == "dense"
 
 
-def test_tall_transposed_product_equals_plain_product():
-    from npkeras.layers.core import tall_transposed_product
-
-    rng = np.random.default_rng(0)
-    for rows in (100, 1024, 1500, 4096):
-        a, b = rng.standard_normal((rows, 5)), rng.standard_normal((rows, 3))
-        np.testing.assert_allclose(tall_transposed_product(a, b), a.T @ b, rtol=1e-10)
-
-
 def test_dense_on_long_sequences_gradients():
     from npkeras import backend
     from npkeras.utils.gradcheck import check_layer_gradients, check_model_gradients

@@ -31,8 +31,6 @@ from npkeras.naming import to_snake_case, unique_name
 from npkeras.ops.tape import Tape, Tensor, current_tape, grad_enabled, record_multi, value_of
 from npkeras.ops.variable import Variable
 
-_format_shape = format_shape
-
 
 def shape_fits(expected, shape) -> bool:
     """True when ``shape`` has ``expected``'s rank and matches every known dimension
@@ -62,6 +60,18 @@ class BackwardContext:
         self.fused_activation = fused_activation
         self.fresh = fresh
 
+    @classmethod
+    def of(cls, need_input_grad: bool, fused_activation: bool, fresh=None) -> BackwardContext:
+        """The context for these flags, made once: a training step asks for the same few
+        every step. The cache holds ``fresh`` itself, so its ``id`` keys stay unique."""
+        key = (need_input_grad, fused_activation, id(fresh))
+        ctx = _contexts.get(key)
+        if ctx is None:
+            if len(_contexts) > 64:  # old steps' fresh sets: start again
+                _contexts.clear()
+            ctx = _contexts[key] = cls(need_input_grad, fused_activation, fresh)
+        return ctx
+
     def take_fresh(self, layer) -> bool:
         """True (once per step) when ``layer`` may overwrite its gradients rather than add."""
         fresh = self.fresh
@@ -71,6 +81,7 @@ class BackwardContext:
         return False
 
 
+_contexts: dict = {}
 #: the context of a plain ``layer.backward(dy)``: input gradient wanted, gradients added
 DEFAULT_BACKWARD = BackwardContext()
 _NO_INPUT_GRAD = BackwardContext(need_input_grad=False)
@@ -81,27 +92,38 @@ def accepts_argument(function, name) -> bool:
     return _accepts(function, name)
 
 
+_signatures: dict = {}
+
+
+def _parameters(function):
+    """``inspect.signature(function).parameters`` (None when it has none), looked up once
+    per function: the engine asks on every call of a layer."""
+    key = (getattr(function, "__func__", function), hasattr(function, "__self__"))
+    if key not in _signatures:
+        try:
+            _signatures[key] = inspect.signature(function).parameters
+        except (TypeError, ValueError):
+            _signatures[key] = None
+    return _signatures[key]
+
+
 def _accepts(function, name) -> bool:
-    try:
-        parameters = inspect.signature(function).parameters
-    except (TypeError, ValueError):
+    parameters = _parameters(function)
+    if parameters is None:
         return False
     return name in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _names_parameter(function, name) -> bool:
-    try:
-        return name in inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return False
+    parameters = _parameters(function)
+    return parameters is not None and name in parameters
 
 
 def backward_takes_context(layer) -> bool:
     """Whether ``layer.backward`` accepts the :class:`BackwardContext` (user layers written
     before it existed take ``backward(dy)`` only)."""
-    try:
-        parameters = inspect.signature(layer.backward).parameters
-    except (TypeError, ValueError):
+    parameters = _parameters(layer.backward)
+    if parameters is None:
         return False
     return len(parameters) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters.values())
 
@@ -421,7 +443,7 @@ class Layer:
         if not self.built:
             self.input_shape_spec = input_shape
             build = self.build
-            if _accepts(build, "input_shape") or len(inspect.signature(build).parameters) >= 1:
+            if _accepts(build, "input_shape") or len(_parameters(build) or ()) >= 1:
                 build(input_shape)
             else:
                 build()
@@ -563,7 +585,8 @@ class Layer:
             kwargs.update(zip(self._extra_positional_names(len(args)), args))
         if mask is not None and self.supports_masking:
             kwargs["mask"] = mask
-        first = _flat_arrays(inputs)[0] if _flat_arrays(inputs) else inputs
+        flat = _flat_arrays(inputs)
+        first = flat[0] if flat else inputs
         if isinstance(first, KerasTensor):
             return call_symbolic(self, inputs, kwargs, training)
         x = _map_structure(self._convert_input, inputs)
@@ -577,7 +600,7 @@ class Layer:
         return self._record_call(x, bool(training), kwargs)
 
     def _extra_positional_names(self, count):
-        names = [p for p in inspect.signature(self.call).parameters][1:]
+        names = list(_parameters(self.call) or ())[1:]  # after `inputs`
         return names[:count]
 
     def _convert_input(self, value):

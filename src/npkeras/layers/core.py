@@ -27,29 +27,6 @@ def _positive_int(owner, name, value):
     return int(value)
 
 
-#: rows per block of :func:`tall_transposed_product`
-_TALL_BLOCK = 512
-
-
-def tall_transposed_product(a, b):
-    """``a.T @ b`` for tall ``a`` (n, k) and ``b`` (n, m), as a weight gradient over many
-    rows is: a stack of 512-row products summed. OpenBLAS runs one product with a long
-    inner dimension at a third of its speed on small outputs (64 x 256 from 4096 rows:
-    17.6 -> 11.9 ms; 256 x 64: 11.2 -> 4.5 ms, one thread)."""
-    rows = a.shape[0]
-    blocks = rows // _TALL_BLOCK
-    if blocks < 2:
-        return a.T @ b
-    cut = blocks * _TALL_BLOCK
-    stacked = xp.matmul(
-        a[:cut].reshape(blocks, _TALL_BLOCK, -1).transpose(0, 2, 1),
-        b[:cut].reshape(blocks, _TALL_BLOCK, -1),
-    ).sum(axis=0)
-    if cut < rows:
-        stacked += a[cut:].T @ b[cut:]
-    return stacked
-
-
 class Dense(Layer):
     """Fully connected layer: ``y = activation(x @ kernel + bias)``.
 
@@ -129,13 +106,13 @@ class Dense(Layer):
         return self._variables.get("bias")
 
     def forward(self, x, training=False):
-        if x.ndim > 2:  # (batch, ..., features): np.dot has no BLAS path above 2-D (10x slower)
+        # np.dot: a third of matmul's call cost on small arrays, but no BLAS path above 2-D
+        # (10x slower there), so (batch, ..., features) is folded to rows first
+        if x.ndim > 2:
             z = xp.dot(x.reshape(-1, x.shape[-1]), self.params["kernel"])
             z = z.reshape(x.shape[:-1] + z.shape[-1:])
         else:
-            z = xp.dot(
-                x, self.params["kernel"]
-            )  # dot: a third of matmul's call cost on small arrays
+            z = xp.dot(x, self.params["kernel"])
         bias = self.params["bias"] if self.use_bias else None
         if self.activation.apply_inplace is not None:
             y = self.activation.apply_inplace(z, bias)  # its gradient needs only y: z is not kept
@@ -158,20 +135,10 @@ class Dense(Layer):
         if self.activity_regularizer is not None:
             dy = dy + self.activity_regularizer.grad(y)
         dz = dy if (self._is_linear or ctx.fused_activation) else self.activation.grad(dy, z, y)
-        if self.trainable:
+        if self._trainable:
             if x.ndim != 2:  # (batch, ..., features): fold the middle axes into the batch
                 x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
-            fresh = ctx.take_fresh(self)  # first contribution this step: write, no zeroing
-            if x.shape[0] >= 2 * _TALL_BLOCK:  # many rows (sequences): blocked product
-                if fresh:
-                    self.grads["kernel"][...] = tall_transposed_product(x, dz)
-                    if self.use_bias:
-                        backend.column_sum(dz, out=self.grads["bias"])
-                else:
-                    self.grads["kernel"] += tall_transposed_product(x, dz)
-                    if self.use_bias:
-                        self.grads["bias"] += backend.column_sum(dz)
-            elif fresh:
+            if ctx.take_fresh(self):  # first contribution this step: write, no zeroing
                 backend.dot_into(x.T, dz, self.grads["kernel"])  # dL/dW = x.T @ dz
                 if self.use_bias:
                     backend.column_sum(dz, out=self.grads["bias"])

@@ -27,8 +27,6 @@ from npkeras.ops.tape import no_grad
 from npkeras.training import data as data_module
 from npkeras.training.loop import Trainer
 
-_format_shape = format_shape
-
 
 class _Step:
     """One node of the plan: which slots it reads and writes, and how to call its layer."""
@@ -325,7 +323,7 @@ class Model(Trainer, Layer):
                     continue
             layer = step.layer
             layer.cache = caches[i]
-            ctx = BackwardContext(
+            ctx = BackwardContext.of(
                 need_input_grads or not step.reads_model_input, layer in fused, fresh
             )
             dx = layer.backward(dy, ctx) if step.takes_context else layer.backward(dy)
@@ -376,7 +374,7 @@ class Model(Trainer, Layer):
             if not shape_fits(expected, x.shape):
                 raise ValueError(
                     f"Input '{name}' of model '{self.name}' expects shape "
-                    f"{_format_shape(expected)}, but received an array of shape {tuple(x.shape)}."
+                    f"{format_shape(expected)}, but received an array of shape {tuple(x.shape)}."
                 )
 
     # -- subclassed models -----------------------------------------------------------

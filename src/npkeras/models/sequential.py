@@ -12,8 +12,7 @@ from npkeras.layers.base import (
     shape_fits,
 )
 from npkeras.layers.input_layer import InputLayer
-from npkeras.layers.node import KerasTensor
-from npkeras.layers.node import format_shape as _format_shape
+from npkeras.layers.node import KerasTensor, format_shape
 from npkeras.models.model import Model, makes_masks
 
 
@@ -117,7 +116,6 @@ class Sequential(Model):
         self._layer_output_shapes = shapes
         self.input_shape_spec = (None,) + input_shape[1:]
         self._takes_context = [backward_takes_context(layer) for layer in self._stack]
-        self._contexts: dict = {}
         self._takes_mask = [accepts_argument(layer.forward, "mask") for layer in self._stack]
         self._makes_masks = makes_masks(self._stack)
         self.built = True
@@ -145,7 +143,7 @@ class Sequential(Model):
                 )
             raise ValueError(
                 f"Sequential model '{self.name}' expects inputs of shape "
-                f"{_format_shape(expected)}, "
+                f"{format_shape(expected)}, "
                 f"but received an array of shape {tuple(x.shape)}."
             )
 
@@ -176,25 +174,15 @@ class Sequential(Model):
     def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):
         dy = output_grads[0]
         stack, caches, takes_context = self._stack, self._caches, self._takes_context
-        contexts = self._contexts_for(need_input_grads, fused, fresh)
         for i in range(len(stack) - 1, -1, -1):
             layer = stack[i]
             layer.cache = caches[i]
-            dy = layer.backward(dy, contexts[i]) if takes_context[i] else layer.backward(dy)
+            if takes_context[i]:
+                ctx = BackwardContext.of(need_input_grads or i > 0, layer in fused, fresh)
+                dy = layer.backward(dy, ctx)
+            else:
+                dy = layer.backward(dy)
         return [dy]
-
-    def _contexts_for(self, need_input_grads, fused, fresh):
-        """The backward contexts of the stack for one kind of call; a training step asks
-        with the same fused set and fresh set every time, so they are made once."""
-        key = (need_input_grads, id(fused), id(fresh))
-        contexts = self._contexts.get(key)
-        if contexts is None:
-            if len(self._contexts) > 8:
-                self._contexts.clear()
-            contexts = self._contexts[key] = [
-                BackwardContext(need_input_grads or i > 0, layer in fused, fresh)
-                for i, layer in enumerate(self._stack)]
-        return contexts
 
     def _context_driven_layers(self) -> set:
         driven = set()

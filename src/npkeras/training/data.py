@@ -143,6 +143,15 @@ def take(arrays, index):
     return [None if a is None else a.take(index, axis=0) for a in arrays]
 
 
+def rows(arrays_list, index):
+    """Rows ``index`` of every array in each list of ``arrays_list`` (None stays None):
+    views for a slice, one ``take`` per array for row indices."""
+    if isinstance(index, slice):
+        return [None if arrays is None else [None if a is None else a[index] for a in arrays]
+                for arrays in arrays_list]
+    return [None if arrays is None else take(arrays, index) for arrays in arrays_list]
+
+
 def split_tail(arrays, n, fraction):
     """(head, tail) where tail is the last ``fraction`` of the ``n`` samples, as Keras does."""
     cut = int(math.floor(n * (1.0 - fraction)))

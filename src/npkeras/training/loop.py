@@ -388,6 +388,7 @@ class Trainer:
         """Yield per-step lists of batch arrays, by index without copying the data set;
         with ``shard``, this process's rows of each global batch (all of them alone)."""
         distribution = self.distribution
+        shard = shard and distribution.world_size > 1
         if shuffle:  # every process must cut the same global batches
             order = distribution.broadcast(backend.permutation(n))
         count = math.ceil(n / batch_size)
@@ -396,7 +397,7 @@ class Trainer:
         for step in range(count):
             start, stop = step * batch_size, min((step + 1) * batch_size, n)
             index = order[start:stop] if shuffle else slice(start, stop)
-            yield _rows(arrays_list, distribution.shard(index) if shard else index)
+            yield data_module.rows(arrays_list, distribution.shard(index) if shard else index)
 
     def _iter_generator(self, source, steps, what):
         """Batches from an iterable of (x, y[, sample_weight]); `steps` limits the count."""
@@ -418,7 +419,11 @@ class Trainer:
                 raise ValueError(
                     f"Batch {step} from the data generator is malformed: {err}"
                 ) from None
-            yield _rows([xs, ys, sws], self.distribution.shard(slice(0, len(xs[0]))))
+            distribution = self.distribution
+            if distribution.world_size > 1:
+                yield data_module.rows([xs, ys, sws], distribution.shard(slice(0, len(xs[0]))))
+            else:
+                yield [xs, ys, sws]
             step += 1
 
     # -- fit -----------------------------------------------------------------------
@@ -547,10 +552,8 @@ class Trainer:
                                 xb, yb, swb, distribution
                             )
                             count = len(xb[0])
-                            if self._metrics is None and count:
-                                self._ensure_metrics(yb, outs)
-                            if self._has_metrics and count:
-                                self._update_metrics(yb, outs, swb, per_output, count)
+                            if count:  # an empty shard (short last batch) adds nothing
+                                self._record_metrics(yb, outs, swb, per_output, count)
                             loss_sum += loss * count
                             seen += count
                         if not math.isfinite(loss) and not nan_reported:
@@ -643,9 +646,8 @@ class Trainer:
                     logs = _flat_logs(self.test_step(_as_data(xb, yb, swb)))
                 elif len(xb[0]):  # an empty shard (short last batch) adds nothing
                     loss, per_output, outs = step_runner.test_batch(xb, yb, swb)
-                    self._ensure_metrics(yb, outs)
                     count = len(xb[0])
-                    self._update_metrics(yb, outs, swb, per_output, count)
+                    self._record_metrics(yb, outs, swb, per_output, count)
                     loss_sum += loss * count
                     seen += count
                     logs = self._logs(loss_sum / seen)
@@ -802,19 +804,6 @@ class Trainer:
         with no_grad():
             outs = self._forward(xs, training=False)
         return outs[0] if len(outs) == 1 else outs
-
-
-def _rows(arrays_list, index):
-    """Rows ``index`` (a slice: views; indices: copies) of every array in ``arrays_list``."""
-
-    def pick(arrays):
-        if arrays is None:
-            return None
-        if isinstance(index, slice):
-            return [None if a is None else a[index] for a in arrays]
-        return data_module.take(arrays, index)
-
-    return [pick(arrays) for arrays in arrays_list]
 
 
 def _penalty(variable):

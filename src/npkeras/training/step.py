@@ -24,7 +24,7 @@ def _all_finite(grads) -> bool:
     sum of squares); only when that overflows are the elements looked at one by one."""
     if math.isfinite(backend.to_float(xp.dot(grads, grads))):
         return True
-    return bool(backend.to_float(xp.isfinite(grads).all()))
+    return bool(backend.to_numpy(xp.isfinite(grads).all()))
 
 
 def _mask_weights(mask, sample_weight, dtype):

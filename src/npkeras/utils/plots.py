@@ -7,9 +7,9 @@ Each function returns a matplotlib Figure and saves it when given ``path``.
 from __future__ import annotations
 
 from npkeras.backend import to_numpy, xp
-from npkeras.layers.base import _format_shape
 from npkeras.layers.core import Dense
 from npkeras.layers.input_layer import InputLayer
+from npkeras.layers.node import format_shape
 
 
 def _pyplot():
@@ -195,7 +195,7 @@ def plot_model(model, path=None):
     )
     for name, kind, shape, parents in boxes:
         x0, y0 = where[name]
-        text = f"{name} ({kind})\n{_format_shape(shape) if shape is not None else '?'}"
+        text = f"{name} ({kind})\n{format_shape(shape) if shape is not None else '?'}"
         ax.text(
             x0,
             y0,

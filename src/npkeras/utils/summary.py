@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from npkeras import services
-from npkeras.layers.base import _format_shape
 from npkeras.layers.input_layer import InputLayer
+from npkeras.layers.node import format_shape
 from npkeras.models.model import Model
 
 
@@ -55,9 +55,9 @@ def print_summary(model, print_fn=None, line_length=None):
             "?"
             if shape is None
             else (
-                ", ".join(_format_shape(s) for s in shape)
+                ", ".join(format_shape(s) for s in shape)
                 if isinstance(shape, list)
-                else _format_shape(shape)
+                else format_shape(shape)
             )
         )
         row = [f"{layer.name} ({type(layer).__name__})", shape_text, f"{_count(layer):,}"]

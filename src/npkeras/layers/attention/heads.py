@@ -9,7 +9,6 @@ import math
 from npkeras.backend import xp
 from npkeras.layers.attention.softmax import attend, attend_backward, causal_mask
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
-from npkeras.layers.core import tall_transposed_product
 from npkeras.layers.node import KerasTensor
 
 MASK_NAMES = ("query_mask", "value_mask", "key_mask", "attention_mask")
@@ -212,7 +211,7 @@ class HeadsAttention(Layer):
                 0, 2, 1, 3
             )
             column += width
-        dkernel = tall_transposed_product(x.reshape(n * t, -1), rows)
+        dkernel = x.reshape(n * t, -1).T @ rows
         dbias = rows.sum(axis=0)
         column = 0
         for (dense, _), width in zip(parts, widths):
