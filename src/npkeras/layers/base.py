@@ -82,6 +82,10 @@ class BackwardContext:
 
 
 _contexts: dict = {}
+#: attributes the engine itself keeps on a layer (weights, caches, graph records): never
+#: sub-layers, and scanning them would cost a walk over many arrays
+_ENGINE_ATTRIBUTES = frozenset({"params", "grads", "_variables", "cache", "_caches",
+                                "_inbound_nodes", "_losses", "input_shape_spec"})
 #: the context of a plain ``layer.backward(dy)``: input gradient wanted, gradients added
 DEFAULT_BACKWARD = BackwardContext()
 _NO_INPUT_GRAD = BackwardContext(need_input_grad=False)
@@ -315,9 +319,7 @@ class Layer:
                     visit(item, depth + 1)
 
         for attr, value in vars(self).items():
-            if attr not in ("cache", "_inbound_nodes", "_outbound_layers") and not attr.startswith(
-                "_keras_"
-            ):
+            if attr not in _ENGINE_ATTRIBUTES:
                 visit(value)
         return found
 

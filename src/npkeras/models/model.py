@@ -235,6 +235,13 @@ class Model(Trainer, Layer):
             return self._sublayers()
         return list(self._layers)
 
+    def _sublayers(self) -> list:
+        """A graph model's layers are its graph's (no attribute scan: its caches and plan
+        are many objects); a subclassed model's are found as a custom layer's are."""
+        if self._subclassed or getattr(self, "_layers", None) is None:
+            return Layer._sublayers(self)
+        return [layer for layer in self._layers if layer is not self]
+
     def _all_layers(self) -> list:
         """Every layer that holds weights or computes, nested models flattened, each once
         (a model itself only when it owns variables of its own)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from npkeras import backend, initializers, regularizers
 from npkeras.backend import xp
-from npkeras.ops.tape import Leaf
+from npkeras.ops.tape import Leaf, value_of
 
 
 class Variable(Leaf):
@@ -97,11 +97,15 @@ class Variable(Leaf):
         return self
 
     def assign_add(self, value):
-        self.value[...] += xp.asarray(getattr(value, "value", value))
+        # in place (``+=`` on the stored array keeps its identity, so buffer views stay
+        # views); metrics call it every batch, so no conversions beyond the unwrap
+        store, key = self._store, self._key
+        store[key] += value_of(value)
         return self
 
     def assign_sub(self, value):
-        self.value[...] -= xp.asarray(getattr(value, "value", value))
+        store, key = self._store, self._key
+        store[key] -= value_of(value)
         return self
 
     # -- description ---------------------------------------------------------------
