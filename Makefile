@@ -11,7 +11,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml setup.py src/npkeras/_kernels.c | $(PY)
-	$(PY) -m pip install -q -e ".[test,plot,pandas,dist]"
+	$(PY) -m pip install -q -e ".[test,parity,plot,pandas,dist]"
 	touch $(STAMP)
 
 test: $(STAMP)

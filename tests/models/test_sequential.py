@@ -118,3 +118,49 @@ def test_clone_model_rebuilds_the_architecture_with_new_weights():
     assert not np.array_equal(twin.get_weights()[0], model.get_weights()[0])
     with pytest.raises(ValueError, match="`clone_function` are not supported"):
         keras.models.clone_model(model, clone_function=lambda layer: layer)
+
+
+def test_a_built_sequential_model_is_a_graph_of_its_layers():
+    model = _model()
+    first, second = model.layers
+    # the graph's tensors are the layers' own symbolic outputs, as in a functional model
+    assert model.outputs[0] is second.output and second.input is first.output
+    assert model.inputs[0] is first.input
+    assert [step.layer for step in model._plan] == [first, second]
+    # a functional model made from the same tensors computes the same function
+    twin = keras.Model(model.inputs[0], model.outputs[0])
+    x = np.random.default_rng(3).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(twin.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_layers_added_after_the_input_shape_join_the_graph_and_pop_leaves_it():
+    model = keras.Sequential([keras.Input(shape=(3,))])
+    assert not model.built and model.layers == []
+    model.add(layers.Dense(4))
+    assert model.built and model.output_shape == (None, 4)
+    model.add(layers.Dense(2))
+    assert model.outputs[0] is model.layers[1].output
+    model.pop()
+    assert model.outputs[0] is model.layers[0].output and model.output_shape == (None, 4)
+    model.pop()
+    assert not model.built
+    with pytest.raises(ValueError, match="has not been built"):
+        _ = model.outputs
+
+
+def test_a_layer_that_does_not_fit_is_refused_and_not_added():
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4)])
+    with pytest.raises(ValueError, match="expects inputs of rank 3"):
+        model.add(layers.Conv1D(2, 3))
+    assert len(model.layers) == 1 and model.output_shape == (None, 4)
+
+
+def test_sequential_summary_shows_no_connections_and_functional_does():
+    buf, print_fn = captured_print()
+    _model().summary(print_fn=print_fn)
+    assert "Connected to" not in buf.getvalue()
+    x = keras.Input(shape=(3,))
+    buf, print_fn = captured_print()
+    keras.Model(x, layers.Dense(2)(x)).summary(print_fn=print_fn)
+    assert "Connected to" in buf.getvalue()
+

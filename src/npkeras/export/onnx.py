@@ -50,7 +50,6 @@ import importlib
 from npkeras import services, version
 from npkeras.backend import to_numpy
 from npkeras.models.model import Model
-from npkeras.models.sequential import Sequential
 
 #: modules whose import registers converters (see the module docstring)
 CONVERTER_MODULES = (
@@ -215,14 +214,7 @@ def convert_layer(graph: OnnxGraph, layer, inputs: list) -> list:
 def convert_model(graph: OnnxGraph, model, inputs: list) -> list:
     """ONNX output names of ``model`` (Sequential or functional) applied to ``inputs``."""
 
-    if isinstance(model, Sequential):
-        names, shape = list(inputs), model.input_shape
-        for layer in model.layers:
-            names = convert_layer(graph, layer, names)
-            shape = layer.compute_output_shape(shape)
-            graph.set_shape(names[0], shape)
-        return names
-    # functional: walk the layer calls from the outputs back to the model's inputs
+    # walk the layer calls from the outputs back to the model's inputs
     names = {id(t): name for t, name in zip(model.inputs, inputs)}
 
     def name_of(tensor):

@@ -22,6 +22,7 @@ from npkeras.layers.base import (
 )
 from npkeras.layers.input_layer import InputLayer
 from npkeras.layers.node import KerasTensor, format_shape
+from npkeras.models.config import functional_config, functional_from_config
 from npkeras.naming import to_snake_case, unique_name
 from npkeras.ops.tape import no_grad
 from npkeras.training import data as data_module
@@ -59,6 +60,20 @@ def makes_masks(layers) -> bool:
     """Whether any of ``layers`` makes or changes a Keras mask (so the forward pass has
     masks to carry)."""
     return any(type(layer).compute_mask is not Layer.compute_mask for layer in layers)
+
+
+def _linear_chain(plan, input_slots, output_slots):
+    """The plan's layers when it is a plain chain (one input, one output, each call taking
+    the previous call's only output, no call options), else None: a chain runs as a
+    loop over its layers, without slots."""
+    if len(input_slots) != 1 or len(output_slots) != 1:
+        return None
+    slot = input_slots[0]
+    for step in plan:
+        if step.multi_input or step.multi_output or step.kwargs or step.inputs != [slot]:
+            return None
+        slot = step.outputs[0]
+    return [step.layer for step in plan] if slot == output_slots[0] else None
 
 
 def _as_list(value, what):
@@ -100,8 +115,10 @@ class Model(Trainer, Layer):
         self._makes_masks = False
         self._output_masks = None
         self._caches: list = []
+        self._plan: list = []
+        self._chain = None
         self._subclass_io = None  # (input names, output names) once a subclass is built
-        if self._is_graph and not subclassed:
+        if self._graph_from_arguments and not subclassed:
             if inputs is None or outputs is None:
                 raise TypeError(
                     "Model(inputs, outputs) needs both `inputs` and `outputs` tensors; to "
@@ -110,8 +127,11 @@ class Model(Trainer, Layer):
             self._build_graph(inputs, outputs)
         self._trainable = bool(trainable)
 
-    #: built from input and output tensors (False for Sequential, which keeps a stack)
-    _is_graph = True
+    #: the graph comes from the input and output tensors given to ``__init__`` (Sequential
+    #: makes its own graph from its list of layers)
+    _graph_from_arguments = True
+    #: saved under Keras's class name
+    _saved_class_name = "Functional"
 
     @staticmethod
     def _default_name():
@@ -211,10 +231,11 @@ class Model(Trainer, Layer):
                     f'The name "{name}" is used {names.count(name)} times in the model. All '
                     "layer names should be unique: pass another name= to one of them."
                 )
-        self._layers = layers
+        self._graph_layers = layers
+        self._chain = _linear_chain(self._plan, self._input_slots, self._output_slots)
         self._makes_masks = makes_masks(step.layer for step in self._plan)
-        self.input_names = in_names or [t.node.layer.name for t in in_list]
-        self.output_names = out_names or self._unique_output_names(out_list)
+        self._input_names = list(in_names or [t.node.layer.name for t in in_list])
+        self._output_names = list(out_names or self._unique_output_names(out_list))
         self.input_shape_spec = (
             in_list[0].shape if len(in_list) == 1 else [t.shape for t in in_list]
         )
@@ -233,14 +254,14 @@ class Model(Trainer, Layer):
     def layers(self) -> list:
         if self._subclassed:
             return self._sublayers()
-        return list(self._layers)
+        return list(self._graph_layers)
 
     def _sublayers(self) -> list:
         """A graph model's layers are its graph's (no attribute scan: its caches and plan
         are many objects); a subclassed model's are found as a custom layer's are."""
-        if self._subclassed or getattr(self, "_layers", None) is None:
+        if self._subclassed or getattr(self, "_graph_layers", None) is None:
             return Layer._sublayers(self)
-        return [layer for layer in self._layers if layer is not self]
+        return [layer for layer in self.layers if layer is not self]
 
     def _all_layers(self) -> list:
         """Every layer that holds weights or computes, nested models flattened, each once
@@ -270,6 +291,8 @@ class Model(Trainer, Layer):
         if self._subclassed:
             y = Layer.forward(self, inputs[0] if len(inputs) == 1 else list(inputs), training)
             return list(y) if isinstance(y, (list, tuple)) else [y]
+        if self._chain is not None and not self._makes_masks:
+            return self._forward_chain(inputs[0], training)
         values = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
@@ -305,6 +328,29 @@ class Model(Trainer, Layer):
         self._output_masks = None if masks is None else [masks[s] for s in self._output_slots]
         return [values[s] for s in self._output_slots]
 
+    def _forward_chain(self, x, training):
+        caches = self._caches = [None] * len(self._chain)
+        for i, layer in enumerate(self._chain):
+            x = layer.forward(x, training=training)
+            caches[i] = layer.cache
+        self._output_masks = None
+        return [x]
+
+    def _backward_chain(self, dy, need_input_grads, fused, fresh):
+        caches, chain = self._caches, self._chain
+        for i in range(len(chain) - 1, -1, -1):
+            if dy is None:
+                break
+            layer, step = chain[i], self._plan[i]
+            layer.cache = caches[i]
+            if step.takes_context:
+                dy = layer.backward(
+                    dy, BackwardContext.of(need_input_grads or i > 0, layer in fused, fresh)
+                )
+            else:
+                dy = layer.backward(dy)
+        return [dy]
+
     def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):
         """dL/d(each input) from dL/d(each output); weight gradients go into the layers'
         ``grads``. ``fused``: output layers whose gradient arrives already through their
@@ -313,6 +359,8 @@ class Model(Trainer, Layer):
             dy = output_grads[0] if len(output_grads) == 1 else list(output_grads)
             dx = Layer.backward(self, dy, BackwardContext(need_input_grads, False, fresh))
             return dx if isinstance(dx, list) else [dx]
+        if self._chain is not None and not self._makes_masks:
+            return self._backward_chain(output_grads[0], need_input_grads, fused, fresh)
         grads = [None] * self._n_slots
         for slot, g in zip(self._output_slots, output_grads):
             if g is not None:
@@ -578,8 +626,8 @@ class Model(Trainer, Layer):
 
     # -- config --------------------------------------------------------------------
     def get_config(self) -> dict:
-        return services.use("functional_config")(self)
+        return functional_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        return services.use("functional_from_config")(config, custom_objects)
+        return functional_from_config(cls, config, custom_objects)

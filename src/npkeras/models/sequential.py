@@ -1,19 +1,17 @@
-"""``Sequential``: a plain stack of layers, each feeding the next."""
+"""``Sequential``: a plain stack of layers, each feeding the next.
+
+Once its input shape is known, a Sequential model calls its layers on a ``keras.Input``
+and becomes a graph like any functional model (as Keras 3's does): summary, plotting,
+saving and the training step read that one graph, which runs as a loop over its layers.
+"""
 
 from __future__ import annotations
 
-from npkeras import services
-from npkeras.layers.base import (
-    DEFAULT_BACKWARD,
-    BackwardContext,
-    Layer,
-    accepts_argument,
-    backward_takes_context,
-    shape_fits,
-)
+from npkeras.layers.base import Layer, shape_fits
 from npkeras.layers.input_layer import InputLayer
 from npkeras.layers.node import KerasTensor, format_shape
-from npkeras.models.model import Model, makes_masks
+from npkeras.models.config import sequential_config, sequential_from_config
+from npkeras.models.model import Model
 
 
 class Sequential(Model):
@@ -22,18 +20,28 @@ class Sequential(Model):
     The input shape comes from an ``Input``/``InputLayer`` first entry, an
     ``input_shape=`` on the first layer, or the first data it sees.
 
+    Input shape: whatever the first layer takes, ``(batch, ...)``. Output shape: the
+    last layer's.
+
     >>> import npkeras as keras
     >>> model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu"),
     ...                           keras.layers.Dense(1)])
     >>> model.output_shape
     (None, 1)
+    >>> [type(layer).__name__ for layer in model.layers]
+    ['Dense', 'Dense']
     """
+
+    _graph_from_arguments = False
+    _saved_class_name = "Sequential"
 
     def __init__(self, layers=None, name: str | None = None, trainable: bool = True):
         self._stack: list = []
         self._input_layer = None
-        self._layer_output_shapes: list = []
+        # the symbolic tensors of the graph: the Input's, then each layer's output
+        self._chain_tensors: list = []
         super().__init__(name=name, trainable=trainable)
+        self.built = False
         for layer in layers or []:
             self.add(layer)
 
@@ -41,11 +49,12 @@ class Sequential(Model):
     def _default_name():
         return "sequential"
 
-    _is_graph = False
-
     @property
-    def _layers(self):
-        return getattr(self, "_stack", [])
+    def layers(self) -> list:
+        return list(self._stack)
+
+    def _sublayers(self) -> list:
+        return list(self._stack)
 
     # -- building the stack --------------------------------------------------------
     def add(self, layer) -> None:
@@ -58,6 +67,7 @@ class Sequential(Model):
                     f"Sequential model '{self.name}': an Input can only be the first entry."
                 )
             self._input_layer = layer
+            self._chain_tensors = [layer.output]
             return
         if not isinstance(layer, Layer):
             raise TypeError(
@@ -77,26 +87,35 @@ class Sequential(Model):
             and layer._declared_input_shape is not None
         ):
             self._input_layer = InputLayer(shape=layer._declared_input_shape)
-        self._stack.append(layer)
-        self.built = False
+            self._chain_tensors = [self._input_layer.output]
         self._param_buffer = None
-        if self._input_layer is not None:
-            self.build(self._input_layer.input_shape_spec)
-        if self.compiled:
-            self.compiled = False
+        self.compiled = False
+        if self._chain_tensors:
+            # the new layer builds on the graph's last tensor (and checks its shape) first,
+            # so a layer that does not fit is never added
+            output = layer(self._chain_tensors[-1])
+            self._stack.append(layer)
+            self._chain_tensors.append(output)
+            self._connect()
+        else:
+            self._stack.append(layer)
+            self.built = False
 
     def pop(self) -> Layer:
         """Remove and return the last layer."""
         if not self._stack:
             raise IndexError(f"Sequential model '{self.name}' has no layers to pop.")
         layer = self._stack.pop()
-        self._layer_output_shapes = self._layer_output_shapes[: len(self._stack)]
         self._param_buffer = None
         self.compiled = False
+        if len(self._chain_tensors) > 1:
+            self._chain_tensors.pop()
+            self._connect()
         return layer
 
     def build(self, input_shape=None) -> None:
-        """Build every layer for per-batch ``input_shape`` (batch axis first)."""
+        """Build every layer for per-batch ``input_shape`` (batch axis first): the layers
+        are called on a ``keras.Input`` of that shape, making the model's graph."""
         if input_shape is None:
             if self._input_layer is None:
                 raise ValueError(f"Sequential model '{self.name}' needs an input shape to build.")
@@ -104,21 +123,21 @@ class Sequential(Model):
         input_shape = tuple(input_shape)
         if self._input_layer is None or self._input_layer.input_shape_spec[1:] != input_shape[1:]:
             self._input_layer = InputLayer(shape=input_shape[1:])
-        shape = (None,) + input_shape[1:]
-        shapes = []
+        tensors = [self._input_layer.output]
         for layer in self._stack:
-            if layer.built:
-                layer.check_input_shape(shape)
-            else:
-                layer._maybe_build(shape)
-            shape = layer.compute_output_shape(shape)
-            shapes.append(shape)
-        self._layer_output_shapes = shapes
-        self.input_shape_spec = (None,) + input_shape[1:]
-        self._takes_context = [backward_takes_context(layer) for layer in self._stack]
-        self._takes_mask = [accepts_argument(layer.forward, "mask") for layer in self._stack]
-        self._makes_masks = makes_masks(self._stack)
-        self.built = True
+            tensors.append(layer(tensors[-1]))
+        self._chain_tensors = tensors
+        self._connect()
+
+    def _connect(self) -> None:
+        """Make the graph from the Input to the last layer's output (unbuilt while there
+        are no layers)."""
+        if len(self._chain_tensors) < 2:
+            self._plan, self._chain, self._graph_layers = [], None, None
+            self.input_shape_spec = self._input_layer.input_shape_spec
+            self.built = False
+            return
+        self._build_graph(self._chain_tensors[0], self._chain_tensors[-1])
 
     def _maybe_build(self, input_shape):
         if not self.built:
@@ -147,61 +166,6 @@ class Sequential(Model):
                 f"but received an array of shape {tuple(x.shape)}."
             )
 
-    # -- execution -----------------------------------------------------------------
-    def _forward(self, inputs, training=False):
-        x = inputs[0]
-        caches = self._caches = [None] * len(self._stack)
-        if self._makes_masks:  # Keras masks flow beside the values
-            return self._forward_masked(x, training, caches)
-        for i, layer in enumerate(self._stack):
-            x = layer.forward(x, training=training)
-            caches[i] = layer.cache
-        return [x]
-
-    def _forward_masked(self, x, training, caches):
-        mask = None
-        for i, layer in enumerate(self._stack):
-            next_mask = layer.compute_mask(x, mask)
-            if mask is not None and self._takes_mask[i]:
-                x = layer.forward(x, training=training, mask=mask)
-            else:
-                x = layer.forward(x, training=training)
-            caches[i] = layer.cache
-            mask = next_mask
-        self._output_masks = [mask]
-        return [x]
-
-    def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):
-        dy = output_grads[0]
-        stack, caches, takes_context = self._stack, self._caches, self._takes_context
-        for i in range(len(stack) - 1, -1, -1):
-            layer = stack[i]
-            layer.cache = caches[i]
-            if takes_context[i]:
-                ctx = BackwardContext.of(need_input_grads or i > 0, layer in fused, fresh)
-                dy = layer.backward(dy, ctx)
-            else:
-                dy = layer.backward(dy)
-        return [dy]
-
-    def _context_driven_layers(self) -> set:
-        driven = set()
-        for layer, takes_context in zip(self._stack, self._takes_context):
-            if isinstance(layer, Model):
-                driven |= layer._context_driven_layers()
-            elif takes_context:
-                driven.add(layer)
-        return driven
-
-    def forward(self, x, training=False):
-        outs = self._forward([x], training)
-        self.cache = self._caches
-        return outs[0]
-
-    def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
-        self._caches = self.cache
-        return self._backward([dy], need_input_grads=ctx.need_input_grad, fresh=ctx.fresh)[0]
-
     # -- names and shapes ----------------------------------------------------------
     @property
     def input_names(self):
@@ -210,9 +174,6 @@ class Sequential(Model):
     @property
     def output_names(self):
         return [self._stack[-1].name] if self._stack else ["output"]
-
-    def _output_producers(self):
-        return [self._stack[-1] if self._stack else None]
 
     def _require_built(self):
         if not self.built:
@@ -224,12 +185,12 @@ class Sequential(Model):
     @property
     def inputs(self):
         self._require_built()
-        return [self._input_layer.output]
+        return super().inputs
 
     @property
     def outputs(self):
         self._require_built()
-        return [KerasTensor(self._layer_output_shapes[-1])]
+        return super().outputs
 
     @property
     def input_shape(self):
@@ -239,7 +200,7 @@ class Sequential(Model):
     @property
     def output_shape(self):
         self._require_built()
-        return self._layer_output_shapes[-1]
+        return super().output_shape
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape)
@@ -248,8 +209,8 @@ class Sequential(Model):
         return shape
 
     def get_config(self) -> dict:
-        return services.use("sequential_config")(self)
+        return sequential_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        return services.use("sequential_from_config")(config, custom_objects)
+        return sequential_from_config(cls, config, custom_objects)

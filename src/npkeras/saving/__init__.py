@@ -8,9 +8,9 @@ read Keras's ``.keras`` files (load Keras weights from ``.weights.h5`` instead, 
 ``save_weights``/``load_weights`` read and write in Keras 3's layout).
 """
 
+from npkeras.errors import LayerConfigError
 from npkeras.registry import custom_object_scope, get_registered_name, register_serializable
 from npkeras.saving.format import load_model, model_from_json, model_to_json, save_model
-from npkeras.saving.graph import LayerConfigError
 from npkeras.saving.keras_h5 import load_keras_weights, save_keras_weights
 from npkeras.saving.safety import (
     ChecksumMismatchError,

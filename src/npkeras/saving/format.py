@@ -25,11 +25,11 @@ from npkeras import losses as losses_module
 from npkeras import metrics as metrics_module
 from npkeras import optimizers as optimizers_module
 from npkeras.backend import host_xp
+from npkeras.models.config import deserialize_layer, serialize_layer
 from npkeras.naming import to_snake_case
 from npkeras.registry import custom_object_scope, serialize_object
 from npkeras.saving import reader, safety, schema
 from npkeras.saving.atomic import atomic_write, check_writable_target
-from npkeras.saving.graph import deserialize_layer, serialize_layer
 
 FORMAT_VERSION = reader.FORMAT_VERSION
 

@@ -20,14 +20,7 @@ import zlib
 
 from npkeras import backend
 from npkeras.backend import host_xp
-
-
-class ModelFileError(ValueError):
-    """The file is not a valid npkeras model file."""
-
-
-class UnsafeModelFileError(ModelFileError):
-    """The file holds something a model file never holds (code, odd paths, huge members)."""
+from npkeras.errors import ModelFileError, UnsafeModelFileError
 
 
 class ChecksumMismatchError(ModelFileError):

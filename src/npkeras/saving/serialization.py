@@ -23,6 +23,7 @@ from npkeras import (
 )
 from npkeras.layers import layer_classes
 from npkeras.layers.base import Layer
+from npkeras.models.config import deserialize_layer, serialize_layer
 from npkeras.registry import (
     custom_object_scope,
     get_registered_name,
@@ -30,7 +31,6 @@ from npkeras.registry import (
     lookup_function,
     registered_function_name,
 )
-from npkeras.saving.graph import deserialize_layer, serialize_layer
 
 _PLAIN = (str, int, float, bool, type(None))
 

@@ -78,11 +78,10 @@ def _dense_chain(model):
     """[(layer, is_dense)] along a chain model, checked to be a simple stack."""
 
     layers = [layer for layer in model.layers if not isinstance(layer, InputLayer)]
-    if hasattr(model, "_plan") and not hasattr(model, "_stack"):
-        if any(step.multi_input for step in model._plan) or len(model.inputs) != 1:
-            raise ValueError(
-                "plot_activations draws single-input chains of layers (Sequential-like models)."
-            )
+    if model.built and not model._subclassed and model._chain is None:
+        raise ValueError(
+            "plot_activations draws single-input chains of layers (Sequential-like models)."
+        )
     if not any(isinstance(layer, Dense) for layer in layers):
         raise ValueError("plot_activations needs a model with at least one Dense layer.")
     return layers
@@ -157,29 +156,16 @@ def plot_model(model, path=None):
     """A layer diagram: one box per layer (name, type, output shape), arrows for data flow."""
     plt = _pyplot()
 
-    if hasattr(model, "_stack"):
-        boxes = []
-        if model.built:
-            boxes.append((model._input_layer.name, "InputLayer", model.input_shape, []))
-        for i, layer in enumerate(model._stack):
-            shape = model._layer_output_shapes[i] if model.built else None
-            parents = [boxes[-1][0]] if boxes else []
-            boxes.append((layer.name, type(layer).__name__, shape, parents))
-    else:
-        boxes = []
-        for layer in model.layers:
-            if isinstance(layer, InputLayer):
-                boxes.append((layer.name, "InputLayer", layer.output.shape, []))
-        for step in model._plan:
-            shape = step.node.outputs[0].shape if len(step.node.outputs) == 1 else None
-            boxes.append(
-                (
-                    step.layer.name,
-                    type(step.layer).__name__,
-                    shape,
-                    [t.node.layer.name for t in step.node.inputs],
-                )
-            )
+    if model._subclassed or not model.built:
+        raise ValueError(
+            f"plot_model draws the layer graph of a built model; '{model.name}' has none yet: "
+            "give it a keras.Input, call build(input_shape) or fit it first."
+        )
+    boxes = [(t.node.layer.name, "InputLayer", t.shape, []) for t in model.inputs]
+    for step in model._plan:
+        shape = step.node.outputs[0].shape if len(step.node.outputs) == 1 else None
+        parents = [t.node.layer.name for t in step.node.inputs]
+        boxes.append((step.layer.name, type(step.layer).__name__, shape, parents))
     depth = {}
     for name, _, _, parents in boxes:
         depth[name] = 1 + max((depth[p] for p in parents if p in depth), default=-1)

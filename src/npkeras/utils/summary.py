@@ -5,7 +5,6 @@ from __future__ import annotations
 from npkeras import services
 from npkeras.layers.input_layer import InputLayer
 from npkeras.layers.node import format_shape
-from npkeras.models.model import Model
 
 
 def _bytes(n_params, itemsize=4):
@@ -17,26 +16,21 @@ def _bytes(n_params, itemsize=4):
 
 
 def _rows(model):
-
-    if getattr(model, "_subclassed", False):
+    """[(layer, output shape, source layer names)] and whether to show the sources: one
+    row per call of a layer in the model's graph; Sequential models read as a stack."""
+    if getattr(model, "_subclassed", False) or not model.built:
         return [(layer, None, None) for layer in model.layers], False
-    if hasattr(model, "_stack"):
-        shapes = model._layer_output_shapes if model.built else [None] * len(model._stack)
-        return [(layer, shape, None) for layer, shape in zip(model._stack, shapes)], False
-    rows, multi = [], False
+    rows = []
     for layer in model.layers:
-        nodes = [step.node for step in model._plan if step.layer is layer]
         if isinstance(layer, InputLayer):
             rows.append((layer, layer.output.shape, []))
             continue
-        for node in nodes:
-            sources = [t.node.layer.name for t in node.inputs]
-            multi = multi or len(sources) > 1 or isinstance(layer, Model)
+        for node in (step.node for step in model._plan if step.layer is layer):
             shape = (
                 node.outputs[0].shape if len(node.outputs) == 1 else [t.shape for t in node.outputs]
             )
-            rows.append((layer, shape, sources))
-    return rows, True
+            rows.append((layer, shape, [t.node.layer.name for t in node.inputs]))
+    return rows, model._graph_from_arguments
 
 
 def _count(layer):

@@ -1,23 +1,20 @@
 """Architecture configs (JSON-ready dicts) of Sequential and functional models, and
-rebuilding models from them through the class registry."""
+rebuilding models from them through the class registry.
+
+The model classes call these from ``get_config``/``from_config``, passing themselves,
+so this module sits below them and imports neither.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import heapq
 
-from npkeras import initializers, services
-from npkeras.layers import layer_classes
-from npkeras.layers.base import Layer
+from npkeras import initializers
+from npkeras.errors import LayerConfigError, ModelFileError, UnsafeModelFileError
+from npkeras.layers.base import Layer, builtin_layer_classes
 from npkeras.layers.input_layer import Input, InputLayer
-from npkeras.models.model import Model
-from npkeras.models.sequential import Sequential
 from npkeras.registry import custom_object_scope, get_registered_name, lookup_class
-from npkeras.saving.safety import ModelFileError, UnsafeModelFileError
-
-
-class LayerConfigError(ModelFileError):
-    """A saved layer's config is refused by the layer (bad or missing arguments)."""
 
 
 @contextlib.contextmanager
@@ -59,13 +56,9 @@ def _describe(entry) -> str:
 
 
 def serialize_layer(layer) -> dict:
-
-    if type(layer) is Sequential:
-        class_name = "Sequential"
-    elif type(layer) is Model:
-        class_name = "Functional"
-    else:
-        class_name = get_registered_name(type(layer))
+    """``{"class_name", "config"}`` of a layer or model: the model classes save under
+    Keras's names ("Sequential", "Functional"), other classes under their registered name."""
+    class_name = vars(type(layer)).get("_saved_class_name") or get_registered_name(type(layer))
     return {"class_name": class_name, "config": layer.get_config()}
 
 
@@ -77,14 +70,13 @@ def deserialize_layer(config: dict):
             f"A saved layer must be a dict with 'class_name' and 'config'; received {config!r}."
         )
     try:
-        cls = lookup_class(config.get("class_name"), "layer", layer_classes(), Layer)
+        cls = lookup_class(config.get("class_name"), "layer", builtin_layer_classes(), Layer)
     except ValueError as err:
         raise LayerConfigError(str(err)) from None
     with _naming_layer(config):
         return cls.from_config(dict(config.get("config") or {}))
 
 
-@services.provide("sequential_config")
 def sequential_config(model) -> dict:
     input_shape = None
     if model._input_layer is not None:
@@ -97,11 +89,10 @@ def sequential_config(model) -> dict:
     }
 
 
-@services.provide("sequential_from_config")
-def sequential_from_config(config, custom_objects=None):
-
+def sequential_from_config(cls, config, custom_objects=None):
+    """A ``cls`` (Sequential) from :func:`sequential_config`'s dict."""
     with custom_object_scope(custom_objects):
-        model = Sequential(name=config.get("name"))
+        model = cls(name=config.get("name"))
         if config.get("input_shape") is not None:
             model.add(Input(shape=tuple(config["input_shape"])))
         for layer_config in config.get("layers", []):
@@ -138,7 +129,6 @@ def _plain_call_options(call_kwargs) -> dict:
     }
 
 
-@services.provide("functional_config")
 def functional_config(model) -> dict:
     per_layer = _model_nodes(model)
 
@@ -169,8 +159,8 @@ def functional_config(model) -> dict:
     }
 
 
-@services.provide("functional_from_config")
-def functional_from_config(config, custom_objects=None):
+def functional_from_config(cls, config, custom_objects=None):
+    """A ``cls`` (functional Model) from :func:`functional_config`'s dict."""
 
     with custom_object_scope(custom_objects):
         created, pending = {}, []
@@ -185,7 +175,7 @@ def functional_from_config(config, custom_objects=None):
         _call_nodes(pending, tensors)
         inputs = [tensors[tuple(r)] for r in config["input_layers"]]
         outputs = [tensors[tuple(r)] for r in config["output_layers"]]
-        model = Model(
+        model = cls(
             inputs if len(inputs) > 1 else inputs[0],
             outputs if len(outputs) > 1 else outputs[0],
             name=config.get("name"),
