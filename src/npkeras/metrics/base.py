@@ -177,7 +177,36 @@ def match_targets(y_true, y_pred):
     return y_true
 
 
-class MeanMetricWrapper(Metric):
+class Mean(Metric):
+    """Weighted mean of the values passed to ``update_state(values, sample_weight=None)``.
+
+    >>> m = Mean()
+    >>> m.update_state([1.0, 2.0, 3.0])
+    >>> m.result()
+    2.0
+    """
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name, dtype)
+        self.total = self.add_variable((), "zeros", name="total")
+        self.count = self.add_variable((), "zeros", name="count")
+
+    def update_state(self, values, sample_weight=None):
+        values = xp.asarray(values, dtype="float64")
+        w = weights_for(values, sample_weight)
+        if w is None:
+            self.total.assign_add(values.sum())
+            self.count.assign_add(values.size)
+        else:
+            self.total.assign_add((values * w).sum())
+            self.count.assign_add(w.sum())
+
+    def result(self):
+        count = to_float(self.count.value)
+        return to_float(self.total.value) / count if count else 0.0
+
+
+class MeanMetricWrapper(Mean):
     """Weighted mean over all samples of ``fn(y_true, y_pred, **kwargs)`` (per-sample values).
 
     Args:
@@ -197,22 +226,9 @@ class MeanMetricWrapper(Metric):
         super().__init__(name or getattr(fn, "__name__", "metric"), dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
-        self.total = self.add_variable((), "zeros", name="total")
-        self.count = self.add_variable((), "zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        values = xp.asarray(self._fn(y_true, y_pred, **self._fn_kwargs), dtype="float64")
-        w = weights_for(values, sample_weight)
-        if w is None:
-            self.total.assign_add(values.sum())
-            self.count.assign_add(values.size)
-        else:
-            self.total.assign_add((values * w).sum())
-            self.count.assign_add(w.sum())
-
-    def result(self):
-        count = to_float(self.count.value)
-        return to_float(self.total.value) / count if count else 0.0
+        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs}
@@ -244,35 +260,6 @@ def mean_metric(class_name, fn, default_name, direction="up", doc=None, **defaul
             "__module__": "npkeras.metrics",
         },
     )
-
-
-class Mean(Metric):
-    """Weighted mean of the values passed to ``update_state(values, sample_weight=None)``.
-
-    >>> m = Mean()
-    >>> m.update_state([1.0, 2.0, 3.0])
-    >>> m.result()
-    2.0
-    """
-
-    def __init__(self, name="mean", dtype=None):
-        super().__init__(name, dtype)
-        self.total = self.add_variable((), "zeros", name="total")
-        self.count = self.add_variable((), "zeros", name="count")
-
-    def update_state(self, values, sample_weight=None):
-        values = xp.asarray(values, dtype="float64")
-        w = weights_for(values, sample_weight)
-        if w is None:
-            self.total.assign_add(values.sum())
-            self.count.assign_add(values.size)
-        else:
-            self.total.assign_add((values * w).sum())
-            self.count.assign_add(w.sum())
-
-    def result(self):
-        count = to_float(self.count.value)
-        return to_float(self.total.value) / count if count else 0.0
 
 
 class Sum(Metric):
