@@ -365,12 +365,99 @@ def case_cnn(peers, quick, repeats):
         for name, row in rows.items()
         if name != "npkeras"
     ]
+    peaks = {} if quick else peak_memory("cnn", peers, n)
+    notes += _memory_notes(peaks)
     return {
         "case": 7,
+        "peak_memory": peaks,
         "title": f"CNN conv32-pool-conv64-pool-dense10 on {n} x 28x28x1, Adam, batch 64",
         "unit": "seconds per epoch",
         "groups": {"": rows},
         "notes": notes,
+    }
+
+
+_PEAK_SCRIPT = textwrap.dedent("""
+    import json, os, sys
+    sys.path.insert(0, os.path.dirname(sys.argv[1]))
+    import numpy as np
+    model, library, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    if model == "cnn":
+        import cnn as family
+        rng = np.random.default_rng(0)
+        x = rng.random((n, 28, 28, 1), dtype=np.float32)
+        y = rng.integers(0, 10, n).astype(np.int64)
+        twins = {"torch": lambda m: family.TorchCNN(m), "npkeras": lambda m: family.KerasApiCNN(library, m)}
+    else:
+        import text as family
+        x, y = family.text_data(n)
+        twins = {"torch": lambda m: family.TorchText(m), "npkeras": lambda m: family.KerasApiText(library, m)}
+    if library == "torch":
+        import torch
+        twin = twins["torch"](torch)
+    else:
+        import importlib
+        twin = twins["npkeras"](importlib.import_module("npkeras" if library == "npkeras" else "keras"))
+    twin.build(0)
+    twin.train_epoch(x, y, 64)
+    with open("/proc/self/status") as f:  # this process's own peak RSS
+        peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM"))
+    print(json.dumps({"peak_rss_kb": peak, "data_bytes": x.nbytes + y.nbytes}))
+""")
+
+
+def peak_memory(model, peers, n):
+    """Peak resident memory (VmHWM, MB) of one epoch of ``model`` ('cnn' or 'text') at
+    batch 64, each library in a fresh process (interpreter and libraries included)."""
+    peaks = {}
+    for peer in peers:
+        if peer.name not in ("npkeras", "torch", "keras-jax"):
+            continue
+        proc = subprocess.run(
+            [sys.executable, "-c", _PEAK_SCRIPT, __file__, model, peer.name, str(n)],
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+        )
+        if proc.returncode == 0:
+            peaks[peer.name] = __import__("json").loads(proc.stdout.strip().splitlines()[-1])
+    return peaks
+
+
+def _memory_notes(peaks):
+    notes = [f"peak RSS {name}: {m['peak_rss_kb'] / 1024:.0f} MB" for name, m in peaks.items()]
+    if "npkeras" in peaks and "torch" in peaks:
+        ratio = peaks["npkeras"]["peak_rss_kb"] / peaks["torch"]["peak_rss_kb"]
+        notes.append(f"peak RSS npkeras / torch = {ratio:.2f} (target <= 1.5)")
+    return notes
+
+
+def case_text(peers, quick, repeats):
+    """Case 8: Embedding(20000, 32) + GlobalAveragePooling1D + Dense(1, sigmoid), binary
+    cross-entropy, Adam, 20,000 sequences of 200 ids, batch 64, one epoch (see text.py)."""
+    from text import text_data, text_peers
+
+    n = 640 if quick else 20000
+    x, y = text_data(n)
+    twins = text_peers(peers)
+    for twin in twins:
+        twin.build(seed=0)
+    rows = interleaved(twins, lambda t: t.train_epoch(x, y, 64), repeats)
+    ours = rows["npkeras"]["median"]
+    notes = [
+        f"npkeras / {name} = {ours / row['median']:.2f}"
+        for name, row in rows.items()
+        if name != "npkeras"
+    ]
+    peaks = {} if quick else peak_memory("text", peers, n)
+    return {
+        "case": 8,
+        "title": f"text: Embedding 20000x32, mean over 200 steps, Dense(1, sigmoid) on {n} rows, "
+        "binary CE, Adam, batch 64",
+        "unit": "seconds per epoch",
+        "groups": {"": rows},
+        "notes": notes + _memory_notes(peaks),
+        "peak_memory": peaks,
     }
 
 
@@ -382,5 +469,6 @@ CASES = {
     "5": case_memory,
     "6": case_digits,
     "7": case_cnn,
+    "8": case_text,
 }
 ALIASES = {"3": "2"}

@@ -43,7 +43,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument(
-        "--cases", default="1,2,4,5,6,7", help="case numbers (3, the floor, runs within 2)"
+        "--cases", default="1,2,4,5,6,7,8", help="case numbers (3, the floor, runs within 2)"
     )
     parser.add_argument("--peers", default="torch,keras-jax", help="optional peers to try")
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))

@@ -28,7 +28,8 @@ def test_quick_benchmark_runs_every_case(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((tmp_path / "quick.json").read_text())
-    assert set(results["cases"]) == {"1", "2", "4", "5", "6", "7"}  # 3, the floor, is inside 2
+    assert set(results["cases"]) == {"1", "2", "4", "5", "6", "7", "8"}  # 3 is inside 2
+    assert set(results["cases"]["8"]["groups"][""]) >= {"npkeras"}
     assert set(results["cases"]["7"]["groups"][""]) >= {"npkeras", "gemm-floor"}
     tiny = results["cases"]["1"]["groups"][""]
     assert tiny["npkeras"]["median"] > 0 and tiny["npkeras"]["ratio_to_npkeras"] == 1.0

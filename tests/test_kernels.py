@@ -212,3 +212,23 @@ def test_kernels_equal_numpy_on_any_shape(rows, cols, wide, seed):
         top = np.empty((rows, 1), dtype)
         kernels.row_max(dy, top)
         assert np.array_equal(top, dy.max(axis=-1, keepdims=True))
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scatter_add_rows_equals_add_at_and_refuses_bad_ids(dtype):
+    rng = np.random.default_rng(3)
+    ids = np.array([3, 0, 3, 3, 1])
+    rows = rng.standard_normal((5, 4)).astype(dtype)
+    table = np.ones((4, 4), dtype)
+    expected = table.copy()
+    np.add.at(expected, ids, rows)
+    kernels.scatter_add_rows(table, ids, rows)
+    np.testing.assert_allclose(table, expected, rtol=1e-6)
+    with pytest.raises(IndexError, match="id 4 is outside the table's 4 rows"):
+        kernels.scatter_add_rows(table, np.array([0, 4]), rows[:2])
+    np.testing.assert_allclose(table, expected, rtol=1e-6)  # nothing added before the check
+    with pytest.raises(TypeError, match="`ids` must be a C-contiguous int64 array"):
+        kernels.scatter_add_rows(table, ids.astype("int32"), rows)
+    with pytest.raises(ValueError, match="one row of its width per id"):
+        kernels.scatter_add_rows(table, ids, rows[:, :3].copy())

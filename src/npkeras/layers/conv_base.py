@@ -106,6 +106,7 @@ class BaseSpatialConv(Layer):
 
     # -- forward and backward ----------------------------------------------------------
     def forward(self, x, training=False):
+        cu.prepare_blas()
         x_cl = cu.to_channels_last(x, self.data_format)
         if any(n <= 0 for n in self._output_spatial(x_cl.shape[1:-1])):
             self.compute_output_shape(x.shape)  # raises the too-small error
