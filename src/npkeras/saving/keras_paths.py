@@ -97,8 +97,8 @@ def keras_layer_paths(model) -> list:
             used = {}
             for layer in child:  # numbered per class name, visited or not, as in Keras
                 base = _class_path_name(layer)
-                used[base] = used.get(base, -1) + 1
-                visit(layer, f"{where}/{base}" if used[base] == 0 else f"{where}/{base}_{used[base]}")
+                count = used[base] = used.get(base, -1) + 1
+                visit(layer, f"{where}/{base}" if count == 0 else f"{where}/{base}_{count}")
 
     visit(model, "")
     return entries
