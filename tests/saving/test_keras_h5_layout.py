@@ -105,6 +105,15 @@ SUBCLASSED = {
 }
 
 
+NORMALIZATIONS = {  # an adapted Normalization keeps Keras's int32 `count`; a fixed one nothing
+    "layers/dense/vars/0": (4, 2),
+    "layers/dense/vars/1": (2,),
+    "layers/normalization/vars/0": (4,),
+    "layers/normalization/vars/1": (4,),
+    "layers/normalization/vars/2": (),
+}
+
+
 class Block(keras.layers.Layer):
     def __init__(self):
         super().__init__()
@@ -137,6 +146,13 @@ def _nested_sequential():
     return keras.Sequential([keras.Input(shape=(4,))] + stack)
 
 
+def _normalizations():
+    adapted = keras.layers.Normalization()
+    adapted.adapt(np.arange(48, dtype=np.float32).reshape(2, 6, 4))
+    fixed = keras.layers.Normalization(mean=[1.0, 2, 3, 4], variance=[1.0, 1, 1, 1])
+    return keras.Sequential([keras.Input(shape=(6, 4)), adapted, fixed, keras.layers.Dense(2)])
+
+
 def _subclassed():
     model = Subclassed()
     model(np.zeros((1, 4), np.float32))
@@ -162,8 +178,9 @@ def _datasets(path) -> dict:
         (lambda: composite_model(keras), COMPOSITE),
         (_nested_sequential, NESTED_SEQUENTIAL),
         (_subclassed, SUBCLASSED),
+        (_normalizations, NORMALIZATIONS),
     ],
-    ids=["transformer", "attention_wrappers_rnn", "nested_sequential", "subclassed"],
+    ids=["transformer", "attention_wrappers_rnn", "nested_sequential", "subclassed", "norm"],
 )
 def test_saved_paths_and_shapes_are_keras_3s(tmp_path, make, expected):
     model = make()
