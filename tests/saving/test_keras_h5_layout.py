@@ -114,6 +114,39 @@ NORMALIZATIONS = {  # an adapted Normalization keeps Keras's int32 `count`; a fi
 }
 
 
+# a functional model's layers are numbered in Keras's graph order (deepest first, then
+# by a depth-first walk from the outputs), not in the order they were called
+BRANCHING = {
+    "layers/dense/vars/0": (4, 5),
+    "layers/dense/vars/1": (5,),
+    "layers/dense_1/vars/0": (4, 3),
+    "layers/dense_1/vars/1": (3,),
+    "layers/dense_2/vars/0": (5, 2),
+    "layers/dense_2/vars/1": (2,),
+    "layers/dense_3/vars/0": (3, 6),
+    "layers/dense_3/vars/1": (6,),
+    "layers/dense_4/vars/0": (8, 7),
+    "layers/dense_4/vars/1": (7,),
+    "layers/dense_5/vars/0": (3, 8),
+    "layers/dense_5/vars/1": (8,),
+}
+
+TWO_INPUTS = {
+    "layers/dense/vars/0": (4, 3),
+    "layers/dense/vars/1": (3,),
+    "layers/dense_1/vars/0": (3, 2),
+    "layers/dense_1/vars/1": (2,),
+    "layers/dense_2/vars/0": (3, 5),
+    "layers/dense_2/vars/1": (5,),
+    "layers/dense_3/vars/0": (5, 4),
+    "layers/dense_3/vars/1": (4,),
+    "layers/dense_4/vars/0": (5, 9),
+    "layers/dense_4/vars/1": (9,),
+    "layers/dense_5/vars/0": (4, 1),
+    "layers/dense_5/vars/1": (1,),
+}
+
+
 class Block(keras.layers.Layer):
     def __init__(self):
         super().__init__()
@@ -153,6 +186,28 @@ def _normalizations():
     return keras.Sequential([keras.Input(shape=(6, 4)), adapted, fixed, keras.layers.Dense(2)])
 
 
+def _branching():
+    layers = keras.layers
+    x = keras.Input(shape=(4,))
+    a = layers.Dense(3)(x)
+    b = layers.Dense(5)(x)
+    c = layers.Dense(2)(b)
+    d = layers.Dense(6)(a)
+    e = layers.Dense(7)(layers.Concatenate()([c, d]))
+    return keras.Model(x, [e, layers.Dense(8)(a)])
+
+
+def _two_inputs():
+    layers = keras.layers
+    x1, x2 = keras.Input(shape=(4,)), keras.Input(shape=(3,))
+    called_last = layers.Dense(9)
+    p = layers.Dense(2)(x2)
+    q = layers.Dense(3)(x1)
+    r = called_last(layers.Concatenate()([p, q]))
+    s = layers.Dense(1)(layers.Dense(4)(layers.Dense(5)(q)))
+    return keras.Model([x1, x2], [r, s])
+
+
 def _subclassed():
     model = Subclassed()
     model(np.zeros((1, 4), np.float32))
@@ -179,8 +234,18 @@ def _datasets(path) -> dict:
         (_nested_sequential, NESTED_SEQUENTIAL),
         (_subclassed, SUBCLASSED),
         (_normalizations, NORMALIZATIONS),
+        (_branching, BRANCHING),
+        (_two_inputs, TWO_INPUTS),
     ],
-    ids=["transformer", "attention_wrappers_rnn", "nested_sequential", "subclassed", "norm"],
+    ids=[
+        "transformer",
+        "attention_wrappers_rnn",
+        "nested_sequential",
+        "subclassed",
+        "norm",
+        "branching",
+        "two_inputs",
+    ],
 )
 def test_saved_paths_and_shapes_are_keras_3s(tmp_path, make, expected):
     model = make()

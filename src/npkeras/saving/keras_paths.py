@@ -5,7 +5,8 @@ keras/src/saving/saving_lib.py). Each object's own variables go to ``<path>/vars
 trainable ones first and then non-trainable ones, each group in creation order. Then
 come its children, in attribute-name order with private (``_``) names last:
 
-- a Sequential or Functional model's ``layers`` list first;
+- a Sequential or Functional model's ``layers`` list first (a Functional model's in
+  Keras's graph order: see :func:`functional_layers`);
 - every attribute holding a layer, saved under the attribute's name (``cell``,
   ``forward_layer``, ``layer``, MultiHeadAttention's ``query_dense``);
 - every attribute holding a list, tuple or dict of layers: a group under the attribute's
@@ -24,7 +25,9 @@ model gives Keras's paths.
 from __future__ import annotations
 
 from npkeras.layers.base import Layer
+from npkeras.layers.input_layer import InputLayer
 from npkeras.models.model import Model
+from npkeras.models.sequential import Sequential
 from npkeras.naming import to_snake_case
 
 # Keras skips the attributes every layer (or model) has; so does this walk
@@ -45,6 +48,57 @@ def _is_graph_model(obj) -> bool:
     return isinstance(obj, Model) and not getattr(obj, "_subclassed", False)
 
 
+def _graph_walk(inputs, outputs):
+    """The nodes feeding ``outputs``, each after the nodes it reads (a depth-first walk
+    from each output in turn, inputs first), and each layer's first-visit index."""
+    input_ids = {id(t) for t in inputs}
+    order, first_visit, finished = [], {}, set()
+    for output in outputs:
+        stack = [(output, False)]
+        while stack:
+            tensor, leaving = stack.pop()
+            node = tensor.node
+            if leaving:
+                finished.add(id(node))
+                order.append(node)
+                continue
+            if node is None or id(node) in finished:
+                continue
+            is_input = isinstance(node.layer, InputLayer)
+            if not is_input and id(tensor) in input_ids:  # made outside this model
+                finished.add(id(node))
+                continue
+            first_visit.setdefault(id(node.layer), len(first_visit))
+            stack.append((tensor, True))
+            if not is_input:
+                stack.extend((t, False) for t in reversed(node.inputs))
+    return order, first_visit
+
+
+def functional_layers(model) -> list:
+    """A functional model's layers in Keras 3's order (``map_graph`` in
+    keras/src/ops/function.py), which numbers them in the file (``dense``, ``dense_1``):
+    deepest first, a layer's depth being its longest distance to an output, and layers
+    of equal depth in the order a depth-first walk from the outputs first meets them."""
+    order, first_visit = _graph_walk(model.inputs, model.outputs)
+    in_graph = {id(node) for node in order}
+    node_depth, layer_depth, layers = {}, {}, {}
+    for node in reversed(order):
+        depth = max(node_depth.get(id(node), 0), layer_depth.get(id(node.layer), 0))
+        node_depth[id(node)] = layer_depth[id(node.layer)] = depth
+        layers[id(node.layer)] = node.layer
+        for t in node.inputs:
+            if t.node is not None and id(t.node) in in_graph:
+                node_depth[id(t.node)] = max(depth + 1, node_depth.get(id(t.node), 0))
+    for t in model.inputs:  # inputs that no output reads still count, at depth 0
+        if t.node is not None and id(t.node.layer) not in layer_depth:
+            layer_depth[id(t.node.layer)] = 0
+            first_visit[id(t.node.layer)] = -1
+            layers[id(t.node.layer)] = t.node.layer
+    ranked = sorted(layer_depth, key=lambda key: (-layer_depth[key], first_visit[key]))
+    return [layers[key] for key in ranked]
+
+
 def _attribute_names(obj) -> list:
     skipped = _MODEL_ATTRIBUTES if isinstance(obj, Model) else _LAYER_ATTRIBUTES
     names = {name for name in vars(obj) if name not in skipped}
@@ -61,7 +115,7 @@ def _attribute_names(obj) -> list:
 def _children(obj):
     """(name, layer) and (name, [layers]) in the order Keras visits them."""
     if _is_graph_model(obj):
-        yield "layers", list(obj.layers)
+        yield "layers", list(obj.layers) if isinstance(obj, Sequential) else functional_layers(obj)
         return
     inner = {id(layer) for layer in obj._sublayers()}
     for name in _attribute_names(obj):
