@@ -336,3 +336,28 @@ def test_a_missing_sub_layer_group_names_its_keras_path(tmp_path):
         model.load_weights(str(path))
     for a, b in zip(before, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_skip_mismatch_keeps_the_layers_that_do_not_fit_and_loads_the_rest(tmp_path):
+    path = tmp_path / "m.weights.h5"
+    source = _branching()
+    source.save_weights(str(path))
+    with h5py.File(path, "r+") as f:  # the Dense(6) kernel no longer fits
+        del f["layers/dense_3/vars/0"]
+        f.create_dataset("layers/dense_3/vars/0", data=np.zeros((3, 7), np.float32))
+    target = _branching()
+    before = [layer.get_weights() for layer in target.layers]
+    with pytest.raises(keras.saving.ModelFileError, match=r"has shape \(3, 7\), but layer"):
+        target.load_weights(str(path))
+    for layer, kept in zip(target.layers, before):
+        for a, b in zip(layer.get_weights(), kept):
+            np.testing.assert_array_equal(a, b)
+    with pytest.warns(UserWarning, match=r"Skipping the weights of layer '.*' \(skip_mismatch"):
+        target.load_weights(str(path), skip_mismatch=True)
+    skipped = 0
+    for layer, twin, kept in zip(source.layers, target.layers, before):
+        mismatched = [w.shape for w in kept][:1] == [(3, 6)]
+        skipped += mismatched
+        for a, b, c in zip(layer.get_weights(), twin.get_weights(), kept):
+            np.testing.assert_array_equal(b, c if mismatched else a)
+    assert skipped == 1

@@ -11,6 +11,7 @@ order and shapes (Dense kernel ``(input_dim, units)``), so the files map one to 
 from __future__ import annotations
 
 import os
+import warnings
 
 from npkeras.backend import to_numpy, xp
 from npkeras.saving.atomic import atomic_write
@@ -50,13 +51,53 @@ def _stored_variables(f, where: str, filepath) -> list:
     return datasets
 
 
-def load_keras_weights(model, filepath) -> None:
+class _WeightMismatch(ModelFileError):
+    """The file's variables for a layer do not fit it (count or shape)."""
+
+
+def _layer_values(f, path, layer, filepath) -> list:
+    """[(target array, value)] for ``layer``'s variables from the file, all checked."""
+    targets = keras_variables(layer)
+    group = vars_group(path)
+    stored = _stored_variables(f, group, filepath)
+    if len(stored) != len(targets):
+        raise _WeightMismatch(
+            f"'{filepath}' holds {len(stored)} variable(s) at '{group}', but npkeras "
+            f"layer '{layer.name}' ({type(layer).__name__}) has {len(targets)}. The two "
+            "models must have the same layers in the same order."
+        )
+    values = []
+    for i, (variable, dataset) in enumerate(zip(targets, stored)):
+        target = variable.value
+        where = f"'{filepath}' variable '{group}/{i}'"
+        if dataset.dtype.kind not in "biuf":
+            raise ModelFileError(f"{where} is not a numeric array.")
+        if dataset.shape != target.shape:
+            raise _WeightMismatch(
+                f"{where} has shape {dataset.shape}, but layer '{layer.name}' weight "
+                f"'{variable.name}' needs {target.shape}."
+            )
+        values.append((target, dataset))
+    out = []
+    for i, (target, dataset) in enumerate(values):
+        value = dataset[()]  # read only once every shape fits
+        if value.dtype.kind == "f" and not xp.isfinite(value).all():
+            raise ModelFileError(
+                f"'{filepath}' variable '{group}/{i}' holds NaN or infinite values."
+            )
+        out.append((target, value))
+    return out
+
+
+def load_keras_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Load weights saved by Keras 3's ``model.save_weights("x.weights.h5")`` into ``model``.
 
     The npkeras model must have the same architecture (same layer types in the same
     order); names, counts, shapes and values are checked before any weight changes (a
     dataset's shape is compared before it is read), and every refusal of the file raises
-    :class:`~npkeras.saving.ModelFileError`.
+    :class:`~npkeras.saving.ModelFileError`. With ``skip_mismatch=True`` (as Keras's
+    ``load_weights``), a layer whose variables do not fit in number or shape keeps its
+    weights, with a warning, and the others load.
     """
     h5py = _h5py()
     filepath = check_regular_file(filepath, "weights")
@@ -69,29 +110,15 @@ def load_keras_weights(model, filepath) -> None:
     assignments = []
     with f, refusing(f"Keras weights file '{filepath}'", also=(OSError,)):
         for path, layer in keras_layer_paths(model):
-            targets = keras_variables(layer)
-            group = vars_group(path)
-            stored = _stored_variables(f, group, filepath)
-            if len(stored) != len(targets):
-                raise ModelFileError(
-                    f"'{filepath}' holds {len(stored)} variable(s) at '{group}', but npkeras "
-                    f"layer '{layer.name}' ({type(layer).__name__}) has {len(targets)}. The two "
-                    "models must have the same layers in the same order."
+            try:
+                assignments += _layer_values(f, path, layer, filepath)
+            except _WeightMismatch as err:
+                if not skip_mismatch:
+                    raise
+                warnings.warn(
+                    f"Skipping the weights of layer '{layer.name}' (skip_mismatch=True): {err}",
+                    stacklevel=2,
                 )
-            for i, (variable, dataset) in enumerate(zip(targets, stored)):
-                target = variable.value
-                where = f"'{filepath}' variable '{group}/{i}'"
-                if dataset.dtype.kind not in "biuf":
-                    raise ModelFileError(f"{where} is not a numeric array.")
-                if dataset.shape != target.shape:
-                    raise ModelFileError(
-                        f"{where} has shape {dataset.shape}, but layer '{layer.name}' weight "
-                        f"'{variable.name}' needs {target.shape}."
-                    )
-                value = dataset[()]
-                if value.dtype.kind == "f" and not xp.isfinite(value).all():
-                    raise ModelFileError(f"{where} holds NaN or infinite values.")
-                assignments.append((target, value))
     for target, value in assignments:  # all checked first: a mismatch changes nothing
         target[...] = value
 
