@@ -26,6 +26,7 @@ from npkeras import (
     models,
     ops,
     optimizers,
+    preprocessing,
     random,
     regularizers,
     saving,
@@ -65,6 +66,7 @@ __all__ = [
     "export",
     "random",
     "constraints",
+    "preprocessing",
 ]
 
 

@@ -12,7 +12,7 @@ def test_adapt_learns_mean_and_variance(rng):
     out = norm(data)
     np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-4)
     np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-4)
-    assert norm.count_params() == 4 and norm.trainable_weights == []
+    assert norm.count_params() == 5 and norm.trainable_weights == []  # with count, as Keras
 
 
 def test_normalization_gradient_and_invert():
@@ -153,3 +153,23 @@ def test_normalization_axis_errors():
         layers.LayerNormalization(axis=[1, -1])(np.zeros((1, 3)))
     with pytest.raises(ValueError, match="invalid value for `epsilon`.*Received: epsilon=-1.0"):
         layers.LayerNormalization(epsilon=-1)
+
+
+def test_fixed_statistics_are_config_constants_and_adapt_is_refused():
+    # as Keras 3: given mean/variance make no weights and travel in the config
+    norm = layers.Normalization(mean=[1.0, 2.0], variance=4.0)
+    x = np.array([[3.0, 4.0]])
+    assert norm(x).tolist() == [[1.0, 1.0]] and norm.weights == []
+    config = norm.get_config()
+    assert config["mean"] == [1.0, 2.0] and config["variance"] == [4.0]
+    assert layers.Normalization.from_config(config)(x).tolist() == [[1.0, 1.0]]
+    with pytest.raises(ValueError, match="was given `mean` and `variance`; `adapt` works only"):
+        norm.adapt(x)
+    adapted = layers.Normalization()
+    adapted.adapt(x)
+    assert adapted.get_config()["mean"] is None
+    assert [(w.name, w.value.dtype.name) for w in adapted.weights] == [
+        ("mean", "float32"),
+        ("variance", "float32"),
+        ("count", "int32"),
+    ]

@@ -164,7 +164,7 @@ def _huge(name):
         (_regroup("layers/dense/vars"), "holds 'layers/dense/vars', which is not a group"),
         (
             _rename("layers/dense/vars/1", "layers/dense/vars/bias"),
-            r"names the variables of 'layers/dense' \['0', 'bias'\]; Keras numbers them 0, 1, 2",
+            r"names the variables of 'layers/dense/vars' \['0', 'bias'\]; Keras numbers them 0, 1",
         ),
         (
             _huge("layers/dense/vars/0"),

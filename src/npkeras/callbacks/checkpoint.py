@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+import warnings
 
 from npkeras import services
 from npkeras.callbacks.base import Callback
@@ -10,17 +12,29 @@ from npkeras.callbacks.monitor import _Monitor
 
 
 class ModelCheckpoint(Callback):
-    """Save the model (or its weights) after each epoch.
+    """Save the model (or its weights) after each epoch, or every ``save_freq`` batches.
 
     Args:
-        filepath: path, may hold ``{epoch}`` (1-based) and any log key, e.g.
-            ``"ckpt-{epoch:02d}-{val_loss:.3f}.keras"``. Ends in ``.keras`` or
-            ``.npkeras`` (both hold npkeras's own zip format: ``keras.models.load_model``
-            of npkeras reads them, Keras itself does not), or in ``.weights.h5`` (Keras 3's
-            weight layout) or ``.weights.npz`` with ``save_weights_only=True``.
+        filepath: path, may hold ``{epoch}`` (1-based), ``{batch}`` (1-based, with an
+            integer ``save_freq``) and any log key, e.g.
+            ``"ckpt-{epoch:02d}-{val_loss:.3f}.keras"``; missing folders are created. Ends
+            in ``.keras`` or ``.npkeras`` (both hold npkeras's own zip format:
+            ``keras.models.load_model`` of npkeras reads them, Keras itself does not), or
+            in ``.weights.h5`` (Keras 3's weight layout, which Keras's ``load_weights``
+            reads) or ``.weights.npz`` with ``save_weights_only=True``.
         monitor, mode: the quantity and direction for ``save_best_only``.
-        save_best_only: save only when ``monitor`` improves.
+        verbose: 1 prints a line per decision, as Keras does.
+        save_best_only: save only when ``monitor`` improves (when it is not logged, save
+            anyway with a warning, as Keras does).
+        save_weights_only: save the weights only.
+        save_freq: ``"epoch"`` or a number of training batches between saves.
         initial_value_threshold: a value the first save must beat.
+
+    >>> import npkeras as keras
+    >>> checkpoint = keras.callbacks.ModelCheckpoint(
+    ...     "best.weights.h5", save_best_only=True, save_weights_only=True)
+    >>> checkpoint.monitor, checkpoint.save_freq
+    ('val_loss', 'epoch')
     """
 
     chief_only = True  # in a multi-process job only the chief writes
@@ -44,40 +58,96 @@ class ModelCheckpoint(Callback):
                 f"ModelCheckpoint filepath must end in '{suffixes[0]}' or '{suffixes[1]}' when "
                 f"save_weights_only={save_weights_only}; received filepath='{self.filepath}'."
             )
-        if save_freq != "epoch":
-            raise ValueError("ModelCheckpoint supports save_freq='epoch' only.")
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
+        ):
+            raise ValueError(
+                f"Unrecognized save_freq: {save_freq!r}. Expected save_freq are 'epoch' or a "
+                "positive integer (a number of training batches)."
+            )
         self._monitor = _Monitor(monitor, mode, 0.0, "ModelCheckpoint")
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
+        self.save_freq = save_freq
         self.initial_value_threshold = initial_value_threshold
         if initial_value_threshold is not None:
             self._monitor.best = float(initial_value_threshold)
+        self._current_epoch = 0
+        self._batches_since_save = 0
+        self._last_batch = None
+        if save_freq != "epoch":
+            # an instance hook: only then does fit build logs after every batch for it
+            self.on_train_batch_end = self._count_batch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current_epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs or {})
+
+    def _count_batch(self, batch, logs=None):
+        # batch indices restart every epoch; the count of batches since the last save
+        # runs on across epochs, as in Keras
+        new_epoch = self._last_batch is None or batch <= self._last_batch
+        self._batches_since_save += batch + 1 if new_epoch else batch - self._last_batch
+        self._last_batch = batch
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._current_epoch, batch, logs or {})
+
+    def _path(self, epoch, batch, logs) -> str:
+        fields = {**logs, "epoch": epoch + 1}
+        if batch is not None and "batch" not in logs:
+            fields["batch"] = batch + 1
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            return self.filepath.format(**fields)
         except KeyError as err:
             raise KeyError(
                 f"ModelCheckpoint filepath '{self.filepath}' names {err}, which is not in the "
                 f"logs ({', '.join(sorted(logs))})."
             ) from None
-        if self.save_best_only:
-            value = self._monitor.value(logs)
-            if value is None or not self._monitor.improved(value):
-                return
-            if self.verbose > 0:
-                print(
-                    f"Epoch {epoch + 1}: {self.monitor} improved from {self._monitor.best:.5f} to "
-                    f"{value:.5f}, saving model to {path}"
-                )
-            self._monitor.best = value
+
+    def _should_save(self, epoch, logs, path) -> bool:
+        if not self.save_best_only:
+            self._say(f"Epoch {epoch + 1}: saving model to {path}")
+            return True
+        value = logs.get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"Can save best model only with {self.monitor} available; saving anyway. "
+                f"Available logs: {', '.join(sorted(logs))}.",
+                stacklevel=4,
+            )
+            return True
+        best = "None" if math.isinf(self._monitor.best) else f"{self._monitor.best:.5f}"
+        if not self._monitor.improved(value):
+            self._say(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best}")
+            return False
+        self._say(
+            f"Epoch {epoch + 1}: {self.monitor} improved from {best} to {value:.5f}, "
+            f"saving model to {path}"
+        )
+        self._monitor.best = value
+        return True
+
+    def _save(self, epoch, batch, logs):
+        path = self._path(epoch, batch, logs)
+        if not self._should_save(epoch, logs, path):
+            return
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, exist_ok=True)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+    def _say(self, message):
+        if self.verbose > 0:
+            print(f"\n{message}")
 
 
 class BackupAndRestore(Callback):

@@ -113,8 +113,8 @@ def convert_reshape(graph, layer, inputs):
 
 @register_converter(Normalization)
 def convert_normalization(graph, layer, inputs):
-    mean = to_numpy(layer.params["mean"])
-    scale = host_xp.maximum(host_xp.sqrt(to_numpy(layer.params["variance"])), backend.epsilon())
+    mean, variance = (to_numpy(stat) for stat in layer.statistics())
+    scale = host_xp.maximum(host_xp.sqrt(variance), backend.epsilon())
     if layer.invert:  # x * scale + mean
         scaled = graph.op("Mul", [inputs[0], graph.constant(scale, f"{layer.name}/scale")])
         return graph.op(

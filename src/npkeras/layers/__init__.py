@@ -267,3 +267,5 @@ __all__ += [
     "GroupedQueryAttention",
     "MultiHeadAttention",
 ]
+GroupQueryAttention = GroupedQueryAttention  # Keras 3 exports the class under this name
+__all__ += ["GroupQueryAttention"]

@@ -10,8 +10,10 @@ from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 class Normalization(Layer):
     """``(x - mean) / max(sqrt(variance), epsilon)`` per feature, as in Keras.
 
-    Call ``adapt(data)`` to compute the mean and variance, or pass them in. The
-    statistics are non-trainable weights, so they are saved with the model.
+    Call ``adapt(data)`` to compute the mean and variance, or pass them in. As in Keras
+    3, an adapted layer keeps them as non-trainable weights (``mean``, ``variance`` and
+    Keras's legacy ``count``, so weight files match Keras's); statistics passed in are
+    constants of the layer's config instead.
 
     Args:
         axis: the feature axis (default last).
@@ -41,12 +43,26 @@ class Normalization(Layer):
         )
 
     def build(self, input_shape):
-        features = input_shape[-1]
-        self.add_weight("mean", (features,), "zeros", trainable=False)
-        self.add_weight("variance", (features,), "ones", trainable=False)
+        features = (input_shape[-1],)
+        if self._init_mean is None:
+            self.add_weight("mean", features, "zeros", trainable=False)
+            self.add_weight("variance", features, "ones", trainable=False)
+            # Keras 3 keeps an (unused) sample count for older files' sake
+            self.add_weight(
+                shape=(), initializer="zeros", dtype="int32", trainable=False, name="count"
+            )
+            return
+        dtype = self.dtype or backend.floatx()
+        self._fixed = (
+            xp.broadcast_to(self._init_mean, features).astype(dtype),
+            xp.broadcast_to(self._init_variance, features).astype(dtype),
+        )
+
+    def statistics(self):
+        """(mean, variance) per feature: the adapted weights or the fixed constants."""
         if self._init_mean is not None:
-            self.params["mean"][...] = self._init_mean
-            self.params["variance"][...] = self._init_variance
+            return self._fixed
+        return self.params["mean"], self.params["variance"]
 
     def adapt(self, data) -> None:
         """Compute the per-feature mean and variance of ``data`` (batch, ..., features)."""
@@ -59,6 +75,11 @@ class Normalization(Layer):
             raise ValueError(
                 "Normalization.adapt needs at least one sample; received an empty array."
             )
+        if self._init_mean is not None:
+            raise ValueError(
+                f"Normalization layer '{self.name}' was given `mean` and `variance`; `adapt` "
+                "works only on a layer created without them."
+            )
         if not self.built:
             self._maybe_build((None,) + x.shape[1:])
         flat = x.reshape(-1, x.shape[-1])
@@ -66,15 +87,15 @@ class Normalization(Layer):
         self.params["variance"][...] = flat.var(axis=0)
 
     def _scale(self, dtype):
-        return xp.maximum(xp.sqrt(self.params["variance"]), backend.epsilon()).astype(
-            dtype, copy=False
-        )
+        variance = self.statistics()[1]
+        return xp.maximum(xp.sqrt(variance), backend.epsilon()).astype(dtype, copy=False)
 
     def forward(self, x, training=False):
+        mean = self.statistics()[0]
         scale = self._scale(x.dtype)
         if self.invert:
-            return x * scale + self.params["mean"]
-        return (x - self.params["mean"]) / scale
+            return x * scale + mean
+        return (x - mean) / scale
 
     def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
         if not ctx.need_input_grad:
@@ -83,4 +104,11 @@ class Normalization(Layer):
         return dy * scale if self.invert else dy / scale
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "invert": self.invert}
+        fixed = self._init_mean is not None
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "invert": self.invert,
+            "mean": self._init_mean.tolist() if fixed else None,
+            "variance": self._init_variance.tolist() if fixed else None,
+        }

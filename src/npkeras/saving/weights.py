@@ -39,13 +39,7 @@ def load_weights(model, filepath, skip_mismatch: bool = False) -> None:
     """Load weights into ``model``; a ``.weights.h5`` name is read as a Keras 3 file."""
     path = os.fspath(filepath)
     if path.endswith(KERAS_SUFFIX):
-        if skip_mismatch:
-            raise ValueError(
-                "skip_mismatch=True is not supported for Keras .weights.h5 files; "
-                "the model must have the same layers in the same order."
-            )
-
-        load_keras_weights(model, path)
+        load_keras_weights(model, path, skip_mismatch=skip_mismatch)
         return
 
     load_npz(model, path, skip_mismatch=skip_mismatch)

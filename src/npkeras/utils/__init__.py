@@ -122,4 +122,10 @@ from npkeras.utils.datasets import (  # noqa: E402,F401 - keras.utils names
     Sequence,
     timeseries_dataset_from_array,
 )
+from npkeras.utils.image_utils import (  # noqa: E402,F401 - keras.utils names
+    array_to_img,
+    img_to_array,
+    load_img,
+    save_img,
+)
 from npkeras.utils.sequences import pad_sequences  # noqa: E402,F401

@@ -154,6 +154,23 @@ class MultiHeadAttention(_ProjectionSettings, HeadsAttention):
     def _output_dim(self, query_shape):
         return self._output_shape or query_shape[-1]
 
+    # Keras's public names of the projections (also their paths in a .weights.h5 file)
+    @property
+    def query_dense(self):
+        return self._query_dense
+
+    @property
+    def key_dense(self):
+        return self._key_dense
+
+    @property
+    def value_dense(self):
+        return self._value_dense
+
+    @property
+    def output_dense(self):
+        return self._output_dense
+
     def build(self, input_shape):
         query_shape, value_shape = input_shape[0], input_shape[1]
         key_shape = input_shape[2] if len(input_shape) > 2 else value_shape

@@ -1,0 +1,5 @@
+"""``keras.preprocessing.image``: arrays to and from images, image files, smart_resize."""
+
+from npkeras.utils.image_utils import array_to_img, img_to_array, load_img, save_img, smart_resize
+
+__all__ = ["array_to_img", "img_to_array", "load_img", "save_img", "smart_resize"]
