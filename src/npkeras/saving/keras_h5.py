@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from npkeras.backend import to_numpy, xp
+from npkeras.layers.base import Layer
 from npkeras.models.model import Model
 from npkeras.naming import to_snake_case
 from npkeras.saving.atomic import atomic_write
@@ -42,6 +43,9 @@ def _keras_groups(model, prefix=""):
             out += _keras_groups(layer, prefix=f"{path}/")
         else:
             out.append((path, layer))
+            cell = getattr(layer, "cell", None)
+            if isinstance(cell, Layer) and cell.params:  # recurrent layers: Keras keeps
+                out.append((f"{path}/cell", cell))  # the weights under `<layer>/cell`
     return out
 
 
