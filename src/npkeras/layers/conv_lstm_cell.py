@@ -29,6 +29,18 @@ from npkeras.layers.core import _positive_int
 from npkeras.layers.rnn_base import _dropout_mask, activate, activation_grad
 
 GATES = 4
+#: OpenBLAS runs a product on several threads once m * n * k exceeds 64^3; the per-step
+#: products here are just above that, and on a shared 2-core machine the threads'
+#: handshakes cost more than they save (see rnn_base): one epoch of the moving-dot test
+#: took 1.43 s of CPU with 2 BLAS threads, 0.43 s with one.
+SINGLE_THREAD_WORK = 64**3
+
+
+def row_blocks(count: int, work_per_row: int) -> list:
+    """Slices of ``range(count)`` whose products of ``work_per_row`` flops per row stay
+    below the multi-threading threshold."""
+    size = max(1, SINGLE_THREAD_WORK // max(work_per_row, 1))
+    return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
 
 class GateConv:
@@ -62,31 +74,47 @@ class GateConv:
         cols = cu.im2col(
             padded, out_spatial, self.kernel_size, self.strides, self.dilation_rate, groups
         )
-        # (groups, rows, k * c) @ (4, k * c, f): one product per gate (groups broadcast)
-        z = xp.matmul(cols, cu.grouped_kernel(kernel, GATES))
+        # (groups, rows, k * c) @ (4, k * c, f): one product per gate and block of rows
+        gate_kernels = cu.grouped_kernel(kernel, GATES)
+        z = xp.empty((GATES, cols.shape[1], gate_kernels.shape[-1]), x.dtype)
+        for g in range(GATES):
+            a = cols[g % groups]
+            for rows in row_blocks(a.shape[0], a.shape[1] * z.shape[-1]):
+                xp.dot(a[rows], gate_kernels[g], out=z[g, rows])
         return z, (cols, x.shape, padded.shape, pads, out_spatial, masks)
 
     def backward(self, dz, cache, kernel, need_dx: bool):
         """(dL/dkernel, dL/dx or None) from ``dz`` = dL/d(gates) ``(4, rows, f)``."""
         cols, x_shape, padded_shape, pads, out_spatial, masks = cache
-        dkernel = xp.matmul(cols.transpose(0, 2, 1), dz).transpose(1, 0, 2).reshape(kernel.shape)
+        groups = cols.shape[0]
+        dkernel = xp.zeros((GATES,) + cols.shape[2:] + dz.shape[-1:], dz.dtype)
+        for g in range(GATES):
+            a = cols[g % groups]
+            for rows in row_blocks(a.shape[0], a.shape[1] * dz.shape[-1]):
+                dkernel[g] += xp.dot(a[rows].T, dz[g, rows])
+        dkernel = dkernel.transpose(1, 0, 2).reshape(kernel.shape)
         if not need_dx:
             return dkernel, None
-        groups = 1 if masks is None else GATES
         # without dropout one input feeds all gates: dz as rows (rows, 4 f) against the
         # whole kernel; with it, gate g's rows go back to masked copy g
-        rows = cu.ungroup_rows(dz)[None] if groups == 1 else dz
+        dz_rows = cu.ungroup_rows(dz)[None] if groups == 1 else dz
         grouped = cu.grouped_kernel(kernel, groups)
         slabs = grouped.reshape((groups, self.kernel_size[0], -1, grouped.shape[-1]))
-        dpadded = cu.scatter_products(
-            rows,
-            [slabs[:, i].transpose(0, 2, 1) for i in range(self.kernel_size[0])],
-            padded_shape,
-            out_spatial,
-            self.kernel_size,
-            self.strides,
-            self.dilation_rate,
-        )
+        slab_kernels = [slabs[:, i].transpose(0, 2, 1) for i in range(self.kernel_size[0])]
+        # a few samples at a time, so that each product stays on one thread
+        samples, per_sample = padded_shape[0], math.prod(out_spatial)
+        width = dz_rows.shape[-1] * slab_kernels[0].shape[-1] * per_sample
+        dpadded = xp.empty(padded_shape, dz.dtype)
+        for chunk in row_blocks(samples, width):
+            dpadded[chunk] = cu.scatter_products(
+                dz_rows[:, chunk.start * per_sample : chunk.stop * per_sample],
+                slab_kernels,
+                (chunk.stop - chunk.start,) + tuple(padded_shape[1:]),
+                out_spatial,
+                self.kernel_size,
+                self.strides,
+                self.dilation_rate,
+            )
         rank = len(self.kernel_size)
         dx = dpadded[cu.interior(x_shape[-rank - 1 : -1], pads)]
         if masks is None:
