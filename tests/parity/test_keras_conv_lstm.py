@@ -27,30 +27,42 @@ pytest.importorskip("h5py")
 def keras_models(keras):
     layers = keras.layers
     return {
-        "conv_lstm2d": keras.Sequential([
-            keras.Input((4, 7, 6, 2)),
-            layers.ConvLSTM2D(3, 3, padding="same", return_sequences=True),
-            layers.ConvLSTM2D(2, (2, 3), strides=2, go_backwards=True),
-        ]),
-        "channels_first": keras.Sequential([
-            keras.Input((3, 2, 6, 5)),
-            layers.ConvLSTM2D(3, 3, data_format="channels_first", dilation_rate=(1, 2),
-                              return_sequences=True),
-        ]),
-        "conv_lstm1d": keras.Sequential([
-            keras.Input((5, 9, 3)),
-            layers.ConvLSTM1D(4, 3, padding="same", activation="relu",
-                              recurrent_activation="hard_sigmoid"),
-        ]),
-        "conv_lstm3d": keras.Sequential([
-            keras.Input((3, 4, 5, 4, 1)),
-            layers.ConvLSTM3D(2, 2, padding="same", strides=(1, 2, 2), return_sequences=True),
-        ]),
-        "lstm_gru": keras.Sequential([
-            keras.Input((5, 3)),
-            layers.LSTM(4, return_sequences=True),
-            layers.GRU(3),
-        ]),
+        "conv_lstm2d": keras.Sequential(
+            [
+                keras.Input((4, 7, 6, 2)),
+                layers.ConvLSTM2D(3, 3, padding="same", return_sequences=True),
+                layers.ConvLSTM2D(2, (2, 3), strides=2, go_backwards=True),
+            ]
+        ),
+        "channels_first": keras.Sequential(
+            [
+                keras.Input((3, 2, 6, 5)),
+                layers.ConvLSTM2D(
+                    3, 3, data_format="channels_first", dilation_rate=(1, 2), return_sequences=True
+                ),
+            ]
+        ),
+        "conv_lstm1d": keras.Sequential(
+            [
+                keras.Input((5, 9, 3)),
+                layers.ConvLSTM1D(
+                    4, 3, padding="same", activation="relu", recurrent_activation="hard_sigmoid"
+                ),
+            ]
+        ),
+        "conv_lstm3d": keras.Sequential(
+            [
+                keras.Input((3, 4, 5, 4, 1)),
+                layers.ConvLSTM3D(2, 2, padding="same", strides=(1, 2, 2), return_sequences=True),
+            ]
+        ),
+        "lstm_gru": keras.Sequential(
+            [
+                keras.Input((5, 3)),
+                layers.LSTM(4, return_sequences=True),
+                layers.GRU(3),
+            ]
+        ),
     }
 
 
