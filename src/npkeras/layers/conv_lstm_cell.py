@@ -29,17 +29,24 @@ from npkeras.layers.core import _positive_int
 from npkeras.layers.rnn_base import _dropout_mask, activate, activation_grad
 
 GATES = 4
-#: OpenBLAS runs a product on several threads once m * n * k exceeds 64^3; the per-step
-#: products here are just above that, and on a shared 2-core machine the threads'
-#: handshakes cost more than they save (see rnn_base): one epoch of the moving-dot test
-#: took 1.43 s of CPU with 2 BLAS threads, 0.43 s with one.
+#: OpenBLAS runs a product on several threads once m * n * k exceeds 64^3. The per-step
+#: products of small layers are just above that, and on a shared 2-core machine the
+#: threads' handshakes cost more than they save (see rnn_base): one epoch of the
+#: moving-dot test took 1.43 s of CPU with 2 BLAS threads, 0.43 s with one. Blocks of
+#: fewer than MIN_BLOCK_ROWS rows starve BLAS instead (ConvLSTM2D(32) on 16 x 8 frames of
+#: 32 x 32 x 8, forward and backward: 2.5 s CPU in 28-row blocks, 2.0 s unblocked on one
+#: thread; 6.3 vs 2.8 s on two busy threads), so larger products run whole.
 SINGLE_THREAD_WORK = 64**3
+MIN_BLOCK_ROWS = 256
 
 
-def row_blocks(count: int, work_per_row: int) -> list:
-    """Slices of ``range(count)`` whose products of ``work_per_row`` flops per row stay
-    below the multi-threading threshold."""
-    size = max(1, SINGLE_THREAD_WORK // max(work_per_row, 1))
+def row_blocks(count: int, work_per_item: int, rows_per_item: int = 1) -> list:
+    """Slices of ``range(count)`` whose products of ``work_per_item`` flops per item (a
+    row, or a sample of ``rows_per_item`` rows) stay below the multi-threading
+    threshold; one slice when such blocks would be too thin."""
+    size = SINGLE_THREAD_WORK // max(work_per_item, 1)
+    if size * rows_per_item < MIN_BLOCK_ROWS:
+        return [slice(0, count)]
     return [slice(start, min(start + size, count)) for start in range(0, count, size)]
 
 
@@ -57,35 +64,51 @@ class GateConv:
             for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)
         )
 
-    def forward(self, x, kernel, masks=None):
-        """``x`` ``(..., *spatial, channels)``, kernel ``(*kernel_size, channels, 4 f)``;
-        ``masks``: None or one dropout mask per gate, broadcasting against ``x``.
-        Returns the gates' pre-activations ``(4, samples * prod(out), f)`` and a cache."""
-        rank = len(self.kernel_size)
-        spatial = x.shape[-rank - 1 : -1]
-        pads = [
+    def _pads(self, spatial) -> list:
+        return [
             cu.padding_amounts(n, k, s, d, self.padding)
             for n, k, s, d in zip(spatial, self.kernel_size, self.strides, self.dilation_rate)
         ]
-        out_spatial = self.output_spatial(spatial)
+
+    def patches(self, x, masks=None):
+        """The patch matrix ``(groups, samples * prod(out), prod(kernel_size) * channels)``
+        of ``x`` ``(..., *spatial, channels)``; ``masks``: None (one group) or one dropout
+        mask per gate broadcasting against ``x`` (four groups, the masked copies)."""
+        rank = len(self.kernel_size)
+        spatial = x.shape[-rank - 1 : -1]
         groups = 1 if masks is None else GATES
         inputs = x if masks is None else xp.concatenate([x * m for m in masks], axis=-1)
-        padded = cu.pad_spatial(inputs.reshape((-1,) + inputs.shape[-rank - 1 :]), pads)
-        cols = cu.im2col(
-            padded, out_spatial, self.kernel_size, self.strides, self.dilation_rate, groups
+        padded = cu.pad_spatial(
+            inputs.reshape((-1,) + inputs.shape[-rank - 1 :]), self._pads(spatial)
         )
+        return cu.im2col(
+            padded,
+            self.output_spatial(spatial),
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            groups,
+        )
+
+    def forward(self, x, kernel, masks=None):
+        """The gates' pre-activations ``(4, samples * prod(out), f)`` for kernel
+        ``(*kernel_size, channels, 4 f)``. Nothing is kept: backward rebuilds the patch
+        matrix from ``x`` (one copy, against products 4 f times larger), so a pass keeps
+        its states rather than ``prod(kernel_size)`` times as many patches."""
+        cols = self.patches(x, masks)
         # (groups, rows, k * c) @ (4, k * c, f): one product per gate and block of rows
         gate_kernels = cu.grouped_kernel(kernel, GATES)
         z = xp.empty((GATES, cols.shape[1], gate_kernels.shape[-1]), x.dtype)
         for g in range(GATES):
-            a = cols[g % groups]
+            a = cols[g % len(cols)]
             for rows in row_blocks(a.shape[0], a.shape[1] * z.shape[-1]):
                 xp.dot(a[rows], gate_kernels[g], out=z[g, rows])
-        return z, (cols, x.shape, padded.shape, pads, out_spatial, masks)
+        return z
 
-    def backward(self, dz, cache, kernel, need_dx: bool):
-        """(dL/dkernel, dL/dx or None) from ``dz`` = dL/d(gates) ``(4, rows, f)``."""
-        cols, x_shape, padded_shape, pads, out_spatial, masks = cache
+    def backward(self, dz, x, kernel, masks, need_dx: bool):
+        """(dL/dkernel, dL/dx or None) from ``dz`` = dL/d(gates) ``(4, rows, f)`` for the
+        forward call on ``x``, ``kernel``, ``masks``."""
+        cols = self.patches(x, masks)
         groups = cols.shape[0]
         dkernel = xp.zeros((GATES,) + cols.shape[2:] + dz.shape[-1:], dz.dtype)
         for g in range(GATES):
@@ -95,6 +118,16 @@ class GateConv:
         dkernel = dkernel.transpose(1, 0, 2).reshape(kernel.shape)
         if not need_dx:
             return dkernel, None
+        del cols
+        rank = len(self.kernel_size)
+        spatial = x.shape[-rank - 1 : -1]
+        pads, out_spatial = self._pads(spatial), self.output_spatial(spatial)
+        samples = math.prod(x.shape[: -rank - 1])
+        padded_shape = (
+            (samples,)
+            + tuple(n + b + a for n, (b, a) in zip(spatial, pads))
+            + (x.shape[-1] * groups,)
+        )
         # without dropout one input feeds all gates: dz as rows (rows, 4 f) against the
         # whole kernel; with it, gate g's rows go back to masked copy g
         dz_rows = cu.ungroup_rows(dz)[None] if groups == 1 else dz
@@ -102,41 +135,44 @@ class GateConv:
         slabs = grouped.reshape((groups, self.kernel_size[0], -1, grouped.shape[-1]))
         slab_kernels = [slabs[:, i].transpose(0, 2, 1) for i in range(self.kernel_size[0])]
         # a few samples at a time, so that each product stays on one thread
-        samples, per_sample = padded_shape[0], math.prod(out_spatial)
+        per_sample = math.prod(out_spatial)
         width = dz_rows.shape[-1] * slab_kernels[0].shape[-1] * per_sample
         dpadded = xp.empty(padded_shape, dz.dtype)
-        for chunk in row_blocks(samples, width):
+        for chunk in row_blocks(samples, width, per_sample):
             dpadded[chunk] = cu.scatter_products(
                 dz_rows[:, chunk.start * per_sample : chunk.stop * per_sample],
                 slab_kernels,
-                (chunk.stop - chunk.start,) + tuple(padded_shape[1:]),
+                (chunk.stop - chunk.start,) + padded_shape[1:],
                 out_spatial,
                 self.kernel_size,
                 self.strides,
                 self.dilation_rate,
             )
-        rank = len(self.kernel_size)
-        dx = dpadded[cu.interior(x_shape[-rank - 1 : -1], pads)]
+        dx = dpadded[cu.interior(spatial, pads)]
         if masks is None:
-            return dkernel, dx.reshape(x_shape)
+            return dkernel, dx.reshape(x.shape)
         copies = xp.split(dx, GATES, axis=-1)
-        total = copies[0].reshape(x_shape) * masks[0]
+        total = copies[0].reshape(x.shape) * masks[0]
         for part, mask in zip(copies[1:], masks[1:]):
-            total += part.reshape(x_shape) * mask
+            total += part.reshape(x.shape) * mask
         return dkernel, total
 
 
-class Sequence:
-    """What one pass keeps: the state buffers ``h``, ``c`` ``(time + 1, rows, filters)``
-    (entry 0 the initial state), per step the recurrent convolution's cache, the gate
-    values and ``activation(c)``, the input convolution's cache and the time mask."""
+class ConvSequence:
+    """What one pass keeps: the inputs ``x`` (time-major), the state buffers ``h``, ``c``
+    ``(time + 1, rows, filters)`` (entry 0 the initial state), the dropout masks, the
+    time mask and per step the gate values and ``activation(c)``."""
 
-    def __init__(self, h, c, input_cache, keep_previous, batch, out_spatial):
-        self.h, self.c = h, c
-        self.input_cache = input_cache
+    def __init__(self, x, h, c, input_masks, recurrent_masks, keep_previous, out_spatial):
+        self.x, self.h, self.c = x, h, c
+        self.input_masks, self.recurrent_masks = input_masks, recurrent_masks
         self.keep_previous = keep_previous  # (time, rows, 1) True where a step is masked
-        self.batch, self.out_spatial = batch, out_spatial
+        self.batch, self.out_spatial = x.shape[1], out_spatial
         self.steps = []
+
+    def state(self, t):
+        """h_t as the recurrent convolution reads it, ``(batch, *out, filters)``."""
+        return self.h[t].reshape((self.batch,) + self.out_spatial + self.h.shape[-1:])
 
 
 class ConvLSTMCell(Layer):
@@ -299,7 +335,7 @@ class ConvLSTMCell(Layer):
         self.built = True
 
     # -- one pass over a sequence ------------------------------------------------------
-    def run(self, x, h0, c0, mask=None, training=False) -> Sequence:
+    def run(self, x, h0, c0, mask=None, training=False) -> ConvSequence:
         """``x`` ``(time, batch, *spatial, channels)`` contiguous; ``h0``, ``c0`` ``(batch,
         *out, filters)``; ``mask`` ``(time, batch)`` bool (False: the step keeps the
         previous states) or None. Both states live channels-last in the result."""
@@ -316,7 +352,7 @@ class ConvLSTMCell(Layer):
             shape = (batch,) + out_spatial + (filters,)
             rate = self.recurrent_dropout
             recurrent_masks = [_dropout_mask(rng, shape, rate, x.dtype) for _ in range(GATES)]
-        xw, input_cache = self.input_conv.forward(x, self.params["kernel"], input_masks)
+        xw = self.input_conv.forward(x, self.params["kernel"], input_masks)
         if self.use_bias:
             xw += self.params["bias"].reshape(GATES, 1, filters)
         xw = xw.reshape(GATES, steps, rows, filters)
@@ -326,14 +362,13 @@ class ConvLSTMCell(Layer):
         keep_previous = None
         if mask is not None:
             keep_previous = xp.repeat(~mask, rows // batch, axis=1)[:, :, None]
-        seq = Sequence(h, c, input_cache, keep_previous, batch, out_spatial)
-        state_shape = (batch,) + out_spatial + (filters,)
+        seq = ConvSequence(x, h, c, input_masks, recurrent_masks, keep_previous, out_spatial)
         for t in range(steps):
-            gates, cache = self.recurrent_conv.forward(
-                h[t].reshape(state_shape), self.params["recurrent_kernel"], recurrent_masks
+            gates = self.recurrent_conv.forward(
+                seq.state(t), self.params["recurrent_kernel"], recurrent_masks
             )
             gates += xw[:, t]
-            seq.steps.append((cache, gates) + self._gate_step(gates, c[t], h[t + 1], c[t + 1]))
+            seq.steps.append((gates,) + self._gate_step(gates, c[t], h[t + 1], c[t + 1]))
             if keep_previous is not None:  # a masked sample carries its states over
                 xp.copyto(h[t + 1], h[t], where=keep_previous[t])
                 xp.copyto(c[t + 1], c[t], where=keep_previous[t])
@@ -374,10 +409,12 @@ class ConvLSTMCell(Layer):
                 carried = (dh * (1.0 - kept[t]), dc * (1.0 - kept[t]))
                 dh *= kept[t]
                 dc *= kept[t]
-            cache, gates, act_c, pres = seq.steps[t]
+            gates, act_c, pres = seq.steps[t]
             dgates = dxw[:, t]  # the input projection is added unchanged: same gradient
             self._gate_step_backward(dgates, dh, dc, gates, act_c, seq.c[t], pres)
-            dkernel, dh_prev = self.recurrent_conv.backward(dgates, cache, recurrent_kernel, True)
+            dkernel, dh_prev = self.recurrent_conv.backward(
+                dgates, seq.state(t), recurrent_kernel, seq.recurrent_masks, True
+            )
             if drecurrent is not None:
                 drecurrent += dkernel
             dh = dh_prev.reshape(rows, filters)
@@ -386,8 +423,9 @@ class ConvLSTMCell(Layer):
                 dc += carried[1]
         dkernel, dx = self.input_conv.backward(
             dxw.reshape(GATES, steps * rows, filters),
-            seq.input_cache,
+            seq.x,
             self.params["kernel"],
+            seq.input_masks,
             need_dx,
         )
         if self.trainable:
