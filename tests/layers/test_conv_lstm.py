@@ -466,6 +466,58 @@ def test_conv_lstm_model_saves_loads_and_summarizes(tmp_path):
     np.testing.assert_array_equal(fresh.predict(x, verbose=0), expected)
 
 
+def test_conv_lstm_keras_weights_file_layout(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    layers = keras.layers
+    model = keras.Sequential(
+        [keras.Input((3, 5, 2)), layers.ConvLSTM1D(4, 3), layers.Reshape((3, 4)), layers.LSTM(2)]
+    )
+    model.save_weights(tmp_path / "m.weights.h5")
+    with h5py.File(tmp_path / "m.weights.h5", "r") as f:  # where Keras 3 keeps them
+        assert [f[f"layers/conv_lstm1d/cell/vars/{i}"].shape for i in range(3)] == [
+            (3, 2, 16),
+            (3, 4, 16),
+            (16,),
+        ]
+        assert [f[f"layers/lstm/cell/vars/{i}"].shape for i in range(3)] == [
+            (4, 8),
+            (2, 8),
+            (8,),
+        ]
+        assert len(f["layers/conv_lstm1d/vars"]) == 0
+    twin = keras.Sequential.from_config(model.get_config())
+    twin.load_weights(tmp_path / "m.weights.h5")
+    for ours, theirs in zip(model.get_weights(), twin.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_conv_lstm_in_a_functional_model_with_states():
+    layers = keras.layers
+    inputs = keras.Input((3, 5, 5, 2))
+    sequence, h, _ = layers.ConvLSTM2D(4, 3, return_state=True, return_sequences=True)(inputs)
+    score = layers.Dense(1)(layers.Flatten()(h))
+    model = keras.Model(inputs, [sequence, score])
+    assert model.output_shape == [(None, 3, 3, 3, 4), (None, 1)]
+    x = np.random.default_rng(9).random((4, 3, 5, 5, 2)).astype("float32")
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=["mse", "mse"])
+    targets = [np.zeros((4, 3, 3, 3, 4)), np.zeros((4, 1))]
+    losses = model.fit(x, targets, epochs=3, batch_size=4, verbose=0).history["loss"]
+    assert losses[-1] < losses[0]
+
+
+def test_conv_lstm_under_a_gradient_tape_matches_backward():
+    layer = ConvLSTM1D(2, 3)
+    x = np.random.default_rng(10).random((2, 3, 6, 1)).astype("float32")
+    with keras.GradientTape() as tape:
+        loss = keras.ops.sum(layer(x))
+    grads = tape.gradient(loss, layer.trainable_weights)
+    layer.forward(x)
+    layer.cell.zero_grads()
+    layer.backward(np.ones((2, 4, 2), "float32"))
+    for grad, name in zip(grads, ["kernel", "recurrent_kernel", "bias"]):
+        np.testing.assert_allclose(np.asarray(grad), layer.cell.grads[name], rtol=1e-6)
+
+
 def test_conv_lstm_onnx_export_names_the_layer(tmp_path):
     pytest.importorskip("onnx")
     model = keras.Sequential([keras.Input((2, 5, 1)), keras.layers.ConvLSTM1D(2, 3, name="clstm")])
