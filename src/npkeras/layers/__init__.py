@@ -11,6 +11,7 @@ from npkeras.layers.attention import (
 from npkeras.layers.base import Layer
 from npkeras.layers.base import builtin_layer_classes as layer_classes
 from npkeras.layers.batch_normalization import BatchNormalization
+from npkeras.layers.conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D
 from npkeras.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose, Conv3DTranspose
 from npkeras.layers.convolution import (
     Conv1D,
@@ -269,3 +270,4 @@ __all__ += [
 ]
 GroupQueryAttention = GroupedQueryAttention  # Keras 3 exports the class under this name
 __all__ += ["GroupQueryAttention"]
+__all__ += ["ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"]
