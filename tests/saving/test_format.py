@@ -7,6 +7,7 @@ import pytest
 
 import npkeras as keras
 from npkeras import layers
+from npkeras.saving import reader
 
 
 def _data(n=256, seed=0):
@@ -255,3 +256,21 @@ def test_bad_save_targets(tmp_path, monkeypatch):
     assert list(locked.iterdir()) == []
     for a, b in zip(weights, model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_files_from_before_normalization_kept_a_count_load_with_count_zero():
+    weights = {
+        "layers/normalization/mean": np.zeros(3),
+        "layers/normalization/variance": np.ones(3),
+        "layers/normalization_2/mean": np.zeros(2),
+        "layers/normalization_2/variance": np.ones(2),
+        "layers/normalization_3/mean": np.zeros(2),
+        "layers/normalization_3/count": np.array(7, "int32"),
+        "layers/dense/kernel": np.zeros((3, 1)),
+    }
+    reader._add_normalization_counts(weights)
+    assert weights["layers/normalization/count"] == 0
+    assert weights["layers/normalization/count"].dtype == np.int32
+    assert weights["layers/normalization_2/count"] == 0
+    assert weights["layers/normalization_3/count"] == 7  # a file that has it keeps it
+    assert "layers/dense/count" not in weights

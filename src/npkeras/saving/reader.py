@@ -139,6 +139,19 @@ def check_finite(arrays: dict, what: str) -> None:
             raise ModelFileError(f"Array {key!r} of {what} holds NaN or infinite values.")
 
 
+def _add_normalization_counts(weights: dict) -> None:
+    """Files written before Normalization kept Keras's (unused) sample ``count`` beside its
+    ``mean`` and ``variance`` lack it: it reads as 0, so those files load as they did."""
+    for key in list(weights):
+        prefix, _, name = key.rpartition("/")
+        layer = prefix.rpartition("/")[2]
+        is_normalization = layer == "normalization" or (
+            layer.startswith("normalization_") and layer[len("normalization_"):].isdigit()
+        )
+        if is_normalization and name == "mean" and f"{prefix}/count" not in weights:
+            weights[f"{prefix}/count"] = host_xp.zeros((), "int32")
+
+
 def open_model_file(filepath, limits: safety.LoadLimits | None = None) -> ModelFile:
     """The verified parts of the model file at ``filepath`` (see :class:`LoadLimits`)."""
     limits = limits or safety.DEFAULT_LIMITS
@@ -155,6 +168,7 @@ def open_model_file(filepath, limits: safety.LoadLimits | None = None) -> ModelF
         )
     weights = safety.load_arrays(raw.pop("weights.npz"), f"weights.npz of '{filepath}'", limits)
     check_finite(weights, f"weights.npz of '{filepath}'")
+    _add_normalization_counts(weights)
     opt_state = None
     if "optimizer.npz" in raw:
         what = f"optimizer.npz of '{filepath}'"
