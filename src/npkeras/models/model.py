@@ -10,6 +10,8 @@ its built-in layers are one node each with their own backward.
 
 from __future__ import annotations
 
+import warnings
+
 from npkeras import services
 from npkeras.backend import xp
 from npkeras.layers.base import (
@@ -165,6 +167,12 @@ class Model(Trainer, Layer):
 
         for t in out_list:
             visit(t.node)
+        unused = [t.node.layer.name for t in in_list if id(t.node) not in seen]
+        if unused:  # Keras 3 accepts an input no output depends on; its data is ignored
+            warnings.warn(f"Model inputs {unused} are not connected to the outputs: the data "
+                          "passed for them is ignored.", UserWarning, stacklevel=3)
+            for t in in_list:
+                visit(t.node)
         input_nodes = {id(t.node) for t in in_list}
         for node in order:
             if isinstance(node.layer, InputLayer) and id(node) not in input_nodes:
