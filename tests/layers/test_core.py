@@ -144,6 +144,107 @@ def test_activation_layer_gradients():
     check_layer(lambda: layers.Activation("tanh"), (4,), (4,), expected_params=0)
 
 
+@keras.saving.register_keras_serializable(package="TestCore")
+def squashed_square(x):
+    return keras.ops.tanh(x) * keras.ops.square(x)
+
+
+def swish_by_hand(x):  # a named, unregistered function
+    return x * keras.ops.sigmoid(x)
+
+
+def test_activation_layer_takes_a_registered_function_gradients_and_config():
+    # d/dx tanh(x) x^2 = (1 - tanh^2) x^2 + 2 x tanh(x), from the tape: finite differences
+    layer = check_layer(lambda: layers.Activation(squashed_square), (4,), (4,), expected_params=0)
+    assert layer.get_config()["activation"] == "TestCore>squashed_square"
+    layer = layers.Activation(squashed_square)
+    x = np.array([[-1.5, 0.0, 2.0]])
+    np.testing.assert_allclose(layer(x), np.tanh(x) * x**2)
+    layer(x, training=True)
+    expected = (1 - np.tanh(x) ** 2) * x**2 + 2 * x * np.tanh(x)
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), expected, rtol=1e-6)
+
+
+def test_activation_layer_takes_a_lambda_and_refuses_to_save_it():
+    layer = layers.Activation(lambda x: keras.ops.exp(-keras.ops.square(x)))
+    check_layer_gradients = keras.utils.gradcheck.check_layer_gradients
+    keras.backend.set_floatx("float64")
+    try:
+        errors = check_layer_gradients(layer, np.random.default_rng(0).standard_normal((3, 5)))
+    finally:
+        keras.backend.set_floatx("float32")
+    assert errors["input"] < 1e-6
+    np.testing.assert_allclose(layer(np.array([[0.0, 1.0]])), [[1.0, np.exp(-1.0)]])
+    with pytest.raises(ValueError, match=r"Activation layer '.*' cannot be saved: its activation "
+                       r"'<lambda>' is a lambda .*register_keras_serializable"):
+        layer.get_config()
+
+
+def test_activation_layer_keeps_the_hand_written_path_for_builtin_functions():
+    for function, expected in [(keras.ops.relu, keras.activations.relu),
+                               (keras.activations.relu, keras.activations.relu),
+                               (keras.ops.softmax, keras.activations.softmax),
+                               (keras.ops.sigmoid, keras.activations.sigmoid)]:
+        layer = layers.Activation(function)
+        assert layer.activation is expected and not layer._traced
+    gelu = layers.Activation(keras.ops.gelu).activation  # keras.ops.gelu's default: tanh form
+    assert isinstance(gelu, keras.activations.GELU) and gelu.approximate
+    assert layers.Activation(keras.ops.relu).get_config()["activation"] == "relu"
+    assert layers.Activation(swish_by_hand)._traced
+
+
+def test_activation_function_trains_like_the_same_lambda_layer():
+    def model_with(last):
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input(shape=(3,))
+        model = keras.Model(inputs, last(layers.Dense(2)(layers.Dense(4)(inputs))))
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        return model
+
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+    traced = model_with(layers.Activation(swish_by_hand))
+    reference = model_with(layers.Lambda(swish_by_hand))
+    reference.set_weights(traced.get_weights())
+    for model in (traced, reference):
+        model.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(traced.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert not np.allclose(traced.get_weights()[0], reference.get_weights()[0] * 0)
+
+
+def test_activation_function_under_a_gradient_tape_and_after_inference():
+    layer = layers.Activation(swish_by_hand)
+    with keras.GradientTape() as tape:
+        x = tape.watch(np.array([[-1.0, 0.5]], "float32"))
+        y = keras.ops.sum(layer(x))
+    s = 1 / (1 + np.exp(-np.array([[-1.0, 0.5]])))
+    expected = s * (1 + np.array([[-1.0, 0.5]]) * (1 - s))
+    np.testing.assert_allclose(tape.gradient(y, x), expected, rtol=1e-5)
+    with keras.ops.no_grad():
+        layer(np.ones((1, 2), "float32"))
+    with pytest.raises(RuntimeError, match=r"Activation layer '.*' has no recorded call"):
+        layer.backward(np.ones((1, 2), "float32"))
+    constant = layers.Activation(lambda x: keras.ops.ones((1, 2)))
+    constant(np.ones((1, 2), "float32"))
+    np.testing.assert_array_equal(constant.backward(np.ones((1, 2), "float32")), [[0.0, 0.0]])
+
+
+def test_activation_function_save_and_load(tmp_path):
+    inputs = keras.Input(shape=(3,))
+    hidden = layers.Activation(squashed_square)(layers.Dense(4)(inputs))
+    model = keras.Model(inputs, layers.Activation(swish_by_hand)(layers.Dense(2)(hidden)))
+    path = str(tmp_path / "activations.keras")
+    model.save(path)
+    x = np.random.default_rng(2).standard_normal((5, 3)).astype("float32")
+    loaded = keras.models.load_model(path, custom_objects={"swish_by_hand": swish_by_hand})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    assert loaded.layers[-1].activation is swish_by_hand
+    with pytest.raises(ValueError, match=r"Unknown activation: 'swish_by_hand'"):
+        keras.models.load_model(path)
+
+
 def test_flatten_and_reshape_gradients():
     check_layer(lambda: layers.Flatten(), (2, 3), (6,))
     check_layer(lambda: layers.Reshape((3, 2)), (6,), (3, 2))

@@ -72,7 +72,7 @@ class TrainingStep:
                 and producer is not None
                 and hasattr(producer, "preactivation")
                 and activation is not None
-                and activation.name == loss.fusable_activation
+                and getattr(activation, "name", None) == loss.fusable_activation
                 and getattr(activation, "axis", -1) in (-1, getattr(loss, "axis", -1))
             )
             fused.append((producer, outputs_module.logits_twin(loss)) if ok else None)
