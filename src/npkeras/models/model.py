@@ -27,6 +27,7 @@ from npkeras.layers.node import KerasTensor, format_shape
 from npkeras.naming import to_snake_case, unique_name
 from npkeras.ops.tape import no_grad
 from npkeras.training import data as data_module
+from npkeras.training import outputs as outputs_module
 from npkeras.training.loop import Trainer
 
 
@@ -223,6 +224,7 @@ class Model(Trainer, Layer):
         self._makes_masks = makes_masks(step.layer for step in self._plan)
         self.input_names = in_names or [t.node.layer.name for t in in_list]
         self.output_names = out_names or self._unique_output_names(out_list)
+        self._dict_outputs = out_names is not None  # predict and calls then return a dict
         self.input_shape_spec = (
             in_list[0].shape if len(in_list) == 1 else [t.shape for t in in_list]
         )
@@ -519,7 +521,8 @@ class Model(Trainer, Layer):
             inputs = [inputs[n] for n in self.input_names]
         if self._subclassed and not self.built:
             self._note_inputs(inputs)
-        return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        outputs = Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        return outputs_module.as_built(self, outputs)  # a dict for a model built with one
 
     # -- names -----------------------------------------------------------------------
     @property

@@ -197,15 +197,13 @@ class Trainer:
         ``add_loss`` term, as a scalar that gradients flow through (under a tape)."""
         if self._compiled_losses is None:
             raise RuntimeError("compute_loss() needs compile(loss=...) first.")
-        preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
-        if isinstance(y_pred, dict):
-            preds = [y_pred[name] for name in self.output_names]
+        preds = outputs_module.in_output_order(y_pred, self.output_names, "y_pred")
         targets = data_module.to_array_list(y, self.output_names, "y", float_data=False)
         weights = None
         if sample_weight is not None:
             weights = (
-                sample_weight
-                if isinstance(sample_weight, (list, tuple))
+                outputs_module.in_output_order(sample_weight, self.output_names, "sample_weight")
+                if isinstance(sample_weight, (list, tuple, dict))
                 else [sample_weight] * len(preds)
             )
         total = 0.0
@@ -740,6 +738,8 @@ class Trainer:
                 callback_list.on_predict_batch_begin(step, {})
                 if custom:
                     out = self.predict_step(xb[0] if len(xb) == 1 else xb)
+                    if isinstance(out, dict):
+                        out = outputs_module.in_output_order(out, self.output_names, "outputs")
                     outs = [value_of(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
                 else:
                     outs = self._forward(xb, training=False)
@@ -764,7 +764,7 @@ class Trainer:
         elif sharded:
             chunks = [distribution.gather_rows(c, total) for c in chunks]
         chunks = [backend.to_numpy(c) for c in chunks]  # predict returns NumPy on every backend
-        return chunks[0] if len(chunks) == 1 else chunks
+        return outputs_module.as_built(self, chunks[0] if len(chunks) == 1 else chunks)
 
     # -- single batches ------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -803,7 +803,7 @@ class Trainer:
         self._ensure_built_for(xs)
         with no_grad():
             outs = self._forward(xs, training=False)
-        return outs[0] if len(outs) == 1 else outs
+        return outputs_module.as_built(self, outs[0] if len(outs) == 1 else outs)
 
 
 def _penalty(variable):
