@@ -115,6 +115,19 @@ def test_custom_predict_step_may_return_a_dict():
                                   [[4.0], [4.0]])
 
 
+def test_dict_outputs_survive_save_and_load(tmp_path):
+    model = _dict_model()
+    model.compile("adam", loss={"price": "mse", "kind": "categorical_crossentropy"})
+    path = str(tmp_path / "dict_outputs.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    x, price, kind = _data(4)
+    out, expected = loaded.predict(x, verbose=0), model.predict(x, verbose=0)
+    assert sorted(out) == ["kind", "price"]
+    np.testing.assert_allclose(out["kind"], expected["kind"], rtol=1e-6)
+    loaded.fit(x, {"price": price, "kind": kind}, verbose=0)
+
+
 def test_dict_targets_and_settings_name_the_missing_or_unknown_output():
     model = _dict_model()
     x, price, kind = _data(4)
