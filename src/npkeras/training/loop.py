@@ -322,9 +322,44 @@ class Trainer:
         return logs
 
     # -- data ----------------------------------------------------------------------
+    def _input_kinds(self) -> list:
+        """Per model input, what its ``keras.Input`` declares (an
+        :class:`~npkeras.training.data.InputKind`), or None where nothing is declared
+        (subclassed models, a Sequential model before its first data)."""
+        if getattr(self, "_subclassed", True) or not self.built:
+            return [None] * len(self.input_names)
+        tensors = getattr(self, "_input_tensors", None)
+        if tensors:  # a graph: the layers reading each input are the plan's steps on its slot
+            plan = getattr(self, "_plan", None) or []
+            readers = [[step.layer for step in plan if slot in step.inputs]
+                       for slot in self._input_slots]
+            declared = [(tensor.dtype, tensor.shape) for tensor in tensors]
+        else:  # a stack of layers: its Input, read by the first layer
+            first = getattr(self, "_input_layer", None)
+            if first is None:
+                return [None] * len(self.input_names)
+            readers = [self.layers[:1]]
+            declared = [(first.input_dtype, self.input_shape_spec)]
+        return [
+            data_module.InputKind(
+                dtype, bool(layers) and all(layer.integer_inputs for layer in layers),
+                f"input '{name}' of model '{self.name}'", shape)
+            for name, layers, (dtype, shape) in zip(self.input_names, readers, declared)
+        ]
+
+    def _convert_input(self, value):
+        """A model called on arrays: text goes unconverted to inputs that take it (declared
+        dtype="string", or read by layers such as TextVectorization); see ``data``."""
+        text = data_module.text_array(value)
+        if text is not None and any(
+            kind is None or kind.dtype == "string" or kind.raw for kind in self._input_kinds()
+        ):
+            return text
+        return super()._convert_input(value)
+
     def _arrays(self, x, y=None, sample_weight=None, class_weight=None):
         self._note_inputs(x)
-        xs = data_module.to_array_list(x, self.input_names, "x")
+        xs = data_module.to_array_list(x, self.input_names, "x", kinds=self._input_kinds())
         ys = data_module.to_array_list(y, self.output_names, "y", float_data=False)
         sws = None
         if sample_weight is not None:
@@ -709,6 +744,7 @@ class Trainer:
                         data_module.unpack_batch(b, i)[0] if isinstance(b, tuple) else b,
                         self.input_names,
                         "x",
+                        kinds=self._input_kinds(),
                     )
                 ]
                 for i, b in enumerate(x)
@@ -717,7 +753,7 @@ class Trainer:
         else:
             self._note_inputs(x)
             self._check_columns(x, fitting=False)
-            xs = data_module.to_array_list(x, self.input_names, "x")
+            xs = data_module.to_array_list(x, self.input_names, "x", kinds=self._input_kinds())
             total = data_module.check_counts(xs)
             data_module.check_finite(xs, "x")
             self._ensure_built_for(xs)
@@ -799,7 +835,7 @@ class Trainer:
     def predict_on_batch(self, x):
         """Outputs for one batch."""
         self._note_inputs(x)
-        xs = data_module.to_array_list(x, self.input_names, "x")
+        xs = data_module.to_array_list(x, self.input_names, "x", kinds=self._input_kinds())
         self._ensure_built_for(xs)
         with no_grad():
             outs = self._forward(xs, training=False)
