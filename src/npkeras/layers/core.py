@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from npkeras import activations, backend, initializers, ops, regularizers
+from npkeras import activations, backend, constraints, initializers, ops, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 from npkeras.ops.tape import Tape, grad_enabled, value_of
@@ -39,6 +39,8 @@ class Dense(Layer):
         kernel_initializer, bias_initializer: initializers (glorot_uniform, zeros).
         kernel_regularizer, bias_regularizer: weight penalties.
         activity_regularizer: penalty on the layer's output.
+        kernel_constraint, bias_constraint: projections applied after every optimizer
+            step (``MaxNorm``, ``NonNeg``, ...).
 
     Shapes: input ``(batch, ..., input_dim)``, output ``(batch, ..., units)``;
     kernel ``(input_dim, units)``, bias ``(units,)``.
@@ -63,6 +65,8 @@ class Dense(Layer):
         kernel_regularizer=None,
         bias_regularizer=None,
         activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -74,6 +78,8 @@ class Dense(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self._is_linear = isinstance(self.activation, activations.Linear)
 
     def build(self, input_shape):
@@ -88,10 +94,15 @@ class Dense(Layer):
             (input_dim, self.units),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         if self.use_bias:
             self.add_weight(
-                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+                "bias",
+                (self.units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
 
     def compute_output_shape(self, input_shape):
@@ -166,6 +177,8 @@ class Dense(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
