@@ -156,3 +156,20 @@ def test_constraint_arguments_round_trip_through_config_and_save(tmp_path):
     with pytest.raises(ValueError, match=r"The constraint '<lambda>' cannot be saved: npkeras "
                        r"saves functions by registered name.*register_keras_serializable"):
         layers.Embedding(3, 2, embeddings_constraint=lambda w: w).get_config()
+
+
+@pytest.mark.parametrize("cls, kwargs", [(layers.BatchNormalization, {}),
+                                         (layers.LayerNormalization, {}),
+                                         (layers.GroupNormalization, {"groups": 2})])
+def test_normalization_gamma_and_beta_constraints_hold_after_fit(cls, kwargs):
+    # the target -x drives gamma below zero; NonNeg keeps it at 0, MaxNorm bounds beta
+    layer = cls(gamma_constraint="non_neg", beta_constraint=constraints.MaxNorm(0.1), **kwargs)
+    model = keras.Sequential([keras.Input(shape=(4,)), layer])
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    x = np.random.default_rng(0).standard_normal((32, 4)).astype("float32")
+    model.fit(x, -x + 1.0, epochs=5, verbose=0)
+    gamma, beta = layer.get_weights()[:2]
+    assert gamma.min() == 0.0 and np.linalg.norm(beta) <= 0.1 + 1e-6
+    config = layer.get_config()
+    assert config["gamma_constraint"] == {"class_name": "NonNeg", "config": {}}
+    assert isinstance(cls.from_config(config).beta_constraint, constraints.MaxNorm)
