@@ -208,11 +208,14 @@ def _activation_or_function(identifier):
     if isinstance(identifier, str):
         try:
             return activations.get(identifier)
-        except ValueError:  # a registered function's saved name ("package>name")
+        except ValueError as err:  # a registered function's saved name ("package>name")
             function = get_registered_object(identifier)
             if callable(function) and not isinstance(function, type):
                 return function
-            raise
+            raise ValueError(
+                f"{err} A function saved by name loads when it is registered with "
+                "@keras.saving.register_keras_serializable() or passed in custom_objects."
+            ) from None
     if callable(identifier) and not isinstance(identifier, (activations.Activation, type)):
         try:
             return _OPS_ACTIVATIONS.get(identifier, identifier)
