@@ -173,3 +173,30 @@ def test_normalization_gamma_and_beta_constraints_hold_after_fit(cls, kwargs):
     config = layer.get_config()
     assert config["gamma_constraint"] == {"class_name": "NonNeg", "config": {}}
     assert isinstance(cls.from_config(config).beta_constraint, constraints.MaxNorm)
+
+
+def test_convolution_constraints_hold_after_fit_and_round_trip():
+    conv = layers.Conv2D(3, 3, kernel_constraint=constraints.MaxNorm(0.3, axis=[0, 1, 2]),
+                         bias_constraint="non_neg")
+    separable = layers.SeparableConv2D(2, 3, depthwise_constraint="non_neg",
+                                       pointwise_constraint=constraints.UnitNorm(axis=2))
+    model = keras.Sequential([keras.Input(shape=(7, 7, 1)), conv, separable,
+                              layers.GlobalAveragePooling2D()])
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    x = np.random.default_rng(0).standard_normal((16, 7, 7, 1)).astype("float32")
+    model.fit(x, -np.ones((16, 2), "float32") * 5, epochs=3, verbose=0)
+    kernel, bias = conv.get_weights()
+    assert np.sqrt((kernel**2).sum(axis=(0, 1, 2))).max() <= 0.3 + 1e-6 and bias.min() >= 0
+    depthwise, pointwise, _ = separable.get_weights()
+    assert depthwise.min() >= 0
+    np.testing.assert_allclose(np.linalg.norm(pointwise, axis=2), 1.0, rtol=1e-5)
+    for layer in (conv, separable, layers.DepthwiseConv1D(3, depthwise_constraint="non_neg"),
+                  layers.Conv1DTranspose(2, 3, kernel_constraint="non_neg")):
+        config = layer.get_config()
+        twin = type(layer).from_config(config)
+        assert twin.get_config() == config
+    assert layers.DepthwiseConv1D(3, depthwise_constraint="non_neg").get_config()[
+        "depthwise_constraint"] == {"class_name": "NonNeg", "config": {}}
+    with pytest.raises(TypeError, match=r"Conv2D got unexpected keyword argument\(s\): "
+                       r"depthwise_constraint"):
+        layers.Conv2D(2, 3, depthwise_constraint="non_neg")
