@@ -200,3 +200,19 @@ def test_convolution_constraints_hold_after_fit_and_round_trip():
     with pytest.raises(TypeError, match=r"Conv2D got unexpected keyword argument\(s\): "
                        r"depthwise_constraint"):
         layers.Conv2D(2, 3, depthwise_constraint="non_neg")
+
+
+@pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_recurrent_constraints_hold_after_fit_and_round_trip(cls):
+    rnn = cls(3, kernel_constraint=constraints.MaxNorm(0.2), recurrent_constraint="unit_norm",
+              bias_constraint="non_neg")
+    model = keras.Sequential([keras.Input(shape=(5, 2)), rnn])
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    x = np.random.default_rng(0).standard_normal((16, 5, 2)).astype("float32")
+    model.fit(x, np.full((16, 3), -0.9, "float32"), epochs=3, verbose=0)
+    kernel, recurrent, bias = rnn.get_weights()
+    assert np.linalg.norm(kernel, axis=0).max() <= 0.2 + 1e-6 and bias.min() >= 0
+    np.testing.assert_allclose(np.linalg.norm(recurrent, axis=0), 1.0, rtol=1e-5)
+    config = rnn.get_config()
+    assert config["recurrent_constraint"] == {"class_name": "UnitNorm", "config": {"axis": 0}}
+    assert cls.from_config(config).get_config() == config
