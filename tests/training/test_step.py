@@ -216,3 +216,25 @@ def test_recurrent_constraints_hold_after_fit_and_round_trip(cls):
     config = rnn.get_config()
     assert config["recurrent_constraint"] == {"class_name": "UnitNorm", "config": {"axis": 0}}
     assert cls.from_config(config).get_config() == config
+
+
+def test_attention_constraints_reach_every_projection_and_hold_after_fit():
+    attention = layers.MultiHeadAttention(2, 3, kernel_constraint="non_neg",
+                                          bias_constraint=constraints.MaxNorm(0.1))
+    inputs = keras.Input(shape=(4, 5))
+    model = keras.Model(inputs, attention(inputs, inputs))
+    model.compile(keras.optimizers.SGD(0.5), "mse")
+    x = np.random.default_rng(0).standard_normal((8, 4, 5)).astype("float32")
+    model.fit(x, -3 * x, epochs=3, verbose=0)
+    assert {type(v.constraint) for v in attention.weights} == {constraints.NonNeg,
+                                                                constraints.MaxNorm}
+    for variable in attention.weights:
+        w = variable.numpy()
+        if isinstance(variable.constraint, constraints.NonNeg):
+            assert w.min() >= 0.0
+        else:
+            assert np.linalg.norm(w.reshape(w.shape[0], -1), axis=0).max() <= 0.1 + 1e-6
+    config = attention.get_config()
+    assert config["kernel_constraint"] == {"class_name": "NonNeg", "config": {}}
+    assert isinstance(layers.MultiHeadAttention.from_config(config).bias_constraint,
+                      constraints.MaxNorm)
