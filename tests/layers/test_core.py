@@ -3,6 +3,7 @@ import pytest
 
 import npkeras as keras
 from npkeras import layers
+from npkeras.layers.activation_functions import FunctionActivation
 from npkeras.layers.base import BackwardContext
 from tests.helpers import check_layer
 
@@ -149,6 +150,11 @@ def squashed_square(x):
     return keras.ops.tanh(x) * keras.ops.square(x)
 
 
+@keras.saving.register_keras_serializable(package="TestCore")
+def half_softplus(x):  # a gate in (0, inf): LSTM gradients stay well conditioned
+    return 0.5 * keras.ops.softplus(x)
+
+
 def swish_by_hand(x):  # a named, unregistered function
     return x * keras.ops.sigmoid(x)
 
@@ -185,12 +191,12 @@ def test_activation_layer_keeps_the_hand_written_path_for_builtin_functions():
                                (keras.activations.relu, keras.activations.relu),
                                (keras.ops.softmax, keras.activations.softmax),
                                (keras.ops.sigmoid, keras.activations.sigmoid)]:
-        layer = layers.Activation(function)
-        assert layer.activation is expected and not layer._traced
+        assert layers.Activation(function).activation is expected
     gelu = layers.Activation(keras.ops.gelu).activation  # keras.ops.gelu's default: tanh form
     assert isinstance(gelu, keras.activations.GELU) and gelu.approximate
     assert layers.Activation(keras.ops.relu).get_config()["activation"] == "relu"
-    assert layers.Activation(swish_by_hand)._traced
+    traced = layers.Activation(swish_by_hand).activation
+    assert isinstance(traced, FunctionActivation) and traced.function is swish_by_hand
 
 
 def test_activation_function_trains_like_the_same_lambda_layer():
@@ -221,10 +227,9 @@ def test_activation_function_under_a_gradient_tape_and_after_inference():
     s = 1 / (1 + np.exp(-np.array([[-1.0, 0.5]])))
     expected = s * (1 + np.array([[-1.0, 0.5]]) * (1 - s))
     np.testing.assert_allclose(tape.gradient(y, x), expected, rtol=1e-5)
-    with keras.ops.no_grad():
-        layer(np.ones((1, 2), "float32"))
-    with pytest.raises(RuntimeError, match=r"Activation layer '.*' has no recorded call"):
-        layer.backward(np.ones((1, 2), "float32"))
+    with keras.ops.no_grad():  # the derivative is taken on the kept input, even then
+        layer(np.array([[-1.0, 0.5]], "float32"))
+    np.testing.assert_allclose(layer.backward(np.ones((1, 2), "float32")), expected, rtol=1e-5)
     constant = layers.Activation(lambda x: keras.ops.ones((1, 2)))
     constant(np.ones((1, 2), "float32"))
     np.testing.assert_array_equal(constant.backward(np.ones((1, 2), "float32")), [[0.0, 0.0]])
@@ -240,10 +245,51 @@ def test_activation_function_save_and_load(tmp_path):
     loaded = keras.models.load_model(path, custom_objects={"swish_by_hand": swish_by_hand})
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
-    assert loaded.layers[-1].activation is swish_by_hand
+    assert loaded.layers[-1].activation.function is swish_by_hand
     with pytest.raises(ValueError, match=r"Unknown activation: 'swish_by_hand'.*loads when it "
                        r"is registered .* or passed in custom_objects"):
         keras.models.load_model(path)
+
+
+@pytest.mark.parametrize("make, shape, out_shape", [
+    (lambda: layers.Dense(3, activation=squashed_square), (4,), (3,)),
+    (lambda: layers.Conv1D(2, 3, activation=squashed_square), (5, 2), (3, 2)),
+    (lambda: layers.SimpleRNN(2, activation=squashed_square), (3, 2), (2,)),
+    (lambda: layers.LSTM(2, recurrent_activation=half_softplus), (3, 2), (2,)),
+])
+def test_layers_take_a_function_as_activation(make, shape, out_shape):
+    # Keras 3 takes any function as a layer's activation; the tape differentiates it
+    layer = check_layer(make, shape, out_shape)
+    assert isinstance(layer.get_config().get("activation") or
+                      layer.get_config()["recurrent_activation"], str)
+
+
+def test_dense_with_a_function_activation_equals_dense_then_activation_layer():
+    keras.utils.set_random_seed(0)
+    fused = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, activation=swish_by_hand)])
+    split = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2),
+                              layers.Activation(swish_by_hand)])
+    split.set_weights(fused.get_weights())
+    x, y = np.random.default_rng(1).standard_normal((8, 3)), np.ones((8, 2))
+    for model in (fused, split):
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(fused.get_weights(), split.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Dense layer '.*' cannot be saved: its activation "
+                       r"'<lambda>' is a lambda"):
+        layers.Dense(2, activation=lambda x: x).get_config()
+
+
+def test_a_function_named_like_a_builtin_is_never_fused_into_the_loss():
+    def softmax(x):  # not normalised: fusing it with the cross-entropy would be wrong
+        return keras.ops.exp(x)
+
+    layer = layers.Dense(2, activation=softmax)
+    assert layer.activation.name == "function softmax"
+    model = keras.Sequential([keras.Input(shape=(2,)), layer])
+    model.compile("sgd", "categorical_crossentropy")
+    assert model._training_step().fused == [None]
 
 
 def test_flatten_and_reshape_gradients():

@@ -4,6 +4,7 @@ activation, activity penalty); subclasses supply only the linear map and its adj
 from __future__ import annotations
 
 from npkeras import activations, backend, constraints, initializers, regularizers
+from npkeras.layers import activation_functions
 from npkeras.layers import conv_utils as cu
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 
@@ -50,7 +51,7 @@ class BaseSpatialConv(Layer):
                 f"{owner}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                 f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        self.activation = activations.get(activation)
+        self.activation = activation_functions.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = initializers.get(bias_initializer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
@@ -184,7 +185,7 @@ class BaseSpatialConv(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
-            "activation": activations.serialize(self.activation),
+            "activation": activation_functions.serialize(self.activation, self._owner()),
             "use_bias": self.use_bias,
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import math
 
-from npkeras import activations, backend, constraints, initializers, ops, regularizers
+from npkeras import activations, backend, constraints, initializers, regularizers
 from npkeras.backend import xp
+from npkeras.layers import activation_functions
 from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
-from npkeras.ops.tape import Tape, grad_enabled, value_of
-from npkeras.registry import get_registered_object, registered_function_name
 
 
 def _positive_int(owner, name, value):
@@ -34,7 +33,8 @@ class Dense(Layer):
 
     Args:
         units: number of outputs.
-        activation: name or :class:`~npkeras.activations.Activation`; default linear.
+        activation: name, :class:`~npkeras.activations.Activation` or a function written
+            with ``keras.ops``; default linear.
         use_bias: add a bias vector.
         kernel_initializer, bias_initializer: initializers (glorot_uniform, zeros).
         kernel_regularizer, bias_regularizer: weight penalties.
@@ -71,7 +71,7 @@ class Dense(Layer):
     ):
         super().__init__(**kwargs)
         self.units = _positive_int(f"Dense layer '{self.name}'", "units", units)
-        self.activation = activations.get(activation)
+        self.activation = activation_functions.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
@@ -170,7 +170,9 @@ class Dense(Layer):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
+            "activation": activation_functions.serialize(
+                self.activation, f"Dense layer '{self.name}'"
+            ),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -182,57 +184,15 @@ class Dense(Layer):
         }
 
 
-#: keras.ops activation functions and the built-in activation each computes with its
-#: default arguments: ``Activation(keras.ops.relu)`` keeps the hand-written derivative
-_OPS_ACTIVATIONS = {
-    ops.relu: activations.relu,
-    ops.selu: activations.selu,
-    ops.elu: activations.elu,
-    ops.sigmoid: activations.sigmoid,
-    ops.tanh: activations.tanh,
-    ops.softplus: activations.softplus,
-    ops.softsign: activations.softsign,
-    ops.silu: activations.silu,
-    ops.hard_sigmoid: activations.hard_sigmoid,
-    ops.exponential: activations.exponential,
-    ops.leaky_relu: activations.LeakyReLU(),
-    ops.gelu: activations.GELU(approximate=True),
-    ops.softmax: activations.softmax,
-    ops.log_softmax: activations.log_softmax,
-}
-
-
-def _activation_or_function(identifier):
-    """A built-in :class:`~npkeras.activations.Activation` when ``identifier`` names or
-    is one (``keras.ops.relu`` included), else the plain function itself."""
-    if isinstance(identifier, str):
-        try:
-            return activations.get(identifier)
-        except ValueError as err:  # a registered function's saved name ("package>name")
-            function = get_registered_object(identifier)
-            if callable(function) and not isinstance(function, type):
-                return function
-            raise ValueError(
-                f"{err} A function saved by name loads when it is registered with "
-                "@keras.saving.register_keras_serializable() or passed in custom_objects."
-            ) from None
-    if callable(identifier) and not isinstance(identifier, (activations.Activation, type)):
-        try:
-            return _OPS_ACTIVATIONS.get(identifier, identifier)
-        except TypeError:  # an unhashable callable object
-            return identifier
-    return activations.get(identifier)
-
-
 class Activation(Layer):
     """Applies an activation function: ``Activation('relu')``.
 
     Args:
         activation: a name, an :class:`~npkeras.activations.Activation`, or any function
-            of one tensor written with ``keras.ops`` (its derivative then comes from the
-            tape). A function is saved by the name it is registered under
-            (``@keras.saving.register_keras_serializable()``), else by its ``__name__``
-            (load it with ``custom_objects``); a ``lambda`` cannot be saved.
+            of one tensor written with ``keras.ops`` (see
+            :mod:`npkeras.layers.activation_functions`: ``keras.ops`` activations keep
+            their hand-written derivative, other functions are differentiated by the tape;
+            a lambda cannot be saved).
 
     Shapes: any; output like the input.
 
@@ -248,69 +208,29 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = _activation_or_function(activation)
-        # a plain function has no hand-written derivative: its ops are recorded on a tape
-        self._traced = not isinstance(self.activation, activations.Activation)
+        self.activation = activation_functions.get(activation)
 
     def forward(self, x, training=False):
-        if self._traced:
-            return self._traced_forward(x)
         y = self.activation(x)
         self.cache = (x, y)
         return y
-
-    def _traced_forward(self, x):
-        if not grad_enabled():  # inference: nothing to differentiate later
-            self.cache = None
-            return value_of(self.activation(x))
-        with Tape() as tape:
-            leaf = tape.watch(x)
-            y = self.activation(leaf)
-        self.cache = (tape, leaf, y)
-        return value_of(y)
 
     def preactivation(self):
         return self.cache[0]
 
     def backward(self, dy, ctx: BackwardContext = DEFAULT_BACKWARD):
-        if self._traced:
-            return self._traced_backward(dy, ctx)
         if ctx.fused_activation:
             return dy
         x, y = self.cache
         return self.activation.grad(dy, x, y)
 
-    def _traced_backward(self, dy, ctx):
-        if not ctx.need_input_grad:
-            return None
-        if self.cache is None:
-            raise RuntimeError(
-                f"Activation layer '{self.name}' has no recorded call to differentiate: run "
-                "it in training (or under keras.GradientTape) before asking for gradients."
-            )
-        tape, leaf, y = self.cache
-        (dx,) = tape.backprop([y], [dy], [leaf])
-        return xp.zeros_like(leaf.value) if dx is None else dx  # y did not depend on x
-
     def get_config(self):
-        return {**super().get_config(), "activation": self._saved_activation()}
-
-    def _saved_activation(self):
-        if not self._traced:
-            return activations.serialize(self.activation)
-        key = registered_function_name(self.activation)
-        if key is not None:
-            return key
-        name = getattr(self.activation, "__name__", None)
-        if name is None or name == "<lambda>":
-            raise ValueError(
-                f"Activation layer '{self.name}' cannot be saved: its activation "
-                f"{name or repr(self.activation)!r} is a lambda (or a callable without a "
-                "name), and npkeras saves functions by name, never as code. Define it with "
-                "`def`, decorate it with @keras.saving.register_keras_serializable() and "
-                "pass that function to Activation."
-            )
-        return name
+        return {
+            **super().get_config(),
+            "activation": activation_functions.serialize(
+                self.activation, f"Activation layer '{self.name}'"
+            ),
+        }
 
 
 class Dropout(Layer):

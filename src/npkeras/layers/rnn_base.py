@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from npkeras import activations, backend, constraints, initializers, regularizers
 from npkeras.backend import xp
+from npkeras.layers import activation_functions
 from npkeras.layers.base import Layer, backward_takes_context, builtin_layer_classes
 from npkeras.layers.core import _positive_int
 from npkeras.registry import deserialize_registered
@@ -201,8 +202,8 @@ class BuiltinCell(Layer):
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} '{self.name}'"
         self.units = _positive_int(owner, "units", units)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        self.activation = activation_functions.get(activation)
+        self.recurrent_activation = activation_functions.get(recurrent_activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
@@ -353,11 +354,14 @@ class BuiltinCell(Layer):
         self.grads["bias"] += grad
 
     def get_config(self):
+        owner = f"{type(self).__name__} '{self.name}'"
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "activation": activation_functions.serialize(self.activation, owner),
+            "recurrent_activation": activation_functions.serialize(
+                self.recurrent_activation, owner
+            ),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),

@@ -6,6 +6,7 @@ import re
 
 from npkeras import activations, constraints, initializers, regularizers
 from npkeras.backend import xp
+from npkeras.layers import activation_functions
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 
 _EQUATION = re.compile(r"^([a-zA-Z.]+),([a-zA-Z]+)->([a-zA-Z.]+)$")
@@ -88,7 +89,7 @@ class EinsumDense(Layer):
                 )
         if lora_rank is not None:
             raise ValueError(f"{owner}: LoRA (lora_rank) is not supported.")
-        self.activation = activations.get(activation)
+        self.activation = activation_functions.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
@@ -187,7 +188,9 @@ class EinsumDense(Layer):
             **super().get_config(),
             "equation": self.equation,
             "output_shape": list(self.partial_output_shape),
-            "activation": activations.serialize(self.activation),
+            "activation": activation_functions.serialize(
+                self.activation, f"EinsumDense layer '{self.name}'"
+            ),
             "bias_axes": self.bias_axes,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
