@@ -147,3 +147,25 @@ def test_text_and_numbers_fed_to_the_wrong_input_name_it_and_the_fix():
         text_model.predict(np.zeros((2, 1)), verbose=0)
     with pytest.raises(TypeError, match=r"`x\['review'\]` holds numbers"):
         text_model.predict({"review": np.zeros((2, 1))}, verbose=0)
+
+
+def test_subclassed_model_with_text_vectorization_trains_on_strings():
+    texts, labels = _reviews(32)
+    vectorize = layers.TextVectorization(max_tokens=12, output_sequence_length=4)
+    vectorize.adapt(texts)
+
+    class Classifier(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.vectorize, self.embed = vectorize, layers.Embedding(12, 4)
+            self.pool, self.head = layers.GlobalAveragePooling1D(), layers.Dense(1, "sigmoid")
+
+        def call(self, x):
+            return self.head(self.pool(self.embed(self.vectorize(x))))
+
+    keras.utils.set_random_seed(0)
+    model = Classifier()
+    model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(texts, labels, epochs=10, batch_size=8, verbose=0)
+    assert history.history["accuracy"][-1] == 1.0
+    assert model.predict(["superb film"], verbose=0)[0, 0] > 0.5
