@@ -15,7 +15,13 @@ from __future__ import annotations
 from npkeras import backend
 from npkeras.backend import xp
 from npkeras.ops.tape import value_of
-from npkeras.registry import custom_object_scope, resolve, serialize_object
+from npkeras.registry import (
+    custom_object_scope,
+    get_registered_object,
+    registered_function_name,
+    resolve,
+    serialize_object,
+)
 
 
 class Constraint:
@@ -163,13 +169,27 @@ def get(identifier) -> Constraint | None:
         return None
     if callable(identifier) and not isinstance(identifier, (Constraint, type)):
         return identifier  # a plain function w -> w, as Keras allows
+    if isinstance(identifier, str) and identifier.lower() not in _CLASSES:
+        function = get_registered_object(identifier)  # a registered function's saved name
+        if callable(function) and not isinstance(function, type):
+            return function
     return resolve(identifier, "constraint", _CLASSES, Constraint)
 
 
 def serialize(constraint):
+    """A constraint's config; a plain function by the name it is registered under."""
     if constraint is None:
         return None
-
+    if not isinstance(constraint, Constraint):
+        key = registered_function_name(constraint)
+        if key is None:
+            raise ValueError(
+                f"The constraint {getattr(constraint, '__name__', constraint)!r} cannot be "
+                "saved: npkeras saves functions by registered name, never as code. Decorate "
+                "it with @keras.saving.register_keras_serializable(), or subclass "
+                "keras.constraints.Constraint."
+            )
+        return key
     return serialize_object(constraint)
 
 

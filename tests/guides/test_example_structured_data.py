@@ -7,7 +7,6 @@ accuracy on its 303 rows, the synthetic set must reach 0.85.
 """
 
 import numpy as np
-import pytest
 
 import npkeras as keras
 from npkeras import layers
@@ -39,18 +38,13 @@ def test_structured_data_classifier_reaches_accuracy():
 
     age = keras.Input(shape=(1,), name="age")
     chol = keras.Input(shape=(1,), name="chol")
-    # The example feeds the string column into the model (Input dtype="string"); npkeras
-    # models refuse string arrays (gap, see test below), so the adapted StringLookup encodes
-    # "thal" outside the model and the model takes its one-hot columns.
-    thal = keras.Input(shape=(4,), name="thal")
+    thal = keras.Input(shape=(1,), name="thal", dtype="string")
     cp = keras.Input(shape=(1,), name="cp", dtype="int64")
 
     thal_lookup = layers.StringLookup(output_mode="one_hot")
     thal_lookup.adapt(train_features["thal"])
     assert thal_lookup.vocabulary_size() == 4  # OOV token plus three categories
-    for features in (train_features, val_features):
-        features["thal"] = thal_lookup(features["thal"][:, 0])
-    thal_encoded = thal
+    thal_encoded = thal_lookup(thal)
     cp_encoded = layers.CategoryEncoding(num_tokens=4, output_mode="one_hot")(cp)
     all_features = layers.concatenate([
         encode_numerical_feature(age, train_features["age"]),
@@ -68,14 +62,11 @@ def test_structured_data_classifier_reaches_accuracy():
     assert history.history["val_accuracy"][-1] >= 0.85, history.history["val_accuracy"][-5:]
 
     sample = {"age": np.array([[60.0]], "float32"), "chol": np.array([[300.0]], "float32"),
-              "thal": thal_lookup(np.array(["reversible"])), "cp": np.array([[3]])}
+              "thal": np.array([["reversible"]]), "cp": np.array([[3]])}
     predictions = model.predict(sample, verbose=0)
     assert predictions.shape == (1, 1) and predictions[0, 0] > 0.8
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="engine gap: a model whose Input has dtype='string' refuses string "
-                   "arrays ('must be a numeric array')")
 def test_string_input_goes_through_string_lookup_in_the_model():
     lookup = layers.StringLookup(output_mode="one_hot")
     lookup.adapt(np.array(["normal", "fixed", "reversible"]))

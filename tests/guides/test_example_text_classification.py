@@ -56,16 +56,19 @@ def test_text_classifier_reaches_accuracy():
     _, accuracy = model.evaluate(test_ids, y_test, verbose=0)
     assert accuracy >= 0.9, accuracy
 
-    # The example's end-to-end model, raw strings in: npkeras models refuse string inputs
-    # (gap, see test below), so the adapted layer vectorises outside the model.
-    probabilities = model.predict(vectorize_layer(x_test[:4]), verbose=0)
+    # The example's end-to-end model: raw strings in, the adapted layer inside
+    inputs = keras.Input(shape=(1,), dtype="string")
+    indices = vectorize_layer(inputs)
+    outputs = model(indices)
+    end_to_end_model = keras.Model(inputs, outputs)
+    end_to_end_model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
+    _, end_to_end_accuracy = end_to_end_model.evaluate(x_test, y_test, verbose=0)
+    assert end_to_end_accuracy == pytest.approx(accuracy, abs=1e-6)
+    probabilities = end_to_end_model.predict(x_test[:4], verbose=0)
     np.testing.assert_allclose(probabilities, model.predict(test_ids[:4], verbose=0),
                                rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="engine gap: a model whose Input has dtype='string' refuses string "
-                   "arrays ('must be a numeric array')")
 def test_end_to_end_model_takes_raw_strings():
     vectorize_layer = layers.TextVectorization(max_tokens=20, output_sequence_length=4)
     vectorize_layer.adapt(np.array(["good movie", "bad film"]))

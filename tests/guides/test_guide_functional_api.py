@@ -5,7 +5,6 @@ about 0.97 test accuracy after 2 epochs on MNIST; digits with 20 epochs must rea
 """
 
 import numpy as np
-import pytest
 
 import npkeras as keras
 from npkeras import layers
@@ -178,8 +177,6 @@ def test_extract_and_reuse_nodes_feature_extraction():
                                rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="engine gap: predict returns a list, not a dict, for a "
-                   "model built with a dict of outputs")
 def test_predict_returns_dict_for_dict_outputs():
     inputs = keras.Input(shape=(3,))
     model = keras.Model(inputs, {"a": layers.Dense(1)(inputs), "b": layers.Dense(2)(inputs)})

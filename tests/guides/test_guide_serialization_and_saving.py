@@ -78,9 +78,7 @@ def test_custom_objects_registered_round_trip(tmp_path):
     inputs = keras.Input(shape=(4,))
     x = MyDense(8)(inputs)
     x = CustomLayer(0.5)(x)
-    # The guide writes `keras.layers.Activation(custom_fn)`; npkeras refuses a plain function
-    # there (gap, see report), so a Lambda layer applies the registered function instead.
-    outputs = keras.layers.Lambda(custom_fn)(x)
+    outputs = keras.layers.Activation(custom_fn)(x)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer="rmsprop", loss="mean_squared_error")
     path = str(tmp_path / "custom_model.keras")
@@ -206,9 +204,6 @@ def test_transfer_weights_between_subclassed_and_functional():
                                functional_model.predict(x, verbose=0), rtol=1e-5)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="engine gap: Activation refuses a plain function (Keras 3 takes any "
-                   "callable built from keras.ops)")
 def test_activation_layer_takes_a_registered_plain_function():
     layer = keras.layers.Activation(custom_fn)
     np.testing.assert_allclose(np.asarray(layer(np.array([[-2.0, 3.0]], "float32"))),

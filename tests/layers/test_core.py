@@ -3,6 +3,7 @@ import pytest
 
 import npkeras as keras
 from npkeras import layers
+from npkeras.layers.activation_functions import FunctionActivation
 from npkeras.layers.base import BackwardContext
 from tests.helpers import check_layer
 
@@ -142,6 +143,153 @@ def test_unique_automatic_names():
 
 def test_activation_layer_gradients():
     check_layer(lambda: layers.Activation("tanh"), (4,), (4,), expected_params=0)
+
+
+@keras.saving.register_keras_serializable(package="TestCore")
+def squashed_square(x):
+    return keras.ops.tanh(x) * keras.ops.square(x)
+
+
+@keras.saving.register_keras_serializable(package="TestCore")
+def half_softplus(x):  # a gate in (0, inf): LSTM gradients stay well conditioned
+    return 0.5 * keras.ops.softplus(x)
+
+
+def swish_by_hand(x):  # a named, unregistered function
+    return x * keras.ops.sigmoid(x)
+
+
+def test_activation_layer_takes_a_registered_function_gradients_and_config():
+    # d/dx tanh(x) x^2 = (1 - tanh^2) x^2 + 2 x tanh(x), from the tape: finite differences
+    layer = check_layer(lambda: layers.Activation(squashed_square), (4,), (4,), expected_params=0)
+    assert layer.get_config()["activation"] == "TestCore>squashed_square"
+    layer = layers.Activation(squashed_square)
+    x = np.array([[-1.5, 0.0, 2.0]])
+    np.testing.assert_allclose(layer(x), np.tanh(x) * x**2)
+    layer(x, training=True)
+    expected = (1 - np.tanh(x) ** 2) * x**2 + 2 * x * np.tanh(x)
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), expected, rtol=1e-6)
+
+
+def test_activation_layer_takes_a_lambda_and_refuses_to_save_it():
+    layer = layers.Activation(lambda x: keras.ops.exp(-keras.ops.square(x)))
+    check_layer_gradients = keras.utils.gradcheck.check_layer_gradients
+    keras.backend.set_floatx("float64")
+    try:
+        errors = check_layer_gradients(layer, np.random.default_rng(0).standard_normal((3, 5)))
+    finally:
+        keras.backend.set_floatx("float32")
+    assert errors["input"] < 1e-6
+    np.testing.assert_allclose(layer(np.array([[0.0, 1.0]])), [[1.0, np.exp(-1.0)]])
+    with pytest.raises(ValueError, match=r"Activation layer '.*' cannot be saved: its activation "
+                       r"'<lambda>' is a lambda .*register_keras_serializable"):
+        layer.get_config()
+
+
+def test_activation_layer_keeps_the_hand_written_path_for_builtin_functions():
+    for function, expected in [(keras.ops.relu, keras.activations.relu),
+                               (keras.activations.relu, keras.activations.relu),
+                               (keras.ops.softmax, keras.activations.softmax),
+                               (keras.ops.sigmoid, keras.activations.sigmoid)]:
+        assert layers.Activation(function).activation is expected
+    gelu = layers.Activation(keras.ops.gelu).activation  # keras.ops.gelu's default: tanh form
+    assert isinstance(gelu, keras.activations.GELU) and gelu.approximate
+    assert layers.Activation(keras.ops.relu).get_config()["activation"] == "relu"
+    traced = layers.Activation(swish_by_hand).activation
+    assert isinstance(traced, FunctionActivation) and traced.function is swish_by_hand
+
+
+def test_activation_function_trains_like_the_same_lambda_layer():
+    def model_with(last):
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input(shape=(3,))
+        model = keras.Model(inputs, last(layers.Dense(2)(layers.Dense(4)(inputs))))
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        return model
+
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((16, 3)), rng.standard_normal((16, 2))
+    traced = model_with(layers.Activation(swish_by_hand))
+    reference = model_with(layers.Lambda(swish_by_hand))
+    reference.set_weights(traced.get_weights())
+    for model in (traced, reference):
+        model.fit(x, y, epochs=3, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(traced.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert not np.allclose(traced.get_weights()[0], reference.get_weights()[0] * 0)
+
+
+def test_activation_function_under_a_gradient_tape_and_after_inference():
+    layer = layers.Activation(swish_by_hand)
+    with keras.GradientTape() as tape:
+        x = tape.watch(np.array([[-1.0, 0.5]], "float32"))
+        y = keras.ops.sum(layer(x))
+    s = 1 / (1 + np.exp(-np.array([[-1.0, 0.5]])))
+    expected = s * (1 + np.array([[-1.0, 0.5]]) * (1 - s))
+    np.testing.assert_allclose(tape.gradient(y, x), expected, rtol=1e-5)
+    with keras.ops.no_grad():  # the derivative is taken on the kept input, even then
+        layer(np.array([[-1.0, 0.5]], "float32"))
+    np.testing.assert_allclose(layer.backward(np.ones((1, 2), "float32")), expected, rtol=1e-5)
+    constant = layers.Activation(lambda x: keras.ops.ones((1, 2)))
+    constant(np.ones((1, 2), "float32"))
+    np.testing.assert_array_equal(constant.backward(np.ones((1, 2), "float32")), [[0.0, 0.0]])
+
+
+def test_activation_function_save_and_load(tmp_path):
+    inputs = keras.Input(shape=(3,))
+    hidden = layers.Activation(squashed_square)(layers.Dense(4)(inputs))
+    model = keras.Model(inputs, layers.Activation(swish_by_hand)(layers.Dense(2)(hidden)))
+    path = str(tmp_path / "activations.keras")
+    model.save(path)
+    x = np.random.default_rng(2).standard_normal((5, 3)).astype("float32")
+    loaded = keras.models.load_model(path, custom_objects={"swish_by_hand": swish_by_hand})
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)
+    assert loaded.layers[-1].activation.function is swish_by_hand
+    with pytest.raises(ValueError, match=r"Unknown activation: 'swish_by_hand'.*loads when it "
+                       r"is registered .* or passed in custom_objects"):
+        keras.models.load_model(path)
+
+
+@pytest.mark.parametrize("make, shape, out_shape", [
+    (lambda: layers.Dense(3, activation=squashed_square), (4,), (3,)),
+    (lambda: layers.Conv1D(2, 3, activation=squashed_square), (5, 2), (3, 2)),
+    (lambda: layers.SimpleRNN(2, activation=squashed_square), (3, 2), (2,)),
+    (lambda: layers.LSTM(2, recurrent_activation=half_softplus), (3, 2), (2,)),
+])
+def test_layers_take_a_function_as_activation(make, shape, out_shape):
+    # Keras 3 takes any function as a layer's activation; the tape differentiates it
+    layer = check_layer(make, shape, out_shape)
+    assert isinstance(layer.get_config().get("activation") or
+                      layer.get_config()["recurrent_activation"], str)
+
+
+def test_dense_with_a_function_activation_equals_dense_then_activation_layer():
+    keras.utils.set_random_seed(0)
+    fused = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2, activation=swish_by_hand)])
+    split = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(2),
+                              layers.Activation(swish_by_hand)])
+    split.set_weights(fused.get_weights())
+    x, y = np.random.default_rng(1).standard_normal((8, 3)), np.ones((8, 2))
+    for model in (fused, split):
+        model.compile(keras.optimizers.SGD(0.1), "mse")
+        model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    for a, b in zip(fused.get_weights(), split.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"Dense layer '.*' cannot be saved: its activation "
+                       r"'<lambda>' is a lambda"):
+        layers.Dense(2, activation=lambda x: x).get_config()
+
+
+def test_a_function_named_like_a_builtin_is_never_fused_into_the_loss():
+    def softmax(x):  # not normalised: fusing it with the cross-entropy would be wrong
+        return keras.ops.exp(x)
+
+    layer = layers.Dense(2, activation=softmax)
+    assert layer.activation.name == "function softmax"
+    model = keras.Sequential([keras.Input(shape=(2,)), layer])
+    model.compile("sgd", "categorical_crossentropy")
+    assert model._training_step().fused == [None]
 
 
 def test_flatten_and_reshape_gradients():

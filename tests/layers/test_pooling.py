@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import npkeras as keras
 from npkeras import layers
 from npkeras.layers.base import BackwardContext
 from tests.helpers import check_layer
@@ -172,3 +173,23 @@ def test_keras_alias_names_are_the_same_classes():
     assert layers.Convolution2D is layers.Conv2D
     assert layers.Convolution2DTranspose is layers.Conv2DTranspose
     assert layers.SeparableConvolution1D is layers.SeparableConv1D
+
+
+@pytest.mark.parametrize("cls", [layers.MaxPooling1D, layers.AveragePooling1D])
+def test_same_pooling_builds_on_an_unknown_length(cls):
+    # Keras: Input(shape=(None, 8)) -> MaxPooling1D(2, padding="same") is (None, None, 8);
+    # the pads are found on each real input (5 steps: ceil(5 / 2) = 3 outputs)
+    inputs = keras.Input(shape=(None, 2))
+    outputs = cls(2, padding="same")(inputs)
+    assert outputs.shape == (None, None, 2)
+    model = keras.Model(inputs, outputs)
+    x = np.arange(10.0, dtype="float32").reshape(1, 5, 2)
+    expected = {layers.MaxPooling1D: [[2, 3], [6, 7], [8, 9]],
+                layers.AveragePooling1D: [[1, 2], [5, 6], [8, 9]]}[cls]
+    np.testing.assert_allclose(model.predict(x, verbose=0)[0], expected)
+    assert model.predict(np.zeros((2, 8, 2), "float32"), verbose=0).shape == (2, 4, 2)
+
+
+def test_same_pooling_2d_keeps_unknown_axes_unknown():
+    layer = layers.MaxPooling2D(3, strides=2, padding="same")
+    assert layer.compute_output_shape((None, None, 7, 3)) == (None, None, 4, 3)

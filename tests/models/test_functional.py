@@ -128,6 +128,23 @@ def test_graph_disconnected():
         keras.Model(a, out)
 
 
+def test_input_without_path_to_an_output_is_accepted_and_ignored(tmp_path):
+    # Keras 3 builds such a model and ignores that input's data; npkeras also warns
+    a, b = keras.Input(shape=(3,), name="used"), keras.Input(shape=(2,), name="unused")
+    with pytest.warns(UserWarning, match=r"Model inputs \['unused'\] are not connected to"):
+        model = keras.Model([a, b], layers.Dense(1, kernel_initializer="ones")(a))
+    x = [np.ones((4, 3), "float32"), np.full((4, 2), 7.0, "float32")]
+    np.testing.assert_allclose(model.predict(x, verbose=0), np.full((4, 1), 3.0))
+    assert model.input_names == ["used", "unused"]
+    model.compile("sgd", "mse")
+    model.fit(x, np.zeros((4, 1), "float32"), epochs=1, verbose=0)
+    path = str(tmp_path / "unused_input.keras")
+    model.save(path)
+    with pytest.warns(UserWarning, match="not connected"):
+        loaded = keras.models.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 def test_wrong_input_shape_names_input_and_shapes():
     x = keras.Input(shape=(3,), name="features")
     model = keras.Model(x, layers.Dense(1)(x), name="m")

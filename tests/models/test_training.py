@@ -328,7 +328,8 @@ def test_fit_errors():
         model.fit(np.zeros((4, 3)), np.zeros(4), validation_split=1.0, verbose=0)
     with pytest.raises(ValueError, match="The data set is empty: x has 0 samples"):
         model.fit(np.zeros((0, 3)), np.zeros(0), verbose=0)
-    with pytest.raises(TypeError, match=r"`x` must be a numeric array, but received dtype <U1"):
+    with pytest.raises(TypeError, match=r"`x` holds strings \(dtype <U1, shape \(1, 3\)\), "
+                       r"but input '.*' of model '.*' takes float32 numbers. Declare the input"):
         model.fit(np.array([["a", "b", "c"]]), np.zeros(1), verbose=0)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import math
 
-from npkeras import backend, initializers
+from npkeras import backend, constraints, initializers
 from npkeras.backend import xp
 from npkeras.layers.node import KerasTensor, Node, format_shape
 from npkeras.naming import to_snake_case, unique_name
@@ -273,7 +273,7 @@ class Layer:
             trainable=trainable,
             name=key,
             regularizer=regularizer,
-            constraint=constraint,
+            constraint=constraints.get(constraint),
         )
         variable._bind(self, self.params, self.grads, key)
         self._variables[key] = variable

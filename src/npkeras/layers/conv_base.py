@@ -3,7 +3,8 @@ activation, activity penalty); subclasses supply only the linear map and its adj
 
 from __future__ import annotations
 
-from npkeras import activations, backend, initializers, regularizers
+from npkeras import activations, backend, constraints, initializers, regularizers
+from npkeras.layers import activation_functions
 from npkeras.layers import conv_utils as cu
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 
@@ -18,6 +19,9 @@ class BaseSpatialConv(Layer):
 
     rank = 0
     supports_fresh_grads = True
+    #: the ``<name>_constraint`` arguments the layer takes, as in Keras (Conv: kernel and
+    #: bias; depthwise and separable layers name their kernels)
+    constraint_arguments = ("kernel", "bias")
     allowed_padding = ("valid", "same")
 
     def __init__(
@@ -34,6 +38,7 @@ class BaseSpatialConv(Layer):
         activity_regularizer=None,
         **kwargs,
     ):
+        given = {name: kwargs.pop(f"{name}_constraint", None) for name in self.constraint_arguments}
         super().__init__(**kwargs)
         owner = self._owner()
         self.kernel_size = cu.normalize_tuple(kernel_size, self.rank, "kernel_size", owner)
@@ -46,11 +51,12 @@ class BaseSpatialConv(Layer):
                 f"{owner}: `strides > 1` not supported in conjunction with `dilation_rate > 1`. "
                 f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        self.activation = activations.get(activation)
+        self.activation = activation_functions.get(activation)
         self.use_bias = bool(use_bias)
         self.bias_initializer = initializers.get(bias_initializer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._weight_constraints = {name: constraints.get(value) for name, value in given.items()}
         self._is_linear = isinstance(self.activation, activations.Linear)
         # elementwise activations run on the channels-last rows; one along an axis
         # (softmax) runs on the output in its data format, over the axis Keras uses
@@ -101,7 +107,11 @@ class BaseSpatialConv(Layer):
     def _add_bias(self, filters):
         if self.use_bias:
             self.add_weight(
-                "bias", (filters,), self.bias_initializer, regularizer=self.bias_regularizer
+                "bias",
+                (filters,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self._weight_constraints["bias"],
             )
 
     # -- forward and backward ----------------------------------------------------------
@@ -176,9 +186,13 @@ class BaseSpatialConv(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
-            "activation": activations.serialize(self.activation),
+            "activation": activation_functions.serialize(self.activation, self._owner()),
             "use_bias": self.use_bias,
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **{
+                f"{name}_constraint": constraints.serialize(constraint)
+                for name, constraint in self._weight_constraints.items()
+            },
         }

@@ -107,6 +107,7 @@ class BaseConvTranspose(BaseSpatialConv):
             self.kernel_size + (self.filters, channels),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self._weight_constraints["kernel"],
         )
         self._add_bias(self.filters)
 
@@ -208,7 +209,8 @@ class Conv2DTranspose(BaseConvTranspose):
             output_padding`` ('same'), as in Keras.
         data_format: 'channels_last' (default) or 'channels_first'.
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
-            bias_regularizer, activity_regularizer: as :class:`Conv2D`.
+            bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint: as
+            :class:`Conv2D`.
 
     Kernel shape: ``(kh, kw, filters, in_channels)``, Keras's layout.
 

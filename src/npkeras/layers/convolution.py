@@ -76,6 +76,7 @@ class BaseConv(BaseSpatialConv):
             self.kernel_size + (channels // self.groups, self.filters),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self._weight_constraints["kernel"],
         )
         self._add_bias(self.filters)
 
@@ -151,6 +152,7 @@ _CONV_ARGS = """
         use_bias: add a bias vector ``(filters,)``.
         kernel_initializer, bias_initializer: 'glorot_uniform' and 'zeros' by default.
         kernel_regularizer, bias_regularizer, activity_regularizer: penalties.
+        kernel_constraint, bias_constraint: projections after every optimizer step.
 
     Kernel shape: ``(*kernel_size, in_channels / groups, filters)``, Keras's layout.
 """
@@ -216,6 +218,8 @@ class BaseDepthwiseConv(BaseConv):
     ``c * depth_multiplier + m`` comes from input channel c.
     """
 
+    constraint_arguments = ("depthwise", "bias")
+
     def __init__(
         self,
         kernel_size,
@@ -259,6 +263,7 @@ class BaseDepthwiseConv(BaseConv):
             self.kernel_size + (channels, self.depth_multiplier),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self._weight_constraints["depthwise"],
         )
         self._add_bias(channels * self.depth_multiplier)
 
@@ -305,6 +310,7 @@ class DepthwiseConv2D(BaseDepthwiseConv):
         activation, use_bias: as :class:`Conv2D`.
         depthwise_initializer, bias_initializer: 'glorot_uniform' and 'zeros'.
         depthwise_regularizer, bias_regularizer, activity_regularizer: penalties.
+        depthwise_constraint, bias_constraint: projections after every optimizer step.
 
     Shapes: input ``(batch, h, w, c)``, output ``(batch, h', w', c * depth_multiplier)``;
     kernel ``(kh, kw, c, depth_multiplier)``, bias ``(c * depth_multiplier,)``.
@@ -323,6 +329,8 @@ class BaseSeparableConv(BaseDepthwiseConv):
     Weights in Keras's order: ``depthwise_kernel (*k, c, depth_multiplier)``,
     ``pointwise_kernel (*ones, c * depth_multiplier, filters)``, ``bias (filters,)``.
     """
+
+    constraint_arguments = ("depthwise", "pointwise", "bias")
 
     def __init__(
         self,
@@ -371,12 +379,14 @@ class BaseSeparableConv(BaseDepthwiseConv):
             self.kernel_size + (channels, self.depth_multiplier),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self._weight_constraints["depthwise"],
         )
         self.add_weight(
             "pointwise_kernel",
             (1,) * self.rank + (channels * self.depth_multiplier, self.filters),
             self.pointwise_initializer,
             regularizer=self.pointwise_regularizer,
+            constraint=self._weight_constraints["pointwise"],
         )
         self._add_bias(self.filters)
 
@@ -441,6 +451,8 @@ class SeparableConv2D(BaseSeparableConv):
         depthwise_initializer, pointwise_initializer, bias_initializer: initializers.
         depthwise_regularizer, pointwise_regularizer, bias_regularizer,
             activity_regularizer: penalties.
+        depthwise_constraint, pointwise_constraint, bias_constraint: projections after
+            every optimizer step.
 
     Weights: ``depthwise_kernel (kh, kw, c, m)``, ``pointwise_kernel (1, 1, c * m,
     filters)``, ``bias (filters,)``.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 
-from npkeras import activations, backend, initializers, regularizers
+from npkeras import activations, backend, constraints, initializers, regularizers
 from npkeras.backend import xp
+from npkeras.layers import activation_functions
 from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 
 
@@ -32,11 +33,14 @@ class Dense(Layer):
 
     Args:
         units: number of outputs.
-        activation: name or :class:`~npkeras.activations.Activation`; default linear.
+        activation: name, :class:`~npkeras.activations.Activation` or a function written
+            with ``keras.ops``; default linear.
         use_bias: add a bias vector.
         kernel_initializer, bias_initializer: initializers (glorot_uniform, zeros).
         kernel_regularizer, bias_regularizer: weight penalties.
         activity_regularizer: penalty on the layer's output.
+        kernel_constraint, bias_constraint: projections applied after every optimizer
+            step (``MaxNorm``, ``NonNeg``, ...).
 
     Shapes: input ``(batch, ..., input_dim)``, output ``(batch, ..., units)``;
     kernel ``(input_dim, units)``, bias ``(units,)``.
@@ -61,17 +65,21 @@ class Dense(Layer):
         kernel_regularizer=None,
         bias_regularizer=None,
         activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.units = _positive_int(f"Dense layer '{self.name}'", "units", units)
-        self.activation = activations.get(activation)
+        self.activation = activation_functions.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self._is_linear = isinstance(self.activation, activations.Linear)
 
     def build(self, input_shape):
@@ -86,10 +94,15 @@ class Dense(Layer):
             (input_dim, self.units),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         if self.use_bias:
             self.add_weight(
-                "bias", (self.units,), self.bias_initializer, regularizer=self.bias_regularizer
+                "bias",
+                (self.units,),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
 
     def compute_output_shape(self, input_shape):
@@ -157,29 +170,45 @@ class Dense(Layer):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
+            "activation": activation_functions.serialize(
+                self.activation, f"Dense layer '{self.name}'"
+            ),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
             "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }
 
 
 class Activation(Layer):
     """Applies an activation function: ``Activation('relu')``.
 
+    Args:
+        activation: a name, an :class:`~npkeras.activations.Activation`, or any function
+            of one tensor written with ``keras.ops`` (see
+            :mod:`npkeras.layers.activation_functions`: ``keras.ops`` activations keep
+            their hand-written derivative, other functions are differentiated by the tape;
+            a lambda cannot be saved).
+
+    Shapes: any; output like the input.
+
     >>> import numpy as np
     >>> Activation("relu")(np.array([[-1.0, 1.0]])).tolist()
     [[0.0, 1.0]]
+    >>> from npkeras import ops
+    >>> Activation(lambda x: ops.square(x) + 1.0)(np.array([[2.0]])).tolist()
+    [[5.0]]
     """
 
     supports_masking = True  # the mask passes through, as in Keras
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
+        self.activation = activation_functions.get(activation)
 
     def forward(self, x, training=False):
         y = self.activation(x)
@@ -196,7 +225,12 @@ class Activation(Layer):
         return self.activation.grad(dy, x, y)
 
     def get_config(self):
-        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+        return {
+            **super().get_config(),
+            "activation": activation_functions.serialize(
+                self.activation, f"Activation layer '{self.name}'"
+            ),
+        }
 
 
 class Dropout(Layer):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from npkeras import backend, initializers, regularizers
+from npkeras import backend, constraints, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 from npkeras.layers.core import _positive_int
@@ -61,6 +61,7 @@ class Embedding(Layer):
         output_dim: size of each vector.
         embeddings_initializer: default ``"uniform"``, RandomUniform(-0.05, 0.05).
         embeddings_regularizer: penalty on the table.
+        embeddings_constraint: projection of the table after every optimizer step.
         mask_zero: id 0 is padding: :meth:`compute_mask` returns ``x != 0`` for the layers
             downstream (then ``input_dim`` should be the vocabulary size + 1).
         weights: optional initial table of shape ``(input_dim, output_dim)``.
@@ -86,6 +87,7 @@ class Embedding(Layer):
         output_dim: int,
         embeddings_initializer="uniform",
         embeddings_regularizer=None,
+        embeddings_constraint=None,
         mask_zero: bool = False,
         weights=None,
         **kwargs,
@@ -98,6 +100,7 @@ class Embedding(Layer):
         self.output_dim = _positive_int(owner, "output_dim", output_dim)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
         self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
         self._initial_weights = None if weights is None else xp.asarray(weights)
         if self._initial_weights is not None and self._initial_weights.shape != (
@@ -116,6 +119,7 @@ class Embedding(Layer):
             (self.input_dim, self.output_dim),
             self.embeddings_initializer,
             regularizer=self.embeddings_regularizer,
+            constraint=self.embeddings_constraint,
         )
         if self._initial_weights is not None:
             self.params["embeddings"][...] = self._initial_weights
@@ -163,5 +167,6 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
             "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+            "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
             "mask_zero": self.mask_zero,
         }

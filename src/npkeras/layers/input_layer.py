@@ -5,6 +5,7 @@ from __future__ import annotations
 from npkeras import backend
 from npkeras.layers.base import DEFAULT_BACKWARD, BackwardContext, Layer
 from npkeras.layers.node import KerasTensor, Node
+from npkeras.ops.tape import value_of
 
 
 class InputLayer(Layer):
@@ -52,6 +53,11 @@ class InputLayer(Layer):
         node.outputs = [KerasTensor(self.input_shape_spec, node=node, name=self.name,
                                     dtype=self.input_dtype)]
         self._inbound_nodes.append(node)
+
+    def _convert_input(self, value):
+        if self.input_dtype == "string":  # text stays text, on the host
+            return backend.host_xp.asarray(value_of(value))
+        return super()._convert_input(value)
 
     def forward(self, x, training=False):
         return x

@@ -30,9 +30,10 @@ class BasePooling(Layer):
         self.data_format = cu.normalize_data_format(data_format, owner)
 
     def _geometry(self, spatial):
-        """Per axis: (pad before, pad after) and the output length."""
+        """Per axis: (pad before, pad after) and the output length; an unknown length
+        (None, a symbolic shape) has unknown pads, found again on the real input."""
         pads = [
-            cu.padding_amounts(n, k, s, 1, self.padding)
+            None if n is None else cu.padding_amounts(n, k, s, 1, self.padding)
             for n, k, s in zip(spatial, self.pool_size, self.strides)
         ]
         out = tuple(

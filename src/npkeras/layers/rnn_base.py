@@ -31,8 +31,9 @@ bias) when ``reset_after`` else ``(3u,)``.
 
 from __future__ import annotations
 
-from npkeras import activations, backend, initializers, regularizers
+from npkeras import activations, backend, constraints, initializers, regularizers
 from npkeras.backend import xp
+from npkeras.layers import activation_functions
 from npkeras.layers.base import Layer, backward_takes_context, builtin_layer_classes
 from npkeras.layers.core import _positive_int
 from npkeras.registry import deserialize_registered
@@ -167,6 +168,8 @@ class BuiltinCell(Layer):
         kernel_initializer, recurrent_initializer, bias_initializer: initializers
             (glorot_uniform, orthogonal, zeros).
         kernel_regularizer, recurrent_regularizer, bias_regularizer: weight penalties.
+        kernel_constraint, recurrent_constraint, bias_constraint: projections of the
+            weights after every optimizer step.
         dropout: fraction of the inputs dropped while training (one mask per call,
             shared by every time step and gate).
         recurrent_dropout: fraction of the previous state dropped in the recurrent
@@ -191,13 +194,16 @@ class BuiltinCell(Layer):
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
         seed=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} '{self.name}'"
         self.units = _positive_int(owner, "units", units)
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        self.activation = activation_functions.get(activation)
+        self.recurrent_activation = activation_functions.get(recurrent_activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
@@ -205,6 +211,9 @@ class BuiltinCell(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
             if not 0.0 <= float(rate) < 1.0:
                 raise ValueError(
@@ -239,16 +248,22 @@ class BuiltinCell(Layer):
             (input_dim, width),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         self.add_weight(
             "recurrent_kernel",
             (self.units, width),
             self.recurrent_initializer,
             regularizer=self.recurrent_regularizer,
+            constraint=self.recurrent_constraint,
         )
         if self.use_bias:
             self.add_weight(
-                "bias", self._bias_shape(), self.bias_initializer, regularizer=self.bias_regularizer
+                "bias",
+                self._bias_shape(),
+                self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
             )
         self.built = True
 
@@ -339,11 +354,14 @@ class BuiltinCell(Layer):
         self.grads["bias"] += grad
 
     def get_config(self):
+        owner = f"{type(self).__name__} '{self.name}'"
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "activation": activation_functions.serialize(self.activation, owner),
+            "recurrent_activation": activation_functions.serialize(
+                self.recurrent_activation, owner
+            ),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
@@ -351,6 +369,9 @@ class BuiltinCell(Layer):
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "seed": self.seed,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from npkeras import initializers, regularizers
+from npkeras import constraints, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import Layer
 
@@ -128,6 +128,8 @@ class AffineNormalization(Layer):
         gamma_initializer="ones",
         beta_regularizer=None,
         gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -144,6 +146,8 @@ class AffineNormalization(Layer):
         self.gamma_initializer = initializers.get(gamma_initializer)
         self.beta_regularizer = regularizers.get(beta_regularizer)
         self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
 
     @property
     def _owner(self):
@@ -151,11 +155,11 @@ class AffineNormalization(Layer):
 
     def _build_affine(self, shape, scale=None, center=None):
         if self.scale if scale is None else scale:
-            self.add_weight(
-                "gamma", shape, self.gamma_initializer, regularizer=self.gamma_regularizer
-            )
+            self.add_weight("gamma", shape, self.gamma_initializer,
+                            regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
         if self.center if center is None else center:
-            self.add_weight("beta", shape, self.beta_initializer, regularizer=self.beta_regularizer)
+            self.add_weight("beta", shape, self.beta_initializer,
+                            regularizer=self.beta_regularizer, constraint=self.beta_constraint)
 
     def _affine(self, x_hat, shape):
         """``x_hat * gamma + beta``, the weights reshaped to broadcast ``shape``."""
@@ -197,4 +201,6 @@ class AffineNormalization(Layer):
             "gamma_initializer": initializers.serialize(self.gamma_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
         }

@@ -156,6 +156,7 @@ def functional_config(model) -> dict:
         "output_layers": [ref(t) for t in model._output_tensors],
         "input_names": list(model.input_names),
         "output_names": list(model.output_names),
+        **({"dict_outputs": True} if getattr(model, "_dict_outputs", False) else {}),
     }
 
 
@@ -182,6 +183,7 @@ def functional_from_config(cls, config, custom_objects=None):
         )
         if config.get("output_names") and len(outputs) == len(config["output_names"]):
             model.output_names = list(config["output_names"])
+        model._dict_outputs = bool(config.get("dict_outputs"))
         model.trainable = config.get("trainable", True)
     return model
 

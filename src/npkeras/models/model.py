@@ -10,6 +10,8 @@ its built-in layers are one node each with their own backward.
 
 from __future__ import annotations
 
+import warnings
+
 from npkeras import services
 from npkeras.backend import xp
 from npkeras.layers.base import (
@@ -26,6 +28,7 @@ from npkeras.models.config import functional_config, functional_from_config
 from npkeras.naming import to_snake_case, unique_name
 from npkeras.ops.tape import no_grad
 from npkeras.training import data as data_module
+from npkeras.training import outputs as outputs_module
 from npkeras.training.loop import Trainer
 
 
@@ -117,6 +120,7 @@ class Model(Trainer, Layer):
         self._caches: list = []
         self._plan: list = []
         self._chain = None
+        self._dict_outputs = False
         self._subclass_io = None  # (input names, output names) once a subclass is built
         if self._graph_from_arguments and not subclassed:
             if inputs is None or outputs is None:
@@ -185,6 +189,12 @@ class Model(Trainer, Layer):
 
         for t in out_list:
             visit(t.node)
+        unused = [t.node.layer.name for t in in_list if id(t.node) not in seen]
+        if unused:  # Keras 3 accepts an input no output depends on; its data is ignored
+            warnings.warn(f"Model inputs {unused} are not connected to the outputs: the data "
+                          "passed for them is ignored.", UserWarning, stacklevel=3)
+            for t in in_list:
+                visit(t.node)
         input_nodes = {id(t.node) for t in in_list}
         for node in order:
             if isinstance(node.layer, InputLayer) and id(node) not in input_nodes:
@@ -236,6 +246,7 @@ class Model(Trainer, Layer):
         self._makes_masks = makes_masks(step.layer for step in self._plan)
         self._input_names = list(in_names or [t.node.layer.name for t in in_list])
         self._output_names = list(out_names or self._unique_output_names(out_list))
+        self._dict_outputs = out_names is not None  # predict and calls then return a dict
         self.input_shape_spec = (
             in_list[0].shape if len(in_list) == 1 else [t.shape for t in in_list]
         )
@@ -559,7 +570,8 @@ class Model(Trainer, Layer):
             inputs = [inputs[n] for n in self.input_names]
         if self._subclassed and not self.built:
             self._note_inputs(inputs)
-        return Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        outputs = Layer.__call__(self, inputs, *args, training=training, mask=mask, **kwargs)
+        return outputs_module.as_built(self, outputs)  # a dict for a model built with one
 
     # -- names -----------------------------------------------------------------------
     @property

@@ -182,6 +182,7 @@ class Optimizer:
     def apply(self, grads, variables) -> None:
         """One update of every variable from its gradient (lists of equal length)."""
         grads = [value_of(g) for g in grads]
+        constrained = [v for v in variables if getattr(v, "constraint", None) is not None]
         variables = [value_of(v) for v in variables]
         if len(grads) != len(variables):
             raise ValueError(
@@ -198,6 +199,8 @@ class Optimizer:
                 "for a different set of weights."
             )
         self._update(grads, variables)
+        for variable in constrained:  # projected after the update, as Keras does
+            variable.assign(variable.constraint(variable.value))
 
     def apply_flat(self, grad, variable) -> None:
         """:meth:`apply` for the one flat buffer a model trains, without the checks."""

@@ -215,6 +215,7 @@ FUNCTIONAL = Record(
         "trainable": BOOL,
         "input_names": ListOf(STR),
         "output_names": ListOf(STR),
+        "dict_outputs": BOOL,
     },
 )
 SAVED_OBJECT = Record({"class_name": STR}, {"config": ANY_DICT})

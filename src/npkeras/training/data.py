@@ -3,15 +3,103 @@
 Accepted: NumPy arrays, lists/tuples of arrays (one per model input or output), dicts
 keyed by input/output name, pandas DataFrames and Series, and Python iterables or
 generators that yield ``(x, y)`` or ``(x, y, sample_weight)`` batches.
+
+Inputs become the float type, except text (arrays of ``str``, ``bytes`` or such objects),
+which stays text on the host for the layers that read it (``TextVectorization``,
+``StringLookup``), and integers fed to an integer-typed ``Input`` whose layers take
+integers (``Embedding``, lookups), which stay integers (no float rounding of large ids).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from typing import NamedTuple
 
 from npkeras import backend
 from npkeras.backend import xp
+from npkeras.ops.tape import value_of
+
+
+class InputKind(NamedTuple):
+    """What a model declares about one input, for converting the data fed to it.
+
+    Attributes:
+        dtype: the ``keras.Input`` dtype ("float32", "int64", "string", ...).
+        raw: every layer reading the input takes raw data (text, integers) unconverted.
+        label: the input in messages ("input 'text' of model 'classifier'").
+        shape: the input's shape, batch axis first.
+    """
+
+    dtype: str
+    raw: bool
+    label: str
+    shape: tuple
+
+
+def holds_strings(array) -> bool:
+    """Whether ``array`` holds text: ``str``/``bytes`` items, or Python objects that are."""
+    kind = array.dtype.kind
+    if kind in "US":
+        return True
+    return kind == "O" and array.size > 0 and isinstance(array.flat[0], (str, bytes))
+
+
+def text_array(value):
+    """``value`` as a host NumPy array when it holds text, else None."""
+    value = value_of(value)
+    if is_pandas(value):
+        value = value.to_numpy()
+    if isinstance(value, xp.ndarray) and not isinstance(value, backend.host_xp.ndarray):
+        return None  # a device array: numbers
+    try:
+        array = backend.host_xp.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    return array if holds_strings(array) else None
+
+
+def _matching_rank(array, shape):
+    """``array`` with a trailing axis of 1 added or dropped when that makes its rank the
+    input's (Keras feeds ``(n,)`` data to ``Input(shape=(1,))`` and back)."""
+    if array.ndim == len(shape) - 1 and shape[-1] == 1:
+        return array[..., None]
+    if array.ndim == len(shape) + 1 and array.ndim > 1 and array.shape[-1] == 1:
+        return array[..., 0]
+    return array
+
+
+def _input_array(value, what, kind):
+    """One model input's data as the array its layers take (see the module docstring)."""
+    if is_pandas(value):
+        value = value.to_numpy()
+    text = text_array(value)
+    if text is not None:
+        if kind is not None and kind.dtype != "string" and not kind.raw:
+            raise TypeError(
+                f"`{what}` holds strings (dtype {text.dtype}, shape {text.shape}), but "
+                f"{kind.label} takes {kind.dtype} numbers. Declare the input with "
+                "keras.Input(..., dtype=\"string\") and turn the text into numbers inside "
+                "the model (TextVectorization, StringLookup), or convert it to numbers first."
+            )
+        return text if kind is None else _matching_rank(text, kind.shape)
+    if kind is None:
+        return backend.as_float_array(value, what)
+    if kind.dtype == "string":
+        shown = getattr(value, "dtype", type(value).__name__)
+        raise TypeError(
+            f"`{what}` holds numbers ({shown}), but {kind.label} takes strings "
+            "(dtype=\"string\"). Pass the text itself, or declare the input with a "
+            "numeric dtype."
+        )
+    array = xp.asarray(value_of(value)) if kind.raw else None
+    if array is not None and array.dtype.kind in "biu" and kind.dtype.startswith(
+        ("int", "uint", "bool")
+    ):
+        array = array.astype(kind.dtype, copy=False)  # ids stay exact integers
+    else:
+        array = backend.as_float_array(value, what)
+    return _matching_rank(array, kind.shape)
 
 
 def is_pandas(obj) -> bool:
@@ -46,10 +134,20 @@ def _one_array(value, what, float_data):
     return arr
 
 
-def to_array_list(data, names, what, float_data=True):
-    """A list with one array per name; ``data`` is an array, a list or a dict by name."""
+def to_array_list(data, names, what, float_data=True, kinds=None):
+    """A list with one array per name; ``data`` is an array, a list or a dict by name.
+
+    ``kinds``, for a model's inputs: per name an :class:`InputKind`, or None where the
+    model declares nothing (text then passes, numbers become floats).
+    """
     if data is None:
         return None
+
+    def one(value, i, label):
+        if kinds is None:
+            return _one_array(value, label, float_data)
+        return _input_array(value, label, kinds[i])
+
     if isinstance(data, dict):
         missing = [n for n in names if n not in data]
         if missing:
@@ -57,23 +155,28 @@ def to_array_list(data, names, what, float_data=True):
                 f"`{what}` is a dict, but it has no entry for {missing}; it has keys "
                 f"{sorted(data)} and the model expects {names}."
             )
-        return [_one_array(data[n], f"{what}['{n}']", float_data) for n in names]
+        return [one(data[n], i, f"{what}['{n}']") for i, n in enumerate(names)]
     if isinstance(data, (list, tuple)) and len(names) > 1:
         if len(data) != len(names):
             raise ValueError(
                 f"The model has {len(names)} {what} entries ({names}), but received a list of "
                 f"{len(data)} arrays."
             )
-        return [_one_array(d, f"{what}[{i}]", float_data) for i, d in enumerate(data)]
+        return [one(d, i, f"{what}[{i}]") for i, d in enumerate(data)]
     if isinstance(data, (list, tuple)) and len(data) == 1 and not _looks_like_rows(data):
         data = data[0]
-    return [_one_array(data, what, float_data)]
+    return [one(data, 0, what)]
+
+
+_SCALARS = (int, float, str, bytes)
 
 
 def _looks_like_rows(data):
+    """Whether a one-item list is one sample (a number, a string, a row of them) rather
+    than a list holding the model's only array."""
     first = data[0]
-    return isinstance(first, (int, float)) or (
-        isinstance(first, (list, tuple)) and first and isinstance(first[0], (int, float))
+    return isinstance(first, _SCALARS) or (
+        isinstance(first, (list, tuple)) and first and isinstance(first[0], _SCALARS)
     )
 
 

@@ -197,15 +197,13 @@ class Trainer:
         ``add_loss`` term, as a scalar that gradients flow through (under a tape)."""
         if self._compiled_losses is None:
             raise RuntimeError("compute_loss() needs compile(loss=...) first.")
-        preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
-        if isinstance(y_pred, dict):
-            preds = [y_pred[name] for name in self.output_names]
+        preds = outputs_module.in_output_order(y_pred, self.output_names, "y_pred")
         targets = data_module.to_array_list(y, self.output_names, "y", float_data=False)
         weights = None
         if sample_weight is not None:
             weights = (
-                sample_weight
-                if isinstance(sample_weight, (list, tuple))
+                outputs_module.in_output_order(sample_weight, self.output_names, "sample_weight")
+                if isinstance(sample_weight, (list, tuple, dict))
                 else [sample_weight] * len(preds)
             )
         total = 0.0
@@ -324,9 +322,44 @@ class Trainer:
         return logs
 
     # -- data ----------------------------------------------------------------------
+    def _input_kinds(self) -> list:
+        """Per model input, what its ``keras.Input`` declares (an
+        :class:`~npkeras.training.data.InputKind`), or None where nothing is declared
+        (subclassed models, a Sequential model before its first data)."""
+        if getattr(self, "_subclassed", True) or not self.built:
+            return [None] * len(self.input_names)
+        tensors = getattr(self, "_input_tensors", None)
+        if tensors:  # a graph: the layers reading each input are the plan's steps on its slot
+            plan = getattr(self, "_plan", None) or []
+            readers = [[step.layer for step in plan if slot in step.inputs]
+                       for slot in self._input_slots]
+            declared = [(tensor.dtype, tensor.shape) for tensor in tensors]
+        else:  # a stack of layers: its Input, read by the first layer
+            first = getattr(self, "_input_layer", None)
+            if first is None:
+                return [None] * len(self.input_names)
+            readers = [self.layers[:1]]
+            declared = [(first.input_dtype, self.input_shape_spec)]
+        return [
+            data_module.InputKind(
+                dtype, bool(layers) and all(layer.integer_inputs for layer in layers),
+                f"input '{name}' of model '{self.name}'", shape)
+            for name, layers, (dtype, shape) in zip(self.input_names, readers, declared)
+        ]
+
+    def _convert_input(self, value):
+        """A model called on arrays: text goes unconverted to inputs that take it (declared
+        dtype="string", or read by layers such as TextVectorization); see ``data``."""
+        text = data_module.text_array(value)
+        if text is not None and any(
+            kind is None or kind.dtype == "string" or kind.raw for kind in self._input_kinds()
+        ):
+            return text
+        return super()._convert_input(value)
+
     def _arrays(self, x, y=None, sample_weight=None, class_weight=None):
         self._note_inputs(x)
-        xs = data_module.to_array_list(x, self.input_names, "x")
+        xs = data_module.to_array_list(x, self.input_names, "x", kinds=self._input_kinds())
         ys = data_module.to_array_list(y, self.output_names, "y", float_data=False)
         sws = None
         if sample_weight is not None:
@@ -711,6 +744,7 @@ class Trainer:
                         data_module.unpack_batch(b, i)[0] if isinstance(b, tuple) else b,
                         self.input_names,
                         "x",
+                        kinds=self._input_kinds(),
                     )
                 ]
                 for i, b in enumerate(x)
@@ -719,7 +753,7 @@ class Trainer:
         else:
             self._note_inputs(x)
             self._check_columns(x, fitting=False)
-            xs = data_module.to_array_list(x, self.input_names, "x")
+            xs = data_module.to_array_list(x, self.input_names, "x", kinds=self._input_kinds())
             total = data_module.check_counts(xs)
             data_module.check_finite(xs, "x")
             self._ensure_built_for(xs)
@@ -740,6 +774,8 @@ class Trainer:
                 callback_list.on_predict_batch_begin(step, {})
                 if custom:
                     out = self.predict_step(xb[0] if len(xb) == 1 else xb)
+                    if isinstance(out, dict):
+                        out = outputs_module.in_output_order(out, self.output_names, "outputs")
                     outs = [value_of(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
                 else:
                     outs = self._forward(xb, training=False)
@@ -764,7 +800,7 @@ class Trainer:
         elif sharded:
             chunks = [distribution.gather_rows(c, total) for c in chunks]
         chunks = [backend.to_numpy(c) for c in chunks]  # predict returns NumPy on every backend
-        return chunks[0] if len(chunks) == 1 else chunks
+        return outputs_module.as_built(self, chunks[0] if len(chunks) == 1 else chunks)
 
     # -- single batches ------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -799,11 +835,11 @@ class Trainer:
     def predict_on_batch(self, x):
         """Outputs for one batch."""
         self._note_inputs(x)
-        xs = data_module.to_array_list(x, self.input_names, "x")
+        xs = data_module.to_array_list(x, self.input_names, "x", kinds=self._input_kinds())
         self._ensure_built_for(xs)
         with no_grad():
             outs = self._forward(xs, training=False)
-        return outs[0] if len(outs) == 1 else outs
+        return outputs_module.as_built(self, outs[0] if len(outs) == 1 else outs)
 
 
 def _penalty(variable):

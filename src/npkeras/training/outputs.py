@@ -75,6 +75,30 @@ def resolve_metrics(metrics, names, y_shapes, pred_shapes):
     return resolved
 
 
+def as_built(model, outputs):
+    """A model's outputs in the structure it was built with: a dict by output name for
+    a functional model whose outputs were given as a dict (Keras 3), else ``outputs``
+    unchanged (one array, or a list)."""
+    if not getattr(model, "_dict_outputs", False):
+        return outputs
+    values = outputs if isinstance(outputs, list) else [outputs]
+    return dict(zip(model.output_names, values))
+
+
+def in_output_order(value, names, what):
+    """``value`` as a list with one entry per output: a dict keyed by output name in the
+    outputs' order, a list or tuple as given, anything else as the only entry."""
+    if isinstance(value, dict):
+        missing = [n for n in names if n not in value]
+        if missing:
+            raise ValueError(
+                f"`{what}` is a dict, but it has no entry for {missing}; it has keys "
+                f"{sorted(value)} and the model's outputs are {names}."
+            )
+        return [value[n] for n in names]
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def logits_twin(loss):
     """The same loss configured to take logits (for the fused softmax/sigmoid gradient)."""
     config = {**loss.get_config(), "from_logits": True}
@@ -103,14 +127,14 @@ class CompileMetrics(metrics_module.Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         model = self._model
         names = model.output_names
-        preds = list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
-        ys = y_true if isinstance(y_true, (list, tuple)) else [y_true]
+        preds = in_output_order(y_pred, names, "y_pred")
+        ys = in_output_order(y_true, names, "y_true")
         sws = (
             None
             if sample_weight is None
             else (
-                list(sample_weight)
-                if isinstance(sample_weight, (list, tuple))
+                in_output_order(sample_weight, names, "sample_weight")
+                if isinstance(sample_weight, (list, tuple, dict))
                 else [sample_weight] * len(names)
             )
         )

@@ -56,6 +56,7 @@ class TrainingStep:
         self._fresh_layers = None
         self._fresh: set = set()
         self._regularized: list = []
+        self._constrained: list = []
         self._activity: list = []
         self._call_layers: list = []
 
@@ -72,7 +73,7 @@ class TrainingStep:
                 and producer is not None
                 and hasattr(producer, "preactivation")
                 and activation is not None
-                and activation.name == loss.fusable_activation
+                and getattr(activation, "name", None) == loss.fusable_activation
                 and getattr(activation, "axis", -1) in (-1, getattr(loss, "axis", -1))
             )
             fused.append((producer, outputs_module.logits_twin(loss)) if ok else None)
@@ -109,6 +110,13 @@ class TrainingStep:
             layer
             for layer in layers
             if any(v.regularizer is not None for v in layer._variables.values())
+        ]
+        # (weight's view in the buffer, constraint) for each trainable weight with one:
+        # projected after every update, as Keras does; empty (no cost) for most models
+        self._constrained = [
+            (view, layer._variables[name].constraint)
+            for (layer, name), view in zip(buf.entries, buf.views)
+            if layer._variables[name].constraint is not None
         ]
         self._activity = [
             layer for layer in layers if getattr(layer, "activity_regularizer", None) is not None
@@ -211,6 +219,8 @@ class TrainingStep:
         if buf.params.size:
             if math.isfinite(loss) and _all_finite(buf.grads):
                 self.optimizer.apply_flat(buf.grads, buf.params)
+                for view, constraint in self._constrained:
+                    view[...] = constraint(view)  # variable.assign(constraint(variable))
             elif math.isfinite(loss):
                 loss = math.nan  # a finite loss whose gradient is not: report it as NaN
         return loss, per_output, outs

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from npkeras import activations, initializers, regularizers
+from npkeras import activations, constraints, initializers, regularizers
 from npkeras.backend import xp
+from npkeras.layers import activation_functions
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 
 _EQUATION = re.compile(r"^([a-zA-Z.]+),([a-zA-Z]+)->([a-zA-Z.]+)$")
@@ -43,6 +44,7 @@ class EinsumDense(Layer):
         bias_axes: output letters the bias varies along (``"de"``); None for no bias.
         kernel_initializer, bias_initializer: glorot_uniform, zeros.
         kernel_regularizer, bias_regularizer: weight penalties.
+        kernel_constraint, bias_constraint: projections after every optimizer step.
 
     Shapes: the kernel takes, per letter, the input's size when the input has the letter,
     else the output's; the bias spans the output from its first bias letter to the end,
@@ -87,13 +89,13 @@ class EinsumDense(Layer):
                 )
         if lora_rank is not None:
             raise ValueError(f"{owner}: LoRA (lora_rank) is not supported.")
-        self.activation = activations.get(activation)
+        self.activation = activation_functions.get(activation)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = kernel_constraint
-        self.bias_constraint = bias_constraint
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         in_spec, kernel_spec, out_spec = self._specs
         self._dx_equation = f"{out_spec},{kernel_spec}->{in_spec}"
         self._dkernel_equation = f"{in_spec},{out_spec}->{kernel_spec}"
@@ -136,12 +138,14 @@ class EinsumDense(Layer):
             tuple(sizes[c] for c in kernel_spec),
             self.kernel_initializer,
             regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
         )
         if self.bias_axes is not None:
             letters = out_spec.replace("...", "")
             first = min(letters.index(c) for c in self.bias_axes)
             shape = tuple(sizes[c] if c in self.bias_axes else 1 for c in letters[first:])
-            self.add_weight("bias", shape, self.bias_initializer, regularizer=self.bias_regularizer)
+            self.add_weight("bias", shape, self.bias_initializer,
+                            regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
     def compute_output_shape(self, input_shape):
         sizes = self._sizes(input_shape)
@@ -184,10 +188,14 @@ class EinsumDense(Layer):
             **super().get_config(),
             "equation": self.equation,
             "output_shape": list(self.partial_output_shape),
-            "activation": activations.serialize(self.activation),
+            "activation": activation_functions.serialize(
+                self.activation, f"EinsumDense layer '{self.name}'"
+            ),
             "bias_axes": self.bias_axes,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
         }

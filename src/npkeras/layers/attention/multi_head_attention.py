@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from npkeras import initializers, regularizers
+from npkeras import constraints, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.attention.einsum_dense import EinsumDense
 from npkeras.layers.attention.heads import HeadsAttention
@@ -22,15 +22,18 @@ def _dropout_rate(owner, dropout):
 
 
 class _ProjectionSettings:
-    """The initializer/regularizer arguments every projection of a layer shares."""
+    """The initializer/regularizer/constraint arguments every projection of a layer shares."""
 
     def _store_projection_settings(
-        self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed
+        self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed,
+        kernel_constraint=None, bias_constraint=None,
     ):
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.seed = seed
         self._rng = None if seed is None else xp.random.default_rng(seed)
 
@@ -44,6 +47,8 @@ class _ProjectionSettings:
             bias_initializer=self.bias_initializer,
             kernel_regularizer=self.kernel_regularizer,
             bias_regularizer=self.bias_regularizer,
+            kernel_constraint=self.kernel_constraint,
+            bias_constraint=self.bias_constraint,
             name=name,
             dtype=self.dtype,
         )
@@ -57,6 +62,8 @@ class _ProjectionSettings:
             "bias_initializer": initializers.serialize(self.bias_initializer),
             "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
             "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
             "seed": self.seed,
         }
 
@@ -144,7 +151,8 @@ class MultiHeadAttention(_ProjectionSettings, HeadsAttention):
         )
         self.attention_axes = attention_axes
         self._store_projection_settings(
-            kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed
+            kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed,
+            kernel_constraint, bias_constraint,
         )
         self._scale = 1.0 / math.sqrt(self.key_dim)
 
@@ -270,7 +278,8 @@ class GroupedQueryAttention(_ProjectionSettings, HeadsAttention):
         self.dropout = _dropout_rate(owner, dropout)
         self.use_bias = bool(use_bias)
         self._store_projection_settings(
-            kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed
+            kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, seed,
+            kernel_constraint, bias_constraint,
         )
         self._scale = 1.0 / math.sqrt(self.head_dim)
 
