@@ -31,6 +31,8 @@ bias) when ``reset_after`` else ``(3u,)``.
 
 from __future__ import annotations
 
+import os
+
 from npkeras import activations, backend, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import Layer, backward_takes_context, builtin_layer_classes
@@ -94,14 +96,34 @@ def _dropout_mask(rng, shape, rate, dtype):
     return keep.astype(dtype) / (1.0 - rate)
 
 
+def _one_blas_thread() -> bool:
+    """True when the environment gives BLAS one thread (OpenBLAS reads these variables
+    once, when NumPy loads, in this order of precedence)."""
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value) == 1
+    return (os.cpu_count() or 1) == 1
+
+
+#: BLAS runs on one thread: no product is split to stay below OpenBLAS's threading size
+ONE_BLAS_THREAD = _one_blas_thread()
+
+
 # One product per gate: OpenBLAS runs a product on several threads once m * n * k exceeds
 # 64^3, and on a shared 2-core machine the threads' handshakes cost more than the small
 # products themselves (an LSTM(64) forward loop, batch 64: 213 ms with (256, 64) @ (64, 64)
 # products on 2 threads, 53 ms as four (64, 64) @ (64, 64)). Split by gate, the products
-# of a 64-unit layer at batch 64 stay single-threaded; the inner-dimension split of
-# dot_in_blocks also helps one thread (24 -> 9.5 ms for 50 steps of (64, 256) @ (256, 64)).
+# of a 64-unit layer at batch 64 stay single-threaded. With one BLAS thread there is no
+# handshake, and one (256, 64) @ (64, 64) product is faster than four (69 vs 109 us here),
+# as is one product per step in sum_over_steps. The inner-dimension split of
+# dot_in_blocks helps one thread too (24 -> 9.5 ms for 50 steps of (64, 256) @ (256, 64);
+# 141 vs 220 us for one such product, 2026-12-02), so it stays.
 def dot_by_rows(a, b, out, size):
-    """``out = a @ b``, one product per block of ``size`` rows (one gate's rows)."""
+    """``out = a @ b``, one product per block of ``size`` rows (one gate's rows), or one
+    product in all with one BLAS thread."""
+    if ONE_BLAS_THREAD:
+        return xp.dot(a, b, out=out)
     for start in range(0, a.shape[0], size):
         xp.dot(a[start : start + size], b, out=out[start : start + size])
     return out
@@ -117,13 +139,19 @@ def dot_in_blocks(a, b, size):
 
 def sum_over_steps(a, b, size):
     """sum_t a[t] @ b[t].T for ``a`` ``(time, m, batch)`` and ``b`` ``(time, n, batch)``,
-    ``(m, n)``: one product per step and block of ``size`` rows of ``b`` (a transposed
-    view of the sum, accumulated row block by row block)."""
-    total = xp.zeros((b.shape[1], a.shape[1]), b.dtype)
+    ``(m, n)``: one product per step and block of ``size`` rows of ``b`` (every row at
+    once with one BLAS thread), accumulated into a transposed view of the sum."""
+    rows = b.shape[1]
+    if ONE_BLAS_THREAD:
+        size = rows
+    total = xp.zeros((rows, a.shape[1]), b.dtype)
+    product = xp.empty((min(size, rows), a.shape[1]), b.dtype)
     for t in range(a.shape[0]):
         a_t = a[t].T
-        for start in range(0, b.shape[1], size):
-            total[start : start + size] += xp.dot(b[t, start : start + size], a_t)
+        for start in range(0, rows, size):
+            stop = min(rows, start + size)
+            xp.dot(b[t, start:stop], a_t, out=product[: stop - start])
+            total[start:stop] += product[: stop - start]
     return total.T
 
 
