@@ -23,10 +23,14 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+if __name__ == "__main__" and "--threads" in sys.argv[:-1]:
+    # BLAS (and npkeras's one-thread product choices) read the thread count when NumPy loads
+    os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-import cases
+import cases  # noqa: E402
 
 SEQ, D_MODEL, HEADS, FF, CLASSES, N, BATCH = 128, 64, 4, 256, 10, 2048, 32
 

@@ -162,3 +162,53 @@ def _f(*shape):
 def test_bad_step_kernel_arguments_are_refused_with_their_name(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize(
+    "shape_a,shape_b,transposed",
+    [((300, 64), (300, 96), True), ((80, 1100), (1100, 70), False), ((64, 256), (256, 64), False)],
+)
+def test_dot_blocked_equals_dot_with_one_blas_thread(shape_a, shape_b, transposed, monkeypatch):
+    monkeypatch.setattr(backend, "one_blas_thread", True)
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    a = a.T if transposed else a
+    expected = a @ b
+    np.testing.assert_allclose(backend.dot_blocked(a, b), expected, rtol=1e-12, atol=1e-12)
+    out = np.empty_like(expected)
+    assert backend.dot_blocked(a, b, out=out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def _dense_and_attention_results():
+    """Outputs, input gradients and weight gradients of a Dense and a MultiHeadAttention
+    whose products are long enough to be blocked (inner dimensions 2 x 160 rows, 300
+    features)."""
+    rng = np.random.default_rng(4)
+    results = []
+    for layer, x in (
+        (layers.Dense(70), rng.standard_normal((2, 160, 300))),
+        (layers.MultiHeadAttention(2, 32), rng.standard_normal((2, 160, 64))),
+    ):
+        layer.build([x.shape, x.shape] if isinstance(layer, layers.MultiHeadAttention) else x.shape)
+        layer.set_weights([rng.standard_normal(w.shape) * 0.1 for w in layer.get_weights()])
+        y = layer.forward([x, x] if isinstance(layer, layers.MultiHeadAttention) else x)
+        dx = layer.backward(rng.standard_normal(y.shape))
+        grads = [g.copy() for sub in layer._flatten_layers() for g in sub.grads.values()]
+        results.append([y, *(dx if isinstance(dx, list) else [dx]), *grads])
+    return results
+
+
+def test_dense_and_attention_give_the_same_numbers_with_blocked_products(monkeypatch):
+    backend.set_floatx("float64")
+    try:
+        reference = _dense_and_attention_results()
+        monkeypatch.setattr(backend, "one_blas_thread", True)
+        blocked = _dense_and_attention_results()
+    finally:
+        backend.set_floatx("float32")
+    for ours, theirs in zip(blocked, reference):
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs):
+            if a is not None:
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

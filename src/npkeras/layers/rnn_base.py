@@ -31,8 +31,6 @@ bias) when ``reset_after`` else ``(3u,)``.
 
 from __future__ import annotations
 
-import os
-
 from npkeras import activations, backend, initializers, regularizers
 from npkeras.backend import xp
 from npkeras.layers.base import Layer, backward_takes_context, builtin_layer_classes
@@ -96,20 +94,6 @@ def _dropout_mask(rng, shape, rate, dtype):
     return keep.astype(dtype) / (1.0 - rate)
 
 
-def _one_blas_thread() -> bool:
-    """True when the environment gives BLAS one thread (OpenBLAS reads these variables
-    once, when NumPy loads, in this order of precedence)."""
-    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value) == 1
-    return (os.cpu_count() or 1) == 1
-
-
-#: BLAS runs on one thread: no product is split to stay below OpenBLAS's threading size
-ONE_BLAS_THREAD = _one_blas_thread()
-
-
 # One product per gate: OpenBLAS runs a product on several threads once m * n * k exceeds
 # 64^3, and on a shared 2-core machine the threads' handshakes cost more than the small
 # products themselves (an LSTM(64) forward loop, batch 64: 213 ms with (256, 64) @ (64, 64)
@@ -122,7 +106,7 @@ ONE_BLAS_THREAD = _one_blas_thread()
 def dot_by_rows(a, b, out, size):
     """``out = a @ b``, one product per block of ``size`` rows (one gate's rows), or one
     product in all with one BLAS thread."""
-    if ONE_BLAS_THREAD:
+    if backend.one_blas_thread:
         return xp.dot(a, b, out=out)
     for start in range(0, a.shape[0], size):
         xp.dot(a[start : start + size], b, out=out[start : start + size])
@@ -142,7 +126,7 @@ def sum_over_steps(a, b, size):
     ``(m, n)``: one product per step and block of ``size`` rows of ``b`` (every row at
     once with one BLAS thread), accumulated into a transposed view of the sum."""
     rows = b.shape[1]
-    if ONE_BLAS_THREAD:
+    if backend.one_blas_thread:
         size = rows
     total = xp.zeros((rows, a.shape[1]), b.dtype)
     product = xp.empty((min(size, rows), a.shape[1]), b.dtype)
