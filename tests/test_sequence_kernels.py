@@ -166,7 +166,11 @@ def test_bad_step_kernel_arguments_are_refused_with_their_name(call, error, mess
 
 @pytest.mark.parametrize(
     "shape_a,shape_b,transposed",
-    [((300, 64), (300, 96), True), ((80, 1100), (1100, 70), False), ((64, 256), (256, 64), False)],
+    [
+        ((1100, 64), (1100, 96), True),
+        ((80, 1100), (1100, 70), False),
+        ((64, 256), (256, 64), False),
+    ],
 )
 def test_dot_blocked_equals_dot_with_one_blas_thread(shape_a, shape_b, transposed, monkeypatch):
     monkeypatch.setattr(backend, "one_blas_thread", True)
@@ -182,13 +186,12 @@ def test_dot_blocked_equals_dot_with_one_blas_thread(shape_a, shape_b, transpose
 
 def _dense_and_attention_results():
     """Outputs, input gradients and weight gradients of a Dense and a MultiHeadAttention
-    whose products are long enough to be blocked (inner dimensions 2 x 160 rows, 300
-    features)."""
+    whose weight-gradient products are long enough to be blocked (2 x 520 rows)."""
     rng = np.random.default_rng(4)
     results = []
     for layer, x in (
-        (layers.Dense(70), rng.standard_normal((2, 160, 300))),
-        (layers.MultiHeadAttention(2, 32), rng.standard_normal((2, 160, 64))),
+        (layers.Dense(70), rng.standard_normal((2, 520, 80))),
+        (layers.MultiHeadAttention(2, 32), rng.standard_normal((2, 520, 64))),
     ):
         layer.build([x.shape, x.shape] if isinstance(layer, layers.MultiHeadAttention) else x.shape)
         layer.set_weights([rng.standard_normal(w.shape) * 0.1 for w in layer.get_weights()])

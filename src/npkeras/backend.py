@@ -224,23 +224,17 @@ _INNER_BLOCK = 128
 def dot_blocked(a, b, out=None):
     """``a @ b`` (2-D operands), into ``out`` when given.
 
-    With one BLAS thread on NumPy, a product with a long inner dimension is summed over
-    products of 128-wide blocks of it: OpenBLAS 0.3.31 (AVX2 kernel, one thread) ran these
-    2-3x slower in one call (2026-12-02: (64, 4096) @ (4096, 256) 14.3 -> 4.8 ms, (784,
-    1024) @ (1024, 256) 35 -> 14 ms, (4096, 256) @ (256, 64) 15.1 -> 6.7 ms), but not
-    products with an inner dimension under 1024 and more than 128 columns ((1024, 256) @
-    (256, 784): 12.4 -> 13.9 ms), nor results under 64 rows or columns. With two threads
-    on two busy cores the extra calls cost more than they save, so it is one call there.
+    With one BLAS thread on NumPy, a product with an inner dimension of 1024 or more (a
+    weight gradient ``x.T @ dz`` over many rows) and a result of at least 64 x 64 is
+    summed over products of 128-wide blocks of it: OpenBLAS 0.3.31 (AVX2 kernel, one
+    thread) ran these 2-3x slower in one call (2026-12-02: (64, 4096) @ (4096, 256) 13.6
+    -> 4.6 ms, (784, 1024) @ (1024, 256) 35 -> 14 ms; one epoch of bench/transformer.py's
+    block 1.61 -> 1.27 s CPU at N=512). Shorter inner dimensions gained in isolation but
+    not inside a training step, so they stay one call; with two threads on two busy cores
+    the extra calls cost more than they save, so it is one call there too.
     """
     m, k = a.shape
-    n = b.shape[1]
-    if (
-        not one_blas_thread
-        or xp is not numpy
-        or k < 2 * _INNER_BLOCK
-        or min(m, n) < 64
-        or (k < 1024 and n > 128)
-    ):
+    if not one_blas_thread or xp is not numpy or k < 1024 or min(m, b.shape[1]) < 64:
         return xp.dot(a, b) if out is None else dot_into(a, b, out)
     size = _INNER_BLOCK
     total = xp.dot(a[:, :size], b[:size]) if out is None else dot_into(a[:, :size], b[:size], out)
