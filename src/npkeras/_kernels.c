@@ -607,7 +607,7 @@ static PyObject *gru_step_backward(PyObject *self, PyObject *args)
  * loops vectorise without reassociating floating-point sums. */
 #define LANES 8
 
-/* Softmax of each row in place: exp(z - max) / sum. A row whose maximum is -inf (every
+/* Softmax of each row in place: exp(z - max) * (1 / sum). A row whose maximum is -inf (every
  * entry masked) comes out all zeros, as the masked softmax wants; a NaN makes its row
  * NaN. Each pass is its own loop over the row (in L1), so each vectorises. */
 #define DEFINE_SOFTMAX_ROWS(T)                                                         \
@@ -633,7 +633,8 @@ static PyObject *gru_step_backward(PyObject *self, PyObject *args)
             T total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +                        \
                       ((acc[4] + acc[5]) + (acc[6] + acc[7]));                         \
             for (Py_ssize_t c = whole; c < cols; c++) total += z[c];                   \
-            for (Py_ssize_t c = 0; c < cols; c++) z[c] /= total;                       \
+            T scale = (T)1 / total;                                            \
+            for (Py_ssize_t c = 0; c < cols; c++) z[c] *= scale;                       \
         }                                                                              \
     }
 DEFINE_SOFTMAX_ROWS(float)
