@@ -151,16 +151,10 @@ def profile(args, x, y):
         for t in range(seq.steps):
             dot_in_blocks(kernel, seq.dxw[t], args.units)
 
-    def exps():
-        for t in range(seq.steps):
-            np.exp(seq.saved["gates"][t], out=seq.saved["slope"])
-            np.exp(seq.saved["tanh_c"][t], out=seq.saved["slope"][: args.units])
-
     phases = [  # the indented phases are parts of the phase above them
         ("input product (begin)", lambda: cell.begin(batch, zeros)),
         ("forward steps", forward_loop),
         ("  their recurrent products", forward_gemms),
-        ("  their exp passes", exps),
         ("backward steps", backward_loop),
         ("  their recurrent products", backward_gemms),
         ("weight and input gradients (end_backward)", lambda: cell.end_backward(seq)),
