@@ -22,7 +22,12 @@ strided blocks: 26 vs 2 us to negate 64 x 128 floats here.) The recurrent produc
 product per step rather than one ``(time * batch, in) @ (in, gates * units)``: that
 needs transposed copies into and out of this layout, and on this machine's OpenBLAS
 the copies plus the long products were slower (77 vs 27 ms for end_backward of
-LSTM(64), 50 steps, batch 64), and each product is split by gate (see dot_by_rows).
+LSTM(64), 50 steps, batch 64; a batch-first prototype with single long products gained
+under 5% on one thread, 2026-12-02), and with several BLAS threads each product is split
+by gate (see dot_by_rows). With Keras's default activations the gate arithmetic of a
+step is one compiled pass (``lstm_step``, ``gru_step`` in ``_kernels.c``): the kernels
+take batch-first rows of gates, and a ``(units, batch)`` state seen as one row
+``(1, units * batch)`` lines up with this layout's gate blocks.
 
 Keras's weight layouts and gate orders: LSTM kernel ``(in, 4u)`` with gates i, f, c, o;
 GRU kernel ``(in, 3u)`` with gates z, r, h and bias ``(2, 3u)`` (input and recurrent
