@@ -98,7 +98,7 @@ def _stats(samples, reference=None):
 PAUSE_SECONDS = 0.3
 
 
-def interleaved(peers, run, repeats, warmup=1):
+def interleaved(peers, run, repeats, warmup=1, clock=time.perf_counter):
     """Time ``run(peer)`` for every peer, A B C, B C A, C A B, ... after ``warmup`` rounds.
 
     The order rotates every repeat and each run starts after a short pause, because
@@ -106,7 +106,8 @@ def interleaved(peers, run, repeats, warmup=1):
     last operation and would otherwise slow whichever library runs next; then a full
     garbage collection, so that no library pays for another's garbage (the timed run
     starts on a busy CPU rather than one just woken from the pause, which on this
-    shared machine made short runs up to twice as slow at random).
+    shared machine made short runs up to twice as slow at random). ``clock``:
+    ``time.process_time`` measures CPU time, less moved by other work on a shared machine.
     """
     for _ in range(warmup):
         for peer in peers:
@@ -116,9 +117,9 @@ def interleaved(peers, run, repeats, warmup=1):
         for peer in peers[r % len(peers) :] + peers[: r % len(peers)]:
             time.sleep(PAUSE_SECONDS)
             gc.collect()
-            start = time.perf_counter()
+            start = clock()
             run(peer)
-            times[peer.name].append(time.perf_counter() - start)
+            times[peer.name].append(clock() - start)
     ref = statistics.median(times["npkeras"]) if "npkeras" in times else None
     return {name: _stats(samples, ref) for name, samples in times.items()}
 

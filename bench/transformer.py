@@ -8,19 +8,29 @@ inference only; training takes the ordinary autograd path). Seconds per epoch, t
 libraries interleaved as in ``bench/run.py``.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE PYTHONPATH=src \
-        .venv/bin/python bench/transformer.py [--repeats 5] [--quick]
+        .venv/bin/python bench/transformer.py [--repeats 5] [--quick] [--threads 1 --clock cpu]
+
+``--clock cpu`` times CPU time (``time.process_time``; with ``--threads 1`` the figure
+least moved by other work on a shared machine); ``--memory`` runs one epoch of each
+library in a fresh process and prints its peak resident memory (VmHWM).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
+import time
 
-import numpy as np
+if __name__ == "__main__" and "--threads" in sys.argv[:-1]:
+    # BLAS (and npkeras's one-thread product choices) read the thread count when NumPy loads
+    os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-import cases
+import cases  # noqa: E402
 
 SEQ, D_MODEL, HEADS, FF, CLASSES, N, BATCH = 128, 64, 4, 256, 10, 2048, 32
 
@@ -111,19 +121,70 @@ class Torch:
             self.opt.step()
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _peers(threads):
+    import npkeras
+
+    peers = [KerasApi("npkeras", npkeras)]
+    try:
+        peers.append(Torch(threads))
+    except ImportError:
+        print("torch not installed: skipped")
+    return peers
+
+
+def _vm_hwm_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
+
+
+def peak_memory(argv):
+    """Each library's peak resident memory (VmHWM) over one epoch, in a fresh process."""
+    peaks = {}
+    for name in ("npkeras", "torch"):
+        out = subprocess.run(
+            [sys.executable, __file__, *argv, "--peak-of", name],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        peaks[name] = float(out.split()[-1])
+    print("Transformer block: peak memory of one epoch (VmHWM of a fresh process, data included)")
+    for name, mb in peaks.items():
+        print(f"  {name:8s} {mb:.0f} MB")
+    print(f"  npkeras / torch: {peaks['npkeras'] / peaks['torch']:.2f}x")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="N=256, two repeats")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    args = parser.parse_args()
-    import npkeras
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall")
+    parser.add_argument("--memory", action="store_true")
+    parser.add_argument("--peak-of", choices=("npkeras", "torch"), help=argparse.SUPPRESS)
+    argv = sys.argv[1:]
+    args = parser.parse_args(argv)
+    os.environ.setdefault("NPKERAS_NUM_THREADS", str(args.threads))  # the attention pool
+    try:  # NumPy is loaded already: limit its BLAS threads now
+        from threadpoolctl import threadpool_limits
 
-    peers = [KerasApi("npkeras", npkeras)]
-    try:
-        peers.append(Torch(args.threads))
+        threadpool_limits(args.threads)
     except ImportError:
-        print("torch not installed: skipped")
+        print("threadpoolctl not installed: BLAS keeps its default thread count")
+    if args.memory:
+        peak_memory([a for a in argv if a != "--memory"])
+        return
+    peers = _peers(args.threads)
+    if args.peak_of:
+        peer = next(p for p in peers if p.name == args.peak_of)
+        x, y = data(256 if args.quick else N)
+        peer.build()
+        peer.train_epoch(x, y)
+        print(f"{_vm_hwm_mb():.1f}")
+        return
     if os.environ.get("KERAS_BACKEND") == "jax":
         try:
             import keras
@@ -136,16 +197,24 @@ def main():
     for peer in peers:
         peer.build()
     rows = cases.interleaved(
-        peers, lambda p: p.train_epoch(x, y), 2 if args.quick else args.repeats
+        peers,
+        lambda p: p.train_epoch(x, y),
+        2 if args.quick else args.repeats,
+        clock=CLOCKS[args.clock],
     )
     outcome = {
         "case": "T",
         "unit": "seconds per epoch",
         "groups": {"": rows},
         "title": f"Transformer encoder block, seq {SEQ}, d_model {D_MODEL}, "
-        f"{HEADS} heads, ff {FF}, N={n}, batch {BATCH}, Adam",
+        f"{HEADS} heads, ff {FF}, N={n}, batch {BATCH}, Adam, {args.threads} threads, "
+        f"{args.clock} time",
     }
     print(cases.format_case(outcome))
+    if "torch" in rows:
+        best = rows["npkeras"]["min"] / rows["torch"]["min"]
+        median = rows["npkeras"]["median"] / rows["torch"]["median"]
+        print(f"   npkeras / torch: best {best:.2f}x  median {median:.2f}x")
 
 
 if __name__ == "__main__":

@@ -390,6 +390,398 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------------- exp, sigmoid and tanh (sequences) ---- */
+
+/* float32 exp as a polynomial that the compiler vectorises (NumPy's float32 exp is a
+ * separate pass per operator and 2-5x slower here): 2^n e^r with n = round(x / ln 2),
+ * |r| <= ln(2) / 2, e^r by a degree-6 Taylor-like minimax polynomial (Cephes' expf
+ * coefficients). Relative error <= 2e-7 (2 ulp) against the exact value on [-87.3, 88.7];
+ * above that +inf, below it 0 (NumPy gives subnormals down to -103.9: an absolute
+ * difference under 1.2e-38); NaN stays NaN. float64 uses the C library's exp. */
+static inline float exp_fast_float(float x)
+{
+    const float hi = 88.7228f, lo = -87.3365f;
+    float clamped = x > hi ? hi : (x < lo ? lo : x);
+    /* round to nearest by the 1.5 * 2^23 trick: plain arithmetic, so it vectorises */
+    float n = (clamped * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = clamped - n * 0.693359375f;  /* ln 2 in two parts: exact product for n */
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int bits = ((int)n + 127) << 23;  /* 2^n, n in [-126, 128): a normal float */
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float y = p * scale;
+    y = x > hi ? INFINITY : y;
+    y = x < lo ? 0.0f : y;
+    return x != x ? x : y;
+}
+
+static inline double exp_fast_double(double x) { return exp(x); }
+
+#define SIGMOID(T, x) ((T)1 / ((T)1 + exp_fast_##T(-(x))))
+#define TANH(T, x) ((T)2 / ((T)1 + exp_fast_##T((T)-2 * (x))) - (T)1)
+
+/* One LSTM step on batch-first rows, gate order i, f, c (g), o:
+ * gates (rows, 4u): h_prev @ recurrent_kernel on entry, the activated gates on exit;
+ * xw (rows, 4u): the input part (x @ kernel + bias); c_prev (rows, u): the previous cell
+ * state; outputs c, tanh_c and h (rows, u). */
+#define DEFINE_LSTM_STEP(T)                                                            \
+    WIDEST static void lstm_step_##T(T *restrict gates, const T *restrict xw,          \
+                                     const T *restrict c_prev, T *restrict c,          \
+                                     T *restrict tanh_c, T *restrict h, Py_ssize_t rows, \
+                                     Py_ssize_t u)                                     \
+    {                                                                                  \
+        for (Py_ssize_t b = 0; b < rows; b++) {                                        \
+            T *restrict g4 = gates + b * 4 * u;                                        \
+            const T *restrict x4 = xw + b * 4 * u;                                     \
+            Py_ssize_t s = b * u;                                                      \
+            for (Py_ssize_t j = 0; j < u; j++) {                                       \
+                T i = SIGMOID(T, g4[j] + x4[j]);                                       \
+                T f = SIGMOID(T, g4[u + j] + x4[u + j]);                               \
+                T g = TANH(T, g4[2 * u + j] + x4[2 * u + j]);                          \
+                T o = SIGMOID(T, g4[3 * u + j] + x4[3 * u + j]);                       \
+                T ct = f * c_prev[s + j] + i * g;                                      \
+                T tc = TANH(T, ct);                                                    \
+                g4[j] = i;                                                             \
+                g4[u + j] = f;                                                         \
+                g4[2 * u + j] = g;                                                     \
+                g4[3 * u + j] = o;                                                     \
+                c[s + j] = ct;                                                         \
+                tanh_c[s + j] = tc;                                                    \
+                h[s + j] = o * tc;                                                     \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_LSTM_STEP(float)
+DEFINE_LSTM_STEP(double)
+
+/* Its gradient: dh (rows, u) = dL/dh_t; dc (rows, u) = dL/dc_t from the later steps on
+ * entry, dL/dc_{t-1} on exit; dgates (rows, 4u) = dL/d(pre-activations). */
+#define DEFINE_LSTM_STEP_BACKWARD(T)                                                   \
+    WIDEST static void lstm_step_backward_##T(const T *restrict gates,                 \
+                                              const T *restrict c_prev,                \
+                                              const T *restrict tanh_c,                \
+                                              const T *restrict dh, T *restrict dc,    \
+                                              T *restrict dgates, Py_ssize_t rows,     \
+                                              Py_ssize_t u)                            \
+    {                                                                                  \
+        for (Py_ssize_t b = 0; b < rows; b++) {                                        \
+            const T *restrict g4 = gates + b * 4 * u;                                  \
+            T *restrict d4 = dgates + b * 4 * u;                                       \
+            Py_ssize_t s = b * u;                                                      \
+            for (Py_ssize_t j = 0; j < u; j++) {                                       \
+                T i = g4[j], f = g4[u + j], g = g4[2 * u + j], o = g4[3 * u + j];      \
+                T tc = tanh_c[s + j], dhj = dh[s + j];                                 \
+                T dct = dc[s + j] + dhj * o * ((T)1 - tc * tc);                        \
+                d4[j] = dct * g * (i * ((T)1 - i));                                    \
+                d4[u + j] = dct * c_prev[s + j] * (f * ((T)1 - f));                    \
+                d4[2 * u + j] = dct * i * ((T)1 - g * g);                              \
+                d4[3 * u + j] = dhj * tc * (o * ((T)1 - o));                           \
+                dc[s + j] = dct * f;                                                   \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_LSTM_STEP_BACKWARD(float)
+DEFINE_LSTM_STEP_BACKWARD(double)
+
+/* One GRU step with the reset gate after the recurrent product (Keras's reset_after,
+ * torch's GRU), gate order z, r, h: inner (rows, 3u) = h_prev @ recurrent_kernel +
+ * recurrent bias; xw (rows, 3u) the input part; outputs gates (rows, 3u) = z, r, hh and
+ * h = hh + z (h_prev - hh). */
+#define DEFINE_GRU_STEP(T)                                                             \
+    WIDEST static void gru_step_##T(T *restrict gates, const T *restrict inner,        \
+                                    const T *restrict xw, const T *restrict h_prev,    \
+                                    T *restrict h, Py_ssize_t rows, Py_ssize_t u)      \
+    {                                                                                  \
+        for (Py_ssize_t b = 0; b < rows; b++) {                                        \
+            T *restrict g3 = gates + b * 3 * u;                                        \
+            const T *restrict n3 = inner + b * 3 * u, *x3 = xw + b * 3 * u;            \
+            Py_ssize_t s = b * u;                                                      \
+            for (Py_ssize_t j = 0; j < u; j++) {                                       \
+                T z = SIGMOID(T, x3[j] + n3[j]);                                       \
+                T r = SIGMOID(T, x3[u + j] + n3[u + j]);                               \
+                T hh = TANH(T, x3[2 * u + j] + r * n3[2 * u + j]);                     \
+                g3[j] = z;                                                             \
+                g3[u + j] = r;                                                         \
+                g3[2 * u + j] = hh;                                                    \
+                h[s + j] = hh + z * (h_prev[s + j] - hh);                              \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_GRU_STEP(float)
+DEFINE_GRU_STEP(double)
+
+/* Its gradient: dh (rows, u) = dL/dh_t on entry, its direct part z dh on exit; dxw
+ * (rows, 3u) = dL/d(input part of each pre-activation); dinner (rows, 3u) = dL/dinner. */
+#define DEFINE_GRU_STEP_BACKWARD(T)                                                    \
+    WIDEST static void gru_step_backward_##T(const T *restrict gates,                  \
+                                             const T *restrict inner,                  \
+                                             const T *restrict h_prev, T *restrict dh, \
+                                             T *restrict dxw, T *restrict dinner,      \
+                                             Py_ssize_t rows, Py_ssize_t u)            \
+    {                                                                                  \
+        for (Py_ssize_t b = 0; b < rows; b++) {                                        \
+            const T *restrict g3 = gates + b * 3 * u, *n3 = inner + b * 3 * u;         \
+            T *restrict dx3 = dxw + b * 3 * u, *dn3 = dinner + b * 3 * u;              \
+            Py_ssize_t s = b * u;                                                      \
+            for (Py_ssize_t j = 0; j < u; j++) {                                       \
+                T z = g3[j], r = g3[u + j], hh = g3[2 * u + j], dhj = dh[s + j];       \
+                T dz = dhj * (h_prev[s + j] - hh) * (z * ((T)1 - z));                  \
+                T dhh = dhj * ((T)1 - z) * ((T)1 - hh * hh);                           \
+                T dr = dhh * n3[2 * u + j] * (r * ((T)1 - r));                         \
+                dx3[j] = dz;                                                           \
+                dx3[u + j] = dr;                                                       \
+                dx3[2 * u + j] = dhh;                                                  \
+                dn3[j] = dz;                                                           \
+                dn3[u + j] = dr;                                                       \
+                dn3[2 * u + j] = dhh * r;                                              \
+                dh[s + j] = dhj * z;                                                   \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_GRU_STEP_BACKWARD(float)
+DEFINE_GRU_STEP_BACKWARD(double)
+
+/* Acquire `count` arrays: the first `wide` of them hold rows * width values, the others
+ * rows * u, with rows and u from the shape of objs[count - 1] (rows, u) and width =
+ * gates * u. Returns 0, or -1 with an exception set. */
+static int acquire_step(PyObject **objs, Array *arrays, int count, int wide,
+                        const char *const *names, unsigned writable, int gates, int *kind,
+                        Py_ssize_t *rows, Py_ssize_t *u)
+{
+    for (int i = 0; i < count; i++)
+        if (acquire(objs[i], &arrays[i], (writable >> i) & 1u, names[i], kind) < 0) return -1;
+    const Py_buffer *state = &arrays[count - 1].view;
+    if (state->ndim != 2 || state->shape[0] == 0 || state->shape[1] == 0) {
+        PyErr_Format(PyExc_ValueError, "kernel argument `%s` must be a non-empty "
+                     "(rows, units) array", names[count - 1]);
+        return -1;
+    }
+    *rows = state->shape[0];
+    *u = state->shape[1];
+    for (int i = 0; i < count; i++) {
+        Py_ssize_t expected = *rows * *u * (i < wide ? gates : 1) * *kind;
+        if (arrays[i].view.len != expected) {
+            PyErr_Format(PyExc_ValueError,
+                         "kernel argument `%s` must hold %zd values (%zd rows of %zd), "
+                         "not %zd", names[i], expected / *kind, *rows,
+                         *u * (i < wide ? gates : 1), arrays[i].view.len / *kind);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The arguments of a step kernel: exactly `count` positional arrays. */
+static int unpack(PyObject *args, const char *name, PyObject **objs, int count)
+{
+    if (PyTuple_GET_SIZE(args) != count) {
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly %d arguments (%zd given)", name,
+                     count, PyTuple_GET_SIZE(args));
+        return -1;
+    }
+    for (int i = 0; i < count; i++) objs[i] = PyTuple_GET_ITEM(args, i);
+    return 0;
+}
+
+typedef void (*StepKernel)(void **p, Py_ssize_t rows, Py_ssize_t u);
+
+/* Parse, check and run a step kernel (float32 or float64) without the GIL. */
+static PyObject *call_step(PyObject *args, const char *name, const char *const *names,
+                           int count, int wide, int gates, unsigned writable, StepKernel f32,
+                           StepKernel f64)
+{
+    PyObject *objs[8];
+    Array arrays[8];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    Py_ssize_t rows, u;
+    if (unpack(args, name, objs, count) < 0) return NULL;
+    if (acquire_step(objs, arrays, count, wide, names, writable, gates, &kind, &rows, &u) < 0) {
+        release(arrays, count);
+        return NULL;
+    }
+    void *p[8];
+    for (int i = 0; i < count; i++) p[i] = arrays[i].view.buf;
+    StepKernel f = kind == 4 ? f32 : f64;
+    Py_BEGIN_ALLOW_THREADS
+    f(p, rows, u);
+    Py_END_ALLOW_THREADS
+    release(arrays, count);
+    Py_RETURN_NONE;
+}
+
+#define STEP_ADAPTERS(T)                                                               \
+    static void lstm_step_p_##T(void **p, Py_ssize_t rows, Py_ssize_t u)               \
+    {                                                                                  \
+        lstm_step_##T(p[0], p[1], p[2], p[3], p[4], p[5], rows, u);                    \
+    }                                                                                  \
+    static void lstm_step_backward_p_##T(void **p, Py_ssize_t rows, Py_ssize_t u)      \
+    {                                                                                  \
+        lstm_step_backward_##T(p[0], p[2], p[3], p[4], p[5], p[1], rows, u);           \
+    }                                                                                  \
+    static void gru_step_p_##T(void **p, Py_ssize_t rows, Py_ssize_t u)                \
+    {                                                                                  \
+        gru_step_##T(p[0], p[1], p[2], p[3], p[4], rows, u);                           \
+    }                                                                                  \
+    static void gru_step_backward_p_##T(void **p, Py_ssize_t rows, Py_ssize_t u)       \
+    {                                                                                  \
+        gru_step_backward_##T(p[0], p[1], p[4], p[5], p[2], p[3], rows, u);            \
+    }
+STEP_ADAPTERS(float)
+STEP_ADAPTERS(double)
+
+/* lstm_step(gates, xw, c_prev, c, tanh_c, h) */
+static PyObject *lstm_step(PyObject *self, PyObject *args)
+{
+    static const char *const names[] = {"gates", "xw", "c_prev", "c", "tanh_c", "h"};
+    return call_step(args, "lstm_step", names, 6, 2, 4, 1u | 8u | 16u | 32u,
+                     lstm_step_p_float, lstm_step_p_double);
+}
+
+/* lstm_step_backward(gates, dgates, c_prev, tanh_c, dh, dc) */
+static PyObject *lstm_step_backward(PyObject *self, PyObject *args)
+{
+    static const char *const names[] = {"gates", "dgates", "c_prev", "tanh_c", "dh", "dc"};
+    return call_step(args, "lstm_step_backward", names, 6, 2, 4, 2u | 32u,
+                     lstm_step_backward_p_float, lstm_step_backward_p_double);
+}
+
+/* gru_step(gates, inner, xw, h_prev, h) */
+static PyObject *gru_step(PyObject *self, PyObject *args)
+{
+    static const char *const names[] = {"gates", "inner", "xw", "h_prev", "h"};
+    return call_step(args, "gru_step", names, 5, 3, 3, 1u | 16u, gru_step_p_float,
+                     gru_step_p_double);
+}
+
+/* gru_step_backward(gates, inner, dxw, dinner, h_prev, dh) */
+static PyObject *gru_step_backward(PyObject *self, PyObject *args)
+{
+    static const char *const names[] = {"gates", "inner", "dxw", "dinner", "h_prev", "dh"};
+    return call_step(args, "gru_step_backward", names, 6, 4, 3, 4u | 8u | 32u,
+                     gru_step_backward_p_float, gru_step_backward_p_double);
+}
+
+/* ---------------------------------------------------------------- softmax ----- */
+
+/* Sums and maxima over 8 interleaved partial results (then combined pairwise), so the
+ * loops vectorise without reassociating floating-point sums. */
+#define LANES 8
+
+/* Softmax of each row in place: exp(z - max) * (1 / sum). A row whose maximum is -inf (every
+ * entry masked) comes out all zeros, as the masked softmax wants; a NaN makes its row
+ * NaN. Each pass is its own loop over the row (in L1), so each vectorises. */
+#define DEFINE_SOFTMAX_ROWS(T)                                                         \
+    WIDEST static void softmax_rows_##T(T *restrict z, Py_ssize_t rows, Py_ssize_t cols) \
+    {                                                                                  \
+        Py_ssize_t whole = cols - cols % LANES;                                        \
+        for (Py_ssize_t r = 0; r < rows; r++, z += cols) {                             \
+            T top[LANES], acc[LANES];                                                  \
+            for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                        \
+            for (Py_ssize_t c = 0; c < whole; c += LANES)                              \
+                for (int k = 0; k < LANES; k++) top[k] = z[c + k] > top[k] ? z[c + k] : top[k]; \
+            T m = top[0];                                                              \
+            for (int k = 1; k < LANES; k++) m = top[k] > m ? top[k] : m;               \
+            for (Py_ssize_t c = whole; c < cols; c++) m = z[c] > m ? z[c] : m;         \
+            if (m == -INFINITY) {                                                      \
+                for (Py_ssize_t c = 0; c < cols; c++) z[c] = 0;                        \
+                continue;                                                              \
+            }                                                                          \
+            for (Py_ssize_t c = 0; c < cols; c++) z[c] = exp_fast_##T(z[c] - m);       \
+            for (int k = 0; k < LANES; k++) acc[k] = 0;                                \
+            for (Py_ssize_t c = 0; c < whole; c += LANES)                              \
+                for (int k = 0; k < LANES; k++) acc[k] += z[c + k];                    \
+            T total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +                        \
+                      ((acc[4] + acc[5]) + (acc[6] + acc[7]));                         \
+            for (Py_ssize_t c = whole; c < cols; c++) total += z[c];                   \
+            T scale = (T)1 / total;                                            \
+            for (Py_ssize_t c = 0; c < cols; c++) z[c] *= scale;                       \
+        }                                                                              \
+    }
+DEFINE_SOFTMAX_ROWS(float)
+DEFINE_SOFTMAX_ROWS(double)
+
+/* softmax_rows(z): the softmax of every row (last axis) of z, in place. */
+static PyObject *softmax_rows(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "O:softmax_rows", &obj)) return NULL;
+    Array arr;
+    memset(&arr, 0, sizeof arr);
+    int kind = 0;
+    if (acquire(obj, &arr, 1, "z", &kind) < 0) goto fail;
+    Py_ssize_t cols = arr.view.ndim ? arr.view.shape[arr.view.ndim - 1] : 0;
+    if (cols == 0) {
+        PyErr_SetString(PyExc_ValueError, "kernel argument `z` must have a non-empty last axis");
+        goto fail;
+    }
+    Py_ssize_t rows = arr.view.len / kind / cols;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4) softmax_rows_float(arr.view.buf, rows, cols);
+    else softmax_rows_double(arr.view.buf, rows, cols);
+    Py_END_ALLOW_THREADS
+    release(&arr, 1);
+    Py_RETURN_NONE;
+fail:
+    release(&arr, 1);
+    return NULL;
+}
+
+/* dL/dz of a softmax from p and dp = dL/dp (overwritten): p * (dp - sum(dp * p)) per row. */
+#define DEFINE_SOFTMAX_ROWS_BACKWARD(T)                                                \
+    WIDEST static void softmax_rows_backward_##T(const T *restrict p, T *restrict dp,  \
+                                                 Py_ssize_t rows, Py_ssize_t cols)     \
+    {                                                                                  \
+        for (Py_ssize_t r = 0; r < rows; r++, p += cols, dp += cols) {                 \
+            T acc[LANES];                                                              \
+            Py_ssize_t c = 0, whole = cols - cols % LANES;                             \
+            for (int k = 0; k < LANES; k++) acc[k] = 0;                                \
+            for (; c < whole; c += LANES)                                              \
+                for (int k = 0; k < LANES; k++) acc[k] += dp[c + k] * p[c + k];        \
+            T dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +                          \
+                    ((acc[4] + acc[5]) + (acc[6] + acc[7]));                           \
+            for (; c < cols; c++) dot += dp[c] * p[c];                                 \
+            for (c = 0; c < cols; c++) dp[c] = (dp[c] - dot) * p[c];                   \
+        }                                                                              \
+    }
+DEFINE_SOFTMAX_ROWS_BACKWARD(float)
+DEFINE_SOFTMAX_ROWS_BACKWARD(double)
+
+/* softmax_rows_backward(p, dp): dp = p * (dp - sum(dp * p)) over the last axis, in place. */
+static PyObject *softmax_rows_backward(PyObject *self, PyObject *args)
+{
+    PyObject *objs[2];
+    if (!PyArg_ParseTuple(args, "OO:softmax_rows_backward", &objs[0], &objs[1])) return NULL;
+    static const char *const names[] = {"p", "dp"};
+    Array arrays[2];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    if (acquire_same(objs, arrays, 2, names, 2u, &kind) < 0) goto fail;
+    const Py_buffer *p = &arrays[0].view;
+    Py_ssize_t cols = p->ndim ? p->shape[p->ndim - 1] : 0;
+    if (cols == 0) {
+        PyErr_SetString(PyExc_ValueError, "kernel argument `p` must have a non-empty last axis");
+        goto fail;
+    }
+    Py_ssize_t rows = p->len / kind / cols;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4) softmax_rows_backward_float(p->buf, arrays[1].view.buf, rows, cols);
+    else softmax_rows_backward_double(p->buf, arrays[1].view.buf, rows, cols);
+    Py_END_ALLOW_THREADS
+    release(arrays, 2);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 2);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"adam", adam, METH_VARARGS,
      "adam(v, g, m, vel, vel_hat_or_None, alpha, beta_1, beta_2, epsilon): one Adam step "
@@ -404,6 +796,22 @@ static PyMethodDef methods[] = {
      "row_max(z, out): out = the max over the last axis of z, one value per row."},
     {"scatter_add_rows", scatter_add_rows, METH_VARARGS,
      "scatter_add_rows(table, ids, rows): table[ids[i]] += rows[i], repeated ids added."},
+    {"lstm_step", lstm_step, METH_VARARGS,
+     "lstm_step(gates, xw, c_prev, c, tanh_c, h): one LSTM step on batch-first rows; "
+     "gates holds h_prev @ recurrent_kernel on entry, the activated gates i, f, c, o on exit."},
+    {"lstm_step_backward", lstm_step_backward, METH_VARARGS,
+     "lstm_step_backward(gates, dgates, c_prev, tanh_c, dh, dc): dgates = dL/d(gate "
+     "pre-activations); dc: dL/dc_t on entry, dL/dc_{t-1} on exit."},
+    {"gru_step", gru_step, METH_VARARGS,
+     "gru_step(gates, inner, xw, h_prev, h): one GRU step (reset gate after the recurrent "
+     "product); inner = h_prev @ recurrent_kernel + recurrent bias."},
+    {"gru_step_backward", gru_step_backward, METH_VARARGS,
+     "gru_step_backward(gates, inner, dxw, dinner, h_prev, dh): dxw, dinner = dL/d(input "
+     "part), dL/d(inner); dh: dL/dh_t on entry, its direct part z * dh on exit."},
+    {"softmax_rows", softmax_rows, METH_VARARGS,
+     "softmax_rows(z): the softmax over the last axis of z, in place (a row of -inf: zeros)."},
+    {"softmax_rows_backward", softmax_rows_backward, METH_VARARGS,
+     "softmax_rows_backward(p, dp): dp = p * (dp - sum(dp * p)) over the last axis."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -122,7 +122,7 @@ class Dense(Layer):
         # np.dot: a third of matmul's call cost on small arrays, but no BLAS path above 2-D
         # (10x slower there), so (batch, ..., features) is folded to rows first
         if x.ndim > 2:
-            z = xp.dot(x.reshape(-1, x.shape[-1]), self.params["kernel"])
+            z = backend.dot_blocked(x.reshape(-1, x.shape[-1]), self.params["kernel"])
             z = z.reshape(x.shape[:-1] + z.shape[-1:])
         else:
             z = xp.dot(x, self.params["kernel"])
@@ -152,18 +152,18 @@ class Dense(Layer):
             if x.ndim != 2:  # (batch, ..., features): fold the middle axes into the batch
                 x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
             if ctx.take_fresh(self):  # first contribution this step: write, no zeroing
-                backend.dot_into(x.T, dz, self.grads["kernel"])  # dL/dW = x.T @ dz
+                backend.dot_blocked(x.T, dz, out=self.grads["kernel"])  # dL/dW = x.T @ dz
                 if self.use_bias:
                     backend.column_sum(dz, out=self.grads["bias"])
             else:
-                self.grads["kernel"] += x.T @ dz
+                self.grads["kernel"] += backend.dot_blocked(x.T, dz)
                 if self.use_bias:
                     self.grads["bias"] += backend.column_sum(dz)
         if not ctx.need_input_grad:
             return None
         if dz.ndim > 2:
             dz = dz.reshape(-1, dz.shape[-1])
-        dx = xp.dot(dz, self.params["kernel"].T)  # dL/dx = dz @ W.T
+        dx = backend.dot_blocked(dz, self.params["kernel"].T)  # dL/dx = dz @ W.T
         return dx if dy.ndim == 2 else dx.reshape(dy.shape[:-1] + (x.shape[-1],))
 
     def get_config(self):

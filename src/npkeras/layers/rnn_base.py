@@ -22,7 +22,12 @@ strided blocks: 26 vs 2 us to negate 64 x 128 floats here.) The recurrent produc
 product per step rather than one ``(time * batch, in) @ (in, gates * units)``: that
 needs transposed copies into and out of this layout, and on this machine's OpenBLAS
 the copies plus the long products were slower (77 vs 27 ms for end_backward of
-LSTM(64), 50 steps, batch 64), and each product is split by gate (see dot_by_rows).
+LSTM(64), 50 steps, batch 64; a batch-first prototype with single long products gained
+under 5% on one thread, 2026-12-02), and with several BLAS threads each product is split
+by gate (see dot_by_rows). With Keras's default activations the gate arithmetic of a
+step is one compiled pass (``lstm_step``, ``gru_step`` in ``_kernels.c``): the kernels
+take batch-first rows of gates, and a ``(units, batch)`` state seen as one row
+``(1, units * batch)`` lines up with this layout's gate blocks.
 
 Keras's weight layouts and gate orders: LSTM kernel ``(in, 4u)`` with gates i, f, c, o;
 GRU kernel ``(in, 3u)`` with gates z, r, h and bias ``(2, 3u)`` (input and recurrent
@@ -99,10 +104,16 @@ def _dropout_mask(rng, shape, rate, dtype):
 # 64^3, and on a shared 2-core machine the threads' handshakes cost more than the small
 # products themselves (an LSTM(64) forward loop, batch 64: 213 ms with (256, 64) @ (64, 64)
 # products on 2 threads, 53 ms as four (64, 64) @ (64, 64)). Split by gate, the products
-# of a 64-unit layer at batch 64 stay single-threaded; the inner-dimension split of
-# dot_in_blocks also helps one thread (24 -> 9.5 ms for 50 steps of (64, 256) @ (256, 64)).
+# of a 64-unit layer at batch 64 stay single-threaded. With one BLAS thread there is no
+# handshake, and one (256, 64) @ (64, 64) product is faster than four (69 vs 109 us here),
+# as is one product per step in sum_over_steps. The inner-dimension split of
+# dot_in_blocks helps one thread too (24 -> 9.5 ms for 50 steps of (64, 256) @ (256, 64);
+# 141 vs 220 us for one such product, 2026-12-02), so it stays.
 def dot_by_rows(a, b, out, size):
-    """``out = a @ b``, one product per block of ``size`` rows (one gate's rows)."""
+    """``out = a @ b``, one product per block of ``size`` rows (one gate's rows), or one
+    product in all with one BLAS thread."""
+    if backend.one_blas_thread:
+        return xp.dot(a, b, out=out)
     for start in range(0, a.shape[0], size):
         xp.dot(a[start : start + size], b, out=out[start : start + size])
     return out
@@ -118,13 +129,19 @@ def dot_in_blocks(a, b, size):
 
 def sum_over_steps(a, b, size):
     """sum_t a[t] @ b[t].T for ``a`` ``(time, m, batch)`` and ``b`` ``(time, n, batch)``,
-    ``(m, n)``: one product per step and block of ``size`` rows of ``b`` (a transposed
-    view of the sum, accumulated row block by row block)."""
-    total = xp.zeros((b.shape[1], a.shape[1]), b.dtype)
+    ``(m, n)``: one product per step and block of ``size`` rows of ``b`` (every row at
+    once with one BLAS thread), accumulated into a transposed view of the sum."""
+    rows = b.shape[1]
+    if backend.one_blas_thread:
+        size = rows
+    total = xp.zeros((rows, a.shape[1]), b.dtype)
+    product = xp.empty((min(size, rows), a.shape[1]), b.dtype)
     for t in range(a.shape[0]):
         a_t = a[t].T
-        for start in range(0, b.shape[1], size):
-            total[start : start + size] += xp.dot(b[t, start : start + size], a_t)
+        for start in range(0, rows, size):
+            stop = min(rows, start + size)
+            xp.dot(b[t, start:stop], a_t, out=product[: stop - start])
+            total[start:stop] += product[: stop - start]
     return total.T
 
 

@@ -7,7 +7,7 @@ Each built-in cell defines one time step forwards (``step``) and backwards
 
 from __future__ import annotations
 
-from npkeras import activations
+from npkeras import activations, backend
 from npkeras.backend import xp
 from npkeras.layers.base import Layer
 from npkeras.layers.rnn_base import (
@@ -20,6 +20,13 @@ from npkeras.layers.rnn_base import (
     sum_over_steps,
 )
 from npkeras.registry import serialize_object
+
+
+def _one_row(state):
+    """A ``(units, batch)`` state as one row ``(1, units * batch)``: the step kernels
+    take batch-first rows of gates, and with the gates stored as blocks of ``units``
+    rows (this layout) each gate block lines up with the state seen as a single row."""
+    return state.reshape(1, -1)
 
 
 class SimpleRNNCell(BuiltinCell):
@@ -119,6 +126,11 @@ class LSTMCell(BuiltinCell):
         h_seq, c_seq = seq.states
         gates = seq.saved["gates"][t]
         dot_by_rows(self.params["recurrent_kernel"].T, seq.recurrent_input(t), gates, u)
+        c, tanh_c = c_seq[t + 1], seq.saved["tanh_c"][t]
+        if "scale" in seq.saved and backend.kernels_accept(gates, seq.xw[t], c):
+            # the whole step in one pass (the C kernel sees each state as one row)
+            backend.kernels.lstm_step(gates, seq.xw[t], c_seq[t], c, tanh_c, _one_row(h_seq[t + 1]))
+            return
         gates += seq.xw[t]
         if "scale" in seq.saved:  # 6 passes instead of 14 for three separate activations
             gates *= seq.saved["scale"]
@@ -134,9 +146,7 @@ class LSTMCell(BuiltinCell):
             pre_g = activate(self.activation, gates[2 * u : 3 * u])
             pre_o = activate(self.recurrent_activation, gates[3 * u :])
         i, f, g, o = gates[:u], gates[u : 2 * u], gates[2 * u : 3 * u], gates[3 * u :]
-        c = c_seq[t + 1]
         xp.multiply(f, c_seq[t], out=c)
-        tanh_c = seq.saved["tanh_c"][t]
         xp.multiply(i, g, out=tanh_c)
         c += tanh_c
         tanh_c[...] = c
@@ -152,6 +162,11 @@ class LSTMCell(BuiltinCell):
         pre_if, pre_g, pre_o, pre_c = seq.saved["pre"][t] or (None,) * 4
         i, f, g, o = gates[:u], gates[u : 2 * u], gates[2 * u : 3 * u], gates[3 * u :]
         dgates = seq.dxw[t]  # written as dL/d(gate value), then turned into dL/d(pre-activation)
+        if "scale" in seq.saved and backend.kernels_accept(gates, dgates, dh, dc):
+            backend.kernels.lstm_step_backward(
+                gates, dgates, seq.states[1][t], tanh_c, dh, _one_row(dc)
+            )
+            return [self._recurrent_backward(seq, dgates, None), dc]
         xp.multiply(dh, tanh_c, out=dgates[3 * u :])  # dL/do
         dh *= o
         dc += activation_grad(self.activation, dh, tanh_c, pre_c, dh)  # dL/dc_t
@@ -215,6 +230,13 @@ class GRUCell(BuiltinCell):
             return None
         return self.params["bias"][0] if self.reset_after else self.params["bias"]
 
+    def _fused_step(self):
+        """Keras's default activations: the compiled step kernels apply (reset_after)."""
+        return (
+            type(self.recurrent_activation) is activations.Sigmoid
+            and type(self.activation) is activations.Tanh
+        )
+
     def _allocate(self, seq):
         u, steps, batch = self.units, seq.steps, seq.batch
         seq.saved["gates"] = xp.empty((steps, 3 * u, batch), seq.x.dtype)  # z, r, hh
@@ -239,6 +261,10 @@ class GRUCell(BuiltinCell):
             dot_by_rows(kernel_t, h_rec, inner, u)
             if self.use_bias:
                 inner += self.params["bias"][1][:, None]
+            h = seq.states[0][t + 1]
+            if self._fused_step() and backend.kernels_accept(gates, inner, xw, h_prev, h):
+                backend.kernels.gru_step(gates, inner, xw, h_prev, _one_row(h))
+                return
             xp.add(xw[: 2 * u], inner[: 2 * u], out=zr)
         else:
             dot_by_rows(kernel_t[: 2 * u], h_rec, zr, u)
@@ -268,6 +294,10 @@ class GRUCell(BuiltinCell):
         z, r, hh = gates[:u], gates[u : 2 * u], gates[2 * u :]
         h_prev = seq.states[0][t]
         dgates = seq.dxw[t]  # dL/d(input part of each pre-activation)
+        if self.reset_after and self._fused_step() and backend.kernels_accept(gates, dgates, dh):
+            dinner = seq.saved["dinner"][t]
+            backend.kernels.gru_step_backward(gates, inner, dgates, dinner, h_prev, _one_row(dh))
+            return [self._recurrent_backward(seq, dinner, dh)]
         dz, dr, dhh = dgates[:u], dgates[u : 2 * u], dgates[2 * u :]
         xp.subtract(h_prev, hh, out=dz)
         dz *= dh  # dL/dz = dh * (h_prev - hh)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from npkeras import backend
 from npkeras.backend import xp
 from npkeras.layers.attention.softmax import attend, attend_backward, causal_mask
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
@@ -211,8 +212,8 @@ class HeadsAttention(Layer):
                 0, 2, 1, 3
             )
             column += width
-        dkernel = x.reshape(n * t, -1).T @ rows
-        dbias = rows.sum(axis=0)
+        dkernel = backend.dot_blocked(x.reshape(n * t, -1).T, rows)
+        dbias = backend.column_sum(rows)  # a BLAS product with ones: faster than sum(axis=0)
         column = 0
         for (dense, _), width in zip(parts, widths):
             dense.grads["kernel"] += dkernel[:, column : column + width].reshape(
@@ -338,9 +339,9 @@ class HeadsAttention(Layer):
             rows = xp.zeros((n * seq_q.length, out_kernel.shape[-1]), combined.dtype)
         else:
             rows = seq_q.fold(dy).reshape(n * seq_q.length, -1)
-        dense.grads["kernel"] += (combined.T @ rows).reshape(out_kernel.shape)
+        dense.grads["kernel"] += backend.dot_blocked(combined.T, rows).reshape(out_kernel.shape)
         if "bias" in dense.params:
-            dense.grads["bias"] += rows.sum(axis=0)
+            dense.grads["bias"] += backend.column_sum(rows)
         do = rows @ out_kernel.reshape(-1, out_kernel.shape[-1]).T
         do = do.reshape(n, seq_q.length, heads, -1).transpose(0, 2, 1, 3)
         do = do.reshape(n, kv_heads, groups * seq_q.length, -1)

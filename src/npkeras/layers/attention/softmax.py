@@ -21,6 +21,9 @@ def masked_softmax(scores, mask=None):
     """
     if mask is not None:
         xp.copyto(scores, -xp.inf, where=~mask)
+    if backend.kernels_accept(scores):  # one pass per row in cache, a vectorised exp
+        backend.kernels.softmax_rows(scores)
+        return scores
     row_max = scores.max(axis=-1, keepdims=True)
     if mask is not None:
         row_max[~xp.isfinite(row_max)] = 0.0  # a fully masked row: every entry is -inf
@@ -36,6 +39,9 @@ def masked_softmax(scores, mask=None):
 def softmax_backward(probs, dprobs):
     """dL/dscores from dL/dprobs (overwritten): ``p * (dp - sum(dp * p))`` per row; zero
     wherever the softmax was masked, since ``p`` is zero there."""
+    if backend.kernels_accept(probs, dprobs):
+        backend.kernels.softmax_rows_backward(probs, dprobs)
+        return dprobs
     row = xp.einsum("...i,...i->...", dprobs, probs)[..., None]
     dprobs -= row
     dprobs *= probs
