@@ -390,6 +390,372 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------- windows of channels-last grids (conv, pool) ---- */
+
+/* Grids arrive as 5-D (batch, d, h, w, channels) arrays; layers of rank 1 and 2 add unit
+ * axes first. `grid` is the shape, `step` the element strides of such a grid. */
+static void grid_steps(const Py_ssize_t *grid, Py_ssize_t *step)
+{
+    step[3] = grid[4];
+    step[2] = grid[3] * step[3];
+    step[1] = grid[2] * step[2];
+    step[0] = grid[1] * step[1];
+}
+
+/* Acquire `obj` as a C-contiguous uint8 array (the pool's offset of each maximum). */
+static int acquire_offsets(PyObject *obj, Array *arr, int writable, const char *name)
+{
+    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &arr->view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError, "kernel argument `%s` must be a %sC-contiguous uint8 array",
+                     name, writable ? "writable " : "");
+        return -1;
+    }
+    arr->held = 1;
+    const char *f = arr->view.format ? arr->view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    if (arr->view.itemsize != 1 || strcmp(f, "B") != 0) {
+        PyErr_Format(PyExc_TypeError, "kernel argument `%s` must be a C-contiguous uint8 array",
+                     name);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_ndim(const Array *arr, int ndim, const char *name)
+{
+    if (arr->view.ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "kernel argument `%s` must have %d axes (received %d)",
+                     name, ndim, arr->view.ndim);
+        return -1;
+    }
+    return 0;
+}
+
+/* pool (kd, kh, kw) with strides equal to it: `out` windows (batch, od, oh, ow, c) must
+ * fit in `grid` (the remainder of each axis is left out) and share its batch and
+ * channels; at most 256 offsets per window (they are stored as uint8). */
+static int check_pool(const Py_ssize_t *grid, const Py_ssize_t *out, const Py_ssize_t *pool)
+{
+    if (pool[0] < 1 || pool[1] < 1 || pool[2] < 1 || pool[0] * pool[1] * pool[2] > 256) {
+        PyErr_Format(PyExc_ValueError, "kernel pool sizes must be positive with at most 256 "
+                     "offsets (received %zd x %zd x %zd)", pool[0], pool[1], pool[2]);
+        return -1;
+    }
+    int fits = out[0] == grid[0] && out[4] == grid[4];
+    for (int i = 0; i < 3; i++) fits = fits && out[i + 1] * pool[i] <= grid[i + 1];
+    if (!fits) {
+        PyErr_Format(PyExc_ValueError, "kernel pool windows (%zd, %zd, %zd, %zd, %zd) of size "
+                     "%zd x %zd x %zd do not fit the grid (%zd, %zd, %zd, %zd, %zd)",
+                     out[0], out[1], out[2], out[3], out[4], pool[0], pool[1], pool[2],
+                     grid[0], grid[1], grid[2], grid[3], grid[4]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Channels are done in blocks of BLOCK with the offsets held as T in local arrays, so
+ * every inner loop has one element width and no branch and the compiler vectorises it
+ * (uint8 offsets written in place ran 6x slower). */
+#define BLOCK 64
+
+/* The maximum of each window and the offset (row-major within the window) of its first
+ * maximum, in the NumPy path's arithmetic: an offset replaces the best so far only when
+ * strictly greater; a NaN becomes the maximum (np.maximum) but never an offset. */
+#define DEFINE_MAX_POOL(T)                                                             \
+    WIDEST static void max_pool_##T(const T *restrict x, T *restrict y,                \
+                                    unsigned char *restrict offsets,                   \
+                                    const Py_ssize_t *grid, const Py_ssize_t *out,     \
+                                    const Py_ssize_t *pool)                            \
+    {                                                                                  \
+        Py_ssize_t step[4], channels = grid[4];                                        \
+        grid_steps(grid, step);                                                        \
+        T best[BLOCK], at[BLOCK];                                                      \
+        for (Py_ssize_t b = 0; b < out[0]; b++)                                        \
+        for (Py_ssize_t i = 0; i < out[1]; i++)                                        \
+        for (Py_ssize_t j = 0; j < out[2]; j++)                                        \
+        for (Py_ssize_t l = 0; l < out[3]; l++, y += channels, offsets += channels)    \
+        for (Py_ssize_t c0 = 0; c0 < channels; c0 += BLOCK) {                          \
+            const Py_ssize_t width = channels - c0 < BLOCK ? channels - c0 : BLOCK;    \
+            const T *corner = x + b * step[0] + i * pool[0] * step[1]                  \
+                              + j * pool[1] * step[2] + l * pool[2] * step[3] + c0;    \
+            for (Py_ssize_t c = 0; c < width; c++) {                                   \
+                best[c] = corner[c];                                                   \
+                at[c] = 0;                                                             \
+            }                                                                          \
+            int k = 0;                                                                 \
+            for (Py_ssize_t p = 0; p < pool[0]; p++)                                   \
+            for (Py_ssize_t q = 0; q < pool[1]; q++)                                   \
+            for (Py_ssize_t r = 0; r < pool[2]; r++, k++) {                            \
+                const T *v = corner + p * step[1] + q * step[2] + r * step[3];         \
+                const T tap = (T)k;                                                    \
+                for (Py_ssize_t c = 0; c < width; c++) {                               \
+                    T top = best[c], value = v[c];                                     \
+                    at[c] = value > top ? tap : at[c];                                 \
+                    best[c] = ((value > top) | (value != value)) ? value : top;        \
+                }                                                                      \
+            }                                                                          \
+            for (Py_ssize_t c = 0; c < width; c++) {                                   \
+                y[c0 + c] = best[c];                                                   \
+                offsets[c0 + c] = (unsigned char)at[c];                                \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_MAX_POOL(float)
+DEFINE_MAX_POOL(double)
+
+/* Each window's gradient dy written at its stored offset and dy * 0 at the others (the
+ * NumPy path's product with the mask); grid positions outside every window untouched. */
+#define DEFINE_MAX_POOL_GRAD(T)                                                        \
+    WIDEST static void max_pool_grad_##T(const T *restrict dy,                         \
+                                         const unsigned char *restrict offsets,        \
+                                         T *restrict dx, const Py_ssize_t *grid,       \
+                                         const Py_ssize_t *out, const Py_ssize_t *pool) \
+    {                                                                                  \
+        Py_ssize_t step[4], channels = grid[4];                                        \
+        grid_steps(grid, step);                                                        \
+        T at[BLOCK];                                                                   \
+        for (Py_ssize_t b = 0; b < out[0]; b++)                                        \
+        for (Py_ssize_t i = 0; i < out[1]; i++)                                        \
+        for (Py_ssize_t j = 0; j < out[2]; j++)                                        \
+        for (Py_ssize_t l = 0; l < out[3]; l++, dy += channels, offsets += channels)   \
+        for (Py_ssize_t c0 = 0; c0 < channels; c0 += BLOCK) {                          \
+            const Py_ssize_t width = channels - c0 < BLOCK ? channels - c0 : BLOCK;    \
+            T *corner = dx + b * step[0] + i * pool[0] * step[1]                       \
+                        + j * pool[1] * step[2] + l * pool[2] * step[3] + c0;          \
+            for (Py_ssize_t c = 0; c < width; c++) at[c] = (T)offsets[c0 + c];         \
+            int k = 0;                                                                 \
+            for (Py_ssize_t p = 0; p < pool[0]; p++)                                   \
+            for (Py_ssize_t q = 0; q < pool[1]; q++)                                   \
+            for (Py_ssize_t r = 0; r < pool[2]; r++, k++) {                            \
+                T *v = corner + p * step[1] + q * step[2] + r * step[3];               \
+                const T tap = (T)k;                                                    \
+                for (Py_ssize_t c = 0; c < width; c++) {                               \
+                    T mask = at[c] == tap ? (T)1 : (T)0; /* 10x slower written inline */ \
+                    v[c] = dy[c0 + c] * mask;                                          \
+                }                                                                      \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_MAX_POOL_GRAD(float)
+DEFINE_MAX_POOL_GRAD(double)
+
+/* max_pool(x, y, offsets, kd, kh, kw): x (batch, d, h, w, c); y and offsets (uint8)
+ * (batch, d // kd, h // kh, w // kw, c) at most, written. */
+static PyObject *max_pool(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    Py_ssize_t pool[3];
+    if (!PyArg_ParseTuple(args, "OOOnnn:max_pool", &objs[0], &objs[1], &objs[2], &pool[0],
+                          &pool[1], &pool[2]))
+        return NULL;
+    Array arrays[3];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], 0, "x", &kind) < 0) goto fail;
+    if (acquire(objs[1], &arrays[1], 1, "y", &kind) < 0) goto fail;
+    if (acquire_offsets(objs[2], &arrays[2], 1, "offsets") < 0) goto fail;
+    if (check_ndim(&arrays[0], 5, "x") < 0 || check_ndim(&arrays[1], 5, "y") < 0 ||
+        check_ndim(&arrays[2], 5, "offsets") < 0)
+        goto fail;
+    const Py_ssize_t *grid = arrays[0].view.shape, *out = arrays[1].view.shape;
+    if (memcmp(out, arrays[2].view.shape, 5 * sizeof(Py_ssize_t)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "kernel arguments `y` and `offsets` must have the "
+                        "same shape");
+        goto fail;
+    }
+    if (check_pool(grid, out, pool) < 0) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        max_pool_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid, out,
+                       pool);
+    else
+        max_pool_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid, out,
+                        pool);
+    Py_END_ALLOW_THREADS
+    release(arrays, 3);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 3);
+    return NULL;
+}
+
+/* max_pool_grad(dy, offsets, dx, kd, kh, kw): the adjoint of max_pool into dx
+ * (batch, d, h, w, c); positions outside every window are left as they are. */
+static PyObject *max_pool_grad(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    Py_ssize_t pool[3];
+    if (!PyArg_ParseTuple(args, "OOOnnn:max_pool_grad", &objs[0], &objs[1], &objs[2], &pool[0],
+                          &pool[1], &pool[2]))
+        return NULL;
+    Array arrays[3];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], 0, "dy", &kind) < 0) goto fail;
+    if (acquire_offsets(objs[1], &arrays[1], 0, "offsets") < 0) goto fail;
+    if (acquire(objs[2], &arrays[2], 1, "dx", &kind) < 0) goto fail;
+    if (check_ndim(&arrays[0], 5, "dy") < 0 || check_ndim(&arrays[1], 5, "offsets") < 0 ||
+        check_ndim(&arrays[2], 5, "dx") < 0)
+        goto fail;
+    const Py_ssize_t *grid = arrays[2].view.shape, *out = arrays[0].view.shape;
+    if (memcmp(out, arrays[1].view.shape, 5 * sizeof(Py_ssize_t)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "kernel arguments `dy` and `offsets` must have the "
+                        "same shape");
+        goto fail;
+    }
+    if (check_pool(grid, out, pool) < 0) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        max_pool_grad_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid,
+                            out, pool);
+    else
+        max_pool_grad_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid,
+                             out, pool);
+    Py_END_ALLOW_THREADS
+    release(arrays, 3);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 3);
+    return NULL;
+}
+
+/* Patches of a convolution: `cols` (batch, od, oh, ow, td, th, tw, c) holds, for window
+ * o and tap t, grid[o * stride + (first + t) * dilation] (per axis); the taps may be a
+ * block of the kernel's (one slab of the input gradient starts at `first`). */
+typedef struct {
+    Py_ssize_t grid[5], cols[8], first[3], stride[3], dilation[3];
+} Patches;
+
+static int check_patches(const Array *grid, const Array *cols, Patches *g)
+{
+    if (check_ndim(grid, 5, "grid") < 0 || check_ndim(cols, 8, "cols") < 0) return -1;
+    memcpy(g->grid, grid->view.shape, sizeof g->grid);
+    memcpy(g->cols, cols->view.shape, sizeof g->cols);
+    int ok = g->cols[0] == g->grid[0] && g->cols[7] == g->grid[4];
+    for (int i = 0; i < 3; i++) {
+        ok = ok && g->first[i] >= 0 && g->stride[i] >= 1 && g->dilation[i] >= 1;
+        if (g->cols[1 + i] > 0 && g->cols[4 + i] > 0)
+            ok = ok && (g->cols[1 + i] - 1) * g->stride[i]
+                           + (g->first[i] + g->cols[4 + i] - 1) * g->dilation[i] < g->grid[1 + i];
+    }
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "kernel patches (%zd, %zd, %zd, %zd, %zd, %zd, %zd, %zd) "
+                     "from tap (%zd, %zd, %zd), strides (%zd, %zd, %zd), dilations (%zd, %zd, %zd) "
+                     "do not fit the grid (%zd, %zd, %zd, %zd, %zd)",
+                     g->cols[0], g->cols[1], g->cols[2], g->cols[3], g->cols[4], g->cols[5],
+                     g->cols[6], g->cols[7], g->first[0], g->first[1], g->first[2], g->stride[0], g->stride[1], g->stride[2],
+                     g->dilation[0], g->dilation[1], g->dilation[2], g->grid[0], g->grid[1],
+                     g->grid[2], g->grid[3], g->grid[4]);
+        return -1;
+    }
+    return 0;
+}
+
+/* The grid offset of window (i, j, l)'s tap (a, e, f), in elements. */
+#define PATCH_AT(g, step, b, i, j, l, a, e, f)                                         \
+    ((b) * (step)[0]                                                                   \
+     + ((i) * (g)->stride[0] + ((g)->first[0] + (a)) * (g)->dilation[0]) * (step)[1]   \
+     + ((j) * (g)->stride[1] + ((g)->first[1] + (e)) * (g)->dilation[1]) * (step)[2]   \
+     + ((l) * (g)->stride[2] + ((g)->first[2] + (f)) * (g)->dilation[2]) * (step)[3])
+
+/* cols = the patches of x: one copy, whole kernel rows at once where taps are adjacent */
+#define DEFINE_IM2COL(T)                                                               \
+    WIDEST static void im2col_##T(const T *restrict x, T *restrict cols, const Patches *g)               \
+    {                                                                                  \
+        Py_ssize_t step[4], channels = g->grid[4];                                     \
+        grid_steps(g->grid, step);                                                     \
+        const Py_ssize_t *n = g->cols;                                                 \
+        /* adjacent taps of the last axis are one run of kw * c elements */            \
+        const Py_ssize_t run = g->dilation[2] == 1 ? n[6] * channels : channels;        \
+        const Py_ssize_t runs = g->dilation[2] == 1 ? 1 : n[6];                        \
+        for (Py_ssize_t b = 0; b < n[0]; b++)                                          \
+        for (Py_ssize_t i = 0; i < n[1]; i++)                                          \
+        for (Py_ssize_t j = 0; j < n[2]; j++)                                          \
+        for (Py_ssize_t l = 0; l < n[3]; l++)                                          \
+        for (Py_ssize_t a = 0; a < n[4]; a++)                                          \
+        for (Py_ssize_t e = 0; e < n[5]; e++)                                          \
+        for (Py_ssize_t f = 0; f < runs; f++, cols += run) {                           \
+            const T *from = x + PATCH_AT(g, step, b, i, j, l, a, e, f);                \
+            for (Py_ssize_t t = 0; t < run; t++) cols[t] = from[t];                    \
+        }                                                                              \
+    }
+DEFINE_IM2COL(float)
+DEFINE_IM2COL(double)
+
+/* grid += every patch at the positions it was read from; tap by tap (all windows of
+ * one tap, then the next), so each grid element sums its terms in tap order, as the
+ * NumPy path's one strided addition per tap does */
+#define DEFINE_COL2IM_ADD(T)                                                           \
+    WIDEST static void col2im_add_##T(T *restrict grid, const T *restrict cols,         \
+                                      const Patches *g)        \
+    {                                                                                  \
+        Py_ssize_t step[4], channels = g->grid[4];                                     \
+        grid_steps(g->grid, step);                                                     \
+        const Py_ssize_t *n = g->cols;                                                 \
+        const Py_ssize_t taps = n[4] * n[5] * n[6], windows = n[1] * n[2] * n[3];      \
+        for (Py_ssize_t b = 0; b < n[0]; b++)                                          \
+        for (Py_ssize_t a = 0; a < n[4]; a++)                                          \
+        for (Py_ssize_t e = 0; e < n[5]; e++)                                          \
+        for (Py_ssize_t f = 0; f < n[6]; f++) {                                        \
+            const T *patch = cols + (b * windows * taps + (a * n[5] + e) * n[6] + f) * channels; \
+            for (Py_ssize_t i = 0; i < n[1]; i++)                                      \
+            for (Py_ssize_t j = 0; j < n[2]; j++)                                      \
+            for (Py_ssize_t l = 0; l < n[3]; l++, patch += taps * channels) {          \
+                T *to = grid + PATCH_AT(g, step, b, i, j, l, a, e, f);                 \
+                for (Py_ssize_t c = 0; c < channels; c++) to[c] += patch[c];           \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_COL2IM_ADD(float)
+DEFINE_COL2IM_ADD(double)
+
+/* Parse (grid, cols, 3 first taps, 3 strides, 3 dilations) with grid writable (col2im_add) or
+ * cols writable (im2col), check the geometry, run the float32 or float64 loop. */
+static PyObject *call_patches(PyObject *args, const char *format, int grid_written,
+                              void (*f32)(void *, void *, const Patches *),
+                              void (*f64)(void *, void *, const Patches *))
+{
+    PyObject *objs[2];
+    Patches g;
+    if (!PyArg_ParseTuple(args, format, &objs[0], &objs[1], &g.first[0], &g.first[1],
+                          &g.first[2], &g.stride[0],
+                          &g.stride[1], &g.stride[2], &g.dilation[0], &g.dilation[1],
+                          &g.dilation[2]))
+        return NULL;
+    Array arrays[2];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], grid_written, "grid", &kind) < 0) goto fail;
+    if (acquire(objs[1], &arrays[1], !grid_written, "cols", &kind) < 0) goto fail;
+    if (check_patches(&arrays[0], &arrays[1], &g) < 0) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    (kind == 4 ? f32 : f64)(arrays[0].view.buf, arrays[1].view.buf, &g);
+    Py_END_ALLOW_THREADS
+    release(arrays, 2);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 2);
+    return NULL;
+}
+
+static void im2col_f32(void *grid, void *cols, const Patches *g) { im2col_float(grid, cols, g); }
+static void im2col_f64(void *grid, void *cols, const Patches *g) { im2col_double(grid, cols, g); }
+static void col2im_f32(void *grid, void *cols, const Patches *g) { col2im_add_float(grid, cols, g); }
+static void col2im_f64(void *grid, void *cols, const Patches *g) { col2im_add_double(grid, cols, g); }
+
+/* im2col(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): cols = the patches of grid */
+static PyObject *im2col(PyObject *self, PyObject *args)
+{
+    return call_patches(args, "OOnnnnnnnnn:im2col", 0, im2col_f32, im2col_f64);
+}
+
+/* col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches */
+static PyObject *col2im_add(PyObject *self, PyObject *args)
+{
+    return call_patches(args, "OOnnnnnnnnn:col2im_add", 1, col2im_f32, col2im_f64);
+}
+
 static PyMethodDef methods[] = {
     {"adam", adam, METH_VARARGS,
      "adam(v, g, m, vel, vel_hat_or_None, alpha, beta_1, beta_2, epsilon): one Adam step "
@@ -404,6 +770,14 @@ static PyMethodDef methods[] = {
      "row_max(z, out): out = the max over the last axis of z, one value per row."},
     {"scatter_add_rows", scatter_add_rows, METH_VARARGS,
      "scatter_add_rows(table, ids, rows): table[ids[i]] += rows[i], repeated ids added."},
+    {"max_pool", max_pool, METH_VARARGS,
+     "max_pool(x, y, offsets, kd, kh, kw): each window's max and first argmax (uint8)."},
+    {"max_pool_grad", max_pool_grad, METH_VARARGS,
+     "max_pool_grad(dy, offsets, dx, kd, kh, kw): dy at each window's argmax, 0 elsewhere."},
+    {"im2col", im2col, METH_VARARGS,
+     "im2col(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): the patches of a 5-D grid."},
+    {"col2im_add", col2im_add, METH_VARARGS,
+     "col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches."},
     {NULL, NULL, 0, NULL},
 };
 
