@@ -669,15 +669,19 @@ static int check_patches(const Array *grid, const Array *cols, Patches *g)
         /* adjacent taps of the last axis are one run of kw * c elements */            \
         const Py_ssize_t run = g->dilation[2] == 1 ? n[6] * channels : channels;        \
         const Py_ssize_t runs = g->dilation[2] == 1 ? 1 : n[6];                        \
+        const Py_ssize_t tap_step[3] = {g->dilation[0] * step[1], g->dilation[1] * step[2], \
+                                        g->dilation[2] * step[3]};                     \
         for (Py_ssize_t b = 0; b < n[0]; b++)                                          \
         for (Py_ssize_t i = 0; i < n[1]; i++)                                          \
         for (Py_ssize_t j = 0; j < n[2]; j++)                                          \
-        for (Py_ssize_t l = 0; l < n[3]; l++)                                          \
-        for (Py_ssize_t a = 0; a < n[4]; a++)                                          \
-        for (Py_ssize_t e = 0; e < n[5]; e++)                                          \
-        for (Py_ssize_t f = 0; f < runs; f++, cols += run) {                           \
-            const T *from = x + PATCH_AT(g, step, b, i, j, l, a, e, f);                \
-            for (Py_ssize_t t = 0; t < run; t++) cols[t] = from[t];                    \
+        for (Py_ssize_t l = 0; l < n[3]; l++) {                                        \
+            const T *corner = x + PATCH_AT(g, step, b, i, j, l, 0, 0, 0);              \
+            for (Py_ssize_t a = 0; a < n[4]; a++)                                      \
+            for (Py_ssize_t e = 0; e < n[5]; e++)                                      \
+            for (Py_ssize_t f = 0; f < runs; f++, cols += run) {                       \
+                const T *from = corner + a * tap_step[0] + e * tap_step[1] + f * tap_step[2]; \
+                for (Py_ssize_t t = 0; t < run; t++) cols[t] = from[t];                \
+            }                                                                          \
         }                                                                              \
     }
 DEFINE_IM2COL(float)
