@@ -361,7 +361,7 @@ _ONE_STEP = (1, 1, 1, 1, 1, 1)  # strides and dilations of 1
             "`dx` must be a writable C-contiguous",
         ),
         (
-            lambda: kernels.im2col(
+            lambda: kernels.col2im_add(
                 _grid((1, 1, 5, 5, 2)), _grid(_PATCHES), 0, 0, 0, 1, 2, 1, 1, 1, 1
             ),
             ValueError,
@@ -383,7 +383,7 @@ _ONE_STEP = (1, 1, 1, 1, 1, 1)  # strides and dilations of 1
             "`cols` must be float32 or float64 like the other arrays",
         ),
         (
-            lambda: kernels.im2col(_grid((1, 5, 5, 2)), _grid(_PATCHES), 0, 0, 0, *_ONE_STEP),
+            lambda: kernels.col2im_add(_grid((1, 5, 5, 2)), _grid(_PATCHES), 0, 0, 0, *_ONE_STEP),
             ValueError,
             "`grid` must have 5 axes \\(received 4\\)",
         ),

@@ -629,8 +629,10 @@ fail:
 }
 
 /* Patches of a convolution: `cols` (batch, od, oh, ow, td, th, tw, c) holds, for window
- * o and tap t, grid[o * stride + (first + t) * dilation] (per axis); the taps may be a
- * block of the kernel's (one slab of the input gradient starts at `first`). */
+ * o and tap t, the value for grid[o * stride + (first + t) * dilation] (per axis); the
+ * taps may be a block of the kernel's (one slab of the input gradient starts at `first`).
+ * Copying patches out (im2col) stays in NumPy: its copy per kernel offset was faster than
+ * a C loop for one channel and as fast for 32. */
 typedef struct {
     Py_ssize_t grid[5], cols[8], first[3], stride[3], dilation[3];
 } Patches;
@@ -667,34 +669,6 @@ static int check_patches(const Array *grid, const Array *cols, Patches *g)
      + ((j) * (g)->stride[1] + ((g)->first[1] + (e)) * (g)->dilation[1]) * (step)[2]   \
      + ((l) * (g)->stride[2] + ((g)->first[2] + (f)) * (g)->dilation[2]) * (step)[3])
 
-/* cols = the patches of x: one copy, whole kernel rows at once where taps are adjacent */
-#define DEFINE_IM2COL(T)                                                               \
-    WIDEST static void im2col_##T(const T *restrict x, T *restrict cols, const Patches *g)               \
-    {                                                                                  \
-        Py_ssize_t step[4], channels = g->grid[4];                                     \
-        grid_steps(g->grid, step);                                                     \
-        const Py_ssize_t *n = g->cols;                                                 \
-        /* adjacent taps of the last axis are one run of kw * c elements */            \
-        const Py_ssize_t run = g->dilation[2] == 1 ? n[6] * channels : channels;        \
-        const Py_ssize_t runs = g->dilation[2] == 1 ? 1 : n[6];                        \
-        const Py_ssize_t tap_step[3] = {g->dilation[0] * step[1], g->dilation[1] * step[2], \
-                                        g->dilation[2] * step[3]};                     \
-        for (Py_ssize_t b = 0; b < n[0]; b++)                                          \
-        for (Py_ssize_t i = 0; i < n[1]; i++)                                          \
-        for (Py_ssize_t j = 0; j < n[2]; j++)                                          \
-        for (Py_ssize_t l = 0; l < n[3]; l++) {                                        \
-            const T *corner = x + PATCH_AT(g, step, b, i, j, l, 0, 0, 0);              \
-            for (Py_ssize_t a = 0; a < n[4]; a++)                                      \
-            for (Py_ssize_t e = 0; e < n[5]; e++)                                      \
-            for (Py_ssize_t f = 0; f < runs; f++, cols += run) {                       \
-                const T *from = corner + a * tap_step[0] + e * tap_step[1] + f * tap_step[2]; \
-                for (Py_ssize_t t = 0; t < run; t++) cols[t] = from[t];                \
-            }                                                                          \
-        }                                                                              \
-    }
-DEFINE_IM2COL(float)
-DEFINE_IM2COL(double)
-
 /* grid += every patch at the positions it was read from; tap by tap (all windows of
  * one tap, then the next), so each grid element sums its terms in tap order, as the
  * NumPy path's one strided addition per tap does */
@@ -722,50 +696,32 @@ DEFINE_IM2COL(double)
 DEFINE_COL2IM_ADD(float)
 DEFINE_COL2IM_ADD(double)
 
-/* Parse (grid, cols, 3 first taps, 3 strides, 3 dilations) with grid writable (col2im_add) or
- * cols writable (im2col), check the geometry, run the float32 or float64 loop. */
-static PyObject *call_patches(PyObject *args, const char *format, int grid_written,
-                              void (*f32)(void *, void *, const Patches *),
-                              void (*f64)(void *, void *, const Patches *))
+/* col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches */
+static PyObject *col2im_add(PyObject *self, PyObject *args)
 {
     PyObject *objs[2];
     Patches g;
-    if (!PyArg_ParseTuple(args, format, &objs[0], &objs[1], &g.first[0], &g.first[1],
-                          &g.first[2], &g.stride[0],
-                          &g.stride[1], &g.stride[2], &g.dilation[0], &g.dilation[1],
-                          &g.dilation[2]))
+    if (!PyArg_ParseTuple(args, "OOnnnnnnnnn:col2im_add", &objs[0], &objs[1], &g.first[0],
+                          &g.first[1], &g.first[2], &g.stride[0], &g.stride[1], &g.stride[2],
+                          &g.dilation[0], &g.dilation[1], &g.dilation[2]))
         return NULL;
     Array arrays[2];
     memset(arrays, 0, sizeof arrays);
     int kind = 0;
-    if (acquire(objs[0], &arrays[0], grid_written, "grid", &kind) < 0) goto fail;
-    if (acquire(objs[1], &arrays[1], !grid_written, "cols", &kind) < 0) goto fail;
+    if (acquire(objs[0], &arrays[0], 1, "grid", &kind) < 0) goto fail;
+    if (acquire(objs[1], &arrays[1], 0, "cols", &kind) < 0) goto fail;
     if (check_patches(&arrays[0], &arrays[1], &g) < 0) goto fail;
     Py_BEGIN_ALLOW_THREADS
-    (kind == 4 ? f32 : f64)(arrays[0].view.buf, arrays[1].view.buf, &g);
+    if (kind == 4)
+        col2im_add_float(arrays[0].view.buf, arrays[1].view.buf, &g);
+    else
+        col2im_add_double(arrays[0].view.buf, arrays[1].view.buf, &g);
     Py_END_ALLOW_THREADS
     release(arrays, 2);
     Py_RETURN_NONE;
 fail:
     release(arrays, 2);
     return NULL;
-}
-
-static void im2col_f32(void *grid, void *cols, const Patches *g) { im2col_float(grid, cols, g); }
-static void im2col_f64(void *grid, void *cols, const Patches *g) { im2col_double(grid, cols, g); }
-static void col2im_f32(void *grid, void *cols, const Patches *g) { col2im_add_float(grid, cols, g); }
-static void col2im_f64(void *grid, void *cols, const Patches *g) { col2im_add_double(grid, cols, g); }
-
-/* im2col(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): cols = the patches of grid */
-static PyObject *im2col(PyObject *self, PyObject *args)
-{
-    return call_patches(args, "OOnnnnnnnnn:im2col", 0, im2col_f32, im2col_f64);
-}
-
-/* col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches */
-static PyObject *col2im_add(PyObject *self, PyObject *args)
-{
-    return call_patches(args, "OOnnnnnnnnn:col2im_add", 1, col2im_f32, col2im_f64);
 }
 
 static PyMethodDef methods[] = {
@@ -786,8 +742,6 @@ static PyMethodDef methods[] = {
      "max_pool(x, y, offsets, kd, kh, kw): each window's max and first argmax (uint8)."},
     {"max_pool_grad", max_pool_grad, METH_VARARGS,
      "max_pool_grad(dy, offsets, dx, kd, kh, kw): dy at each window's argmax, 0 elsewhere."},
-    {"im2col", im2col, METH_VARARGS,
-     "im2col(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): the patches of a 5-D grid."},
     {"col2im_add", col2im_add, METH_VARARGS,
      "col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches."},
     {NULL, NULL, 0, NULL},
