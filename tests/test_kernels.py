@@ -232,3 +232,169 @@ def test_scatter_add_rows_equals_add_at_and_refuses_bad_ids(dtype):
         kernels.scatter_add_rows(table, ids.astype("int32"), rows)
     with pytest.raises(ValueError, match="one row of its width per id"):
         kernels.scatter_add_rows(table, ids, rows[:, :3].copy())
+
+
+def _with_and_without_kernels(monkeypatch, run):
+    """``run()`` with the compiled kernels, then with the NumPy path."""
+    results = []
+    for compiled in (kernels, None):
+        monkeypatch.setattr(backend, "kernels", compiled)
+        results.append(run())
+    return results
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "cls,shape,kwargs",
+    [
+        (layers.MaxPooling2D, (3, 7, 9, 5), {}),  # odd remainders cropped
+        (layers.MaxPooling2D, (2, 8, 6, 70), {"pool_size": (2, 3)}),  # > one channel block
+        (layers.MaxPooling2D, (2, 7, 5, 3), {"pool_size": 3, "padding": "same"}),
+        (layers.MaxPooling2D, (2, 4, 6, 3), {"data_format": "channels_first"}),
+        (layers.MaxPooling1D, (3, 11, 4), {"pool_size": 3}),
+        (layers.MaxPooling3D, (2, 5, 4, 6, 3), {"pool_size": (2, 1, 3)}),
+    ],
+)
+def test_max_pooling_kernels_equal_numpy_with_ties_and_nan(monkeypatch, cls, shape, kwargs, dtype):
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 3, shape).astype(dtype)  # many ties: the first maximum wins
+    x.flat[::17] = np.nan
+    layer = cls(**kwargs)
+    dy = rng.standard_normal(layer.compute_output_shape(shape)).astype(dtype)
+
+    def run():
+        y = layer.forward(x, training=True)
+        return y, layer.backward(dy)
+
+    (y, dx), (y_np, dx_np) = _with_and_without_kernels(monkeypatch, run)
+    assert np.array_equal(y, y_np, equal_nan=True)
+    assert np.array_equal(dx, dx_np, equal_nan=True)
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "cls,shape,kwargs",
+    [
+        (layers.Conv2D, (3, 9, 8, 1), {"kernel_size": 3}),
+        (layers.Conv2D, (2, 9, 8, 5), {"kernel_size": (3, 2), "strides": (2, 1)}),
+        (layers.Conv2D, (2, 9, 8, 4), {"kernel_size": 3, "dilation_rate": (1, 2)}),
+        (layers.Conv2D, (2, 6, 7, 3), {"kernel_size": 3, "padding": "same"}),
+        (layers.Conv1D, (2, 12, 3), {"kernel_size": 4, "strides": 3, "padding": "causal"}),
+        (layers.Conv3D, (2, 5, 6, 4, 2), {"kernel_size": (2, 3, 2), "dilation_rate": 2}),
+    ],
+)
+def test_convolution_patch_kernels_equal_numpy(monkeypatch, cls, shape, kwargs, dtype):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dtype)
+    layer = cls(filters=4, **kwargs)
+    layer.build(shape)
+    layer.set_weights([w.astype(dtype) for w in layer.get_weights()])
+    dy = rng.standard_normal(layer.compute_output_shape(shape)).astype(dtype)
+
+    def run():
+        layer.grads["kernel"][...] = 0
+        y = layer.forward(x, training=True)
+        return y, layer.backward(dy), layer.grads["kernel"].copy()
+
+    ours, reference = _with_and_without_kernels(monkeypatch, run)
+    for a, b in zip(ours, reference):
+        assert np.array_equal(a, b)
+
+
+def _grid(shape, dtype=np.float32):
+    return np.zeros(shape, dtype)
+
+
+_IMAGE, _POOLED, _PATCHES = (1, 1, 4, 4, 2), (1, 1, 2, 2, 2), (1, 1, 3, 3, 1, 3, 3, 2)
+_ONE_STEP = (1, 1, 1, 1, 1, 1)  # strides and dilations of 1
+
+
+@needs_kernels
+@pytest.mark.parametrize(
+    "call,error,message",
+    [
+        (
+            lambda: kernels.max_pool(
+                _grid((1, 4, 4)), _grid(_POOLED), _grid(_POOLED, "u1"), 1, 2, 2
+            ),
+            ValueError,
+            "`x` must have 5 axes \\(received 3\\)",
+        ),
+        (
+            lambda: kernels.max_pool(_grid(_IMAGE), _grid(_POOLED), _grid(_POOLED), 1, 2, 2),
+            TypeError,
+            "`offsets` must be a C-contiguous uint8 array",
+        ),
+        (
+            lambda: kernels.max_pool(
+                _grid(_IMAGE), _grid((1, 1, 3, 2, 2)), _grid((1, 1, 3, 2, 2), "u1"), 1, 2, 2
+            ),
+            ValueError,
+            "windows \\(1, 1, 3, 2, 2\\) of size 1 x 2 x 2 do not fit the grid \\(1, 1, 4, 4, 2\\)",
+        ),
+        (
+            lambda: kernels.max_pool(_grid(_IMAGE), _grid(_POOLED), _grid((1, 2), "u1"), 1, 2, 2),
+            ValueError,
+            "`offsets` must have 5 axes",
+        ),
+        (
+            lambda: kernels.max_pool(
+                _grid(_IMAGE), _grid(_POOLED), _grid((1, 1, 2, 1, 2), "u1"), 1, 2, 2
+            ),
+            ValueError,
+            "`y` and `offsets` must have the same shape",
+        ),
+        (
+            lambda: kernels.max_pool_grad(
+                _grid(_POOLED), _grid(_POOLED, "u1"), _grid((1, 1, 40, 40, 2)), 1, 20, 20
+            ),
+            ValueError,
+            "pool sizes must be positive with at most 256 offsets \\(received 1 x 20 x 20\\)",
+        ),
+        (
+            lambda: kernels.max_pool_grad(
+                _grid(_POOLED), _grid(_POOLED, "u1"), _read_only_grid(), 1, 2, 2
+            ),
+            TypeError,
+            "`dx` must be a writable C-contiguous",
+        ),
+        (
+            lambda: kernels.col2im_add(
+                _grid((1, 1, 5, 5, 2)), _grid(_PATCHES), 0, 0, 0, 1, 2, 1, 1, 1, 1
+            ),
+            ValueError,
+            "patches \\(1, 1, 3, 3, 1, 3, 3, 2\\) from tap \\(0, 0, 0\\), strides \\(1, 2, 1\\), "
+            "dilations \\(1, 1, 1\\) do not fit the grid \\(1, 1, 5, 5, 2\\)",
+        ),
+        (
+            lambda: kernels.col2im_add(
+                _grid((1, 1, 5, 5, 2)), _grid((1, 1, 3, 3, 1, 1, 3, 2)), 0, 3, 0, *_ONE_STEP
+            ),
+            ValueError,
+            "from tap \\(0, 3, 0\\)",
+        ),
+        (
+            lambda: kernels.col2im_add(
+                _grid((1, 1, 5, 5, 2)), _grid(_PATCHES, "f8"), 0, 0, 0, *_ONE_STEP
+            ),
+            TypeError,
+            "`cols` must be float32 or float64 like the other arrays",
+        ),
+        (
+            lambda: kernels.col2im_add(_grid((1, 5, 5, 2)), _grid(_PATCHES), 0, 0, 0, *_ONE_STEP),
+            ValueError,
+            "`grid` must have 5 axes \\(received 4\\)",
+        ),
+    ],
+)
+def test_bad_window_kernel_arguments_are_refused(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def _read_only_grid():
+    a = _grid(_IMAGE)
+    a.setflags(write=False)
+    return a

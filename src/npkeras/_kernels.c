@@ -782,6 +782,340 @@ fail:
     return NULL;
 }
 
+/* ------------------------------------- windows of channels-last grids (conv, pool) ---- */
+
+/* Grids arrive as 5-D (batch, d, h, w, channels) arrays; layers of rank 1 and 2 add unit
+ * axes first. `grid` is the shape, `step` the element strides of such a grid. */
+static void grid_steps(const Py_ssize_t *grid, Py_ssize_t *step)
+{
+    step[3] = grid[4];
+    step[2] = grid[3] * step[3];
+    step[1] = grid[2] * step[2];
+    step[0] = grid[1] * step[1];
+}
+
+/* Acquire `obj` as a C-contiguous uint8 array (the pool's offset of each maximum). */
+static int acquire_offsets(PyObject *obj, Array *arr, int writable, const char *name)
+{
+    int flags = PyBUF_FORMAT | PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, &arr->view, flags) < 0) {
+        PyErr_Format(PyExc_TypeError, "kernel argument `%s` must be a %sC-contiguous uint8 array",
+                     name, writable ? "writable " : "");
+        return -1;
+    }
+    arr->held = 1;
+    const char *f = arr->view.format ? arr->view.format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    if (arr->view.itemsize != 1 || strcmp(f, "B") != 0) {
+        PyErr_Format(PyExc_TypeError, "kernel argument `%s` must be a C-contiguous uint8 array",
+                     name);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_ndim(const Array *arr, int ndim, const char *name)
+{
+    if (arr->view.ndim != ndim) {
+        PyErr_Format(PyExc_ValueError, "kernel argument `%s` must have %d axes (received %d)",
+                     name, ndim, arr->view.ndim);
+        return -1;
+    }
+    return 0;
+}
+
+/* pool (kd, kh, kw) with strides equal to it: `out` windows (batch, od, oh, ow, c) must
+ * fit in `grid` (the remainder of each axis is left out) and share its batch and
+ * channels; at most 256 offsets per window (they are stored as uint8). */
+static int check_pool(const Py_ssize_t *grid, const Py_ssize_t *out, const Py_ssize_t *pool)
+{
+    if (pool[0] < 1 || pool[1] < 1 || pool[2] < 1 || pool[0] * pool[1] * pool[2] > 256) {
+        PyErr_Format(PyExc_ValueError, "kernel pool sizes must be positive with at most 256 "
+                     "offsets (received %zd x %zd x %zd)", pool[0], pool[1], pool[2]);
+        return -1;
+    }
+    int fits = out[0] == grid[0] && out[4] == grid[4];
+    for (int i = 0; i < 3; i++) fits = fits && out[i + 1] * pool[i] <= grid[i + 1];
+    if (!fits) {
+        PyErr_Format(PyExc_ValueError, "kernel pool windows (%zd, %zd, %zd, %zd, %zd) of size "
+                     "%zd x %zd x %zd do not fit the grid (%zd, %zd, %zd, %zd, %zd)",
+                     out[0], out[1], out[2], out[3], out[4], pool[0], pool[1], pool[2],
+                     grid[0], grid[1], grid[2], grid[3], grid[4]);
+        return -1;
+    }
+    return 0;
+}
+
+/* Both pooling loops take each channel through all the taps of its window with the
+ * taps' grid offsets in a table; a 2x2 pool (4 taps) gets its own copy with the count
+ * fixed, which the compiler unrolls and vectorises over channels (3x faster than the
+ * same loop with the count unknown). */
+static int pool_taps(const Py_ssize_t *pool, const Py_ssize_t *step, Py_ssize_t *tap)
+{
+    int k = 0;
+    for (Py_ssize_t p = 0; p < pool[0]; p++)
+        for (Py_ssize_t q = 0; q < pool[1]; q++)
+            for (Py_ssize_t r = 0; r < pool[2]; r++) tap[k++] = p * step[1] + q * step[2] + r * step[3];
+    return k;
+}
+
+/* The maximum of each window and the offset (row-major within the window) of its first
+ * maximum, in the NumPy path's arithmetic: an offset replaces the best so far only when
+ * strictly greater; a NaN becomes the maximum (np.maximum) but never an offset. */
+#define DEFINE_MAX_POOL(T)                                                             \
+    static inline __attribute__((always_inline)) void max_pool_window_##T(             \
+        const T *restrict corner, const Py_ssize_t *restrict tap, int taps,            \
+        T *restrict y, unsigned char *restrict offsets, Py_ssize_t channels)           \
+    {                                                                                  \
+        for (Py_ssize_t c = 0; c < channels; c++) {                                    \
+            T best = corner[c];                                                        \
+            int at = 0;                                                                \
+            for (int k = 1; k < taps; k++) {                                           \
+                T value = corner[tap[k] + c];                                          \
+                at = value > best ? k : at;                                            \
+                best = ((value > best) | (value != value)) ? value : best;             \
+            }                                                                          \
+            y[c] = best;                                                               \
+            offsets[c] = (unsigned char)at;                                            \
+        }                                                                              \
+    }                                                                                  \
+    WIDEST static void max_pool_##T(const T *restrict x, T *restrict y,                \
+                                    unsigned char *restrict offsets,                   \
+                                    const Py_ssize_t *grid, const Py_ssize_t *out,     \
+                                    const Py_ssize_t *pool)                            \
+    {                                                                                  \
+        Py_ssize_t step[4], tap[256], channels = grid[4];                              \
+        grid_steps(grid, step);                                                        \
+        const int taps = pool_taps(pool, step, tap);                                   \
+        for (Py_ssize_t b = 0; b < out[0]; b++)                                        \
+        for (Py_ssize_t i = 0; i < out[1]; i++)                                        \
+        for (Py_ssize_t j = 0; j < out[2]; j++)                                        \
+        for (Py_ssize_t l = 0; l < out[3]; l++, y += channels, offsets += channels) {  \
+            const T *corner = x + b * step[0] + i * pool[0] * step[1]                  \
+                              + j * pool[1] * step[2] + l * pool[2] * step[3];         \
+            if (taps == 4)                                                             \
+                max_pool_window_##T(corner, tap, 4, y, offsets, channels);             \
+            else                                                                       \
+                max_pool_window_##T(corner, tap, taps, y, offsets, channels);          \
+        }                                                                              \
+    }
+DEFINE_MAX_POOL(float)
+DEFINE_MAX_POOL(double)
+
+/* Each window's gradient dy written at its stored offset and dy * 0 at the others (the
+ * NumPy path's product with the mask); grid positions outside every window untouched. */
+#define DEFINE_MAX_POOL_GRAD(T)                                                        \
+    static inline __attribute__((always_inline)) void max_pool_grad_window_##T(        \
+        const T *restrict dy, const unsigned char *restrict offsets,                   \
+        T *restrict corner, const Py_ssize_t *restrict tap, int taps, Py_ssize_t channels) \
+    {                                                                                  \
+        for (Py_ssize_t c = 0; c < channels; c++) {                                    \
+            const int at = offsets[c];                                                 \
+            for (int k = 0; k < taps; k++) {                                           \
+                T mask = at == k ? (T)1 : (T)0;                                        \
+                corner[tap[k] + c] = dy[c] * mask;                                     \
+            }                                                                          \
+        }                                                                              \
+    }                                                                                  \
+    WIDEST static void max_pool_grad_##T(const T *restrict dy,                         \
+                                         const unsigned char *restrict offsets,        \
+                                         T *restrict dx, const Py_ssize_t *grid,       \
+                                         const Py_ssize_t *out, const Py_ssize_t *pool) \
+    {                                                                                  \
+        Py_ssize_t step[4], tap[256], channels = grid[4];                              \
+        grid_steps(grid, step);                                                        \
+        const int taps = pool_taps(pool, step, tap);                                   \
+        for (Py_ssize_t b = 0; b < out[0]; b++)                                        \
+        for (Py_ssize_t i = 0; i < out[1]; i++)                                        \
+        for (Py_ssize_t j = 0; j < out[2]; j++)                                        \
+        for (Py_ssize_t l = 0; l < out[3]; l++, dy += channels, offsets += channels) { \
+            T *corner = dx + b * step[0] + i * pool[0] * step[1]                       \
+                        + j * pool[1] * step[2] + l * pool[2] * step[3];               \
+            if (taps == 4)                                                             \
+                max_pool_grad_window_##T(dy, offsets, corner, tap, 4, channels);       \
+            else                                                                       \
+                max_pool_grad_window_##T(dy, offsets, corner, tap, taps, channels);    \
+        }                                                                              \
+    }
+DEFINE_MAX_POOL_GRAD(float)
+DEFINE_MAX_POOL_GRAD(double)
+
+/* max_pool(x, y, offsets, kd, kh, kw): x (batch, d, h, w, c); y and offsets (uint8)
+ * (batch, d // kd, h // kh, w // kw, c) at most, written. */
+static PyObject *max_pool(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    Py_ssize_t pool[3];
+    if (!PyArg_ParseTuple(args, "OOOnnn:max_pool", &objs[0], &objs[1], &objs[2], &pool[0],
+                          &pool[1], &pool[2]))
+        return NULL;
+    Array arrays[3];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], 0, "x", &kind) < 0) goto fail;
+    if (acquire(objs[1], &arrays[1], 1, "y", &kind) < 0) goto fail;
+    if (acquire_offsets(objs[2], &arrays[2], 1, "offsets") < 0) goto fail;
+    if (check_ndim(&arrays[0], 5, "x") < 0 || check_ndim(&arrays[1], 5, "y") < 0 ||
+        check_ndim(&arrays[2], 5, "offsets") < 0)
+        goto fail;
+    const Py_ssize_t *grid = arrays[0].view.shape, *out = arrays[1].view.shape;
+    if (memcmp(out, arrays[2].view.shape, 5 * sizeof(Py_ssize_t)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "kernel arguments `y` and `offsets` must have the "
+                        "same shape");
+        goto fail;
+    }
+    if (check_pool(grid, out, pool) < 0) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        max_pool_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid, out,
+                       pool);
+    else
+        max_pool_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid, out,
+                        pool);
+    Py_END_ALLOW_THREADS
+    release(arrays, 3);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 3);
+    return NULL;
+}
+
+/* max_pool_grad(dy, offsets, dx, kd, kh, kw): the adjoint of max_pool into dx
+ * (batch, d, h, w, c); positions outside every window are left as they are. */
+static PyObject *max_pool_grad(PyObject *self, PyObject *args)
+{
+    PyObject *objs[3];
+    Py_ssize_t pool[3];
+    if (!PyArg_ParseTuple(args, "OOOnnn:max_pool_grad", &objs[0], &objs[1], &objs[2], &pool[0],
+                          &pool[1], &pool[2]))
+        return NULL;
+    Array arrays[3];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], 0, "dy", &kind) < 0) goto fail;
+    if (acquire_offsets(objs[1], &arrays[1], 0, "offsets") < 0) goto fail;
+    if (acquire(objs[2], &arrays[2], 1, "dx", &kind) < 0) goto fail;
+    if (check_ndim(&arrays[0], 5, "dy") < 0 || check_ndim(&arrays[1], 5, "offsets") < 0 ||
+        check_ndim(&arrays[2], 5, "dx") < 0)
+        goto fail;
+    const Py_ssize_t *grid = arrays[2].view.shape, *out = arrays[0].view.shape;
+    if (memcmp(out, arrays[1].view.shape, 5 * sizeof(Py_ssize_t)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "kernel arguments `dy` and `offsets` must have the "
+                        "same shape");
+        goto fail;
+    }
+    if (check_pool(grid, out, pool) < 0) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        max_pool_grad_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid,
+                            out, pool);
+    else
+        max_pool_grad_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid,
+                             out, pool);
+    Py_END_ALLOW_THREADS
+    release(arrays, 3);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 3);
+    return NULL;
+}
+
+/* Patches of a convolution: `cols` (batch, od, oh, ow, td, th, tw, c) holds, for window
+ * o and tap t, the value for grid[o * stride + (first + t) * dilation] (per axis); the
+ * taps may be a block of the kernel's (one slab of the input gradient starts at `first`).
+ * Copying patches out (im2col) stays in NumPy: its copy per kernel offset was faster than
+ * a C loop for one channel and as fast for 32. */
+typedef struct {
+    Py_ssize_t grid[5], cols[8], first[3], stride[3], dilation[3];
+} Patches;
+
+static int check_patches(const Array *grid, const Array *cols, Patches *g)
+{
+    if (check_ndim(grid, 5, "grid") < 0 || check_ndim(cols, 8, "cols") < 0) return -1;
+    memcpy(g->grid, grid->view.shape, sizeof g->grid);
+    memcpy(g->cols, cols->view.shape, sizeof g->cols);
+    int ok = g->cols[0] == g->grid[0] && g->cols[7] == g->grid[4];
+    for (int i = 0; i < 3; i++) {
+        ok = ok && g->first[i] >= 0 && g->stride[i] >= 1 && g->dilation[i] >= 1;
+        if (g->cols[1 + i] > 0 && g->cols[4 + i] > 0)
+            ok = ok && (g->cols[1 + i] - 1) * g->stride[i]
+                           + (g->first[i] + g->cols[4 + i] - 1) * g->dilation[i] < g->grid[1 + i];
+    }
+    if (!ok) {
+        PyErr_Format(PyExc_ValueError, "kernel patches (%zd, %zd, %zd, %zd, %zd, %zd, %zd, %zd) "
+                     "from tap (%zd, %zd, %zd), strides (%zd, %zd, %zd), dilations (%zd, %zd, %zd) "
+                     "do not fit the grid (%zd, %zd, %zd, %zd, %zd)",
+                     g->cols[0], g->cols[1], g->cols[2], g->cols[3], g->cols[4], g->cols[5],
+                     g->cols[6], g->cols[7], g->first[0], g->first[1], g->first[2], g->stride[0], g->stride[1], g->stride[2],
+                     g->dilation[0], g->dilation[1], g->dilation[2], g->grid[0], g->grid[1],
+                     g->grid[2], g->grid[3], g->grid[4]);
+        return -1;
+    }
+    return 0;
+}
+
+/* The grid offset of window (i, j, l)'s tap (a, e, f), in elements. */
+#define PATCH_AT(g, step, b, i, j, l, a, e, f)                                         \
+    ((b) * (step)[0]                                                                   \
+     + ((i) * (g)->stride[0] + ((g)->first[0] + (a)) * (g)->dilation[0]) * (step)[1]   \
+     + ((j) * (g)->stride[1] + ((g)->first[1] + (e)) * (g)->dilation[1]) * (step)[2]   \
+     + ((l) * (g)->stride[2] + ((g)->first[2] + (f)) * (g)->dilation[2]) * (step)[3])
+
+/* grid += every patch at the positions it was read from; tap by tap (all windows of
+ * one tap, then the next), so each grid element sums its terms in tap order, as the
+ * NumPy path's one strided addition per tap does */
+#define DEFINE_COL2IM_ADD(T)                                                           \
+    WIDEST static void col2im_add_##T(T *restrict grid, const T *restrict cols,         \
+                                      const Patches *g)        \
+    {                                                                                  \
+        Py_ssize_t step[4], channels = g->grid[4];                                     \
+        grid_steps(g->grid, step);                                                     \
+        const Py_ssize_t *n = g->cols;                                                 \
+        const Py_ssize_t taps = n[4] * n[5] * n[6], windows = n[1] * n[2] * n[3];      \
+        for (Py_ssize_t b = 0; b < n[0]; b++)                                          \
+        for (Py_ssize_t a = 0; a < n[4]; a++)                                          \
+        for (Py_ssize_t e = 0; e < n[5]; e++)                                          \
+        for (Py_ssize_t f = 0; f < n[6]; f++) {                                        \
+            const T *patch = cols + (b * windows * taps + (a * n[5] + e) * n[6] + f) * channels; \
+            for (Py_ssize_t i = 0; i < n[1]; i++)                                      \
+            for (Py_ssize_t j = 0; j < n[2]; j++)                                      \
+            for (Py_ssize_t l = 0; l < n[3]; l++, patch += taps * channels) {          \
+                T *to = grid + PATCH_AT(g, step, b, i, j, l, a, e, f);                 \
+                for (Py_ssize_t c = 0; c < channels; c++) to[c] += patch[c];           \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_COL2IM_ADD(float)
+DEFINE_COL2IM_ADD(double)
+
+/* col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches */
+static PyObject *col2im_add(PyObject *self, PyObject *args)
+{
+    PyObject *objs[2];
+    Patches g;
+    if (!PyArg_ParseTuple(args, "OOnnnnnnnnn:col2im_add", &objs[0], &objs[1], &g.first[0],
+                          &g.first[1], &g.first[2], &g.stride[0], &g.stride[1], &g.stride[2],
+                          &g.dilation[0], &g.dilation[1], &g.dilation[2]))
+        return NULL;
+    Array arrays[2];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    if (acquire(objs[0], &arrays[0], 1, "grid", &kind) < 0) goto fail;
+    if (acquire(objs[1], &arrays[1], 0, "cols", &kind) < 0) goto fail;
+    if (check_patches(&arrays[0], &arrays[1], &g) < 0) goto fail;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        col2im_add_float(arrays[0].view.buf, arrays[1].view.buf, &g);
+    else
+        col2im_add_double(arrays[0].view.buf, arrays[1].view.buf, &g);
+    Py_END_ALLOW_THREADS
+    release(arrays, 2);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 2);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"adam", adam, METH_VARARGS,
      "adam(v, g, m, vel, vel_hat_or_None, alpha, beta_1, beta_2, epsilon): one Adam step "
@@ -812,6 +1146,12 @@ static PyMethodDef methods[] = {
      "softmax_rows(z): the softmax over the last axis of z, in place (a row of -inf: zeros)."},
     {"softmax_rows_backward", softmax_rows_backward, METH_VARARGS,
      "softmax_rows_backward(p, dp): dp = p * (dp - sum(dp * p)) over the last axis."},
+    {"max_pool", max_pool, METH_VARARGS,
+     "max_pool(x, y, offsets, kd, kh, kw): each window's max and first argmax (uint8)."},
+    {"max_pool_grad", max_pool_grad, METH_VARARGS,
+     "max_pool_grad(dy, offsets, dx, kd, kh, kw): dy at each window's argmax, 0 elsewhere."},
+    {"col2im_add", col2im_add, METH_VARARGS,
+     "col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches."},
     {NULL, NULL, 0, NULL},
 };
 

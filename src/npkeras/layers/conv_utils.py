@@ -162,6 +162,23 @@ def offset_regions(out_shape, kernel, strides, dilation):
         yield offset, region
 
 
+def padded3(values, fill: int = 1) -> tuple:
+    """Up to 3 per-axis values as 3, ``fill`` first: the compiled kernels see every
+    layer of rank 1 or 2 as rank 3 with unit axes first."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+def as_grid5(a):
+    """``(batch, *spatial, c)`` with 1-3 spatial axes as ``(batch, d, h, w, c)``, unit axes
+    before the real ones (a view of a contiguous array)."""
+    return a.reshape(a.shape[:1] + (1,) * (5 - a.ndim) + a.shape[1:])
+
+
+def _patches8(cols, batch, out_shape, taps, channels):
+    """``cols`` as the kernels' ``(batch, od, oh, ow, kd, kh, kw, c)`` patch array."""
+    return cols.reshape((batch,) + padded3(out_shape) + padded3(taps) + (channels,))
+
+
 def im2col(x, out_shape, kernel, strides, dilation, groups: int = 1):
     """The patch matrix of padded ``x``:
     ``(groups, batch * prod(out), prod(kernel) * c/groups)``."""
@@ -201,9 +218,19 @@ def scatter_products(rows, slab_kernels, grid_shape, out_shape, kernel, strides,
     windows = (grid_shape[0],) + tuple(out_shape) + (channels,)
     regions = [region for _, region in offset_regions(out_shape, kernel, strides, dilation)]
     slab = xp.empty((count, inner * channels), rows.dtype) if groups == 1 else None
+    compiled = groups == 1 and backend.kernels_accept(grid, slab)
     for i, weights in enumerate(slab_kernels):
         if groups == 1:
             backend.dot_into(rows[0], weights[0], slab)
+            if compiled:  # the same additions in one pass (5.5 -> 1 ms for the CNN)
+                backend.kernels.col2im_add(
+                    as_grid5(grid),
+                    _patches8(slab, grid_shape[0], out_shape, (1,) + kernel[1:], channels),
+                    *padded3((i,) + (0,) * (len(kernel) - 1), 0),
+                    *padded3(strides),
+                    *padded3(dilation),
+                )
+                continue
             taps = slab.reshape(1, count, inner, channels)
         else:
             taps = xp.matmul(rows, weights).reshape(groups, count, inner, channels // groups)

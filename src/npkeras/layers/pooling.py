@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from npkeras import backend
 from npkeras.backend import xp
 from npkeras.layers import conv_utils as cu
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
@@ -81,6 +82,8 @@ class BasePooling(Layer):
         )
         # windows that tile the grid exactly write every element: no zeros needed first
         grid = (xp.empty if tiled else xp.zeros)(padded_shape, dy.dtype)
+        if self._compiled_grad(dy, state, grid):
+            return cu.from_channels_last(grid[cu.interior(spatial, pads)], self.data_format)
         for k, (_, region) in enumerate(
             cu.offset_regions(out, self.pool_size, self.strides, (1,) * self.rank)
         ):
@@ -89,6 +92,10 @@ class BasePooling(Layer):
             else:  # each input in at most one window: write in place, no temporary
                 grad_at(k, grid[region])
         return cu.from_channels_last(grid[cu.interior(spatial, pads)], self.data_format)
+
+    def _compiled_grad(self, dy, state, grid) -> bool:
+        """Write the input gradient into ``grid`` with a compiled kernel where one fits."""
+        return False
 
     def _windows(self, padded, out):
         """(k, the whole-batch slice of every window's k-th element) for each offset k."""
@@ -113,7 +120,26 @@ class BaseMaxPooling(BasePooling):
 
     pad_value = -math.inf
 
+    def _compiled(self, *arrays) -> bool:
+        """Whether the compiled kernels run this pooling: windows that do not overlap
+        (strides == pool_size, Keras's default), offsets that fit in uint8."""
+        return (
+            self.strides == self.pool_size
+            and math.prod(self.pool_size) <= 256
+            and backend.kernels_accept(*arrays)
+        )
+
     def _pool(self, padded, pads, out, spatial):
+        if self._compiled(padded):  # one pass instead of 3 per offset (5.4 -> 1 ms, CNN)
+            best = xp.empty((padded.shape[0],) + tuple(out) + (padded.shape[-1],), padded.dtype)
+            index = xp.empty(best.shape, xp.uint8)
+            backend.kernels.max_pool(
+                cu.as_grid5(padded),
+                cu.as_grid5(best),
+                cu.as_grid5(index),
+                *cu.padded3(self.pool_size),
+            )
+            return best, index
         best, index = None, None
         for k, window in self._windows(padded, out):
             if best is None:
@@ -129,6 +155,14 @@ class BaseMaxPooling(BasePooling):
             xp.maximum(index, better.view(xp.uint8) * index.dtype.type(k), out=index)
             xp.maximum(best, window, out=best)
         return best, index
+
+    def _compiled_grad(self, dy, index, grid) -> bool:
+        if not (index.dtype == xp.uint8 and index.flags.c_contiguous and self._compiled(dy, grid)):
+            return False
+        backend.kernels.max_pool_grad(
+            cu.as_grid5(dy), cu.as_grid5(index), cu.as_grid5(grid), *cu.padded3(self.pool_size)
+        )
+        return True
 
     def _offset_grad(self, dy, index):
         def grad_at(k, out):
