@@ -151,19 +151,27 @@ class Dense(Layer):
         if self._trainable:
             if x.ndim != 2:  # (batch, ..., features): fold the middle axes into the batch
                 x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
-            if ctx.take_fresh(self):  # first contribution this step: write, no zeroing
-                backend.dot_blocked(x.T, dz, out=self.grads["kernel"])  # dL/dW = x.T @ dz
+            # dL/dW = x.T @ dz; block sums only where BLAS runs one thread (see dot_blocked)
+            blocked = backend.one_blas_thread
+            fresh = ctx.fresh  # ctx.take_fresh(self), inlined: this runs every step
+            if fresh is not None and self in fresh:  # first contribution: write, no zeroing
+                fresh.discard(self)
+                if blocked:
+                    backend.dot_blocked(x.T, dz, out=self.grads["kernel"])
+                else:
+                    backend.dot_into(x.T, dz, self.grads["kernel"])
                 if self.use_bias:
                     backend.column_sum(dz, out=self.grads["bias"])
             else:
-                self.grads["kernel"] += backend.dot_blocked(x.T, dz)
+                self.grads["kernel"] += backend.dot_blocked(x.T, dz) if blocked else x.T @ dz
                 if self.use_bias:
                     self.grads["bias"] += backend.column_sum(dz)
         if not ctx.need_input_grad:
             return None
         if dz.ndim > 2:
             dz = dz.reshape(-1, dz.shape[-1])
-        dx = backend.dot_blocked(dz, self.params["kernel"].T)  # dL/dx = dz @ W.T
+        kernel_t = self.params["kernel"].T  # dL/dx = dz @ W.T
+        dx = backend.dot_blocked(dz, kernel_t) if backend.one_blas_thread else xp.dot(dz, kernel_t)
         return dx if dy.ndim == 2 else dx.reshape(dy.shape[:-1] + (x.shape[-1],))
 
     def get_config(self):

@@ -243,6 +243,7 @@ class Model(Trainer, Layer):
                 )
         self._graph_layers = layers
         self._chain = _linear_chain(self._plan, self._input_slots, self._output_slots)
+        self._chain_context_cache = {}
         self._makes_masks = makes_masks(step.layer for step in self._plan)
         self._input_names = list(in_names or [t.node.layer.name for t in in_list])
         self._output_names = list(out_names or self._unique_output_names(out_list))
@@ -302,8 +303,14 @@ class Model(Trainer, Layer):
         if self._subclassed:
             y = Layer.forward(self, inputs[0] if len(inputs) == 1 else list(inputs), training)
             return list(y) if isinstance(y, (list, tuple)) else [y]
-        if self._chain is not None and not self._makes_masks:
-            return self._forward_chain(inputs[0], training)
+        if self._chain is not None and not self._makes_masks:  # a plain chain: a loop
+            x = inputs[0]
+            caches = self._caches = [None] * len(self._chain)
+            for i, layer in enumerate(self._chain):
+                x = layer.forward(x, training=training)
+                caches[i] = layer.cache
+            self._output_masks = None
+            return [x]
         values = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
@@ -339,28 +346,23 @@ class Model(Trainer, Layer):
         self._output_masks = None if masks is None else [masks[s] for s in self._output_slots]
         return [values[s] for s in self._output_slots]
 
-    def _forward_chain(self, x, training):
-        caches = self._caches = [None] * len(self._chain)
-        for i, layer in enumerate(self._chain):
-            x = layer.forward(x, training=training)
-            caches[i] = layer.cache
-        self._output_masks = None
-        return [x]
-
-    def _backward_chain(self, dy, need_input_grads, fused, fresh):
-        caches, chain = self._caches, self._chain
-        for i in range(len(chain) - 1, -1, -1):
-            if dy is None:
-                break
-            layer, step = chain[i], self._plan[i]
-            layer.cache = caches[i]
-            if step.takes_context:
-                dy = layer.backward(
-                    dy, BackwardContext.of(need_input_grads or i > 0, layer in fused, fresh)
-                )
-            else:
-                dy = layer.backward(dy)
-        return [dy]
+    def _chain_contexts(self, need_input_grads, fused, fresh) -> list:
+        """Each chain layer's backward context (None for a backward that takes none), made
+        once per set of step flags: a training step asks for the same ones every step."""
+        key = (need_input_grads, id(fused), id(fresh))
+        entry = self._chain_context_cache.get(key)
+        if entry is None:
+            if len(self._chain_context_cache) > 8:  # older steps' flag sets: start again
+                self._chain_context_cache.clear()
+            contexts = [
+                BackwardContext(need_input_grads or i > 0, layer in fused, fresh)
+                if step.takes_context
+                else None
+                for i, (layer, step) in enumerate(zip(self._chain, self._plan))
+            ]
+            # the entry keeps fused and fresh alive, so their ids stay theirs
+            entry = self._chain_context_cache[key] = (contexts, fused, fresh)
+        return entry[0]
 
     def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):
         """dL/d(each input) from dL/d(each output); weight gradients go into the layers'
@@ -370,8 +372,20 @@ class Model(Trainer, Layer):
             dy = output_grads[0] if len(output_grads) == 1 else list(output_grads)
             dx = Layer.backward(self, dy, BackwardContext(need_input_grads, False, fresh))
             return dx if isinstance(dx, list) else [dx]
-        if self._chain is not None and not self._makes_masks:
-            return self._backward_chain(output_grads[0], need_input_grads, fused, fresh)
+        if self._chain is not None and not self._makes_masks:  # a plain chain: a loop
+            dy, caches, chain = output_grads[0], self._caches, self._chain
+            entry = self._chain_context_cache.get((need_input_grads, id(fused), id(fresh)))
+            contexts = (
+                entry[0] if entry is not None
+                else self._chain_contexts(need_input_grads, fused, fresh)
+            )
+            for i in range(len(chain) - 1, -1, -1):
+                if dy is None:
+                    break
+                layer, ctx = chain[i], contexts[i]
+                layer.cache = caches[i]
+                dy = layer.backward(dy) if ctx is None else layer.backward(dy, ctx)
+            return [dy]
         grads = [None] * self._n_slots
         for slot, g in zip(self._output_slots, output_grads):
             if g is not None:
