@@ -14,3 +14,18 @@ class UnsafeModelFileError(ModelFileError):
 
 class LayerConfigError(ModelFileError):
     """A saved layer's config is refused by the layer (bad or missing arguments)."""
+
+
+#: what model and layer code raises when a saved file's values do not make sense to it
+BAD_VALUE_ERRORS = (
+    TypeError,
+    ValueError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+    ZeroDivisionError,
+    NotImplementedError,
+    RuntimeError,
+    RecursionError,
+)

@@ -11,7 +11,12 @@ import contextlib
 import heapq
 
 from npkeras import initializers
-from npkeras.errors import LayerConfigError, ModelFileError, UnsafeModelFileError
+from npkeras.errors import (
+    BAD_VALUE_ERRORS,
+    LayerConfigError,
+    ModelFileError,
+    UnsafeModelFileError,
+)
 from npkeras.layers.base import Layer, builtin_layer_classes
 from npkeras.layers.input_layer import Input, InputLayer
 from npkeras.registry import custom_object_scope, get_registered_name, lookup_class
@@ -30,17 +35,7 @@ def _naming_layer(entry):
             f"Saved layer {_describe(entry)} asks for more weights than the file stores: {err}; "
             "refusing to build it."
         ) from None
-    except (
-        TypeError,
-        ValueError,
-        KeyError,
-        IndexError,
-        AttributeError,
-        OverflowError,
-        ZeroDivisionError,
-        NotImplementedError,
-        RuntimeError,
-    ) as err:
+    except BAD_VALUE_ERRORS as err:
         raise LayerConfigError(
             f"Saved layer {_describe(entry)} cannot be rebuilt from its config: "
             f"{type(err).__name__}: {err}"

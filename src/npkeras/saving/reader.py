@@ -9,6 +9,7 @@ import zipfile
 from typing import NamedTuple
 
 from npkeras.backend import host_xp
+from npkeras.errors import BAD_VALUE_ERRORS
 from npkeras.saving import safety, schema
 from npkeras.saving.safety import ModelFileError
 
@@ -16,20 +17,6 @@ FORMAT_VERSION = 1
 READABLE_FORMAT_VERSIONS = (1,)
 MEMBERS = ("config.json", "weights.npz", "optimizer.npz", "metadata.json")
 REQUIRED_MEMBERS = ("config.json", "weights.npz", "metadata.json")
-
-# What model and layer code raises when a file's values do not make sense to it.
-BAD_VALUE_ERRORS = (
-    TypeError,
-    ValueError,
-    KeyError,
-    IndexError,
-    AttributeError,
-    OverflowError,
-    ZeroDivisionError,
-    NotImplementedError,
-    RuntimeError,
-    RecursionError,
-)
 
 
 class ModelFile(NamedTuple):
