@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import npkeras as keras
-from npkeras import backend
+from npkeras import backend, ops
 from npkeras.layers import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D, layer_classes
 from npkeras.layers.conv_lstm_cell import ConvLSTMCell
 from npkeras.utils.gradcheck import check_layer_gradients, numerical_gradient, relative_error
@@ -559,3 +559,19 @@ def test_conv_lstm_learns_next_frame_of_moving_dot():
     p = y.mean()
     constant_loss = -(p * np.log(p) + (1 - p) * np.log(1 - p))
     assert history[-1] < 0.75 * constant_loss, (history, constant_loss)
+
+
+def test_conv_lstm_takes_activation_functions_like_the_other_recurrent_layers(float64):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 5, 1))
+    by_name = ConvLSTM1D(2, 3, activation="relu", padding="same", return_sequences=True)
+    by_op = ConvLSTM1D(2, 3, activation=ops.relu, padding="same", return_sequences=True)
+    by_name(x), by_op(x)
+    by_op.set_weights(by_name.get_weights())
+    np.testing.assert_array_equal(by_op(x), by_name(x))
+    assert by_op.get_config()["activation"] == "relu"
+    # any other function is differentiated by the tape: the finite-difference check holds
+    layer = ConvLSTM1D(2, 2, activation=lambda z: ops.tanh(z) * 0.5)
+    layer(x)
+    errors = check_layer_gradients(layer, x)
+    assert max(errors.values()) < 1e-6, errors

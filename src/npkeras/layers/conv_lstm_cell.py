@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 
-from npkeras import activations, backend, constraints, initializers, regularizers
+from npkeras import backend, constraints, initializers, regularizers
 from npkeras.backend import xp
+from npkeras.layers import activation_functions
 from npkeras.layers import conv_utils as cu
 from npkeras.layers.base import Layer
 from npkeras.layers.core import _positive_int
@@ -103,7 +104,7 @@ class ConvLSTMCell(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        owner = f"{type(self).__name__} '{self.name}'"
+        owner = self._owner()
         if rank not in (1, 2, 3):
             raise ValueError(
                 f"Received an invalid value for `rank` of {owner}, expected 1, 2 or 3. "
@@ -121,8 +122,8 @@ class ConvLSTMCell(Layer):
                 f"{owner}: `strides > 1` is not compatible with `dilation_rate > 1`. "
                 f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        self.activation = activations.get(activation)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        self.activation = activation_functions.get(activation)
+        self.recurrent_activation = activation_functions.get(recurrent_activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.recurrent_initializer = initializers.get(recurrent_initializer)
@@ -322,6 +323,9 @@ class ConvLSTMCell(Layer):
         activation_grad(self.activation, dgates[2], g, pre_g, dgates[2])
         activation_grad(self.recurrent_activation, dgates[3], o, pre_o, dgates[3])
 
+    def _owner(self) -> str:
+        return f"{type(self).__name__} '{self.name}'"
+
     def get_config(self):
         return {
             **super().get_config(),
@@ -338,8 +342,10 @@ class ConvLSTMCell(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
-            "activation": activations.serialize(self.activation),
-            "recurrent_activation": activations.serialize(self.recurrent_activation),
+            "activation": activation_functions.serialize(self.activation, self._owner()),
+            "recurrent_activation": activation_functions.serialize(
+                self.recurrent_activation, self._owner()
+            ),
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
