@@ -22,13 +22,13 @@ from npkeras.registry import serialize_object
 
 
 # The recurrence is serial in time, so a second core could only help by running another
-# part of the batch at once. Tried 2026-12-02 (branch lstm2t-experiment): the two halves
-# of a batch on two Python threads, each with its own per-step products and step kernels.
-# Correct, but slower: every BLAS and kernel call releases and retakes the GIL, and with
-# ~1000 such calls per half-pass the hand-offs cost more than the second core gives
-# (LSTM(64), 50 steps, batch 64, one forward and backward: 33 ms serial, 61 ms in halves,
-# 33.6 ms in halves with one BLAS thread and one product per step; bench/rnn.py at 2
-# threads: LSTM 3.53 -> 5.18 s/epoch, GRU 3.23 -> 4.04). It would need the loop in C.
+# part of the batch at once. Measured: the two halves of a batch on two Python threads,
+# each with its own per-step products and step kernels, are correct but slower: every
+# BLAS and kernel call releases and retakes the GIL, and with ~1000 such calls per
+# half-pass the hand-offs cost more than the second core gives (LSTM(64), 50 steps,
+# batch 64, one forward and backward: 33 ms serial, 61 ms in halves, 33.6 ms in halves
+# with one BLAS thread and one product per step; bench/rnn.py at 2 threads: LSTM 3.53 ->
+# 5.18 s/epoch, GRU 3.23 -> 4.04). It would need the whole time loop in C.
 def _run_forward(cell, x, states, mask, training):
     """One pass of ``cell`` over time-major ``x``; ``mask`` ``(time, batch)`` or None."""
     seq = cell.begin(x, states, training)
