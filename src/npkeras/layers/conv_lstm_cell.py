@@ -20,14 +20,20 @@ from __future__ import annotations
 
 import math
 
-from npkeras import backend, constraints, initializers, regularizers
+from npkeras import backend
 from npkeras.backend import xp
-from npkeras.layers import activation_functions
 from npkeras.layers import conv_utils as cu
 from npkeras.layers.base import Layer
 from npkeras.layers.core import _positive_int
 from npkeras.layers.gate_conv import GATES, GateConv
-from npkeras.layers.rnn_base import _dropout_mask, activate, activation_grad
+from npkeras.layers.rnn_base import (
+    RECURRENT_OPTIONS,
+    _dropout_mask,
+    activate,
+    activation_grad,
+    recurrent_options_config,
+    set_recurrent_options,
+)
 
 
 class ConvSequence:
@@ -103,6 +109,7 @@ class ConvLSTMCell(Layer):
         seed=None,
         **kwargs,
     ):
+        options = {k: v for k, v in locals().items() if k in RECURRENT_OPTIONS}
         super().__init__(**kwargs)
         owner = self._owner()
         if rank not in (1, 2, 3):
@@ -122,28 +129,8 @@ class ConvLSTMCell(Layer):
                 f"{owner}: `strides > 1` is not compatible with `dilation_rate > 1`. "
                 f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}"
             )
-        self.activation = activation_functions.get(activation)
-        self.recurrent_activation = activation_functions.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
+        set_recurrent_options(self, owner, options)
         self.unit_forget_bias = bool(unit_forget_bias)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        for arg, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
-                raise ValueError(
-                    f"Received an invalid value for `{arg}` of {owner}, expected a float in "
-                    f"[0, 1). Received: {arg}={rate!r}"
-                )
-        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
-        self.seed = seed
-        self._rng = None if seed is None else xp.random.default_rng(seed)
         self.input_conv = GateConv(self.kernel_size, self.strides, self.dilation_rate, self.padding)
         ones = (1,) * rank
         self.recurrent_conv = GateConv(self.kernel_size, ones, ones, "same")
@@ -342,22 +329,6 @@ class ConvLSTMCell(Layer):
             "padding": self.padding,
             "data_format": self.data_format,
             "dilation_rate": list(self.dilation_rate),
-            "activation": activation_functions.serialize(self.activation, self._owner()),
-            "recurrent_activation": activation_functions.serialize(
-                self.recurrent_activation, self._owner()
-            ),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
             "unit_forget_bias": self.unit_forget_bias,
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **recurrent_options_config(self, self._owner()),
         }

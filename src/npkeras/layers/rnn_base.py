@@ -216,30 +216,11 @@ class BuiltinCell(Layer):
         bias_constraint=None,
         **kwargs,
     ):
+        options = {k: v for k, v in locals().items() if k in RECURRENT_OPTIONS}
         super().__init__(**kwargs)
         owner = f"{type(self).__name__} '{self.name}'"
         self.units = _positive_int(owner, "units", units)
-        self.activation = activation_functions.get(activation)
-        self.recurrent_activation = activation_functions.get(recurrent_activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0.0 <= float(rate) < 1.0:
-                raise ValueError(
-                    f"Received an invalid value for `{name}` of {owner}, expected a float in "
-                    f"[0, 1). Received: {name}={rate!r}"
-                )
-        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
-        self.seed = seed
-        self._rng = None if seed is None else xp.random.default_rng(seed)
+        set_recurrent_options(self, owner, options)
 
     @property
     def state_size(self) -> list:
@@ -375,24 +356,72 @@ class BuiltinCell(Layer):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activation_functions.serialize(self.activation, owner),
-            "recurrent_activation": activation_functions.serialize(
-                self.recurrent_activation, owner
-            ),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-            "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-            "kernel_constraint": constraints.serialize(self.kernel_constraint),
-            "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-            "bias_constraint": constraints.serialize(self.bias_constraint),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
+            **recurrent_options_config(self, owner),
         }
+
+
+#: the constructor options every recurrent cell takes (SimpleRNN/LSTM/GRU and ConvLSTM)
+RECURRENT_OPTIONS = (
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "kernel_regularizer",
+    "recurrent_regularizer",
+    "bias_regularizer",
+    "kernel_constraint",
+    "recurrent_constraint",
+    "bias_constraint",
+    "dropout",
+    "recurrent_dropout",
+    "seed",
+)
+
+
+def set_recurrent_options(cell, owner: str, options: dict) -> None:
+    """Resolve, check and set the :data:`RECURRENT_OPTIONS` of ``cell`` from its
+    constructor's arguments (``options``: name -> value)."""
+    cell.activation = activation_functions.get(options["activation"])
+    cell.recurrent_activation = activation_functions.get(options["recurrent_activation"])
+    cell.use_bias = bool(options["use_bias"])
+    for kind, module in (
+        ("initializer", initializers),
+        ("regularizer", regularizers),
+        ("constraint", constraints),
+    ):
+        for weight in ("kernel", "recurrent", "bias"):
+            setattr(cell, f"{weight}_{kind}", module.get(options[f"{weight}_{kind}"]))
+    for name in ("dropout", "recurrent_dropout"):
+        rate = options[name]
+        if not 0.0 <= float(rate) < 1.0:
+            raise ValueError(
+                f"Received an invalid value for `{name}` of {owner}, expected a float in "
+                f"[0, 1). Received: {name}={rate!r}"
+            )
+        setattr(cell, name, float(rate))
+    cell.seed = options["seed"]
+    cell._rng = None if cell.seed is None else xp.random.default_rng(cell.seed)
+
+
+def recurrent_options_config(cell, owner: str) -> dict:
+    """The :data:`RECURRENT_OPTIONS` of ``cell`` as its config saves them."""
+    config = {
+        "activation": activation_functions.serialize(cell.activation, owner),
+        "recurrent_activation": activation_functions.serialize(cell.recurrent_activation, owner),
+        "use_bias": cell.use_bias,
+    }
+    for kind, module in (
+        ("initializer", initializers),
+        ("regularizer", regularizers),
+        ("constraint", constraints),
+    ):
+        for weight in ("kernel", "recurrent", "bias"):
+            name = f"{weight}_{kind}"
+            config[name] = module.serialize(getattr(cell, name))
+    config.update(dropout=cell.dropout, recurrent_dropout=cell.recurrent_dropout, seed=cell.seed)
+    return config
 
 
 def backward_with_context(layer, dy, ctx):
