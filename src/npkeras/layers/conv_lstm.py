@@ -15,6 +15,7 @@ from npkeras.backend import xp
 from npkeras.layers import conv_utils as cu
 from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 from npkeras.layers.conv_lstm_cell import ConvLSTMCell
+from npkeras.layers.rnn_base import sequence_options_config
 
 
 class BaseConvLSTM(Layer):
@@ -280,19 +281,7 @@ class BaseConvLSTM(Layer):
 
     # -- config ------------------------------------------------------------------------
     def get_config(self):
-        config = {
-            **super().get_config(),
-            **self.cell.hyper_config(),
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "stateful": self.stateful,
-            "unroll": self.unroll,
-            "zero_output_for_mask": self.zero_output_for_mask,
-        }
-        if self.activity_regularizer is not None:
-            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        return config
+        return {**sequence_options_config(self), **self.cell.hyper_config()}
 
 
 _ARGS = """

@@ -16,6 +16,7 @@ from npkeras.layers.base import DEFAULT_BACKWARD, Layer
 from npkeras.layers.rnn_base import (
     BuiltinCell,
     deserialize_layer,
+    sequence_options_config,
 )
 from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from npkeras.registry import serialize_object
@@ -312,23 +313,8 @@ class RNN(Layer):
         return [dx] + dinitial if given_states else dx
 
     # -- config ------------------------------------------------------------------------
-    def _rnn_config(self):
-        config = {
-            **super().get_config(),
-            "return_sequences": self.return_sequences,
-            "return_state": self.return_state,
-            "go_backwards": self.go_backwards,
-            "stateful": self.stateful,
-            "unroll": self.unroll,
-            "zero_output_for_mask": self.zero_output_for_mask,
-        }
-        if self.activity_regularizer is not None:
-            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        return config
-
     def get_config(self):
-
-        return {**self._rnn_config(), "cell": serialize_object(self.cell)}
+        return {**sequence_options_config(self), "cell": serialize_object(self.cell)}
 
     @classmethod
     def from_config(cls, config):
@@ -375,7 +361,7 @@ class _CellLayer(RNN):
         cell_config = self.cell.get_config()
         for key in ("name", "trainable", "dtype"):
             cell_config.pop(key, None)
-        return {**self._rnn_config(), **cell_config}
+        return {**sequence_options_config(self), **cell_config}
 
     @classmethod
     def from_config(cls, config):

@@ -405,6 +405,23 @@ def set_recurrent_options(cell, owner: str, options: dict) -> None:
     cell._rng = None if cell.seed is None else xp.random.default_rng(cell.seed)
 
 
+def sequence_options_config(layer) -> dict:
+    """The options of a layer that runs a cell over time (return_sequences, ...) as its
+    config saves them, beside the Layer's own (name, trainable, dtype...)."""
+    config = {
+        **Layer.get_config(layer),
+        "return_sequences": layer.return_sequences,
+        "return_state": layer.return_state,
+        "go_backwards": layer.go_backwards,
+        "stateful": layer.stateful,
+        "unroll": layer.unroll,
+        "zero_output_for_mask": layer.zero_output_for_mask,
+    }
+    if layer.activity_regularizer is not None:
+        config["activity_regularizer"] = regularizers.serialize(layer.activity_regularizer)
+    return config
+
+
 def recurrent_options_config(cell, owner: str) -> dict:
     """The :data:`RECURRENT_OPTIONS` of ``cell`` as its config saves them."""
     config = {
