@@ -9,9 +9,9 @@ from npkeras.metrics.base import match_targets, mean_metric
 
 def _sparse_labels(y_true, y_pred):
     labels = xp.asarray(y_true)
-    if labels.ndim == xp.ndim(y_pred) and labels.shape[-1] == 1:
+    if labels.ndim == y_pred.ndim and labels.shape[-1] == 1:
         labels = labels[..., 0]
-    return labels.astype("int64")
+    return labels.astype("int64", copy=False)
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
