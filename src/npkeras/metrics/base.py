@@ -79,6 +79,9 @@ class Metric:
 
             update_state._unwraps_tensors = True
             cls.update_state = update_state
+            # the training loop, whose arrays are plain already, calls the class's own
+            # update without the unwrapping (it runs for every metric every batch)
+            cls._update_arrays = update
         result = cls.__dict__.get("result")
         if result is not None and not getattr(result, "_plain_result", False):
 
@@ -136,6 +139,8 @@ class Metric:
 
     def update_state(self, *args, **kwargs) -> None:
         raise NotImplementedError(f"Metric {type(self).__name__} does not define update_state().")
+
+    _update_arrays = update_state
 
     def result(self):
         raise NotImplementedError(f"Metric {type(self).__name__} does not define result().")
@@ -228,7 +233,8 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+        # the arguments are plain (this method is wrapped), so Mean's own update follows
+        Mean._update_arrays(self, self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
     def get_config(self):
         return {**super().get_config(), **self._fn_kwargs}

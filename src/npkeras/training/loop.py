@@ -297,14 +297,15 @@ class Trainer:
             t.reset_state()
 
     def _update_metrics(self, ys, outs, sws, per_output, batch_size):
+        # the arrays are plain: each metric's own update, without the tensor unwrapping
         for i, group in enumerate(self._metrics):
             for m in group:
-                m.update_state(ys[i], outs[i])
+                m._update_arrays(ys[i], outs[i])
         for i, group in enumerate(self._weighted_metrics):
             for m in group:
-                m.update_state(ys[i], outs[i], sws[i] if sws else None)
+                m._update_arrays(ys[i], outs[i], sws[i] if sws else None)
         for tracker, value in zip(self._loss_trackers, per_output):
-            tracker.update_state(value, sample_weight=batch_size)
+            tracker._update_arrays(value, sample_weight=batch_size)
 
     def _record_metrics(self, ys, outs, sws, per_output, batch_size):
         if self._metrics is None:
