@@ -398,3 +398,20 @@ def _read_only_grid():
     a = _grid(_IMAGE)
     a.setflags(write=False)
     return a
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kernels_on", [True, False])
+def test_all_finite_finds_every_infinity_and_nan(monkeypatch, dtype, kernels_on):
+    if not kernels_on:
+        monkeypatch.setattr(backend, "kernels", None)
+    info = np.finfo(dtype)
+    for size in (1, 7, 1000):
+        a = np.full(size, info.max, dtype)  # the largest finite value: its square overflows
+        assert backend.all_finite(a) is True
+        for bad in (np.inf, -np.inf, np.nan):
+            b = a.copy()
+            b[size // 2] = bad
+            assert backend.all_finite(b) is False
+    assert backend.all_finite(np.zeros((3, 4), dtype)[:, ::2]) is True  # strided: NumPy path
+    assert backend.all_finite(np.zeros(0, dtype)) is True

@@ -13,6 +13,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 /* x86-64 Linux with GCC: each loop is also compiled for AVX2 and AVX-512 and the widest
@@ -236,6 +237,42 @@ static PyObject *relu_grad(PyObject *self, PyObject *args)
 fail:
     release(arrays, 3);
     return NULL;
+}
+
+/* ------------------------------------------------------------- finiteness ---- */
+
+/* Whether every element is finite: an exponent field of all ones marks infinity and NaN.
+ * The test runs on the bits as integers, so the loop vectorises and no float flag is
+ * raised; one OR over the whole array, no early exit (the common case reads it all). */
+#define DEFINE_ALL_FINITE(T, U, EXPONENT)                                              \
+    static int all_finite_##T(const U *bits, Py_ssize_t n)                              \
+    {                                                                                  \
+        U bad = 0;                                                                     \
+        for (Py_ssize_t i = 0; i < n; i++)                                             \
+            bad |= (U)((bits[i] & EXPONENT) == EXPONENT);                              \
+        return bad == 0;                                                               \
+    }
+DEFINE_ALL_FINITE(float, uint32_t, 0x7f800000u)
+DEFINE_ALL_FINITE(double, uint64_t, 0x7ff0000000000000ull)
+
+static PyObject *all_finite(PyObject *self, PyObject *args)
+{
+    PyObject *obj;
+    if (!PyArg_ParseTuple(args, "O:all_finite", &obj)) return NULL;
+    Array array;
+    memset(&array, 0, sizeof array);
+    int kind = 0;
+    if (acquire(obj, &array, 0, "a", &kind) < 0) {
+        release(&array, 1);
+        return NULL;
+    }
+    Py_ssize_t n = array.view.len / kind;
+    int finite;
+    Py_BEGIN_ALLOW_THREADS
+    finite = kind == 4 ? all_finite_float(array.view.buf, n) : all_finite_double(array.view.buf, n);
+    Py_END_ALLOW_THREADS
+    release(&array, 1);
+    return PyBool_FromLong(finite);
 }
 
 /* ------------------------------------------------ kernels over the rows of z ---- */
@@ -1122,6 +1159,8 @@ static PyMethodDef methods[] = {
      "in place (AMSGrad when vel_hat is given)."},
     {"sgd", sgd, METH_VARARGS,
      "sgd(v, g, m_or_None, lr, momentum, nesterov): one SGD step in place."},
+    {"all_finite", all_finite, METH_VARARGS,
+     "all_finite(a): whether no element of a is infinite or NaN."},
     {"bias_relu", bias_relu, METH_VARARGS,
      "bias_relu(z, bias): z = max(z + bias, 0) in place; z (rows, units), bias (units,)."},
     {"relu_grad", relu_grad, METH_VARARGS,

@@ -83,6 +83,21 @@ def kernels_accept(*arrays) -> bool:
     return True
 
 
+def all_finite(a) -> bool:
+    """Whether no element of ``a`` is infinite or NaN: one pass of a compiled kernel over
+    a float array, else one BLAS dot product (NaN and infinity reach the sum of squares)
+    with an element-wise look only when that overflows."""
+    if kernels is not None and (a.dtype is _FLOAT32 or a.dtype is _FLOAT64) and (
+        a.flags.c_contiguous
+    ):
+        return kernels.all_finite(a)
+    flat = a.reshape(-1)
+    with numpy.errstate(over="ignore", invalid="ignore"):  # an overflow is an answer here
+        if math.isfinite(to_float(xp.dot(flat, flat))):
+            return True
+    return bool(to_numpy(xp.isfinite(a).all()))
+
+
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _VALID_FLOATX = ("float16", "float32", "float64")

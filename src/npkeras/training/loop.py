@@ -564,6 +564,7 @@ class Trainer:
         distribution.synchronize(self)
         start_epoch = self._resume_epoch if self._resume_epoch is not None else initial_epoch
         batch_logs_wanted = callback_list.wants_train_batch_logs
+        on_batch_begin = callback_list.on_train_batch_begin
         try:
             with deferred_interrupts(flag):
                 for epoch in range(start_epoch, epochs):
@@ -577,7 +578,7 @@ class Trainer:
                     )
                     logs = {}
                     for step, (xb, yb, swb) in enumerate(source):
-                        callback_list.on_train_batch_begin(step, {})
+                        on_batch_begin(step)
                         if custom:
                             logs = _flat_logs(self.train_step(_as_data(xb, yb, swb)))
                             loss = logs.get("loss", 0.0)
@@ -586,7 +587,8 @@ class Trainer:
                                 xb, yb, swb, distribution
                             )
                             count = len(xb[0])
-                            if count:  # an empty shard (short last batch) adds nothing
+                            # an empty shard (short last batch) adds nothing
+                            if count and (self._has_metrics or self._metrics is None):
                                 self._record_metrics(yb, outs, swb, per_output, count)
                             loss_sum += loss * count
                             seen += count

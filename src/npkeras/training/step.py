@@ -19,14 +19,6 @@ from npkeras.training import outputs as outputs_module
 from npkeras.training.parameters import ParameterBuffer
 
 
-def _all_finite(grads) -> bool:
-    """Whether every gradient is finite: one BLAS dot product (NaN and infinity reach the
-    sum of squares); only when that overflows are the elements looked at one by one."""
-    if math.isfinite(backend.to_float(xp.dot(grads, grads))):
-        return True
-    return bool(backend.to_numpy(xp.isfinite(grads).all()))
-
-
 def _mask_weights(mask, sample_weight, dtype):
     """An output's Keras mask as loss weights, scaled (as Keras does) so that the mean runs
     over the unmasked elements only; combined with any sample weights."""
@@ -217,7 +209,7 @@ class TrainingStep:
         if shared:  # the global batch's gradient and loss, the same on every process
             loss = distribution.reduce_gradients(buf, len(xs[0]), loss)
         if buf.params.size:
-            if math.isfinite(loss) and _all_finite(buf.grads):
+            if math.isfinite(loss) and backend.all_finite(buf.grads):
                 self.optimizer.apply_flat(buf.grads, buf.params)
                 for view, constraint in self._constrained:
                     view[...] = constraint(view)  # variable.assign(constraint(variable))
