@@ -7,7 +7,9 @@ from functools import partial
 import numpy as np
 import pytest
 
-from npkeras import GradientTape, ops
+from npkeras import GradientTape, Variable, ops
+from npkeras.backend import xp
+from npkeras.ops.tape import Tape
 from tests.ops.checks import check_op_gradients, make_input
 
 BINARY_SHAPES = [((3, 4), (3, 4)), ((2, 3, 4), (4,)), ((3, 1), (1, 4)), ((), (2, 3))]
@@ -563,3 +565,35 @@ def test_cast_between_floats_keeps_the_gradient_and_stop_gradient_cuts_it():
 def test_one_namespace_per_family():
     assert ops.numpy.add is ops.add and ops.linalg.norm is ops.norm
     assert ops.nn.softmax is ops.softmax and ops.nn.relu is ops.relu
+
+
+@pytest.mark.parametrize(
+    "product",
+    [
+        lambda x, w: ops.matmul(x, w),
+        lambda x, w: ops.tensordot(x, w, axes=1),
+        lambda x, w: ops.einsum("ij,jk->ik", x, w),
+    ],
+)
+def test_products_skip_the_gradient_of_an_input_nobody_differentiates(monkeypatch, product):
+    # a layer's input data: watched on its tape, but the model needs no gradient for it
+    rng = np.random.default_rng(0)
+    x_value = rng.standard_normal((5, 3))
+    w = Variable(rng.standard_normal((3, 4)), dtype="float64")
+    w.gradient_slot.fill(0)
+    with Tape() as tape:
+        x = tape.watch(x_value)
+        y = product(x, w)
+    calls = []
+    for name in ("matmul", "tensordot", "einsum"):
+        original = getattr(xp, name)
+        monkeypatch.setattr(xp, name, lambda *a, _f=original, _n=name, **k: (
+            calls.append(_n), _f(*a, **k))[1])
+    assert tape.backprop([y], [np.ones((5, 4))], ()) == []
+    assert len(calls) == 1  # the weight's gradient only
+    np.testing.assert_allclose(w.gradient_slot, x_value.T @ np.ones((5, 4)), rtol=1e-12)
+    w.gradient_slot.fill(0)
+    calls.clear()
+    (dx,) = tape.backprop([y], [np.ones((5, 4))], [x])  # now asked for: both products
+    assert len(calls) == 2
+    np.testing.assert_allclose(dx, np.ones((5, 4)) @ w.numpy().T, rtol=1e-12)

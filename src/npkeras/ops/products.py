@@ -23,9 +23,10 @@ def matmul(x1, x2):
     a, b = _a(x1), _a(x2)
     y = xp.matmul(a, b)
 
-    def vjp(dy):
+    def vjp(dy, needs):
+        need_a, need_b = needs
         if a.ndim == 1 and b.ndim == 1:
-            return dy * b, dy * a
+            return (dy * b if need_a else None), (dy * a if need_b else None)
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         dy2 = dy
@@ -33,15 +34,16 @@ def matmul(x1, x2):
             dy2 = xp.expand_dims(dy2, -2)
         if b.ndim == 1:
             dy2 = xp.expand_dims(dy2, -1)
-        da = xp.matmul(dy2, xp.swapaxes(b2, -1, -2))
-        db = xp.matmul(xp.swapaxes(a2, -1, -2), dy2)
-        if a.ndim == 1:
-            da = da[..., 0, :]
-        if b.ndim == 1:
-            db = db[..., 0]
-        return unbroadcast(da, a.shape), unbroadcast(db, b.shape)
+        da = db = None
+        if need_a:
+            da = xp.matmul(dy2, xp.swapaxes(b2, -1, -2))
+            da = unbroadcast(da[..., 0, :] if a.ndim == 1 else da, a.shape)
+        if need_b:
+            db = xp.matmul(xp.swapaxes(a2, -1, -2), dy2)
+            db = unbroadcast(db[..., 0] if b.ndim == 1 else db, b.shape)
+        return da, db
 
-    return record(y, (x1, x2), vjp)
+    return record(y, (x1, x2), vjp, selective=True)
 
 
 @keras_op
@@ -76,17 +78,22 @@ def tensordot(x1, x2, axes=2):
     paired_with_b = dict(zip(axes_b, axes_a))
     paired_with_a = dict(zip(axes_a, axes_b))
 
-    def vjp(dy):
+    def vjp(dy, needs):
         n_free_a = len(free_a)
-        # contracting dy with b over b's free axes leaves free_a, then b's contracted
-        # axes in b's order, which stand for the a-axes they were paired with
-        da = xp.tensordot(dy, b, axes=(list(range(n_free_a, dy.ndim)), free_b))
-        da = xp.transpose(da, xp.argsort(free_a + [paired_with_b[d] for d in sorted(axes_b)]))
-        db = xp.tensordot(a, dy, axes=(free_a, list(range(n_free_a))))
-        db = xp.transpose(db, xp.argsort([paired_with_a[d] for d in sorted(axes_a)] + free_b))
+        da = db = None
+        if needs[0]:
+            # contracting dy with b over b's free axes leaves free_a, then b's contracted
+            # axes in b's order, which stand for the a-axes they were paired with
+            da = xp.tensordot(dy, b, axes=(list(range(n_free_a, dy.ndim)), free_b))
+            order = free_a + [paired_with_b[d] for d in sorted(axes_b)]
+            da = xp.transpose(da, xp.argsort(order))
+        if needs[1]:
+            db = xp.tensordot(a, dy, axes=(free_a, list(range(n_free_a))))
+            order = [paired_with_a[d] for d in sorted(axes_a)] + free_b
+            db = xp.transpose(db, xp.argsort(order))
         return da, db
 
-    return record(y, (x1, x2), vjp)
+    return record(y, (x1, x2), vjp, selective=True)
 
 
 @keras_op
@@ -137,10 +144,13 @@ def einsum(subscripts, *operands):
     specs, output = _explicit_subscripts(subscripts, values)
     y = xp.einsum(",".join(specs) + "->" + output, *values)
 
-    def vjp(dy):
-        return [_einsum_operand_grad(i, specs, output, values, dy) for i in range(len(specs))]
+    def vjp(dy, needs):
+        return [
+            _einsum_operand_grad(i, specs, output, values, dy) if need else None
+            for i, need in enumerate(needs)
+        ]
 
-    return record(y, operands, vjp)
+    return record(y, operands, vjp, selective=True)
 
 
 def _einsum_operand_grad(i, specs, output, values, dy):

@@ -103,16 +103,19 @@ class Node:
 
     ``vjp(dy)`` receives dL/d(output) (a list when the op has several outputs, with zeros
     for outputs nothing used) and returns one gradient per input (``None`` for inputs
-    that need none).
+    that need none). A ``selective`` node's VJP is called ``vjp(dy, needs)``, ``needs``
+    telling per input whether any gradient is wanted from it, so that a product skips
+    the matrix product of an input nobody differentiates (a model's input data).
     """
 
-    __slots__ = ("inputs", "vjp", "outputs", "multi_output")
+    __slots__ = ("inputs", "vjp", "outputs", "multi_output", "selective")
 
-    def __init__(self, inputs, vjp, multi_output=False):
+    def __init__(self, inputs, vjp, multi_output=False, selective=False):
         self.inputs = inputs
         self.vjp = vjp
         self.outputs: list = []
         self.multi_output = multi_output
+        self.selective = selective
 
 
 class Tape:
@@ -145,6 +148,7 @@ class Tape:
             if isinstance(out, Tensor) and g is not None:
                 _accumulate(grads, out, g)
         wanted = {id(leaf) for leaf in leaves}
+        needed = self._needed(wanted)
         for node in reversed(self.nodes):
             if node.multi_output:
                 dys = [grads.pop(id(t), None) for t in node.outputs]
@@ -156,16 +160,38 @@ class Tape:
                 dy = grads.get(id(out)) if id(out) in wanted else grads.pop(id(out), None)
                 if dy is None:
                     continue
-            input_grads = node.vjp(dy)
+            if node.selective:
+                needs = [
+                    x is not None and (id(x) in needed or not isinstance(x, Tensor))
+                    for x in node.inputs
+                ]
+                input_grads = node.vjp(dy, needs)
+            else:
+                input_grads = node.vjp(dy)
             for x, dx in zip(node.inputs, input_grads):
                 if dx is None or x is None:
                     continue
                 if isinstance(x, Tensor):
-                    _accumulate(grads, x, dx)
+                    if id(x) in needed:
+                        _accumulate(grads, x, dx)
                 else:  # a trainable variable: its gradient slot, shared with built-in layers
                     slot = x.gradient_slot
                     slot += _unbroadcast(dx, slot.shape)
         return [grads.get(id(leaf)) for leaf in leaves]
+
+    def _needed(self, wanted) -> set:
+        """The ids of the tensors a gradient must reach: the ``wanted`` ones and every
+        output of a node that reads a needed tensor or a trainable variable, or adds into
+        weights of its own (a built-in layer's node). Others (tensors computed from
+        untracked data alone) are skipped by the walk."""
+        needed = set(wanted)
+        for node in self.nodes:
+            if getattr(node.vjp, "variables", None) is not None or any(
+                x is not None and (id(x) in needed or not isinstance(x, Tensor))
+                for x in node.inputs
+            ):
+                needed.update(id(t) for t in node.outputs)
+        return needed
 
 
 def _accumulate(grads, tensor, g):
@@ -222,12 +248,13 @@ def tracked(x) -> bool:
     return isinstance(x, Leaf) and x.trainable
 
 
-def record(value, inputs, vjp):
+def record(value, inputs, vjp, selective=False):
     """The result of an op: a tracked :class:`Tensor` with a node on the innermost tape
     when an input is tracked there, else the plain array ``value``.
 
     ``inputs`` are the op's operands as given (tensors, variables, arrays, numbers);
-    ``vjp(dy)`` returns one gradient per operand.
+    ``vjp(dy)`` returns one gradient per operand (``vjp(dy, needs)`` when ``selective``:
+    see :class:`Node`).
     """
     tape = current_tape()
     if tape is None:
@@ -235,7 +262,7 @@ def record(value, inputs, vjp):
     parents = [x if tracked(x) else None for x in inputs]
     if not any(p is not None for p in parents):
         return value
-    node = Node(parents, vjp)
+    node = Node(parents, vjp, selective=selective)
     out = Tensor(value, node, 0, tape)
     node.outputs = [out]
     tape.nodes.append(node)
