@@ -100,56 +100,42 @@ def _dropout_mask(rng, shape, rate, dtype):
     return keep.astype(dtype) / (1.0 - rate)
 
 
-# One product per gate: OpenBLAS runs a product on several threads once m * n * k exceeds
-# 64^3, and on a shared 2-core machine the threads' handshakes cost more than the small
-# products themselves (an LSTM(64) forward loop, batch 64: 213 ms with (256, 64) @ (64, 64)
-# products on 2 threads, 53 ms as four (64, 64) @ (64, 64)). Split by gate, the products
-# of a 64-unit layer at batch 64 stay single-threaded. With one BLAS thread there is no
-# handshake, and one (256, 64) @ (64, 64) product is faster than four (69 vs 109 us here),
-# as is one product per step in sum_over_steps. The inner-dimension split of
-# dot_in_blocks helps one thread too (24 -> 9.5 ms for 50 steps of (64, 256) @ (256, 64);
-# 141 vs 220 us for one such product, 2026-12-02), so it stays.
-def dot_by_rows(a, b, out, size):
-    """``out = a @ b``, one product per block of ``size`` rows (one gate's rows), or one
-    product in all with one BLAS thread."""
-    if backend.one_blas_thread:
-        return xp.dot(a, b, out=out)
-    for start in range(0, a.shape[0], size):
-        xp.dot(a[start : start + size], b, out=out[start : start + size])
-    return out
+def rows(a):
+    """A ``(time, batch, n)`` buffer as the ``(time * batch, n)`` rows of one product."""
+    return a.reshape(-1, a.shape[-1])
 
 
-def dot_in_blocks(a, b, size):
-    """``a @ b`` as a sum of products over slices of ``size`` of the inner dimension."""
-    total = xp.dot(a[:, :size], b[:size])
-    for start in range(size, a.shape[1], size):
-        total += xp.dot(a[:, start : start + size], b[start : start + size])
-    return total
+#: multiply-adds of the largest per-step product OpenBLAS 0.3.31 keeps on one thread
+#: here ((48, 64) @ (64, 256) stays on one, (64, 64) @ (64, 256) takes two)
+ONE_THREAD_WORK = 48 * 64 * 256
+#: rows below which a block of a per-step product starves BLAS
+MIN_STEP_ROWS = 16
 
 
-def sum_over_steps(a, b, size):
-    """sum_t a[t] @ b[t].T for ``a`` ``(time, m, batch)`` and ``b`` ``(time, n, batch)``,
-    ``(m, n)``: one product per step and block of ``size`` rows of ``b`` (every row at
-    once with one BLAS thread), accumulated into a transposed view of the sum."""
-    rows = b.shape[1]
-    if backend.one_blas_thread:
-        size = rows
-    total = xp.zeros((rows, a.shape[1]), b.dtype)
-    product = xp.empty((min(size, rows), a.shape[1]), b.dtype)
-    for t in range(a.shape[0]):
-        a_t = a[t].T
-        for start in range(0, rows, size):
-            stop = min(rows, start + size)
-            xp.dot(b[t, start:stop], a_t, out=product[: stop - start])
-            total[start:stop] += product[: stop - start]
-    return total.T
+# With several BLAS threads a per-step product runs in blocks of batch rows small enough
+# for one thread: the threads' handshake costs more than a product of a small layer, and
+# on a shared 2-core machine it stalls while the other core is busy (LSTM(64), batch 64,
+# 2 threads, 2026-12-02: the (64, 64) @ (64, 256) products of 50 steps took TODO).
+# With one BLAS thread one product is faster (TODO).
+def dot_rows(a, b, out):
+    """``out = a @ b`` for a per-step product; ``out`` C-contiguous."""
+    count = a.shape[0]
+    if not backend.one_blas_thread:
+        work = a.shape[1] * b.shape[1]
+        blocks = -(-count * work // ONE_THREAD_WORK)
+        size = -(-count // blocks)
+        if blocks > 1 and size >= MIN_STEP_ROWS:
+            for start in range(0, count, size):
+                xp.dot(a[start : start + size], b, out=out[start : start + size])
+            return out
+    return xp.dot(a, b, out=out)
 
 
 class Sequence:
     """What one pass of a cell over a sequence keeps: the inputs ``x`` ``(time, batch,
-    in)`` (after dropout: ``x_dropped``), their projections ``xw`` ``(time, gates *
-    units, batch)``, the state buffers ``states`` (each ``(time + 1, size, batch)``),
-    the gradient of the projections ``dxw`` and what the cell saves per step (``saved``).
+    in)`` (after dropout: ``x_dropped``), their projections ``xw`` ``(time, batch, gates
+    * units)``, the state buffers ``states`` (each ``(time + 1, batch, size)``), the
+    gradient of the projections ``dxw`` and what the cell saves per step (``saved``).
     """
 
     def __init__(self, x, x_dropped, xw, states, input_mask, recurrent_mask):
@@ -161,7 +147,7 @@ class Sequence:
         self.saved = {}
 
     def recurrent_input(self, t):
-        """h_{t-1} ``(units, batch)`` as the recurrent product sees it (after dropout)."""
+        """h_{t-1} ``(batch, units)`` as the recurrent product sees it (after dropout)."""
         h = self.states[0][t]
         if self.recurrent_mask is None:
             return h
@@ -170,7 +156,7 @@ class Sequence:
         return h_dropped
 
     def recurrent_inputs(self):
-        """Every step's recurrent input, ``(time, units, batch)``."""
+        """Every step's recurrent input, ``(time, batch, units)``."""
         return self.saved["h_dropped"] if self.recurrent_mask is not None else self.states[0][:-1]
 
 
@@ -283,25 +269,21 @@ class BuiltinCell(Layer):
             x_dropped = x * input_mask
         if training and self.recurrent_dropout > 0:
             recurrent_mask = _dropout_mask(
-                rng, (self.units, batch), self.recurrent_dropout, x.dtype
+                rng, (batch, self.units), self.recurrent_dropout, x.dtype
             )
-        # the input part of every gate, before the time loop: kernel.T @ x_t per step
-        # (written in the (gates, batch) order of the steps: no transposed copy)
-        kernel_t = self.params["kernel"].T
-        xw = xp.empty((steps, kernel_t.shape[0], batch), x.dtype)
-        for t in range(steps):
-            dot_by_rows(kernel_t, x_dropped[t].T, xw[t], self.units)
+        # the input part of every gate of every step, before the time loop, as one product
+        xw = xp.dot(rows(x_dropped), self.params["kernel"]).reshape(steps, batch, -1)
         bias = self._input_bias()
         if bias is not None:
-            xw += bias[:, None]
+            xw += bias
         buffers = []
         for size, initial in zip(self.state_size, states):
-            buf = xp.empty((steps + 1, size, batch), x.dtype)
-            buf[0] = initial.T
+            buf = xp.empty((steps + 1, batch, size), x.dtype)
+            buf[0] = initial
             buffers.append(buf)
         seq = Sequence(x, x_dropped, xw, buffers, input_mask, recurrent_mask)
         if recurrent_mask is not None:
-            seq.saved["h_dropped"] = xp.empty((steps, self.units, batch), x.dtype)
+            seq.saved["h_dropped"] = xp.empty((steps, batch, self.units), x.dtype)
         self._allocate(seq)
         return seq
 
@@ -310,10 +292,14 @@ class BuiltinCell(Layer):
 
     def begin_backward(self, seq):
         seq.dxw = xp.empty_like(seq.xw)
+        # the backward products read it row by row: a contiguous copy is faster than the
+        # transposed view (1.3 vs 1.9 ms for 50 steps of (64, 256) @ (256, 64))
+        seq.saved["recurrent_kernel_t"] = xp.ascontiguousarray(self.params["recurrent_kernel"].T)
 
     def _recurrent_backward(self, seq, dpre, dh_direct):
-        """dL/dh_{t-1} = dh_direct + (recurrent_kernel @ dpre) * recurrent dropout mask."""
-        dh = dot_in_blocks(self.params["recurrent_kernel"], dpre, self.units)
+        """dL/dh_{t-1} = dh_direct + (dpre @ recurrent_kernel.T) * recurrent dropout mask."""
+        kernel_t = seq.saved["recurrent_kernel_t"]
+        dh = dot_rows(dpre, kernel_t, xp.empty((seq.batch, kernel_t.shape[1]), dpre.dtype))
         if seq.recurrent_mask is not None:
             dh *= seq.recurrent_mask
         if dh_direct is not None:
@@ -322,31 +308,24 @@ class BuiltinCell(Layer):
 
     def _add_recurrent_grads(self, seq):
         """dL/d(recurrent_kernel) of every step in one product (subclasses may add more)."""
-        self.grads["recurrent_kernel"] += sum_over_steps(
-            seq.recurrent_inputs(), seq.dxw, self.units
+        self.grads["recurrent_kernel"] += backend.dot_blocked(
+            rows(seq.recurrent_inputs()).T, rows(seq.dxw)
         )
 
     def end_backward(self, seq, need_dx=True):
-        """Weight gradients of the whole pass; returns dL/dx ``(time, batch, in)`` (a
-        transposed view) or None."""
+        """Weight gradients of the whole pass, each one product over every step; returns
+        dL/dx ``(time, batch, in)`` or None."""
         self._add_recurrent_grads(seq)
-        dxw = seq.dxw  # (time, gates * units, batch)
-        self.grads["kernel"] += sum_over_steps(seq.x_dropped.transpose(0, 2, 1), dxw, self.units)
+        dxw = rows(seq.dxw)  # (time * batch, gates * units)
+        self.grads["kernel"] += backend.dot_blocked(rows(seq.x_dropped).T, dxw)
         if self.use_bias:
-            self._add_bias_grad(
-                xp.dot(dxw.reshape(-1, seq.batch), xp.ones(seq.batch, dxw.dtype))
-                .reshape(seq.steps, -1)
-                .sum(axis=0)
-            )
+            self._add_bias_grad(backend.column_sum(dxw))
         if not need_dx:
             return None
-        kernel = self.params["kernel"]
-        dx = xp.empty((seq.steps, kernel.shape[0], seq.batch), dxw.dtype)  # (time, in, batch)
-        for t in range(seq.steps):
-            dx[t] = dot_in_blocks(kernel, dxw[t], self.units)
+        dx = xp.dot(dxw, self.params["kernel"].T).reshape(seq.steps, seq.batch, -1)
         if seq.input_mask is not None:
-            dx *= seq.input_mask.T
-        return dx.transpose(0, 2, 1)
+            dx *= seq.input_mask
+        return dx
 
     def _add_bias_grad(self, grad):
         self.grads["bias"] += grad
