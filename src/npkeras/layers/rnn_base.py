@@ -291,7 +291,8 @@ class BuiltinCell(Layer):
         """Per-step buffers of a subclass, into ``seq.saved``."""
 
     def begin_backward(self, seq):
-        seq.dxw = xp.empty_like(seq.xw)
+        # no backward step reads the input part of the gates: its gradient takes its memory
+        seq.dxw = seq.xw
         # the backward products read it row by row: a contiguous copy is faster than the
         # transposed view (1.3 vs 1.9 ms for 50 steps of (64, 256) @ (256, 64))
         seq.saved["recurrent_kernel_t"] = xp.ascontiguousarray(self.params["recurrent_kernel"].T)

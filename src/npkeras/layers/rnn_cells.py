@@ -156,12 +156,12 @@ class LSTMCell(BuiltinCell):
         u = self.units
         dh, dc = dstates
         gates, tanh_c = seq.saved["gates"][t], seq.saved["tanh_c"][t]
-        pre_if, pre_g, pre_o, pre_c = seq.saved["pre"][t] or (None,) * 4
-        i, f, g, o = _split(gates, 4)
         dgates = seq.dxw[t]  # written as dL/d(gate value), then turned into dL/d(pre-activation)
         if "scale" in seq.saved and backend.kernels_accept(gates, dgates, dh, dc):
             backend.kernels.lstm_step_backward(gates, dgates, seq.states[1][t], tanh_c, dh, dc)
             return [self._recurrent_backward(seq, dgates, None), dc]
+        pre_if, pre_g, pre_o, pre_c = seq.saved["pre"][t] or (None,) * 4
+        i, f, g, o = _split(gates, 4)
         di, df, dg, do = _split(dgates, 4)
         xp.multiply(dh, tanh_c, out=do)
         dh *= o
@@ -285,14 +285,14 @@ class GRUCell(BuiltinCell):
         u = self.units
         (dh,) = dstates
         gates, inner = seq.saved["gates"][t], seq.saved["inner"][t]
-        pre_zr, pre_hh = seq.saved["pre"][t] or (None, None)
-        z, r, hh = _split(gates, 3)
         h_prev = seq.states[0][t]
         dgates = seq.dxw[t]  # dL/d(input part of each pre-activation)
         if self.reset_after and self._fused_step() and backend.kernels_accept(gates, dgates, dh):
             dinner = seq.saved["dinner"][t]
             backend.kernels.gru_step_backward(gates, inner, dgates, dinner, h_prev, dh)
             return [self._recurrent_backward(seq, dinner, dh)]
+        pre_zr, pre_hh = seq.saved["pre"][t] or (None, None)
+        z, r, hh = _split(gates, 3)
         dz, dr, dhh = _split(dgates, 3)
         dzr, zr = dgates[:, : 2 * u], gates[:, : 2 * u]
         xp.subtract(h_prev, hh, out=dz)
