@@ -22,14 +22,12 @@ from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRN
 from npkeras.registry import serialize_object
 
 
-# The recurrence is serial in time, so a second core could only help by running another
-# part of the batch at once. Measured: the two halves of a batch on two Python threads,
-# each with its own per-step products and step kernels, are correct but slower: every
-# BLAS and kernel call releases and retakes the GIL, and with ~1000 such calls per
-# half-pass the hand-offs cost more than the second core gives (LSTM(64), 50 steps,
-# batch 64, one forward and backward: 33 ms serial, 61 ms in halves, 33.6 ms in halves
-# with one BLAS thread and one product per step; bench/rnn.py at 2 threads: LSTM 3.53 ->
-# 5.18 s/epoch, GRU 3.23 -> 4.04). It would need the whole time loop in C.
+# The recurrence is serial in time. A second core helps the products over the whole
+# sequence (the input projection, the weight gradients and dL/dx), which BLAS runs on its
+# threads, but not the steps: their products are too small to share (see
+# rnn_base.dot_rows), and running parts of the batch on two Python threads would hand the
+# GIL over at every BLAS and kernel call, a few hundred per pass; that would need the
+# whole time loop in C.
 def _run_forward(cell, x, states, mask, training):
     """One pass of ``cell`` over time-major ``x``; ``mask`` ``(time, batch)`` or None."""
     seq = cell.begin(x, states, training)
@@ -297,9 +295,7 @@ class RNN(Layer):
             count = len(cell.state_size)
             offset -= count
             dstates = [
-                xp.zeros((batch, size), dtype)
-                if d is None
-                else xp.array(d, dtype=dtype, order="C")
+                xp.zeros((batch, size), dtype) if d is None else xp.array(d, dtype=dtype, order="C")
                 for d, size in zip(dfinal[offset : offset + count], cell.state_size)
             ]
             if dlast is not None and i == len(seqs) - 1:

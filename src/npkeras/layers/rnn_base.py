@@ -5,29 +5,24 @@ A cell owns the weights of one recurrent step and computes a whole sequence in t
 phases that :class:`~npkeras.layers.recurrent.RNN` drives:
 
 1. ``begin(x, states, training)``: the input part of every gate for all time steps,
-   ``kernel.T @ x_t`` for each t, before the time loop, plus the buffers the steps
-   write into, returned as a :class:`Sequence`.
+   ``x @ kernel`` over the ``time * batch`` rows at once, before the time loop, plus the
+   buffers the steps write into, returned as a :class:`Sequence`.
 2. ``step(seq, t)`` / ``step_backward(seq, t, dstates)``: one time step; only the
    recurrent product and the gate arithmetic happen here, in place in preallocated
    buffers.
 3. ``end_backward(seq, need_dx)``: after the time loop, the weight gradients of every
-   step and dL/dx.
+   step and dL/dx, each one product over the ``time * batch`` rows.
 
-Inside a pass everything is time-major and batch-last: a state buffer is
-``(time + 1, size, batch)`` (entry 0 the initial state) and the gates of step t are
-``(gates * units, batch)``, so each gate is a contiguous block of rows. (Batch-first
-gates would make each gate a column slice, and NumPy is up to 10x slower on such
-strided blocks: 26 vs 2 us to negate 64 x 128 floats here.) The recurrent product is
-``recurrent_kernel.T @ h``. The input products of begin and end_backward are one small
-product per step rather than one ``(time * batch, in) @ (in, gates * units)``: that
-needs transposed copies into and out of this layout, and on this machine's OpenBLAS
-the copies plus the long products were slower (77 vs 27 ms for end_backward of
-LSTM(64), 50 steps, batch 64; a batch-first prototype with single long products gained
-under 5% on one thread, 2026-12-02), and with several BLAS threads each product is split
-by gate (see dot_by_rows). With Keras's default activations the gate arithmetic of a
-step is one compiled pass (``lstm_step``, ``gru_step`` in ``_kernels.c``): the kernels
-take batch-first rows of gates, and a ``(units, batch)`` state seen as one row
-``(1, units * batch)`` lines up with this layout's gate blocks.
+Inside a pass everything is time-major and batch-first: the inputs are ``(time, batch,
+in)``, a state buffer is ``(time + 1, batch, size)`` (entry 0 the initial state) and the
+gates of step t are ``(batch, gates * units)`` in Keras's column order, so a buffer seen
+as ``(time * batch, n)`` rows is the operand of a whole-sequence product. Per step only
+the recurrent product ``h_{t-1} @ recurrent_kernel`` remains, written into the step's
+contiguous gate rows (see dot_rows), and dL/dh_{t-1} = dgates @ recurrent_kernel.T. With
+Keras's default activations the gate arithmetic of a step is one compiled pass over those
+rows (``lstm_step``, ``gru_step`` in ``_kernels.c``). Other activations run NumPy on the
+column block of each gate, which is strided and several times slower than a contiguous
+block (26 vs 2 us to negate 64 x 128 floats here).
 
 Keras's weight layouts and gate orders: LSTM kernel ``(in, 4u)`` with gates i, f, c, o;
 GRU kernel ``(in, 3u)`` with gates z, r, h and bias ``(2, 3u)`` (input and recurrent
@@ -108,17 +103,24 @@ def rows(a):
 #: multiply-adds of the largest per-step product OpenBLAS 0.3.31 keeps on one thread
 #: here ((48, 64) @ (64, 256) stays on one, (64, 64) @ (64, 256) takes two)
 ONE_THREAD_WORK = 48 * 64 * 256
-#: rows below which a block of a per-step product starves BLAS
+#: the thinnest block of a per-step product: thinner ones cost more per row than the second
+#: thread saves (2 threads, (64, 128) @ (128, 512): 2.3 us per row in 16-row blocks, 1.5
+#: in one product)
 MIN_STEP_ROWS = 16
 
 
 # With several BLAS threads a per-step product runs in blocks of batch rows small enough
-# for one thread: the threads' handshake costs more than a product of a small layer, and
-# on a shared 2-core machine it stalls while the other core is busy (LSTM(64), batch 64,
-# 2 threads, 2026-12-02: the (64, 64) @ (64, 256) products of 50 steps took TODO).
-# With one BLAS thread one product is faster (TODO).
+# for one thread: OpenBLAS's handshake between threads costs more than a product of a small
+# layer saves, and on a shared 2-core machine it stalls while the other core is busy
+# (2 threads, 2026-12-02, 50 steps of (64, 64) @ (64, 256): 11.5 ms as one product per
+# step, 2.3 ms in two 32-row blocks, 2.6-3.8 ms as one product per gate; dL/dh, 50 steps
+# of (64, 256) @ (256, 64): 2.5-6.9 ms as one product, 1.2 ms in two blocks). With one
+# BLAS thread blocks gain little for such a layer (318 vs 368 ns per row) and lose for
+# larger ones (6.5 vs 8.1 us per row for (64, 256) @ (256, 1024) in 32-row blocks), so
+# there it is one product.
 def dot_rows(a, b, out):
-    """``out = a @ b`` for a per-step product; ``out`` C-contiguous."""
+    """``out = a @ b`` for a per-step product (``out`` C-contiguous): in blocks of rows
+    that stay on one BLAS thread, or one product with one BLAS thread."""
     count = a.shape[0]
     if not backend.one_blas_thread:
         work = a.shape[1] * b.shape[1]
@@ -135,7 +137,8 @@ class Sequence:
     """What one pass of a cell over a sequence keeps: the inputs ``x`` ``(time, batch,
     in)`` (after dropout: ``x_dropped``), their projections ``xw`` ``(time, batch, gates
     * units)``, the state buffers ``states`` (each ``(time + 1, batch, size)``), the
-    gradient of the projections ``dxw`` and what the cell saves per step (``saved``).
+    gradient of the projections ``dxw`` (written over ``xw`` by the backward pass) and
+    what the cell saves per step (``saved``).
     """
 
     def __init__(self, x, x_dropped, xw, states, input_mask, recurrent_mask):
