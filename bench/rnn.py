@@ -121,7 +121,7 @@ def profile(args, x, y):
 
     from npkeras.layers import LSTM
     from npkeras.layers.recurrent import _run_forward
-    from npkeras.layers.rnn_base import dot_by_rows, dot_in_blocks
+    from npkeras.layers.rnn_base import dot_rows
 
     layer = LSTM(args.units)
     batch = np.ascontiguousarray(x[: args.batch].transpose(1, 0, 2))
@@ -133,8 +133,8 @@ def profile(args, x, y):
     def backward_loop():
         cell.begin_backward(seq)
         dstates = [
-            np.ones((args.units, args.batch), "float32"),
-            np.zeros((args.units, args.batch), "float32"),
+            np.ones((args.batch, args.units), "float32"),
+            np.zeros((args.batch, args.units), "float32"),
         ]
         for t in range(seq.steps - 1, -1, -1):
             dstates = cell.step_backward(seq, t, dstates)
@@ -145,11 +145,12 @@ def profile(args, x, y):
 
     def forward_gemms():
         for t in range(seq.steps):
-            dot_by_rows(kernel.T, seq.states[0][t], seq.saved["gates"][t], args.units)
+            dot_rows(seq.states[0][t], kernel, seq.saved["gates"][t])
 
     def backward_gemms():
+        kernel_t, dh = seq.saved["recurrent_kernel_t"], np.empty_like(zeros[0])
         for t in range(seq.steps):
-            dot_in_blocks(kernel, seq.dxw[t], args.units)
+            dot_rows(seq.dxw[t], kernel_t, dh)
 
     phases = [  # the indented phases are parts of the phase above them
         ("input product (begin)", lambda: cell.begin(batch, zeros)),

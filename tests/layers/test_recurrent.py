@@ -21,6 +21,7 @@ from npkeras.layers import (
     StackedRNNCells,
     TimeDistributed,
     layer_classes,
+    rnn_base,
 )
 from npkeras.utils.gradcheck import numerical_gradient, relative_error
 from tests.helpers import TOLERANCE, all_grads, all_params, check_layer
@@ -536,3 +537,31 @@ def test_backward_skips_the_input_gradient_when_no_one_reads_it():
         assert layer.backward(np.ones_like(y), BackwardContext(need_input_grad=False)) is None
         assert np.any(next(iter(all_grads(layer).values())))
         assert layer.backward(np.ones_like(y)).shape == x.shape
+
+
+@pytest.mark.parametrize("rows", [1, 40, 64, 100])
+@pytest.mark.parametrize("one_thread", [True, False])
+def test_dot_rows_is_the_product_in_any_blocks(rows, one_thread, monkeypatch):
+    monkeypatch.setattr(backend, "one_blas_thread", one_thread)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((rows, 64)), rng.standard_normal((64, 256))
+    out = np.full((rows, 256), np.nan)
+    assert rnn_base.dot_rows(a, b, out) is out
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("make_layer", [lambda: LSTM(64), lambda: GRU(64), lambda: SimpleRNN(64)])
+def test_step_products_in_row_blocks_give_the_same_pass(make_layer, float64, monkeypatch):
+    # a batch of 70 runs its step products ((70, 64) @ (64, 4 * 64) for the LSTM) in blocks
+    # with several BLAS threads, whole with one
+    x = np.random.default_rng(1).standard_normal((70, 5, 3))
+    results = []
+    for one_thread in (True, False):
+        monkeypatch.setattr(backend, "one_blas_thread", one_thread)
+        keras.utils.set_random_seed(0)
+        layer = make_layer()
+        y = layer(x, training=True)
+        dx = layer.backward(np.cos(y))
+        results.append([y, dx, *all_grads(layer).values()])
+    for blocked, whole in zip(*results):
+        np.testing.assert_allclose(blocked, whole, rtol=1e-10, atol=1e-12)

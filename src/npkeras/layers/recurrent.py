@@ -22,14 +22,12 @@ from npkeras.layers.rnn_cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRN
 from npkeras.registry import serialize_object
 
 
-# The recurrence is serial in time, so a second core could only help by running another
-# part of the batch at once. Measured: the two halves of a batch on two Python threads,
-# each with its own per-step products and step kernels, are correct but slower: every
-# BLAS and kernel call releases and retakes the GIL, and with ~1000 such calls per
-# half-pass the hand-offs cost more than the second core gives (LSTM(64), 50 steps,
-# batch 64, one forward and backward: 33 ms serial, 61 ms in halves, 33.6 ms in halves
-# with one BLAS thread and one product per step; bench/rnn.py at 2 threads: LSTM 3.53 ->
-# 5.18 s/epoch, GRU 3.23 -> 4.04). It would need the whole time loop in C.
+# The recurrence is serial in time. A second core helps the products over the whole
+# sequence (the input projection, the weight gradients and dL/dx), which BLAS runs on its
+# threads, but not the steps: their products are too small to share (see
+# rnn_base.dot_rows), and running parts of the batch on two Python threads would hand the
+# GIL over at every BLAS and kernel call, a few hundred per pass; that would need the
+# whole time loop in C.
 def _run_forward(cell, x, states, mask, training):
     """One pass of ``cell`` over time-major ``x``; ``mask`` ``(time, batch)`` or None."""
     seq = cell.begin(x, states, training)
@@ -37,7 +35,7 @@ def _run_forward(cell, x, states, mask, training):
         for t in range(seq.steps):
             cell.step(seq, t)
         return seq
-    keep_previous = ~mask[:, None, :]  # (time, 1, batch) against states (size, batch)
+    keep_previous = ~mask[:, :, None]  # (time, batch, 1) against states (batch, size)
     for t in range(seq.steps):
         cell.step(seq, t)
         for buf in seq.states:  # a masked sample carries its states over this step
@@ -48,13 +46,13 @@ def _run_forward(cell, x, states, mask, training):
 def _run_backward(cell, seq, doutputs, dstates, mask, need_dx):
     """Backpropagation through time for one pass.
 
-    ``doutputs``: dL/d(output at each step) ``(time, units, batch)`` or None;
-    ``dstates``: dL/d(final states) ``(size, batch)``, arrays this function may overwrite.
+    ``doutputs``: dL/d(output at each step) ``(time, batch, units)`` or None;
+    ``dstates``: dL/d(final states) ``(batch, size)``, arrays this function may overwrite.
     Returns (dL/dx time-major or None, dL/d(initial states)).
     """
     cell.begin_backward(seq)
     if mask is not None:
-        kept = mask[:, None, :].astype(seq.x.dtype)
+        kept = mask[:, :, None].astype(seq.x.dtype)
     for t in range(seq.steps - 1, -1, -1):
         if doutputs is not None:
             dstates[0] += doutputs[t]
@@ -249,23 +247,23 @@ class RNN(Layer):
         seqs, offset = [], 0
         with xp.errstate(over="ignore"):  # exp overflow in the gates gives the right limit
             for cell in self._cells:
-                if seqs:  # a stacked cell reads the outputs of the one below, batch-first
-                    inputs = xp.ascontiguousarray(seqs[-1].states[0][1:].transpose(0, 2, 1))
+                if seqs:  # a stacked cell reads the outputs of the one below
+                    inputs = seqs[-1].states[0][1:]
                 count = len(cell.state_size)
                 seqs.append(
                     _run_forward(cell, inputs, states[offset : offset + count], mask, training)
                 )
                 offset += count
-        outputs = seqs[-1].states[0][1:]  # (time, units, batch)
+        outputs = seqs[-1].states[0][1:]  # (time, batch, units)
         if self.zero_output_for_mask and mask is not None:
-            outputs = outputs * mask[:, None, :]
-        final_states = [xp.ascontiguousarray(buf[-1].T) for seq in seqs for buf in seq.states]
+            outputs = outputs * mask[:, :, None]
+        final_states = [buf[-1].copy() for seq in seqs for buf in seq.states]
         if self.stateful:
             self.states = [s.copy() for s in final_states]
         if self.return_sequences:
-            y = xp.ascontiguousarray(outputs.transpose(2, 0, 1))
+            y = xp.ascontiguousarray(outputs.transpose(1, 0, 2))
         else:
-            y = xp.ascontiguousarray(outputs[-1].T)
+            y = outputs[-1].copy()
         self.cache = (seqs, mask, given_states, y)
         if self.activity_regularizer is not None:
             self.activity_loss = self.activity_regularizer(y)
@@ -284,12 +282,12 @@ class RNN(Layer):
             dy = penalty if dy is None else dy + penalty
         zero_masked = self.zero_output_for_mask and mask is not None
         doutputs = dlast = None
-        if dy is not None and self.return_sequences:  # (time, units, batch) like the states
-            doutputs = xp.ascontiguousarray(dy.transpose(1, 2, 0))
+        if dy is not None and self.return_sequences:  # (time, batch, units) like the states
+            doutputs = xp.ascontiguousarray(dy.transpose(1, 0, 2))
             if zero_masked:
-                doutputs *= mask[:, None, :]
+                doutputs *= mask[:, :, None]
         elif dy is not None:
-            dlast = (dy * mask[-1][:, None] if zero_masked else dy).T
+            dlast = dy * mask[-1][:, None] if zero_masked else dy
         need_dx = ctx.need_input_grad
         dinitial, offset = [], len(dfinal)
         for i in range(len(seqs) - 1, -1, -1):
@@ -297,17 +295,15 @@ class RNN(Layer):
             count = len(cell.state_size)
             offset -= count
             dstates = [
-                xp.zeros((size, batch), dtype)
-                if d is None
-                else xp.array(d.T, dtype=dtype, order="C")
+                xp.zeros((batch, size), dtype) if d is None else xp.array(d, dtype=dtype, order="C")
                 for d, size in zip(dfinal[offset : offset + count], cell.state_size)
             ]
             if dlast is not None and i == len(seqs) - 1:
                 dstates[0] += dlast
             dx, dstates = _run_backward(cell, seq, doutputs, dstates, mask, need_dx or i > 0)
-            dinitial = [xp.ascontiguousarray(d.T) for d in dstates] + dinitial
-            if i > 0:  # the outputs of the cell below, (time, units, batch)
-                doutputs = xp.ascontiguousarray(dx.transpose(0, 2, 1))
+            dinitial = list(dstates) + dinitial
+            if i > 0:  # the outputs of the cell below, (time, batch, units)
+                doutputs = dx
         if dx is not None:
             dx = xp.ascontiguousarray((dx[::-1] if self.go_backwards else dx).transpose(1, 0, 2))
         return [dx] + dinitial if given_states else dx

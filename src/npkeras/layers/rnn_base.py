@@ -5,29 +5,24 @@ A cell owns the weights of one recurrent step and computes a whole sequence in t
 phases that :class:`~npkeras.layers.recurrent.RNN` drives:
 
 1. ``begin(x, states, training)``: the input part of every gate for all time steps,
-   ``kernel.T @ x_t`` for each t, before the time loop, plus the buffers the steps
-   write into, returned as a :class:`Sequence`.
+   ``x @ kernel`` over the ``time * batch`` rows at once, before the time loop, plus the
+   buffers the steps write into, returned as a :class:`Sequence`.
 2. ``step(seq, t)`` / ``step_backward(seq, t, dstates)``: one time step; only the
    recurrent product and the gate arithmetic happen here, in place in preallocated
    buffers.
 3. ``end_backward(seq, need_dx)``: after the time loop, the weight gradients of every
-   step and dL/dx.
+   step and dL/dx, each one product over the ``time * batch`` rows.
 
-Inside a pass everything is time-major and batch-last: a state buffer is
-``(time + 1, size, batch)`` (entry 0 the initial state) and the gates of step t are
-``(gates * units, batch)``, so each gate is a contiguous block of rows. (Batch-first
-gates would make each gate a column slice, and NumPy is up to 10x slower on such
-strided blocks: 26 vs 2 us to negate 64 x 128 floats here.) The recurrent product is
-``recurrent_kernel.T @ h``. The input products of begin and end_backward are one small
-product per step rather than one ``(time * batch, in) @ (in, gates * units)``: that
-needs transposed copies into and out of this layout, and on this machine's OpenBLAS
-the copies plus the long products were slower (77 vs 27 ms for end_backward of
-LSTM(64), 50 steps, batch 64; a batch-first prototype with single long products gained
-under 5% on one thread, 2026-12-02), and with several BLAS threads each product is split
-by gate (see dot_by_rows). With Keras's default activations the gate arithmetic of a
-step is one compiled pass (``lstm_step``, ``gru_step`` in ``_kernels.c``): the kernels
-take batch-first rows of gates, and a ``(units, batch)`` state seen as one row
-``(1, units * batch)`` lines up with this layout's gate blocks.
+Inside a pass everything is time-major and batch-first: the inputs are ``(time, batch,
+in)``, a state buffer is ``(time + 1, batch, size)`` (entry 0 the initial state) and the
+gates of step t are ``(batch, gates * units)`` in Keras's column order, so a buffer seen
+as ``(time * batch, n)`` rows is the operand of a whole-sequence product. Per step only
+the recurrent product ``h_{t-1} @ recurrent_kernel`` remains, written into the step's
+contiguous gate rows (see dot_rows), and dL/dh_{t-1} = dgates @ recurrent_kernel.T. With
+Keras's default activations the gate arithmetic of a step is one compiled pass over those
+rows (``lstm_step``, ``gru_step`` in ``_kernels.c``). Other activations run NumPy on the
+column block of each gate, which is strided and several times slower than a contiguous
+block (26 vs 2 us to negate 64 x 128 floats here).
 
 Keras's weight layouts and gate orders: LSTM kernel ``(in, 4u)`` with gates i, f, c, o;
 GRU kernel ``(in, 3u)`` with gates z, r, h and bias ``(2, 3u)`` (input and recurrent
@@ -100,56 +95,50 @@ def _dropout_mask(rng, shape, rate, dtype):
     return keep.astype(dtype) / (1.0 - rate)
 
 
-# One product per gate: OpenBLAS runs a product on several threads once m * n * k exceeds
-# 64^3, and on a shared 2-core machine the threads' handshakes cost more than the small
-# products themselves (an LSTM(64) forward loop, batch 64: 213 ms with (256, 64) @ (64, 64)
-# products on 2 threads, 53 ms as four (64, 64) @ (64, 64)). Split by gate, the products
-# of a 64-unit layer at batch 64 stay single-threaded. With one BLAS thread there is no
-# handshake, and one (256, 64) @ (64, 64) product is faster than four (69 vs 109 us here),
-# as is one product per step in sum_over_steps. The inner-dimension split of
-# dot_in_blocks helps one thread too (24 -> 9.5 ms for 50 steps of (64, 256) @ (256, 64);
-# 141 vs 220 us for one such product, 2026-12-02), so it stays.
-def dot_by_rows(a, b, out, size):
-    """``out = a @ b``, one product per block of ``size`` rows (one gate's rows), or one
-    product in all with one BLAS thread."""
-    if backend.one_blas_thread:
-        return xp.dot(a, b, out=out)
-    for start in range(0, a.shape[0], size):
-        xp.dot(a[start : start + size], b, out=out[start : start + size])
-    return out
+def rows(a):
+    """A ``(time, batch, n)`` buffer as the ``(time * batch, n)`` rows of one product."""
+    return a.reshape(-1, a.shape[-1])
 
 
-def dot_in_blocks(a, b, size):
-    """``a @ b`` as a sum of products over slices of ``size`` of the inner dimension."""
-    total = xp.dot(a[:, :size], b[:size])
-    for start in range(size, a.shape[1], size):
-        total += xp.dot(a[:, start : start + size], b[start : start + size])
-    return total
+#: multiply-adds of the largest per-step product OpenBLAS 0.3.31 keeps on one thread
+#: here ((48, 64) @ (64, 256) stays on one, (64, 64) @ (64, 256) takes two)
+ONE_THREAD_WORK = 48 * 64 * 256
+#: the thinnest block of a per-step product: thinner ones cost more per row than the second
+#: thread saves (2 threads, (64, 128) @ (128, 512): 2.3 us per row in 16-row blocks, 1.5
+#: in one product)
+MIN_STEP_ROWS = 16
 
 
-def sum_over_steps(a, b, size):
-    """sum_t a[t] @ b[t].T for ``a`` ``(time, m, batch)`` and ``b`` ``(time, n, batch)``,
-    ``(m, n)``: one product per step and block of ``size`` rows of ``b`` (every row at
-    once with one BLAS thread), accumulated into a transposed view of the sum."""
-    rows = b.shape[1]
-    if backend.one_blas_thread:
-        size = rows
-    total = xp.zeros((rows, a.shape[1]), b.dtype)
-    product = xp.empty((min(size, rows), a.shape[1]), b.dtype)
-    for t in range(a.shape[0]):
-        a_t = a[t].T
-        for start in range(0, rows, size):
-            stop = min(rows, start + size)
-            xp.dot(b[t, start:stop], a_t, out=product[: stop - start])
-            total[start:stop] += product[: stop - start]
-    return total.T
+# With several BLAS threads a per-step product runs in blocks of batch rows small enough
+# for one thread: OpenBLAS's handshake between threads costs more than a product of a small
+# layer saves, and on a shared 2-core machine it stalls while the other core is busy
+# (2 threads, 2026-12-02, 50 steps of (64, 64) @ (64, 256): 11.5 ms as one product per
+# step, 2.3 ms in two 32-row blocks, 2.6-3.8 ms as one product per gate; dL/dh, 50 steps
+# of (64, 256) @ (256, 64): 2.5-6.9 ms as one product, 1.2 ms in two blocks). With one
+# BLAS thread blocks gain little for such a layer (318 vs 368 ns per row) and lose for
+# larger ones (6.5 vs 8.1 us per row for (64, 256) @ (256, 1024) in 32-row blocks), so
+# there it is one product.
+def dot_rows(a, b, out):
+    """``out = a @ b`` for a per-step product (``out`` C-contiguous): in blocks of rows
+    that stay on one BLAS thread, or one product with one BLAS thread."""
+    count = a.shape[0]
+    if not backend.one_blas_thread:
+        work = a.shape[1] * b.shape[1]
+        blocks = -(-count * work // ONE_THREAD_WORK)
+        size = -(-count // blocks)
+        if blocks > 1 and size >= MIN_STEP_ROWS:
+            for start in range(0, count, size):
+                xp.dot(a[start : start + size], b, out=out[start : start + size])
+            return out
+    return xp.dot(a, b, out=out)
 
 
 class Sequence:
     """What one pass of a cell over a sequence keeps: the inputs ``x`` ``(time, batch,
-    in)`` (after dropout: ``x_dropped``), their projections ``xw`` ``(time, gates *
-    units, batch)``, the state buffers ``states`` (each ``(time + 1, size, batch)``),
-    the gradient of the projections ``dxw`` and what the cell saves per step (``saved``).
+    in)`` (after dropout: ``x_dropped``), their projections ``xw`` ``(time, batch, gates
+    * units)``, the state buffers ``states`` (each ``(time + 1, batch, size)``), the
+    gradient of the projections ``dxw`` (written over ``xw`` by the backward pass) and
+    what the cell saves per step (``saved``).
     """
 
     def __init__(self, x, x_dropped, xw, states, input_mask, recurrent_mask):
@@ -161,7 +150,7 @@ class Sequence:
         self.saved = {}
 
     def recurrent_input(self, t):
-        """h_{t-1} ``(units, batch)`` as the recurrent product sees it (after dropout)."""
+        """h_{t-1} ``(batch, units)`` as the recurrent product sees it (after dropout)."""
         h = self.states[0][t]
         if self.recurrent_mask is None:
             return h
@@ -170,7 +159,7 @@ class Sequence:
         return h_dropped
 
     def recurrent_inputs(self):
-        """Every step's recurrent input, ``(time, units, batch)``."""
+        """Every step's recurrent input, ``(time, batch, units)``."""
         return self.saved["h_dropped"] if self.recurrent_mask is not None else self.states[0][:-1]
 
 
@@ -283,25 +272,21 @@ class BuiltinCell(Layer):
             x_dropped = x * input_mask
         if training and self.recurrent_dropout > 0:
             recurrent_mask = _dropout_mask(
-                rng, (self.units, batch), self.recurrent_dropout, x.dtype
+                rng, (batch, self.units), self.recurrent_dropout, x.dtype
             )
-        # the input part of every gate, before the time loop: kernel.T @ x_t per step
-        # (written in the (gates, batch) order of the steps: no transposed copy)
-        kernel_t = self.params["kernel"].T
-        xw = xp.empty((steps, kernel_t.shape[0], batch), x.dtype)
-        for t in range(steps):
-            dot_by_rows(kernel_t, x_dropped[t].T, xw[t], self.units)
+        # the input part of every gate of every step, before the time loop, as one product
+        xw = xp.dot(rows(x_dropped), self.params["kernel"]).reshape(steps, batch, -1)
         bias = self._input_bias()
         if bias is not None:
-            xw += bias[:, None]
+            xw += bias
         buffers = []
         for size, initial in zip(self.state_size, states):
-            buf = xp.empty((steps + 1, size, batch), x.dtype)
-            buf[0] = initial.T
+            buf = xp.empty((steps + 1, batch, size), x.dtype)
+            buf[0] = initial
             buffers.append(buf)
         seq = Sequence(x, x_dropped, xw, buffers, input_mask, recurrent_mask)
         if recurrent_mask is not None:
-            seq.saved["h_dropped"] = xp.empty((steps, self.units, batch), x.dtype)
+            seq.saved["h_dropped"] = xp.empty((steps, batch, self.units), x.dtype)
         self._allocate(seq)
         return seq
 
@@ -309,11 +294,16 @@ class BuiltinCell(Layer):
         """Per-step buffers of a subclass, into ``seq.saved``."""
 
     def begin_backward(self, seq):
-        seq.dxw = xp.empty_like(seq.xw)
+        # no backward step reads the input part of the gates: its gradient takes its memory
+        seq.dxw = seq.xw
+        # a contiguous copy is faster in the backward products than the transposed view
+        # (one BLAS thread: 1.3 vs 1.9 ms for 50 steps of (64, 256) @ (256, 64))
+        seq.saved["recurrent_kernel_t"] = xp.ascontiguousarray(self.params["recurrent_kernel"].T)
 
     def _recurrent_backward(self, seq, dpre, dh_direct):
-        """dL/dh_{t-1} = dh_direct + (recurrent_kernel @ dpre) * recurrent dropout mask."""
-        dh = dot_in_blocks(self.params["recurrent_kernel"], dpre, self.units)
+        """dL/dh_{t-1} = dh_direct + (dpre @ recurrent_kernel.T) * recurrent dropout mask."""
+        kernel_t = seq.saved["recurrent_kernel_t"]
+        dh = dot_rows(dpre, kernel_t, xp.empty((seq.batch, kernel_t.shape[1]), dpre.dtype))
         if seq.recurrent_mask is not None:
             dh *= seq.recurrent_mask
         if dh_direct is not None:
@@ -322,31 +312,24 @@ class BuiltinCell(Layer):
 
     def _add_recurrent_grads(self, seq):
         """dL/d(recurrent_kernel) of every step in one product (subclasses may add more)."""
-        self.grads["recurrent_kernel"] += sum_over_steps(
-            seq.recurrent_inputs(), seq.dxw, self.units
+        self.grads["recurrent_kernel"] += backend.dot_blocked(
+            rows(seq.recurrent_inputs()).T, rows(seq.dxw)
         )
 
     def end_backward(self, seq, need_dx=True):
-        """Weight gradients of the whole pass; returns dL/dx ``(time, batch, in)`` (a
-        transposed view) or None."""
+        """Weight gradients of the whole pass, each one product over every step; returns
+        dL/dx ``(time, batch, in)`` or None."""
         self._add_recurrent_grads(seq)
-        dxw = seq.dxw  # (time, gates * units, batch)
-        self.grads["kernel"] += sum_over_steps(seq.x_dropped.transpose(0, 2, 1), dxw, self.units)
+        dxw = rows(seq.dxw)  # (time * batch, gates * units)
+        self.grads["kernel"] += backend.dot_blocked(rows(seq.x_dropped).T, dxw)
         if self.use_bias:
-            self._add_bias_grad(
-                xp.dot(dxw.reshape(-1, seq.batch), xp.ones(seq.batch, dxw.dtype))
-                .reshape(seq.steps, -1)
-                .sum(axis=0)
-            )
+            self._add_bias_grad(backend.column_sum(dxw))
         if not need_dx:
             return None
-        kernel = self.params["kernel"]
-        dx = xp.empty((seq.steps, kernel.shape[0], seq.batch), dxw.dtype)  # (time, in, batch)
-        for t in range(seq.steps):
-            dx[t] = dot_in_blocks(kernel, dxw[t], self.units)
+        dx = xp.dot(dxw, self.params["kernel"].T).reshape(seq.steps, seq.batch, -1)
         if seq.input_mask is not None:
-            dx *= seq.input_mask.T
-        return dx.transpose(0, 2, 1)
+            dx *= seq.input_mask
+        return dx
 
     def _add_bias_grad(self, grad):
         self.grads["bias"] += grad

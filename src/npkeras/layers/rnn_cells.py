@@ -15,18 +15,16 @@ from npkeras.layers.rnn_base import (
     activate,
     activation_grad,
     deserialize_layer,
-    dot_by_rows,
-    dot_in_blocks,
-    sum_over_steps,
+    dot_rows,
+    rows,
 )
 from npkeras.registry import serialize_object
 
 
-def _one_row(state):
-    """A ``(units, batch)`` state as one row ``(1, units * batch)``: the step kernels
-    take batch-first rows of gates, and with the gates stored as blocks of ``units``
-    rows (this layout) each gate block lines up with the state seen as a single row."""
-    return state.reshape(1, -1)
+def _split(gates, count):
+    """The ``count`` gate blocks of ``(batch, count * units)`` gates, as column views."""
+    u = gates.shape[-1] // count
+    return [gates[:, k * u : (k + 1) * u] for k in range(count)]
 
 
 class SimpleRNNCell(BuiltinCell):
@@ -52,7 +50,7 @@ class SimpleRNNCell(BuiltinCell):
 
     def step(self, seq, t):
         h = seq.states[0][t + 1]
-        xp.dot(self.params["recurrent_kernel"].T, seq.recurrent_input(t), out=h)
+        dot_rows(seq.recurrent_input(t), self.params["recurrent_kernel"], h)
         h += seq.xw[t]
         pre = activate(self.activation, h)
         if pre is not None:
@@ -105,12 +103,12 @@ class LSTMCell(BuiltinCell):
 
     def _allocate(self, seq):
         u, shape = self.units, (seq.steps,)
-        seq.saved["gates"] = xp.empty(shape + (4 * u, seq.batch), seq.x.dtype)  # i, f, g, o
-        seq.saved["tanh_c"] = xp.empty(shape + (u, seq.batch), seq.x.dtype)
+        seq.saved["gates"] = xp.empty(shape + (seq.batch, 4 * u), seq.x.dtype)  # i, f, g, o
+        seq.saved["tanh_c"] = xp.empty(shape + (seq.batch, u), seq.x.dtype)
         seq.saved["pre"] = [None] * seq.steps
         if self._fused_gates():
             # -z for the sigmoid gates, -2z for the candidate: one exp over all four
-            scale = xp.full((4 * u, 1), -1.0, seq.x.dtype)
+            scale = xp.full(4 * u, -1.0, seq.x.dtype)
             scale[2 * u : 3 * u] = -2.0
             seq.saved["scale"] = scale
 
@@ -125,11 +123,10 @@ class LSTMCell(BuiltinCell):
         u = self.units
         h_seq, c_seq = seq.states
         gates = seq.saved["gates"][t]
-        dot_by_rows(self.params["recurrent_kernel"].T, seq.recurrent_input(t), gates, u)
+        dot_rows(seq.recurrent_input(t), self.params["recurrent_kernel"], gates)
         c, tanh_c = c_seq[t + 1], seq.saved["tanh_c"][t]
         if "scale" in seq.saved and backend.kernels_accept(gates, seq.xw[t], c):
-            # the whole step in one pass (the C kernel sees each state as one row)
-            backend.kernels.lstm_step(gates, seq.xw[t], c_seq[t], c, tanh_c, _one_row(h_seq[t + 1]))
+            backend.kernels.lstm_step(gates, seq.xw[t], c_seq[t], c, tanh_c, h_seq[t + 1])
             return
         gates += seq.xw[t]
         if "scale" in seq.saved:  # 6 passes instead of 14 for three separate activations
@@ -137,15 +134,15 @@ class LSTMCell(BuiltinCell):
             xp.exp(gates, out=gates)
             gates += 1.0
             xp.reciprocal(gates, out=gates)
-            candidate = gates[2 * u : 3 * u]
+            candidate = gates[:, 2 * u : 3 * u]
             candidate *= 2.0
             candidate -= 1.0
             pre_if = pre_g = pre_o = None
         else:
-            pre_if = activate(self.recurrent_activation, gates[: 2 * u])
-            pre_g = activate(self.activation, gates[2 * u : 3 * u])
-            pre_o = activate(self.recurrent_activation, gates[3 * u :])
-        i, f, g, o = gates[:u], gates[u : 2 * u], gates[2 * u : 3 * u], gates[3 * u :]
+            pre_if = activate(self.recurrent_activation, gates[:, : 2 * u])
+            pre_g = activate(self.activation, gates[:, 2 * u : 3 * u])
+            pre_o = activate(self.recurrent_activation, gates[:, 3 * u :])
+        i, f, g, o = _split(gates, 4)
         xp.multiply(f, c_seq[t], out=c)
         xp.multiply(i, g, out=tanh_c)
         c += tanh_c
@@ -159,34 +156,33 @@ class LSTMCell(BuiltinCell):
         u = self.units
         dh, dc = dstates
         gates, tanh_c = seq.saved["gates"][t], seq.saved["tanh_c"][t]
-        pre_if, pre_g, pre_o, pre_c = seq.saved["pre"][t] or (None,) * 4
-        i, f, g, o = gates[:u], gates[u : 2 * u], gates[2 * u : 3 * u], gates[3 * u :]
         dgates = seq.dxw[t]  # written as dL/d(gate value), then turned into dL/d(pre-activation)
         if "scale" in seq.saved and backend.kernels_accept(gates, dgates, dh, dc):
-            backend.kernels.lstm_step_backward(
-                gates, dgates, seq.states[1][t], tanh_c, dh, _one_row(dc)
-            )
+            backend.kernels.lstm_step_backward(gates, dgates, seq.states[1][t], tanh_c, dh, dc)
             return [self._recurrent_backward(seq, dgates, None), dc]
-        xp.multiply(dh, tanh_c, out=dgates[3 * u :])  # dL/do
+        pre_if, pre_g, pre_o, pre_c = seq.saved["pre"][t] or (None,) * 4
+        i, f, g, o = _split(gates, 4)
+        di, df, dg, do = _split(dgates, 4)
+        xp.multiply(dh, tanh_c, out=do)
         dh *= o
         dc += activation_grad(self.activation, dh, tanh_c, pre_c, dh)  # dL/dc_t
-        xp.multiply(dc, g, out=dgates[:u])  # dL/di
-        xp.multiply(dc, seq.states[1][t], out=dgates[u : 2 * u])  # dL/df
-        xp.multiply(dc, i, out=dgates[2 * u : 3 * u])  # dL/dg
+        xp.multiply(dc, g, out=di)
+        xp.multiply(dc, seq.states[1][t], out=df)
+        xp.multiply(dc, i, out=dg)
         dc *= f  # dL/dc_{t-1}
         if "scale" in seq.saved:  # y (1 - y) for the sigmoid gates, 1 - g^2 for the candidate
             slope = seq.saved["slope"]
             xp.subtract(1.0, gates, out=slope)
             slope *= gates
-            xp.multiply(g, g, out=slope[2 * u : 3 * u])
-            xp.subtract(1.0, slope[2 * u : 3 * u], out=slope[2 * u : 3 * u])
+            slope_g = slope[:, 2 * u : 3 * u]
+            xp.multiply(g, g, out=slope_g)
+            xp.subtract(1.0, slope_g, out=slope_g)
             dgates *= slope
         else:
-            activation_grad(
-                self.recurrent_activation, dgates[: 2 * u], gates[: 2 * u], pre_if, dgates[: 2 * u]
-            )
-            activation_grad(self.activation, dgates[2 * u : 3 * u], g, pre_g, dgates[2 * u : 3 * u])
-            activation_grad(self.recurrent_activation, dgates[3 * u :], o, pre_o, dgates[3 * u :])
+            dif, gates_if = dgates[:, : 2 * u], gates[:, : 2 * u]
+            activation_grad(self.recurrent_activation, dif, gates_if, pre_if, dif)
+            activation_grad(self.activation, dg, g, pre_g, dg)
+            activation_grad(self.recurrent_activation, do, o, pre_o, do)
         return [self._recurrent_backward(seq, dgates, None), dc]
 
     def begin_backward(self, seq):
@@ -239,10 +235,10 @@ class GRUCell(BuiltinCell):
 
     def _allocate(self, seq):
         u, steps, batch = self.units, seq.steps, seq.batch
-        seq.saved["gates"] = xp.empty((steps, 3 * u, batch), seq.x.dtype)  # z, r, hh
-        # reset_after: U.T @ h_prev + recurrent bias; else r * h_prev (the product's input)
-        rows = (3 if self.reset_after else 1) * u
-        seq.saved["inner"] = xp.empty((steps, rows, batch), seq.x.dtype)
+        seq.saved["gates"] = xp.empty((steps, batch, 3 * u), seq.x.dtype)  # z, r, hh
+        # reset_after: h_rec @ U + recurrent bias; else r * h_rec (the product's input)
+        width = (3 if self.reset_after else 1) * u
+        seq.saved["inner"] = xp.empty((steps, batch, width), seq.x.dtype)
         seq.saved["pre"] = [None] * steps
 
     def begin_backward(self, seq):
@@ -252,31 +248,31 @@ class GRUCell(BuiltinCell):
 
     def step(self, seq, t):
         u = self.units
-        kernel_t = self.params["recurrent_kernel"].T
+        kernel = self.params["recurrent_kernel"]
         gates, inner = seq.saved["gates"][t], seq.saved["inner"][t]
         h_prev, xw = seq.states[0][t], seq.xw[t]
         h_rec = seq.recurrent_input(t)
-        zr = gates[: 2 * u]
+        zr, hh = gates[:, : 2 * u], gates[:, 2 * u :]
         if self.reset_after:
-            dot_by_rows(kernel_t, h_rec, inner, u)
+            dot_rows(h_rec, kernel, inner)
             if self.use_bias:
-                inner += self.params["bias"][1][:, None]
+                inner += self.params["bias"][1]
             h = seq.states[0][t + 1]
             if self._fused_step() and backend.kernels_accept(gates, inner, xw, h_prev, h):
-                backend.kernels.gru_step(gates, inner, xw, h_prev, _one_row(h))
+                backend.kernels.gru_step(gates, inner, xw, h_prev, h)
                 return
-            xp.add(xw[: 2 * u], inner[: 2 * u], out=zr)
+            xp.add(xw[:, : 2 * u], inner[:, : 2 * u], out=zr)
         else:
-            dot_by_rows(kernel_t[: 2 * u], h_rec, zr, u)
-            zr += xw[: 2 * u]
+            xp.matmul(h_rec, kernel[:, : 2 * u], out=zr)  # a column block: matmul takes it
+            zr += xw[:, : 2 * u]
         pre_zr = activate(self.recurrent_activation, zr)
-        z, r, hh = gates[:u], gates[u : 2 * u], gates[2 * u :]
+        z, r = zr[:, :u], zr[:, u:]
         if self.reset_after:
-            xp.multiply(r, inner[2 * u :], out=hh)
+            xp.multiply(r, inner[:, 2 * u :], out=hh)
         else:
             xp.multiply(r, h_rec, out=inner)
-            xp.dot(kernel_t[2 * u :], inner, out=hh)
-        hh += xw[2 * u :]
+            xp.matmul(inner, kernel[:, 2 * u :], out=hh)
+        hh += xw[:, 2 * u :]
         pre_hh = activate(self.activation, hh)
         h = seq.states[0][t + 1]
         xp.subtract(h_prev, hh, out=h)  # h = hh + z * (h_prev - hh)
@@ -288,17 +284,17 @@ class GRUCell(BuiltinCell):
     def step_backward(self, seq, t, dstates):
         u = self.units
         (dh,) = dstates
-        kernel = self.params["recurrent_kernel"]
         gates, inner = seq.saved["gates"][t], seq.saved["inner"][t]
-        pre_zr, pre_hh = seq.saved["pre"][t] or (None, None)
-        z, r, hh = gates[:u], gates[u : 2 * u], gates[2 * u :]
         h_prev = seq.states[0][t]
         dgates = seq.dxw[t]  # dL/d(input part of each pre-activation)
         if self.reset_after and self._fused_step() and backend.kernels_accept(gates, dgates, dh):
             dinner = seq.saved["dinner"][t]
-            backend.kernels.gru_step_backward(gates, inner, dgates, dinner, h_prev, _one_row(dh))
+            backend.kernels.gru_step_backward(gates, inner, dgates, dinner, h_prev, dh)
             return [self._recurrent_backward(seq, dinner, dh)]
-        dz, dr, dhh = dgates[:u], dgates[u : 2 * u], dgates[2 * u :]
+        pre_zr, pre_hh = seq.saved["pre"][t] or (None, None)
+        z, r, hh = _split(gates, 3)
+        dz, dr, dhh = _split(dgates, 3)
+        dzr, zr = dgates[:, : 2 * u], gates[:, : 2 * u]
         xp.subtract(h_prev, hh, out=dz)
         dz *= dh  # dL/dz = dh * (h_prev - hh)
         xp.subtract(1.0, z, out=dhh)
@@ -306,21 +302,18 @@ class GRUCell(BuiltinCell):
         activation_grad(self.activation, dhh, hh, pre_hh, dhh)
         dh *= z  # the direct path h_prev -> h
         if self.reset_after:
-            xp.multiply(dhh, inner[2 * u :], out=dr)  # hh_pre = x_h + r * inner_h
-            activation_grad(
-                self.recurrent_activation, dgates[: 2 * u], gates[: 2 * u], pre_zr, dgates[: 2 * u]
-            )
-            dinner = seq.saved["dinner"][t]  # dL/d(U.T @ h_rec + recurrent bias)
-            dinner[: 2 * u] = dgates[: 2 * u]
-            xp.multiply(dhh, r, out=dinner[2 * u :])
+            xp.multiply(dhh, inner[:, 2 * u :], out=dr)  # hh_pre = x_h + r * inner_h
+            activation_grad(self.recurrent_activation, dzr, zr, pre_zr, dzr)
+            dinner = seq.saved["dinner"][t]  # dL/d(h_rec @ U + recurrent bias)
+            dinner[:, : 2 * u] = dzr
+            xp.multiply(dhh, r, out=dinner[:, 2 * u :])
             return [self._recurrent_backward(seq, dinner, dh)]
-        drh = xp.dot(kernel[:, 2 * u :], dhh)  # hh_pre = x_h + U_h.T @ (r * h_rec)
+        kernel_t = seq.saved["recurrent_kernel_t"]  # rows z, r, h of U.T
+        drh = xp.dot(dhh, kernel_t[2 * u :])  # hh_pre = x_h + (r * h_rec) @ U_h
         h_rec = seq.saved["h_dropped"][t] if seq.recurrent_mask is not None else h_prev
         xp.multiply(drh, h_rec, out=dr)
-        activation_grad(
-            self.recurrent_activation, dgates[: 2 * u], gates[: 2 * u], pre_zr, dgates[: 2 * u]
-        )
-        dh_rec = dot_in_blocks(kernel[:, : 2 * u], dgates[: 2 * u], u)
+        activation_grad(self.recurrent_activation, dzr, zr, pre_zr, dzr)
+        dh_rec = xp.dot(dzr, kernel_t[: 2 * u])
         drh *= r
         dh_rec += drh
         if seq.recurrent_mask is not None:
@@ -330,17 +323,17 @@ class GRUCell(BuiltinCell):
 
     def _add_recurrent_grads(self, seq):
         u = self.units
-        h_rec = seq.recurrent_inputs()
+        h_rec = rows(seq.recurrent_inputs()).T
         if self.reset_after:
-            dinner = seq.saved["dinner"]
-            self.grads["recurrent_kernel"] += sum_over_steps(h_rec, dinner, u)
+            dinner = rows(seq.saved["dinner"])
+            self.grads["recurrent_kernel"] += backend.dot_blocked(h_rec, dinner)
             if self.use_bias:
-                self.grads["bias"][1] += dinner.sum(axis=(0, 2))
+                self.grads["bias"][1] += backend.column_sum(dinner)
             return
-        self.grads["recurrent_kernel"][:, : 2 * u] += sum_over_steps(h_rec, seq.dxw[:, : 2 * u], u)
-        self.grads["recurrent_kernel"][:, 2 * u :] += sum_over_steps(
-            seq.saved["inner"], seq.dxw[:, 2 * u :], u
-        )
+        dxw = rows(seq.dxw)
+        grad = self.grads["recurrent_kernel"]
+        grad[:, : 2 * u] += backend.dot_blocked(h_rec, dxw[:, : 2 * u])
+        grad[:, 2 * u :] += backend.dot_blocked(rows(seq.saved["inner"]).T, dxw[:, 2 * u :])
 
     def _add_bias_grad(self, grad):
         bias_grad = self.grads["bias"][0] if self.reset_after else self.grads["bias"]
