@@ -193,6 +193,20 @@ def im2col(x, out_shape, kernel, strides, dilation, groups: int = 1):
         for offset, region in offset_regions(out_shape, kernel, strides, dilation):
             cols[lead + offset] = x[region]
         return cols.reshape(1, rows, -1)
+    if groups == 1 and backend.kernels_accept(x):
+        # one pass over the windows, split over threads when large (the copy of the
+        # window view below runs on one core)
+        cols = xp.empty((rows, math.prod(kernel) * channels), x.dtype)
+        backend.kernels.im2col(
+            as_grid5(x),
+            _patches8(cols, x.shape[0], out_shape, kernel, channels),
+            0,
+            0,
+            0,
+            *padded3(strides),
+            *padded3(dilation),
+        )
+        return cols.reshape(1, rows, -1)
     windows = window_view(x, out_shape, kernel, strides, dilation)
     if groups == 1:
         return xp.ascontiguousarray(windows).reshape(1, rows, -1)
