@@ -67,9 +67,7 @@ def num_threads() -> int:
     """The threads npkeras's own parallel loops use (the compiled kernels, attention's
     blocks): ``NPKERAS_NUM_THREADS``, else as many as BLAS gets from the environment
     (OpenBLAS reads these variables in this order of precedence), else the CPU count."""
-    return (
-        _threads_from(("NPKERAS_NUM_THREADS",) + _BLAS_THREAD_VARIABLES) or os.cpu_count() or 1
-    )
+    return _threads_from(("NPKERAS_NUM_THREADS",) + _BLAS_THREAD_VARIABLES) or os.cpu_count() or 1
 
 
 def _load_kernels():
