@@ -1077,6 +1077,14 @@ typedef struct {
     int kind;
 } Pooling;
 
+/* The grid offset of the first window of row `line` = (b, i, j) of the windows. */
+static inline Py_ssize_t pool_row(const Pooling *p, const Py_ssize_t *step, Py_ssize_t line)
+{
+    const Py_ssize_t *out = p->out, *pool = p->pool;
+    const Py_ssize_t b = line / (out[1] * out[2]), i = line / out[2] % out[1], j = line % out[2];
+    return b * step[0] + i * pool[0] * step[1] + j * pool[1] * step[2];
+}
+
 /* The maximum of each window and the offset (row-major within the window) of its first
  * maximum, in the NumPy path's arithmetic: an offset replaces the best so far only when
  * strictly greater; a NaN becomes the maximum (np.maximum) but never an offset. */
@@ -1106,15 +1114,15 @@ typedef struct {
         const T *restrict x = (const T *)p->grid_buf;                                  \
         T *restrict y = (T *)p->pooled_buf + start * out[3] * channels;                \
         unsigned char *restrict offsets = p->offsets + start * out[3] * channels;      \
-        for (Py_ssize_t line = start; line < stop; line++)                             \
-        for (Py_ssize_t l = 0; l < out[3]; l++, y += channels, offsets += channels) {  \
-            const Py_ssize_t b = line / (out[1] * out[2]), i = line / out[2] % out[1]; \
-            const T *corner = x + b * step[0] + i * pool[0] * step[1]                  \
-                              + line % out[2] * pool[1] * step[2] + l * pool[2] * step[3]; \
-            if (taps == 4)                                                             \
-                max_pool_window_##T(corner, tap, 4, y, offsets, channels);             \
-            else                                                                       \
-                max_pool_window_##T(corner, tap, taps, y, offsets, channels);          \
+        for (Py_ssize_t line = start; line < stop; line++) {                           \
+            const T *row = x + pool_row(p, step, line);                                \
+            for (Py_ssize_t l = 0; l < out[3]; l++, y += channels, offsets += channels) { \
+                const T *corner = row + l * pool[2] * step[3];                         \
+                if (taps == 4)                                                         \
+                    max_pool_window_##T(corner, tap, 4, y, offsets, channels);         \
+                else                                                                   \
+                    max_pool_window_##T(corner, tap, taps, y, offsets, channels);      \
+            }                                                                          \
         }                                                                              \
     }
 DEFINE_MAX_POOL(float)
@@ -1145,15 +1153,15 @@ DEFINE_MAX_POOL(double)
         T *restrict dx = (T *)p->grid_buf;                                             \
         const T *restrict dy = (const T *)p->pooled_buf + start * out[3] * channels;   \
         const unsigned char *restrict offsets = p->offsets + start * out[3] * channels; \
-        for (Py_ssize_t line = start; line < stop; line++)                             \
-        for (Py_ssize_t l = 0; l < out[3]; l++, dy += channels, offsets += channels) { \
-            const Py_ssize_t b = line / (out[1] * out[2]), i = line / out[2] % out[1]; \
-            T *corner = dx + b * step[0] + i * pool[0] * step[1]                       \
-                        + line % out[2] * pool[1] * step[2] + l * pool[2] * step[3];   \
-            if (taps == 4)                                                             \
-                max_pool_grad_window_##T(dy, offsets, corner, tap, 4, channels);       \
-            else                                                                       \
-                max_pool_grad_window_##T(dy, offsets, corner, tap, taps, channels);    \
+        for (Py_ssize_t line = start; line < stop; line++) {                           \
+            T *row = dx + pool_row(p, step, line);                                     \
+            for (Py_ssize_t l = 0; l < out[3]; l++, dy += channels, offsets += channels) { \
+                T *corner = row + l * pool[2] * step[3];                               \
+                if (taps == 4)                                                         \
+                    max_pool_grad_window_##T(dy, offsets, corner, tap, 4, channels);   \
+                else                                                                   \
+                    max_pool_grad_window_##T(dy, offsets, corner, tap, taps, channels); \
+            }                                                                          \
         }                                                                              \
     }
 DEFINE_MAX_POOL_GRAD(float)
