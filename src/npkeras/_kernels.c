@@ -124,6 +124,7 @@ static struct {
     pthread_mutex_t busy, lock;
     pthread_cond_t wake, done;
     int started;          /* workers running (the caller is not one) */
+    int helpers;          /* workers 1..helpers take part in the current job */
     unsigned long job;    /* bumped for each job */
     RangeKernel f;
     void *work;
@@ -150,14 +151,16 @@ static void take_parts(int worker)
     }
 }
 
+/* A job a worker misses (it started or woke late) is done by the others. */
 static void *worker(void *arg)
 {
-    unsigned long seen = (unsigned long)(size_t)arg; /* the job current at its start */
+    const int index = (int)(size_t)arg;
     pthread_mutex_lock(&pool.lock);
+    unsigned long seen = pool.job;
     for (;;) {
         while (pool.job == seen) pthread_cond_wait(&pool.wake, &pool.lock);
         seen = pool.job;
-        take_parts(1);
+        if (index <= pool.helpers) take_parts(1);
         if (pool.working == 0) pthread_cond_signal(&pool.done);
     }
     return NULL;
@@ -171,7 +174,7 @@ static int start_workers(int wanted)
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int failed = pthread_create(&thread, &attr, worker, (void *)(size_t)pool.job);
+        int failed = pthread_create(&thread, &attr, worker, (void *)(size_t)(pool.started + 1));
         pthread_attr_destroy(&attr);
         if (failed) break;
         pool.started++;
@@ -203,8 +206,10 @@ static void parallel_for(Py_ssize_t count, Py_ssize_t elements_per_item, RangeKe
         return;
     }
     pthread_mutex_lock(&pool.lock);
-    const int helpers = start_workers(threads - 1);
+    const int started = start_workers(threads - 1);
+    const int helpers = started < threads - 1 ? started : threads - 1;
     const Py_ssize_t most = (Py_ssize_t)(helpers + 1) * PARTS_PER_THREAD;
+    pool.helpers = helpers;
     pool.f = f;
     pool.work = work;
     pool.count = count;
