@@ -1332,14 +1332,14 @@ static int check_patches(const Array *grid, const Array *cols, Patches *g)
         for (Py_ssize_t k = 0; k < taps; k++, patch += channels)                       \
             for (Py_ssize_t c = 0; c < channels; c++) patch[c] = corner[tap[k] + c];   \
     }                                                                                  \
-    WIDEST static void im2col_##T(const Patches *g, Py_ssize_t start, Py_ssize_t stop) \
+    WIDEST static void im2col_##T(const T *restrict grid, T *restrict cols,            \
+                                  const Patches *g, Py_ssize_t start, Py_ssize_t stop) \
     {                                                                                  \
-        const T *grid = (const T *)g->grid_buf;                                        \
         Py_ssize_t step[4], channels = g->grid[4];                                     \
         grid_steps(g->grid, step);                                                     \
         const Py_ssize_t *n = g->cols, *tap = g->tap;                                  \
         const Py_ssize_t taps = n[4] * n[5] * n[6], patch = taps * channels;           \
-        T *out = (T *)g->cols_buf + start * n[3] * patch;                              \
+        T *out = cols + start * n[3] * patch;                                          \
         for (Py_ssize_t line = start; line < stop; line++) {                           \
             const Py_ssize_t b = line / (n[1] * n[2]), i = line / n[2] % n[1];         \
             const Py_ssize_t j = line % n[2];                                          \
@@ -1359,18 +1359,17 @@ DEFINE_IM2COL(double)
 static void im2col_range(void *work, Py_ssize_t start, Py_ssize_t stop)
 {
     const Patches *g = work;
-    if (g->kind == 4) im2col_float(g, start, stop);
-    else im2col_double(g, start, stop);
+    if (g->kind == 4) im2col_float((float *)g->grid_buf, (float *)g->cols_buf, g, start, stop);
+    else im2col_double((double *)g->grid_buf, (double *)g->cols_buf, g, start, stop);
 }
 
 /* grid += every patch at the positions it was read from; tap by tap (all windows of
  * one tap, then the next), so each grid element sums its terms in tap order, as the
  * NumPy path's one strided addition per tap does */
 #define DEFINE_COL2IM_ADD(T)                                                           \
-    WIDEST static void col2im_add_##T(const Patches *g, Py_ssize_t start, Py_ssize_t stop) \
+    WIDEST static void col2im_add_##T(T *restrict grid, const T *restrict cols,        \
+                                      const Patches *g, Py_ssize_t start, Py_ssize_t stop) \
     {                                                                                  \
-        T *restrict grid = (T *)g->grid_buf;                                           \
-        const T *restrict cols = (const T *)g->cols_buf;                               \
         Py_ssize_t step[4], channels = g->grid[4];                                     \
         grid_steps(g->grid, step);                                                     \
         const Py_ssize_t *n = g->cols;                                                 \
@@ -1396,8 +1395,10 @@ DEFINE_COL2IM_ADD(double)
 static void col2im_add_range(void *work, Py_ssize_t start, Py_ssize_t stop)
 {
     const Patches *g = work;
-    if (g->kind == 4) col2im_add_float(g, start, stop);
-    else col2im_add_double(g, start, stop);
+    /* the arrays as restrict parameters: GCC honours restrict there, so the loops need
+     * not reload the geometry after every store */
+    if (g->kind == 4) col2im_add_float((float *)g->grid_buf, (float *)g->cols_buf, g, start, stop);
+    else col2im_add_double((double *)g->grid_buf, (double *)g->cols_buf, g, start, stop);
 }
 
 /* Parse (grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw), check that the patches fit the
