@@ -47,3 +47,27 @@ def test_dot_into_writes_any_float_type():
         out = np.empty((2, 2), dtype)
         assert backend.dot_into(a, b, out) is out
         assert out.tolist() == [[3.0, 3.0], [12.0, 12.0]]
+
+
+@pytest.mark.parametrize(
+    "env,expected",
+    [
+        ({"NPKERAS_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "1"}, 3),
+        ({"OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "5"}, 2),  # OpenBLAS's precedence
+        ({"GOTO_NUM_THREADS": "4", "OMP_NUM_THREADS": "5"}, 4),
+        ({"OMP_NUM_THREADS": "5"}, 5),
+        ({"NPKERAS_NUM_THREADS": "0", "OMP_NUM_THREADS": "x"}, 7),  # not a count: the CPUs
+    ],
+)
+def test_num_threads_reads_the_environment_like_blas(env, expected, monkeypatch):
+    for name in (
+        "NPKERAS_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "GOTO_NUM_THREADS",
+        "OMP_NUM_THREADS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(backend.os, "cpu_count", lambda: 7)
+    assert backend.num_threads() == expected

@@ -2,6 +2,8 @@
 replace, and every bad argument refused before a loop runs."""
 
 import os
+import signal
+import time
 
 import numpy as np
 import pytest
@@ -283,6 +285,10 @@ def test_max_pooling_kernels_equal_numpy_with_ties_and_nan(monkeypatch, cls, sha
         (layers.Conv2D, (2, 6, 7, 3), {"kernel_size": 3, "padding": "same"}),
         (layers.Conv1D, (2, 12, 3), {"kernel_size": 4, "strides": 3, "padding": "causal"}),
         (layers.Conv3D, (2, 5, 6, 4, 2), {"kernel_size": (2, 3, 2), "dilation_rate": 2}),
+        # 16 channels and more: the patches are copied out by the im2col kernel
+        (layers.Conv2D, (3, 9, 8, 17), {"kernel_size": 3, "strides": (2, 1)}),
+        (layers.Conv2D, (2, 7, 6, 16), {"kernel_size": 2, "padding": "same"}),
+        (layers.Conv3D, (2, 5, 6, 4, 16), {"kernel_size": (2, 3, 2), "dilation_rate": 2}),
     ],
 )
 def test_convolution_patch_kernels_equal_numpy(monkeypatch, cls, shape, kwargs, dtype):
@@ -387,6 +393,18 @@ _ONE_STEP = (1, 1, 1, 1, 1, 1)  # strides and dilations of 1
             ValueError,
             "`grid` must have 5 axes \\(received 4\\)",
         ),
+        (
+            lambda: kernels.im2col(_grid((1, 1, 4, 5, 2)), _grid(_PATCHES), 0, 0, 0, *_ONE_STEP),
+            ValueError,
+            "do not fit the grid \\(1, 1, 4, 5, 2\\)",
+        ),
+        (
+            lambda: kernels.im2col(
+                _grid((1, 1, 5, 5, 2)), _frozen(_grid(_PATCHES)), 0, 0, 0, *_ONE_STEP
+            ),
+            TypeError,
+            "`cols` must be a writable C-contiguous",
+        ),
     ],
 )
 def test_bad_window_kernel_arguments_are_refused(call, error, message):
@@ -394,10 +412,13 @@ def test_bad_window_kernel_arguments_are_refused(call, error, message):
         call()
 
 
-def _read_only_grid():
-    a = _grid(_IMAGE)
+def _frozen(a):
     a.setflags(write=False)
     return a
+
+
+def _read_only_grid():
+    return _frozen(_grid(_IMAGE))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -415,3 +436,117 @@ def test_all_finite_finds_every_infinity_and_nan(monkeypatch, dtype, kernels_on)
             assert backend.all_finite(b) is False
     assert backend.all_finite(np.zeros((3, 4), dtype)[:, ::2]) is True  # strided: NumPy path
     assert backend.all_finite(np.zeros(0, dtype)) is True
+
+
+# -- several threads: the same bits as one ---------------------------------------------
+
+
+@pytest.fixture
+def thread_counts():
+    """Runs each call at 1, 2 and 3 kernel threads; restores the count after."""
+    yield (1, 2, 3)
+    kernels.set_threads(backend.num_threads())
+
+
+def _each_thread_count(counts, run):
+    results = []
+    for count in counts:
+        kernels.set_threads(count)
+        results.append(run())
+    return results
+
+
+def _rows_kernels(z, bias):
+    out, y, top = np.empty_like(z), z.copy(), np.empty(z.shape[0], z.dtype)
+    kernels.bias_relu(y, bias)
+    kernels.relu_grad(z, y, out)
+    kernels.row_max(z, top)
+    return y, out, top
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("rows", [1, 3, 4099, 40001])  # below the split size, odd, above it
+def test_row_kernels_give_the_same_bits_on_any_thread_count(thread_counts, rows, dtype):
+    rng = np.random.default_rng(6)
+    z = rng.standard_normal((rows, 9)).astype(dtype)
+    z.flat[::13] = np.nan
+    bias = rng.standard_normal(9).astype(dtype)
+    first, *others = _each_thread_count(thread_counts, lambda: _rows_kernels(z, bias))
+    for other in others:
+        for a, b in zip(first, other):
+            assert a.tobytes() == b.tobytes()
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "grid,pool",
+    [((1, 1, 4, 4, 2), (1, 2, 2)), ((65, 1, 27, 26, 33), (1, 2, 2)), ((3, 9, 8, 7, 40), (2, 2, 3))],
+)
+def test_pooling_kernels_give_the_same_bits_on_any_thread_count(thread_counts, grid, pool, dtype):
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, grid).astype(dtype)  # ties: the first maximum wins
+    pooled = tuple(g // p for g, p in zip(grid[1:4], pool))
+    out = grid[:1] + pooled + grid[4:]
+    dy = rng.standard_normal(out).astype(dtype)
+
+    def run():
+        y, offsets = np.empty(out, dtype), np.empty(out, np.uint8)
+        kernels.max_pool(x, y, offsets, *pool)
+        dx = np.full(grid, 7.0, dtype)  # cropped positions keep their value
+        kernels.max_pool_grad(dy, offsets, dx, *pool)
+        return y, offsets, dx
+
+    first, *others = _each_thread_count(thread_counts, run)
+    for other in others:
+        for a, b in zip(first, other):
+            assert a.tobytes() == b.tobytes()
+
+
+@needs_kernels
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("batch", [1, 3, 65])
+def test_patch_kernels_give_the_same_bits_on_any_thread_count(thread_counts, batch, dtype):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((batch, 1, 14, 13, 32)).astype(dtype)
+    patches = rng.standard_normal((batch, 1, 11, 11, 1, 3, 3, 32)).astype(dtype)
+
+    def run():
+        cols = np.empty((batch, 1, 12, 11, 1, 3, 3, 32), dtype)
+        kernels.im2col(x, cols, 0, 0, 0, *_ONE_STEP)
+        grid = x.copy()
+        kernels.col2im_add(grid, patches, 0, 1, 0, *_ONE_STEP)  # overlapping windows add
+        return cols, grid
+
+    first, *others = _each_thread_count(thread_counts, run)
+    for other in others:
+        for a, b in zip(first, other):
+            assert a.tobytes() == b.tobytes()
+
+
+@needs_kernels
+def test_set_threads_refuses_a_count_below_one():
+    with pytest.raises(ValueError, match="positive thread count, received 0"):
+        kernels.set_threads(0)
+
+
+@needs_kernels
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_threaded_kernels_run_in_a_forked_child(thread_counts):
+    kernels.set_threads(2)
+    z = np.ones((40001, 9), np.float32)
+    out = np.empty_like(z)
+    kernels.relu_grad(z, z, out)  # the parent's worker threads are running
+    pid = os.fork()
+    if pid == 0:  # the child has no worker threads: it starts its own
+        out[...] = 0
+        kernels.relu_grad(z, z, out)
+        os._exit(0 if out.all() else 1)
+    deadline = time.monotonic() + 60
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if done[0] == 0:  # a child waiting on threads it does not have
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0

@@ -91,6 +91,154 @@ static Py_ssize_t acquire_same(PyObject **objs, Array *arrays, int count,
     return arrays[0].view.len / *kind;
 }
 
+/* ------------------------------------------------ rows over several threads ---- */
+
+/* A kernel's work over items [start, stop) of its outer loop (batch entries, rows,
+ * elements): items are independent, each written by one thread, so a split changes no
+ * result, bit for bit. */
+typedef void (*RangeKernel)(void *work, Py_ssize_t start, Py_ssize_t stop);
+
+/* Below this many elements touched per part a split costs more than it saves (waking
+ * a thread takes some microseconds; an element a fraction of a nanosecond). */
+#define GRAIN 32768
+#define MAX_THREADS 16
+/* Parts per thread: whoever is free takes the next part, so a thread that starts late
+ * (a busy machine) leaves its share to the others instead of holding them up. */
+#define PARTS_PER_THREAD 4
+
+static int thread_count = 1; /* set_threads(); 1 until npkeras.backend sets it */
+
+#ifdef _WIN32
+static void parallel_for(Py_ssize_t count, Py_ssize_t elements_per_item, RangeKernel f,
+                         void *work)
+{
+    (void)elements_per_item;
+    f(work, 0, count);
+}
+#else
+#include <pthread.h>
+
+/* Workers, started on first use, sleep on `wake` between jobs. One job at a time: a call
+ * that finds the pool busy (another Python thread, the GIL released) runs alone. */
+static struct {
+    pthread_mutex_t busy, lock;
+    pthread_cond_t wake, done;
+    int started;          /* workers running (the caller is not one) */
+    int helpers;          /* workers 1..helpers take part in the current job */
+    unsigned long job;    /* bumped for each job */
+    RangeKernel f;
+    void *work;
+    Py_ssize_t count;
+    int parts, next_part; /* parts of the job, the first not yet taken */
+    int working;          /* workers inside a part */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+          PTHREAD_COND_INITIALIZER};
+
+/* Run parts of the current job until none is left; called and returns with pool.lock
+ * held. Each part is an independent slice of the items, whoever runs it. */
+static void take_parts(int worker)
+{
+    while (pool.next_part < pool.parts) {
+        const int part = pool.next_part++, parts = pool.parts;
+        const RangeKernel f = pool.f;
+        void *work = pool.work;
+        const Py_ssize_t count = pool.count;
+        pool.working += worker;
+        pthread_mutex_unlock(&pool.lock);
+        f(work, count * part / parts, count * (part + 1) / parts);
+        pthread_mutex_lock(&pool.lock);
+        pool.working -= worker;
+    }
+}
+
+/* A job a worker misses (it started or woke late) is done by the others. */
+static void *worker(void *arg)
+{
+    const int index = (int)(size_t)arg;
+    pthread_mutex_lock(&pool.lock);
+    unsigned long seen = pool.job;
+    for (;;) {
+        while (pool.job == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+        seen = pool.job;
+        if (index <= pool.helpers) take_parts(1);
+        if (pool.working == 0) pthread_cond_signal(&pool.done);
+    }
+    return NULL;
+}
+
+/* Start workers until `wanted` run (with pool.lock held); how many run after. */
+static int start_workers(int wanted)
+{
+    while (pool.started < wanted) {
+        pthread_t thread;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int failed = pthread_create(&thread, &attr, worker, (void *)(size_t)(pool.started + 1));
+        pthread_attr_destroy(&attr);
+        if (failed) break;
+        pool.started++;
+    }
+    return pool.started;
+}
+
+/* A forked child has none of the parent's threads: it starts its own when it needs them. */
+static void forget_workers(void)
+{
+    pthread_mutex_init(&pool.busy, NULL);
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_cond_init(&pool.wake, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pool.started = 0;
+    pool.working = 0;
+}
+
+/* f(work, start, stop) over consecutive slices of [0, count) on up to `thread_count`
+ * threads (the caller one of them) when every slice touches at least GRAIN elements;
+ * in the calling thread alone otherwise. Call without the GIL. */
+static void parallel_for(Py_ssize_t count, Py_ssize_t elements_per_item, RangeKernel f,
+                         void *work)
+{
+    const Py_ssize_t fit = count * elements_per_item / GRAIN;
+    const int threads = fit < thread_count ? (int)fit : thread_count;
+    if (threads < 2 || pthread_mutex_trylock(&pool.busy) != 0) {
+        f(work, 0, count);
+        return;
+    }
+    pthread_mutex_lock(&pool.lock);
+    const int started = start_workers(threads - 1);
+    const int helpers = started < threads - 1 ? started : threads - 1;
+    const Py_ssize_t most = (Py_ssize_t)(helpers + 1) * PARTS_PER_THREAD;
+    pool.helpers = helpers;
+    pool.f = f;
+    pool.work = work;
+    pool.count = count;
+    pool.parts = (int)(fit < most ? fit : most);
+    pool.parts = pool.parts < count ? pool.parts : (int)count;
+    pool.next_part = 0;
+    pool.job++;
+    pthread_cond_broadcast(&pool.wake);
+    take_parts(0);
+    while (pool.working) pthread_cond_wait(&pool.done, &pool.lock);
+    pthread_mutex_unlock(&pool.lock);
+    pthread_mutex_unlock(&pool.busy);
+}
+#endif
+
+/* set_threads(n): the threads a large kernel call may use (1 to MAX_THREADS). */
+static PyObject *set_threads(PyObject *self, PyObject *args)
+{
+    int threads;
+    if (!PyArg_ParseTuple(args, "i:set_threads", &threads)) return NULL;
+    if (threads < 1) {
+        PyErr_Format(PyExc_ValueError, "set_threads expects a positive thread count, "
+                     "received %d", threads);
+        return NULL;
+    }
+    thread_count = threads < MAX_THREADS ? threads : MAX_THREADS;
+    Py_RETURN_NONE;
+}
+
 /* ---------------------------------------------------------------- Adam -------- */
 
 #define DEFINE_ADAM(T, SQRT)                                                           \
@@ -215,6 +363,24 @@ fail:
 DEFINE_RELU_GRAD(float)
 DEFINE_RELU_GRAD(double)
 
+typedef struct {
+    const char *dy, *y;
+    char *out;
+    int kind;
+} ReluGrad;
+
+static void relu_grad_range(void *work, Py_ssize_t start, Py_ssize_t stop)
+{
+    const ReluGrad *w = work;
+    Py_ssize_t at = start * w->kind;
+    if (w->kind == 4)
+        relu_grad_float((const float *)(w->dy + at), (const float *)(w->y + at),
+                        (float *)(w->out + at), stop - start);
+    else
+        relu_grad_double((const double *)(w->dy + at), (const double *)(w->y + at),
+                         (double *)(w->out + at), stop - start);
+}
+
 /* relu_grad(dy, y, out): out = dy where y > 0, else 0 */
 static PyObject *relu_grad(PyObject *self, PyObject *args)
 {
@@ -226,11 +392,9 @@ static PyObject *relu_grad(PyObject *self, PyObject *args)
     int kind = 0;
     Py_ssize_t n = acquire_same(objs, arrays, 3, names, 4u, &kind);  /* only out written */
     if (n < 0) goto fail;
+    ReluGrad work = {arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, kind};
     Py_BEGIN_ALLOW_THREADS
-    if (kind == 4)
-        relu_grad_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, n);
-    else
-        relu_grad_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, n);
+    parallel_for(n, 1, relu_grad_range, &work);
     Py_END_ALLOW_THREADS
     release(arrays, 3);
     Py_RETURN_NONE;
@@ -280,6 +444,18 @@ static PyObject *all_finite(PyObject *self, PyObject *args)
 /* f(z, vector, rows, cols) on a non-empty z (..., cols) with rows = its size / cols */
 typedef void (*RowsKernel)(void *z, void *vector, Py_ssize_t rows, Py_ssize_t cols);
 
+typedef struct {
+    RowsKernel f;
+    char *z, *vector;
+    Py_ssize_t cols, row_bytes, vector_step; /* vector_step: 0 for one value per column */
+} Rows;
+
+static void rows_range(void *work, Py_ssize_t start, Py_ssize_t stop)
+{
+    const Rows *w = work;
+    w->f(w->z + start * w->row_bytes, w->vector + start * w->vector_step, stop - start, w->cols);
+}
+
 /* Parse (z, vector), check that the vector holds one value per row (per_row) or per
  * column of z, and run the float32 or float64 kernel without the GIL. */
 static PyObject *call_rows(PyObject *args, const char *format, const char *const *names,
@@ -303,9 +479,10 @@ static PyObject *call_rows(PyObject *args, const char *format, const char *const
                      per_row ? "row" : "column", names[0], rows, cols);
         goto fail;
     }
-    RowsKernel f = kind == 4 ? f32 : f64;
+    Rows work = {kind == 4 ? f32 : f64, arrays[0].view.buf, arrays[1].view.buf, cols,
+                 cols * kind, per_row ? kind : 0};
     Py_BEGIN_ALLOW_THREADS
-    f(arrays[0].view.buf, arrays[1].view.buf, rows, cols);
+    parallel_for(rows, cols, rows_range, &work);
     Py_END_ALLOW_THREADS
     release(arrays, 2);
     Py_RETURN_NONE;
@@ -896,6 +1073,23 @@ static int pool_taps(const Py_ssize_t *pool, const Py_ssize_t *step, Py_ssize_t 
     return k;
 }
 
+/* One pooling call: `grid` the input (or its gradient), `pooled` the windows' maxima (or
+ * their gradient), `offsets` each maximum's place in its window. */
+typedef struct {
+    char *grid_buf, *pooled_buf;
+    unsigned char *offsets;
+    Py_ssize_t grid[5], out[5], pool[3];
+    int kind;
+} Pooling;
+
+/* The grid offset of the first window of row `line` = (b, i, j) of the windows. */
+static inline Py_ssize_t pool_row(const Pooling *p, const Py_ssize_t *step, Py_ssize_t line)
+{
+    const Py_ssize_t *out = p->out, *pool = p->pool;
+    const Py_ssize_t b = line / (out[1] * out[2]), i = line / out[2] % out[1], j = line % out[2];
+    return b * step[0] + i * pool[0] * step[1] + j * pool[1] * step[2];
+}
+
 /* The maximum of each window and the offset (row-major within the window) of its first
  * maximum, in the NumPy path's arithmetic: an offset replaces the best so far only when
  * strictly greater; a NaN becomes the maximum (np.maximum) but never an offset. */
@@ -916,24 +1110,24 @@ static int pool_taps(const Py_ssize_t *pool, const Py_ssize_t *step, Py_ssize_t 
             offsets[c] = (unsigned char)at;                                            \
         }                                                                              \
     }                                                                                  \
-    WIDEST static void max_pool_##T(const T *restrict x, T *restrict y,                \
-                                    unsigned char *restrict offsets,                   \
-                                    const Py_ssize_t *grid, const Py_ssize_t *out,     \
-                                    const Py_ssize_t *pool)                            \
+    WIDEST static void max_pool_##T(const Pooling *p, Py_ssize_t start, Py_ssize_t stop) \
     {                                                                                  \
-        Py_ssize_t step[4], tap[256], channels = grid[4];                              \
-        grid_steps(grid, step);                                                        \
+        const Py_ssize_t *out = p->out, *pool = p->pool;                               \
+        Py_ssize_t step[4], tap[256], channels = p->grid[4];                           \
+        grid_steps(p->grid, step);                                                     \
         const int taps = pool_taps(pool, step, tap);                                   \
-        for (Py_ssize_t b = 0; b < out[0]; b++)                                        \
-        for (Py_ssize_t i = 0; i < out[1]; i++)                                        \
-        for (Py_ssize_t j = 0; j < out[2]; j++)                                        \
-        for (Py_ssize_t l = 0; l < out[3]; l++, y += channels, offsets += channels) {  \
-            const T *corner = x + b * step[0] + i * pool[0] * step[1]                  \
-                              + j * pool[1] * step[2] + l * pool[2] * step[3];         \
-            if (taps == 4)                                                             \
-                max_pool_window_##T(corner, tap, 4, y, offsets, channels);             \
-            else                                                                       \
-                max_pool_window_##T(corner, tap, taps, y, offsets, channels);          \
+        const T *restrict x = (const T *)p->grid_buf;                                  \
+        T *restrict y = (T *)p->pooled_buf + start * out[3] * channels;                \
+        unsigned char *restrict offsets = p->offsets + start * out[3] * channels;      \
+        for (Py_ssize_t line = start; line < stop; line++) {                           \
+            const T *row = x + pool_row(p, step, line);                                \
+            for (Py_ssize_t l = 0; l < out[3]; l++, y += channels, offsets += channels) { \
+                const T *corner = row + l * pool[2] * step[3];                         \
+                if (taps == 4)                                                         \
+                    max_pool_window_##T(corner, tap, 4, y, offsets, channels);         \
+                else                                                                   \
+                    max_pool_window_##T(corner, tap, taps, y, offsets, channels);      \
+            }                                                                          \
         }                                                                              \
     }
 DEFINE_MAX_POOL(float)
@@ -954,35 +1148,62 @@ DEFINE_MAX_POOL(double)
             }                                                                          \
         }                                                                              \
     }                                                                                  \
-    WIDEST static void max_pool_grad_##T(const T *restrict dy,                         \
-                                         const unsigned char *restrict offsets,        \
-                                         T *restrict dx, const Py_ssize_t *grid,       \
-                                         const Py_ssize_t *out, const Py_ssize_t *pool) \
+    WIDEST static void max_pool_grad_##T(const Pooling *p, Py_ssize_t start,           \
+                                         Py_ssize_t stop)                              \
     {                                                                                  \
-        Py_ssize_t step[4], tap[256], channels = grid[4];                              \
-        grid_steps(grid, step);                                                        \
+        const Py_ssize_t *out = p->out, *pool = p->pool;                               \
+        Py_ssize_t step[4], tap[256], channels = p->grid[4];                           \
+        grid_steps(p->grid, step);                                                     \
         const int taps = pool_taps(pool, step, tap);                                   \
-        for (Py_ssize_t b = 0; b < out[0]; b++)                                        \
-        for (Py_ssize_t i = 0; i < out[1]; i++)                                        \
-        for (Py_ssize_t j = 0; j < out[2]; j++)                                        \
-        for (Py_ssize_t l = 0; l < out[3]; l++, dy += channels, offsets += channels) { \
-            T *corner = dx + b * step[0] + i * pool[0] * step[1]                       \
-                        + j * pool[1] * step[2] + l * pool[2] * step[3];               \
-            if (taps == 4)                                                             \
-                max_pool_grad_window_##T(dy, offsets, corner, tap, 4, channels);       \
-            else                                                                       \
-                max_pool_grad_window_##T(dy, offsets, corner, tap, taps, channels);    \
+        T *restrict dx = (T *)p->grid_buf;                                             \
+        const T *restrict dy = (const T *)p->pooled_buf + start * out[3] * channels;   \
+        const unsigned char *restrict offsets = p->offsets + start * out[3] * channels; \
+        for (Py_ssize_t line = start; line < stop; line++) {                           \
+            T *row = dx + pool_row(p, step, line);                                     \
+            for (Py_ssize_t l = 0; l < out[3]; l++, dy += channels, offsets += channels) { \
+                T *corner = row + l * pool[2] * step[3];                               \
+                if (taps == 4)                                                         \
+                    max_pool_grad_window_##T(dy, offsets, corner, tap, 4, channels);   \
+                else                                                                   \
+                    max_pool_grad_window_##T(dy, offsets, corner, tap, taps, channels); \
+            }                                                                          \
         }                                                                              \
     }
 DEFINE_MAX_POOL_GRAD(float)
 DEFINE_MAX_POOL_GRAD(double)
+
+static void max_pool_range(void *work, Py_ssize_t start, Py_ssize_t stop)
+{
+    const Pooling *p = work;
+    if (p->kind == 4) max_pool_float(p, start, stop);
+    else max_pool_double(p, start, stop);
+}
+
+static void max_pool_grad_range(void *work, Py_ssize_t start, Py_ssize_t stop)
+{
+    const Pooling *p = work;
+    if (p->kind == 4) max_pool_grad_float(p, start, stop);
+    else max_pool_grad_double(p, start, stop);
+}
+
+/* Both pooling loops over the rows (batch, od, oh) of windows, on several threads when
+ * large: each window writes only its own outputs (max_pool) or inputs (its gradient). */
+static void run_pooling(Pooling *p, const Py_ssize_t *grid, const Py_ssize_t *out,
+                        RangeKernel f)
+{
+    memcpy(p->grid, grid, sizeof p->grid);
+    memcpy(p->out, out, sizeof p->out);
+    const Py_ssize_t taps = p->pool[0] * p->pool[1] * p->pool[2];
+    parallel_for(out[0] * out[1] * out[2], out[3] * out[4] * taps, f, p);
+}
 
 /* max_pool(x, y, offsets, kd, kh, kw): x (batch, d, h, w, c); y and offsets (uint8)
  * (batch, d // kd, h // kh, w // kw, c) at most, written. */
 static PyObject *max_pool(PyObject *self, PyObject *args)
 {
     PyObject *objs[3];
-    Py_ssize_t pool[3];
+    Pooling p;
+    Py_ssize_t *pool = p.pool;
     if (!PyArg_ParseTuple(args, "OOOnnn:max_pool", &objs[0], &objs[1], &objs[2], &pool[0],
                           &pool[1], &pool[2]))
         return NULL;
@@ -1002,13 +1223,12 @@ static PyObject *max_pool(PyObject *self, PyObject *args)
         goto fail;
     }
     if (check_pool(grid, out, pool) < 0) goto fail;
+    p.grid_buf = arrays[0].view.buf;
+    p.pooled_buf = arrays[1].view.buf;
+    p.offsets = arrays[2].view.buf;
+    p.kind = kind;
     Py_BEGIN_ALLOW_THREADS
-    if (kind == 4)
-        max_pool_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid, out,
-                       pool);
-    else
-        max_pool_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid, out,
-                        pool);
+    run_pooling(&p, grid, out, max_pool_range);
     Py_END_ALLOW_THREADS
     release(arrays, 3);
     Py_RETURN_NONE;
@@ -1022,7 +1242,8 @@ fail:
 static PyObject *max_pool_grad(PyObject *self, PyObject *args)
 {
     PyObject *objs[3];
-    Py_ssize_t pool[3];
+    Pooling p;
+    Py_ssize_t *pool = p.pool;
     if (!PyArg_ParseTuple(args, "OOOnnn:max_pool_grad", &objs[0], &objs[1], &objs[2], &pool[0],
                           &pool[1], &pool[2]))
         return NULL;
@@ -1042,13 +1263,12 @@ static PyObject *max_pool_grad(PyObject *self, PyObject *args)
         goto fail;
     }
     if (check_pool(grid, out, pool) < 0) goto fail;
+    p.grid_buf = arrays[2].view.buf;
+    p.pooled_buf = arrays[0].view.buf;
+    p.offsets = arrays[1].view.buf;
+    p.kind = kind;
     Py_BEGIN_ALLOW_THREADS
-    if (kind == 4)
-        max_pool_grad_float(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid,
-                            out, pool);
-    else
-        max_pool_grad_double(arrays[0].view.buf, arrays[1].view.buf, arrays[2].view.buf, grid,
-                             out, pool);
+    run_pooling(&p, grid, out, max_pool_grad_range);
     Py_END_ALLOW_THREADS
     release(arrays, 3);
     Py_RETURN_NONE;
@@ -1059,11 +1279,12 @@ fail:
 
 /* Patches of a convolution: `cols` (batch, od, oh, ow, td, th, tw, c) holds, for window
  * o and tap t, the value for grid[o * stride + (first + t) * dilation] (per axis); the
- * taps may be a block of the kernel's (one slab of the input gradient starts at `first`).
- * Copying patches out (im2col) stays in NumPy: its copy per kernel offset was faster than
- * a C loop for one channel and as fast for 32. */
+ * taps may be a block of the kernel's (one slab of the input gradient starts at `first`). */
 typedef struct {
     Py_ssize_t grid[5], cols[8], first[3], stride[3], dilation[3];
+    char *grid_buf, *cols_buf;
+    Py_ssize_t *tap; /* each tap's grid offset from its window's corner (im2col) */
+    int kind;
 } Patches;
 
 static int check_patches(const Array *grid, const Array *cols, Patches *g)
@@ -1098,18 +1319,62 @@ static int check_patches(const Array *grid, const Array *cols, Patches *g)
      + ((j) * (g)->stride[1] + ((g)->first[1] + (e)) * (g)->dilation[1]) * (step)[2]   \
      + ((l) * (g)->stride[2] + ((g)->first[2] + (f)) * (g)->dilation[2]) * (step)[3])
 
+/* cols = every window's patch, window after window, read through a table of the taps'
+ * offsets from the window's corner (rows (batch, od, oh) of windows on several threads
+ * when large: each writes only its own patches). A 3x3 kernel on one channel (a first
+ * layer on grey images) gets its own copy of the loop with both counts fixed, which the
+ * compiler unrolls. */
+#define DEFINE_IM2COL(T)                                                               \
+    static inline __attribute__((always_inline)) void im2col_window_##T(               \
+        const T *restrict corner, const Py_ssize_t *restrict tap, Py_ssize_t taps,     \
+        T *restrict patch, Py_ssize_t channels)                                        \
+    {                                                                                  \
+        for (Py_ssize_t k = 0; k < taps; k++, patch += channels)                       \
+            for (Py_ssize_t c = 0; c < channels; c++) patch[c] = corner[tap[k] + c];   \
+    }                                                                                  \
+    WIDEST static void im2col_##T(const T *restrict grid, T *restrict cols,            \
+                                  const Patches *g, Py_ssize_t start, Py_ssize_t stop) \
+    {                                                                                  \
+        Py_ssize_t step[4], channels = g->grid[4];                                     \
+        grid_steps(g->grid, step);                                                     \
+        const Py_ssize_t *n = g->cols, *tap = g->tap;                                  \
+        const Py_ssize_t taps = n[4] * n[5] * n[6], patch = taps * channels;           \
+        T *out = cols + start * n[3] * patch;                                          \
+        for (Py_ssize_t line = start; line < stop; line++) {                           \
+            const Py_ssize_t b = line / (n[1] * n[2]), i = line / n[2] % n[1];         \
+            const Py_ssize_t j = line % n[2];                                          \
+            const T *corner = grid + PATCH_AT(g, step, b, i, j, 0, 0, 0, 0) - tap[0];  \
+            for (Py_ssize_t l = 0; l < n[3]; l++, out += patch) {                      \
+                const T *at = corner + l * g->stride[2] * step[3];                     \
+                if (taps == 9 && channels == 1)                                        \
+                    im2col_window_##T(at, tap, 9, out, 1);                             \
+                else                                                                   \
+                    im2col_window_##T(at, tap, taps, out, channels);                   \
+            }                                                                          \
+        }                                                                              \
+    }
+DEFINE_IM2COL(float)
+DEFINE_IM2COL(double)
+
+static void im2col_range(void *work, Py_ssize_t start, Py_ssize_t stop)
+{
+    const Patches *g = work;
+    if (g->kind == 4) im2col_float((float *)g->grid_buf, (float *)g->cols_buf, g, start, stop);
+    else im2col_double((double *)g->grid_buf, (double *)g->cols_buf, g, start, stop);
+}
+
 /* grid += every patch at the positions it was read from; tap by tap (all windows of
  * one tap, then the next), so each grid element sums its terms in tap order, as the
  * NumPy path's one strided addition per tap does */
 #define DEFINE_COL2IM_ADD(T)                                                           \
-    WIDEST static void col2im_add_##T(T *restrict grid, const T *restrict cols,         \
-                                      const Patches *g)        \
+    WIDEST static void col2im_add_##T(T *restrict grid, const T *restrict cols,        \
+                                      const Patches *g, Py_ssize_t start, Py_ssize_t stop) \
     {                                                                                  \
         Py_ssize_t step[4], channels = g->grid[4];                                     \
         grid_steps(g->grid, step);                                                     \
         const Py_ssize_t *n = g->cols;                                                 \
         const Py_ssize_t taps = n[4] * n[5] * n[6], windows = n[1] * n[2] * n[3];      \
-        for (Py_ssize_t b = 0; b < n[0]; b++)                                          \
+        for (Py_ssize_t b = start; b < stop; b++)                                      \
         for (Py_ssize_t a = 0; a < n[4]; a++)                                          \
         for (Py_ssize_t e = 0; e < n[5]; e++)                                          \
         for (Py_ssize_t f = 0; f < n[6]; f++) {                                        \
@@ -1125,27 +1390,57 @@ static int check_patches(const Array *grid, const Array *cols, Patches *g)
 DEFINE_COL2IM_ADD(float)
 DEFINE_COL2IM_ADD(double)
 
-/* col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches */
-static PyObject *col2im_add(PyObject *self, PyObject *args)
+/* over the batch on several threads when large: the patches of one batch entry add
+ * only into its own grid */
+static void col2im_add_range(void *work, Py_ssize_t start, Py_ssize_t stop)
+{
+    const Patches *g = work;
+    /* the arrays as restrict parameters: GCC honours restrict there, so the loops need
+     * not reload the geometry after every store */
+    if (g->kind == 4) col2im_add_float((float *)g->grid_buf, (float *)g->cols_buf, g, start, stop);
+    else col2im_add_double((double *)g->grid_buf, (double *)g->cols_buf, g, start, stop);
+}
+
+/* Parse (grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw), check that the patches fit the
+ * grid and run f over the batch (by_batch) or over the rows of windows without the GIL;
+ * `writable`: bit 0 the grid, bit 1 the cols. */
+static PyObject *call_patches(PyObject *args, const char *format, unsigned writable,
+                              int by_batch, RangeKernel f)
 {
     PyObject *objs[2];
     Patches g;
-    if (!PyArg_ParseTuple(args, "OOnnnnnnnnn:col2im_add", &objs[0], &objs[1], &g.first[0],
-                          &g.first[1], &g.first[2], &g.stride[0], &g.stride[1], &g.stride[2],
+    if (!PyArg_ParseTuple(args, format, &objs[0], &objs[1], &g.first[0], &g.first[1],
+                          &g.first[2], &g.stride[0], &g.stride[1], &g.stride[2],
                           &g.dilation[0], &g.dilation[1], &g.dilation[2]))
         return NULL;
     Array arrays[2];
     memset(arrays, 0, sizeof arrays);
     int kind = 0;
-    if (acquire(objs[0], &arrays[0], 1, "grid", &kind) < 0) goto fail;
-    if (acquire(objs[1], &arrays[1], 0, "cols", &kind) < 0) goto fail;
+    if (acquire(objs[0], &arrays[0], writable & 1u, "grid", &kind) < 0) goto fail;
+    if (acquire(objs[1], &arrays[1], (writable >> 1) & 1u, "cols", &kind) < 0) goto fail;
     if (check_patches(&arrays[0], &arrays[1], &g) < 0) goto fail;
+    g.grid_buf = arrays[0].view.buf;
+    g.cols_buf = arrays[1].view.buf;
+    g.kind = kind;
+    const Py_ssize_t taps = g.cols[4] * g.cols[5] * g.cols[6];
+    g.tap = PyMem_Malloc((taps ? taps : 1) * sizeof(Py_ssize_t));
+    if (!g.tap) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t step[4], *tap = g.tap;
+    grid_steps(g.grid, step);
+    tap[0] = 0;
+    for (Py_ssize_t a = 0; a < g.cols[4]; a++)
+        for (Py_ssize_t e = 0; e < g.cols[5]; e++)
+            for (Py_ssize_t f = 0; f < g.cols[6]; f++)
+                *tap++ = PATCH_AT(&g, step, 0, 0, 0, 0, a, e, f);
+    const Py_ssize_t items = by_batch ? g.cols[0] : g.cols[0] * g.cols[1] * g.cols[2];
+    const Py_ssize_t elements = arrays[1].view.len / kind;
     Py_BEGIN_ALLOW_THREADS
-    if (kind == 4)
-        col2im_add_float(arrays[0].view.buf, arrays[1].view.buf, &g);
-    else
-        col2im_add_double(arrays[0].view.buf, arrays[1].view.buf, &g);
+    parallel_for(items, items ? elements / items : 0, f, &g);
     Py_END_ALLOW_THREADS
+    PyMem_Free(g.tap);
     release(arrays, 2);
     Py_RETURN_NONE;
 fail:
@@ -1153,7 +1448,21 @@ fail:
     return NULL;
 }
 
+/* im2col(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): cols = the patches of grid */
+static PyObject *im2col(PyObject *self, PyObject *args)
+{
+    return call_patches(args, "OOnnnnnnnnn:im2col", 2u, 0, im2col_range);
+}
+
+/* col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches */
+static PyObject *col2im_add(PyObject *self, PyObject *args)
+{
+    return call_patches(args, "OOnnnnnnnnn:col2im_add", 1u, 1, col2im_add_range);
+}
+
 static PyMethodDef methods[] = {
+    {"set_threads", set_threads, METH_VARARGS,
+     "set_threads(n): the threads a large kernel call may use (default 1)."},
     {"adam", adam, METH_VARARGS,
      "adam(v, g, m, vel, vel_hat_or_None, alpha, beta_1, beta_2, epsilon): one Adam step "
      "in place (AMSGrad when vel_hat is given)."},
@@ -1189,6 +1498,8 @@ static PyMethodDef methods[] = {
      "max_pool(x, y, offsets, kd, kh, kw): each window's max and first argmax (uint8)."},
     {"max_pool_grad", max_pool_grad, METH_VARARGS,
      "max_pool_grad(dy, offsets, dx, kd, kh, kw): dy at each window's argmax, 0 elsewhere."},
+    {"im2col", im2col, METH_VARARGS,
+     "im2col(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): cols = the patches of grid."},
     {"col2im_add", col2im_add, METH_VARARGS,
      "col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches."},
     {NULL, NULL, 0, NULL},
@@ -1199,4 +1510,10 @@ static struct PyModuleDef module = {
     "One-pass elementwise kernels for the training step (float32 and float64).", -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void)
+{
+#ifndef _WIN32
+    pthread_atfork(NULL, NULL, forget_workers);
+#endif
+    return PyModule_Create(&module);
+}

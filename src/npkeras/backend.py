@@ -52,6 +52,24 @@ numpy_version = numpy.__version__
 host_xp = numpy
 
 
+def _threads_from(names) -> int | None:
+    for name in names:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+_BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def num_threads() -> int:
+    """The threads npkeras's own parallel loops use (the compiled kernels, attention's
+    blocks): ``NPKERAS_NUM_THREADS``, else as many as BLAS gets from the environment
+    (OpenBLAS reads these variables in this order of precedence), else the CPU count."""
+    return _threads_from(("NPKERAS_NUM_THREADS",) + _BLAS_THREAD_VARIABLES) or os.cpu_count() or 1
+
+
 def _load_kernels():
     if xp is not numpy or os.environ.get("NPKERAS_KERNELS", "1") == "0":
         return None
@@ -59,6 +77,7 @@ def _load_kernels():
         from npkeras import _kernels
     except ImportError:  # built without a C compiler: NumPy alone
         return None
+    _kernels.set_threads(num_threads())  # large calls split their rows over these
     return _kernels
 
 
@@ -220,18 +239,9 @@ def dot_into(a, b, out):
     return out
 
 
-def _one_blas_thread() -> bool:
-    """True when the environment gives BLAS one thread (OpenBLAS reads these variables
-    once, when NumPy loads, in this order of precedence)."""
-    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value) == 1
-    return (os.cpu_count() or 1) == 1
-
-
-#: BLAS runs on one thread (as the environment said when NumPy loaded)
-one_blas_thread = _one_blas_thread()
+#: BLAS runs on one thread (as the environment said when NumPy loaded: OpenBLAS reads
+#: its variables once)
+one_blas_thread = (_threads_from(_BLAS_THREAD_VARIABLES) or os.cpu_count() or 1) == 1
 #: inner-dimension block of :func:`dot_blocked`
 _INNER_BLOCK = 128
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import npkeras as keras
-from npkeras import layers
+from npkeras import backend, layers
 from npkeras.layers.base import BackwardContext
 from tests.helpers import check_layer
 
@@ -193,3 +193,18 @@ def test_same_pooling_builds_on_an_unknown_length(cls):
 def test_same_pooling_2d_keeps_unknown_axes_unknown():
     layer = layers.MaxPooling2D(3, strides=2, padding="same")
     assert layer.compute_output_shape((None, None, 7, 3)) == (None, None, 4, 3)
+
+
+@pytest.mark.parametrize("cls", [layers.MaxPooling2D, layers.AveragePooling2D])
+@pytest.mark.parametrize("kernels", [True, False])
+def test_pooling_gradient_is_zero_on_the_rows_no_window_covers(cls, kernels, monkeypatch):
+    if not kernels:
+        monkeypatch.setattr(backend, "kernels", None)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 7, 5, 3)).astype("float32")
+    layer = cls(2)
+    layer(x)
+    layer.forward(x, training=True)
+    dx = layer.backward(np.ones((2, 3, 2, 3), "float32"))
+    assert not dx[:, 6].any() and not dx[:, :, 4].any()  # windows end at row 6, column 4
+    assert dx[:, :6, :4].sum() == 2 * 3 * 6  # images x channels x windows, each passes its 1

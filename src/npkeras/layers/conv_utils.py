@@ -184,6 +184,21 @@ def im2col(x, out_shape, kernel, strides, dilation, groups: int = 1):
     ``(groups, batch * prod(out), prod(kernel) * c/groups)``."""
     rows = x.shape[0] * math.prod(out_shape)
     channels = x.shape[-1]
+    if groups == 1 and backend.kernels_accept(x):
+        # one pass over the windows through a table of tap offsets, split over threads
+        # when large (one core, one channel: 2.5x faster than a copy per kernel offset;
+        # 32 channels: 1.2x faster than copying the window view)
+        cols = xp.empty((rows, math.prod(kernel) * channels), x.dtype)
+        backend.kernels.im2col(
+            as_grid5(x),
+            _patches8(cols, x.shape[0], out_shape, kernel, channels),
+            0,
+            0,
+            0,
+            *padded3(strides),
+            *padded3(dilation),
+        )
+        return cols.reshape(1, rows, -1)
     if groups == 1 and channels < FEW_CHANNELS:
         # a copy per kernel offset: each moves whole rows of the input, where copying the
         # 6-d window view would step through inner loops only `channels` long (3x faster

@@ -76,12 +76,14 @@ class BasePooling(Layer):
         dy = cu.to_channels_last(dy, self.data_format)
         grad_at = self._offset_grad(dy, state)
         overlapping = any(k > s for k, s in zip(self.pool_size, self.strides))
-        tiled = all(
-            k == s and n == o * s
-            for k, s, n, o in zip(self.pool_size, self.strides, padded_shape[1:-1], out)
-        )
-        # windows that tile the grid exactly write every element: no zeros needed first
-        grid = (xp.empty if tiled else xp.zeros)(padded_shape, dy.dtype)
+        abutting = all(k == s for k, s in zip(self.pool_size, self.strides))
+        # windows side by side write every element they cover: only the remainder they
+        # leave at the far end of an axis (11 rows in windows of 2) needs zeros first
+        grid = (xp.empty if abutting else xp.zeros)(padded_shape, dy.dtype)
+        if abutting:
+            for axis, (n, o, s) in enumerate(zip(padded_shape[1:-1], out, self.strides)):
+                if n > o * s:
+                    grid[(slice(None),) * (axis + 1) + (slice(o * s, None),)] = 0
         if self._compiled_grad(dy, state, grid):
             return cu.from_channels_last(grid[cu.interior(spatial, pads)], self.data_format)
         for k, (_, region) in enumerate(

@@ -4,7 +4,6 @@ every leading axis (batch and heads together: one matrix product each, no Python
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 from npkeras import backend
@@ -91,14 +90,6 @@ def attend_scores_backward(doutput, cache, dprobs_extra=None):
 BLOCK_BYTES = 1 << 20
 
 
-def _threads() -> int:
-    for name in ("NPKERAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    return os.cpu_count() or 1
-
-
 _pool = None
 
 
@@ -109,7 +100,7 @@ def _for_blocks(count, bytes_per_item, work):
     global _pool
     size = max(1, BLOCK_BYTES // max(1, bytes_per_item))
     blocks = [(start, min(count, start + size)) for start in range(0, count, size)]
-    threads = _threads()
+    threads = backend.num_threads()
     if threads == 1 or len(blocks) == 1:
         for start, stop in blocks:
             work(start, stop)
