@@ -126,7 +126,7 @@ def _block(mask, start, stop):
     return mask[start:stop]
 
 
-def attend(q, k, v, mask=None, dropout=0.0, rng=None):
+def attend(q, k, v, mask=None, dropout=0.0, rng=None, out=None):
     """``softmax(q k^T, mask) v`` for ``(batch, heads, T, d)`` arrays, fused per block
     of the batch (scores, masked softmax, dropout and the product with ``v`` while the
     block's scores are in cache).
@@ -137,12 +137,15 @@ def attend(q, k, v, mask=None, dropout=0.0, rng=None):
         mask: boolean, broadcastable to ``(n, h, Tq, Tk)``; True = may attend.
         dropout: fraction of the probabilities dropped (training only; pass 0 else).
         rng: the generator for the dropout mask (default the backend's).
+        out: where to write the output, any ``(n, h, Tq, dv)`` array or view (a view of
+            the heads side by side saves the caller a copy); default a new array.
 
     Returns ``(output (n, h, Tq, dv), probs (n, h, Tq, Tk) before dropout, cache)``.
     """
     n = q.shape[0]
     probs = xp.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
-    out = xp.empty(q.shape[:-1] + (v.shape[-1],), q.dtype)
+    if out is None:
+        out = xp.empty(q.shape[:-1] + (v.shape[-1],), q.dtype)
     keep = None
     if dropout > 0.0:  # drawn at once, so threads never change the random stream
         rng = rng if rng is not None else backend.rng()
@@ -161,11 +164,15 @@ def attend(q, k, v, mask=None, dropout=0.0, rng=None):
     return out, probs, (q, k, v, probs, keep)
 
 
-def attend_backward(doutput, cache, dprobs_extra=None):
+def attend_backward(doutput, cache, dprobs_extra=None, out=(None, None, None)):
     """``(dq, dk, dv)`` from dL/doutput (and dL/dprobs when the probabilities were an
-    output too), for the ``cache`` of :func:`attend`, block by block as the forward."""
+    output too), for the ``cache`` of :func:`attend`, block by block as the forward;
+    written into the arrays or views of ``out`` that are not None."""
     q, k, v, probs, keep = cache
-    dq, dk, dv = xp.empty(q.shape, q.dtype), xp.empty(k.shape, q.dtype), xp.empty(v.shape, q.dtype)
+    dq, dk, dv = (
+        xp.empty(like.shape, q.dtype) if given is None else given
+        for given, like in zip(out, (q, k, v))
+    )
     vt = xp.swapaxes(v, -1, -2)
 
     def work(start, stop):
