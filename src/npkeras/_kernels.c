@@ -671,37 +671,67 @@ static PyObject *gru_step_backward(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------- softmax ----- */
 
-/* Sums and maxima over 8 interleaved partial results (then combined pairwise), so the
- * loops vectorise without reassociating floating-point sums. */
+/* Row sums and maxima run over `lanes` interleaved partial results (one to a few vector
+ * registers, so consecutive steps need not wait on one another), then combined pairwise:
+ * the loops vectorise without reassociating floating-point sums. Long rows (the softmax
+ * over 128 keys) run fastest with 32 lanes, short ones (layer normalization over 64
+ * features) with 8: the pairwise combination costs more than it saves there. */
 #define LANES 8
+#define WIDE_LANES 32
 
-/* Softmax of each row in place: exp(z - max) * (1 / sum). A row whose maximum is -inf (every
- * entry masked) comes out all zeros, as the masked softmax wants; a NaN makes its row
- * NaN. Each pass is its own loop over the row (in L1), so each vectorises. */
+/* out = the sum of `term` over i in [0, cols), term an expression of i */
+#define ROW_SUM(T, lanes, cols, term, out)                                             \
+    do {                                                                               \
+        T acc_[(lanes)];                                                               \
+        Py_ssize_t i_ = 0, whole_ = (cols) - (cols) % (lanes);                         \
+        for (int lane_ = 0; lane_ < (lanes); lane_++) acc_[lane_] = 0;                 \
+        for (; i_ < whole_; i_ += (lanes))                                             \
+            for (int lane_ = 0; lane_ < (lanes); lane_++) {                            \
+                Py_ssize_t i = i_ + lane_;                                             \
+                acc_[lane_] += (term);                                                 \
+            }                                                                          \
+        for (int half_ = (lanes) / 2; half_ > 0; half_ /= 2)                           \
+            for (int lane_ = 0; lane_ < half_; lane_++)                                \
+                acc_[lane_] += acc_[lane_ + half_];                                    \
+        out = acc_[0];                                                                 \
+        for (Py_ssize_t i = i_; i < (cols); i++) out += (term);                        \
+    } while (0)
+
+/* out = the maximum of z[0..cols) (NaN entries skipped; -inf for a row of them) */
+#define ROW_MAX(T, lanes, z, cols, out)                                                \
+    do {                                                                               \
+        T top_[(lanes)];                                                               \
+        Py_ssize_t i_ = 0, whole_ = (cols) - (cols) % (lanes);                         \
+        for (int lane_ = 0; lane_ < (lanes); lane_++) top_[lane_] = -INFINITY;         \
+        for (; i_ < whole_; i_ += (lanes))                                             \
+            for (int lane_ = 0; lane_ < (lanes); lane_++) {                            \
+                T v_ = (z)[i_ + lane_];                                                \
+                top_[lane_] = v_ > top_[lane_] ? v_ : top_[lane_];                     \
+            }                                                                          \
+        for (int half_ = (lanes) / 2; half_ > 0; half_ /= 2)                           \
+            for (int lane_ = 0; lane_ < half_; lane_++) {                              \
+                T v_ = top_[lane_ + half_];                                            \
+                top_[lane_] = v_ > top_[lane_] ? v_ : top_[lane_];                     \
+            }                                                                          \
+        out = top_[0];                                                                 \
+        for (; i_ < (cols); i_++) out = (z)[i_] > out ? (z)[i_] : out;                 \
+    } while (0)
+
+/* Softmax of each row in place: exp(z - max) * (1 / sum), the exp and the sum in one
+ * loop. A row whose maximum is -inf (every entry masked) comes out all zeros, as the
+ * masked softmax wants; a NaN makes its row NaN. */
 #define DEFINE_SOFTMAX_ROWS(T)                                                         \
     WIDEST static void softmax_rows_##T(T *restrict z, Py_ssize_t rows, Py_ssize_t cols) \
     {                                                                                  \
-        Py_ssize_t whole = cols - cols % LANES;                                        \
         for (Py_ssize_t r = 0; r < rows; r++, z += cols) {                             \
-            T top[LANES], acc[LANES];                                                  \
-            for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                        \
-            for (Py_ssize_t c = 0; c < whole; c += LANES)                              \
-                for (int k = 0; k < LANES; k++) top[k] = z[c + k] > top[k] ? z[c + k] : top[k]; \
-            T m = top[0];                                                              \
-            for (int k = 1; k < LANES; k++) m = top[k] > m ? top[k] : m;               \
-            for (Py_ssize_t c = whole; c < cols; c++) m = z[c] > m ? z[c] : m;         \
+            T m, total;                                                                \
+            ROW_MAX(T, WIDE_LANES, z, cols, m);                                        \
             if (m == -INFINITY) {                                                      \
                 for (Py_ssize_t c = 0; c < cols; c++) z[c] = 0;                        \
                 continue;                                                              \
             }                                                                          \
-            for (Py_ssize_t c = 0; c < cols; c++) z[c] = exp_fast_##T(z[c] - m);       \
-            for (int k = 0; k < LANES; k++) acc[k] = 0;                                \
-            for (Py_ssize_t c = 0; c < whole; c += LANES)                              \
-                for (int k = 0; k < LANES; k++) acc[k] += z[c + k];                    \
-            T total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +                        \
-                      ((acc[4] + acc[5]) + (acc[6] + acc[7]));                         \
-            for (Py_ssize_t c = whole; c < cols; c++) total += z[c];                   \
-            T scale = (T)1 / total;                                            \
+            ROW_SUM(T, WIDE_LANES, cols, z[i] = exp_fast_##T(z[i] - m), total);        \
+            T scale = (T)1 / total;                                                    \
             for (Py_ssize_t c = 0; c < cols; c++) z[c] *= scale;                       \
         }                                                                              \
     }
@@ -740,15 +770,9 @@ fail:
                                                  Py_ssize_t rows, Py_ssize_t cols)     \
     {                                                                                  \
         for (Py_ssize_t r = 0; r < rows; r++, p += cols, dp += cols) {                 \
-            T acc[LANES];                                                              \
-            Py_ssize_t c = 0, whole = cols - cols % LANES;                             \
-            for (int k = 0; k < LANES; k++) acc[k] = 0;                                \
-            for (; c < whole; c += LANES)                                              \
-                for (int k = 0; k < LANES; k++) acc[k] += dp[c + k] * p[c + k];        \
-            T dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +                          \
-                    ((acc[4] + acc[5]) + (acc[6] + acc[7]));                           \
-            for (; c < cols; c++) dot += dp[c] * p[c];                                 \
-            for (c = 0; c < cols; c++) dp[c] = (dp[c] - dot) * p[c];                   \
+            T dot;                                                                     \
+            ROW_SUM(T, WIDE_LANES, cols, dp[i] * p[i], dot);                           \
+            for (Py_ssize_t c = 0; c < cols; c++) dp[c] = (dp[c] - dot) * p[c];        \
         }                                                                              \
     }
 DEFINE_SOFTMAX_ROWS_BACKWARD(float)
@@ -784,23 +808,6 @@ fail:
 
 /* ------------------------------------------------------ layer normalization ---- */
 
-/* Sum of a row in LANES interleaved partial sums (then combined pairwise), so the loop
- * vectorises without reassociating floating-point sums. */
-#define ROW_SUM(T, cols, term, out)                                                    \
-    do {                                                                               \
-        T acc_[LANES];                                                                 \
-        Py_ssize_t c = 0, whole_ = (cols) - (cols) % LANES;                            \
-        for (int lane_ = 0; lane_ < LANES; lane_++) acc_[lane_] = 0;                   \
-        for (; c < whole_; c += LANES)                                                 \
-            for (int lane_ = 0; lane_ < LANES; lane_++) {                              \
-                Py_ssize_t i = c + lane_;                                              \
-                acc_[lane_] += (term);                                                 \
-            }                                                                          \
-        out = ((acc_[0] + acc_[1]) + (acc_[2] + acc_[3])) +                            \
-              ((acc_[4] + acc_[5]) + (acc_[6] + acc_[7]));                             \
-        for (Py_ssize_t i = c; i < (cols); i++) out += (term);                         \
-    } while (0)
-
 /* Each row of x standardised and scaled: y = (x - mean) * inv * gamma + beta with
  * inv = 1 / sqrt(var + epsilon), the biased variance taken around the mean (two passes,
  * as NumPy's). Each row's mean and inv are kept for the backward pass. */
@@ -813,9 +820,9 @@ fail:
     {                                                                                  \
         for (Py_ssize_t r = 0; r < rows; r++, x += cols, y += cols) {                  \
             T total, squares;                                                          \
-            ROW_SUM(T, cols, x[i], total);                                             \
+            ROW_SUM(T, LANES, cols, x[i], total);                                      \
             T m = total / (T)cols;                                                     \
-            ROW_SUM(T, cols, (x[i] - m) * (x[i] - m), squares);                        \
+            ROW_SUM(T, LANES, cols, (x[i] - m) * (x[i] - m), squares);                 \
             T k = (T)1 / SQRT(squares / (T)cols + epsilon);                            \
             for (Py_ssize_t c = 0; c < cols; c++)                                      \
                 y[c] = (x[c] - m) * k * gamma[c] + beta[c];                            \
@@ -845,8 +852,8 @@ DEFINE_LAYER_NORM_ROWS(double, sqrt)
             }                                                                          \
             if (!dx) continue;                                                         \
             T sum_g, sum_g_x_hat;                                                      \
-            ROW_SUM(T, cols, dy[i] * gamma[i], sum_g);                                 \
-            ROW_SUM(T, cols, dy[i] * gamma[i] * ((x[i] - m) * k), sum_g_x_hat);        \
+            ROW_SUM(T, LANES, cols, dy[i] * gamma[i], sum_g);                          \
+            ROW_SUM(T, LANES, cols, dy[i] * gamma[i] * ((x[i] - m) * k), sum_g_x_hat); \
             for (Py_ssize_t c = 0; c < cols; c++) {                                    \
                 T x_hat = (x[c] - m) * k;                                              \
                 dx[c] = k * (dy[c] * gamma[c] - w * (sum_g + x_hat * sum_g_x_hat));    \
