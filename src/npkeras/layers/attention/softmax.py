@@ -103,21 +103,34 @@ _pool = None
 
 
 def _for_blocks(count, bytes_per_item, work):
-    """``work(start, stop)`` over blocks of the leading axis, on a thread pool when there
-    are several cores: NumPy releases the GIL in its loops and BLAS calls, so blocks run
-    side by side (elementwise work such as the softmax's exp otherwise uses one core)."""
+    """``work(start, stop)`` over blocks of the leading axis, on the calling thread and a
+    pool of helpers when there are several cores: NumPy releases the GIL in its loops and
+    BLAS calls, so blocks run side by side (elementwise work such as the softmax's exp
+    otherwise uses one core). Each thread takes the next block left until none is: the
+    caller works instead of waiting, so one thread fewer wakes, and a thread slowed by
+    other work takes fewer blocks."""
     global _pool
     size = max(1, BLOCK_BYTES // max(1, bytes_per_item))
     blocks = [(start, min(count, start + size)) for start in range(0, count, size)]
-    threads = _threads()
-    if threads == 1 or len(blocks) == 1:
+    helpers = min(_threads(), len(blocks)) - 1
+    if helpers == 0:
         for start, stop in blocks:
             work(start, stop)
         return
-    if _pool is None or _pool._max_workers != threads:
-        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="npkeras-attention")
-    for future in [_pool.submit(work, start, stop) for start, stop in blocks]:
-        future.result()
+    if _pool is None or _pool._max_workers < helpers:
+        _pool = ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="npkeras-attention")
+    pending = iter(blocks)  # shared: taking its next item is atomic under the GIL
+
+    def drain():
+        for start, stop in pending:
+            work(start, stop)
+
+    futures = [_pool.submit(drain) for _ in range(helpers)]
+    try:
+        drain()
+    finally:
+        for future in futures:  # every block written (or its error raised) before returning
+            future.result()
 
 
 def _block(mask, start, stop):
