@@ -1,5 +1,9 @@
 """The backend helpers that layers use for array work."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -47,3 +51,25 @@ def test_dot_into_writes_any_float_type():
         out = np.empty((2, 2), dtype)
         assert backend.dot_into(a, b, out) is out
         assert out.tolist() == [[3.0, 3.0], [12.0, 12.0]]
+
+
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        ("", "16"),  # NumPy loaded by npkeras: OpenBLAS's idle threads sleep soon
+        ("os.environ['OPENBLAS_THREAD_TIMEOUT'] = '20'", "20"),  # the user's value wins
+        ("os.environ['GOTO_THREAD_TIMEOUT'] = '20'", None),  # so does the older name
+        ("import numpy", None),  # NumPy loaded first: too late to choose, left alone
+    ],
+)
+def test_openblas_idle_threads_are_asked_to_sleep_soon(setup, expected):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
+    }
+    script = f"import os\n{setup}\nimport npkeras\nprint(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == [str(expected)]
