@@ -18,14 +18,20 @@ library in a fresh process and prints its peak resident memory (VmHWM).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
 import time
 
-if __name__ == "__main__" and "--threads" in sys.argv[:-1]:
-    # BLAS (and npkeras's one-thread product choices) read the thread count when NumPy loads
-    os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
+if __name__ == "__main__":
+    if "--threads" in sys.argv[:-1]:
+        # BLAS (and npkeras's one-thread product choices) read the thread count when NumPy
+        # loads
+        os.environ["OPENBLAS_NUM_THREADS"] = sys.argv[sys.argv.index("--threads") + 1]
+    # npkeras before NumPy, as a program starting with `import npkeras` loads them:
+    # OpenBLAS reads its idle-thread setting as it loads, which npkeras's backend chooses
+    importlib.import_module("npkeras")
 
 import numpy as np  # noqa: E402
 

@@ -1,5 +1,9 @@
 """The backend helpers that layers use for array work."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -71,3 +75,25 @@ def test_num_threads_reads_the_environment_like_blas(env, expected, monkeypatch)
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(backend.os, "cpu_count", lambda: 7)
     assert backend.num_threads() == expected
+
+
+@pytest.mark.parametrize(
+    "setup, expected",
+    [
+        ("", "16"),  # NumPy loaded by npkeras: OpenBLAS's idle threads sleep soon
+        ("os.environ['OPENBLAS_THREAD_TIMEOUT'] = '20'", "20"),  # the user's value wins
+        ("os.environ['GOTO_THREAD_TIMEOUT'] = '20'", None),  # so does the older name
+        ("import numpy", None),  # NumPy loaded first: too late to choose, left alone
+    ],
+)
+def test_openblas_idle_threads_are_asked_to_sleep_soon(setup, expected):
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("OPENBLAS_THREAD_TIMEOUT", "GOTO_THREAD_TIMEOUT")
+    }
+    script = f"import os\n{setup}\nimport npkeras\nprint(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == [str(expected)]

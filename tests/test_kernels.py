@@ -135,6 +135,40 @@ def test_relu_falls_back_for_arrays_the_kernels_cannot_take():
             TypeError,
             "`out` must be float32 or float64 like the other arrays",
         ),
+        (
+            lambda f, d: kernels.layer_norm_rows(
+                f.reshape(2, 2), f[:2], f[:3], 1e-3, f.reshape(2, 2), f[:2], f[:2]
+            ),
+            ValueError,
+            "`beta` \\(3 values\\) must hold one value per column of `x` \\(2 rows of 2\\)",
+        ),
+        (
+            lambda f, d: kernels.layer_norm_rows(f, f, f, 1e-3, _read_only(), f[:1], f[:1]),
+            TypeError,
+            "`y` must be a writable C-contiguous",
+        ),
+        (
+            lambda f, d: kernels.layer_norm_rows_backward(f, f, f[:1], f[:2], f, None, f, f),
+            ValueError,
+            "`inv` \\(2 values\\) must hold one value per row of `dy` \\(1 rows of 4\\)",
+        ),
+        (
+            lambda f, d: kernels.layer_norm_rows_backward(f, f, f[:1], f[:1], d, None, f, f),
+            TypeError,
+            "`gamma` must be float32 or float64 like the other arrays",
+        ),
+        (
+            lambda f, d: kernels.layer_norm_rows_backward(f, f[:3], f[:1], f[:1], f, None, f, f),
+            ValueError,
+            "`dy` and `x` must have the same size \\(4 and 3 values\\)",
+        ),
+        (
+            lambda f, d: kernels.layer_norm_rows_backward(
+                f[:0], f, f[:1], f[:1], f, None, f, f
+            ),
+            ValueError,
+            "`dy` must have a non-empty last axis",
+        ),
     ],
 )
 def test_bad_kernel_arguments_are_refused_with_their_name(call, error, message):

@@ -28,10 +28,11 @@ def test_float32_exp_is_within_two_ulp_of_the_exact_value():
 
 @needs_kernels
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_softmax_rows_equals_the_numpy_softmax(dtype):
+@pytest.mark.parametrize("cols", [19, 77])  # under and over the kernel's 32 lanes
+def test_softmax_rows_equals_the_numpy_softmax(dtype, cols):
     rng = np.random.default_rng(0)
-    scores = (rng.standard_normal((3, 37, 19)) * 6).astype(dtype)
-    mask = rng.random((3, 37, 19)) > 0.3
+    scores = (rng.standard_normal((3, 37, cols)) * 6).astype(dtype)
+    mask = rng.random((3, 37, cols)) > 0.3
     mask[0, 5] = False  # a fully masked row: zeros
     expected = scores.copy()
     np.copyto(expected, -np.inf, where=~mask)
@@ -47,8 +48,8 @@ def test_softmax_rows_equals_the_numpy_softmax(dtype):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_softmax_rows_backward_equals_numpy(dtype):
     rng = np.random.default_rng(1)
-    probs = masked_softmax(rng.standard_normal((5, 33)).astype(dtype))
-    dprobs = rng.standard_normal((5, 33)).astype(dtype)
+    probs = masked_softmax(rng.standard_normal((5, 71)).astype(dtype))
+    dprobs = rng.standard_normal((5, 71)).astype(dtype)
     expected = (dprobs - (dprobs * probs).sum(-1, keepdims=True)) * probs
     np.testing.assert_allclose(softmax_backward(probs, dprobs.copy()), expected, **TOLERANCE[dtype])
 

@@ -885,37 +885,67 @@ static PyObject *gru_step_backward(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------- softmax ----- */
 
-/* Sums and maxima over 8 interleaved partial results (then combined pairwise), so the
- * loops vectorise without reassociating floating-point sums. */
+/* Row sums and maxima run over `lanes` interleaved partial results (one to a few vector
+ * registers, so consecutive steps need not wait on one another), then combined pairwise:
+ * the loops vectorise without reassociating floating-point sums. Long rows (the softmax
+ * over 128 keys) run fastest with 32 lanes, short ones (layer normalization over 64
+ * features) with 8: the pairwise combination costs more than it saves there. */
 #define LANES 8
+#define WIDE_LANES 32
 
-/* Softmax of each row in place: exp(z - max) * (1 / sum). A row whose maximum is -inf (every
- * entry masked) comes out all zeros, as the masked softmax wants; a NaN makes its row
- * NaN. Each pass is its own loop over the row (in L1), so each vectorises. */
+/* out = the sum of `term` over i in [0, cols), term an expression of i */
+#define ROW_SUM(T, lanes, cols, term, out)                                             \
+    do {                                                                               \
+        T acc_[(lanes)];                                                               \
+        Py_ssize_t i_ = 0, whole_ = (cols) - (cols) % (lanes);                         \
+        for (int lane_ = 0; lane_ < (lanes); lane_++) acc_[lane_] = 0;                 \
+        for (; i_ < whole_; i_ += (lanes))                                             \
+            for (int lane_ = 0; lane_ < (lanes); lane_++) {                            \
+                Py_ssize_t i = i_ + lane_;                                             \
+                acc_[lane_] += (term);                                                 \
+            }                                                                          \
+        for (int half_ = (lanes) / 2; half_ > 0; half_ /= 2)                           \
+            for (int lane_ = 0; lane_ < half_; lane_++)                                \
+                acc_[lane_] += acc_[lane_ + half_];                                    \
+        out = acc_[0];                                                                 \
+        for (Py_ssize_t i = i_; i < (cols); i++) out += (term);                        \
+    } while (0)
+
+/* out = the maximum of z[0..cols) (NaN entries skipped; -inf for a row of them) */
+#define ROW_MAX(T, lanes, z, cols, out)                                                \
+    do {                                                                               \
+        T top_[(lanes)];                                                               \
+        Py_ssize_t i_ = 0, whole_ = (cols) - (cols) % (lanes);                         \
+        for (int lane_ = 0; lane_ < (lanes); lane_++) top_[lane_] = -INFINITY;         \
+        for (; i_ < whole_; i_ += (lanes))                                             \
+            for (int lane_ = 0; lane_ < (lanes); lane_++) {                            \
+                T v_ = (z)[i_ + lane_];                                                \
+                top_[lane_] = v_ > top_[lane_] ? v_ : top_[lane_];                     \
+            }                                                                          \
+        for (int half_ = (lanes) / 2; half_ > 0; half_ /= 2)                           \
+            for (int lane_ = 0; lane_ < half_; lane_++) {                              \
+                T v_ = top_[lane_ + half_];                                            \
+                top_[lane_] = v_ > top_[lane_] ? v_ : top_[lane_];                     \
+            }                                                                          \
+        out = top_[0];                                                                 \
+        for (; i_ < (cols); i_++) out = (z)[i_] > out ? (z)[i_] : out;                 \
+    } while (0)
+
+/* Softmax of each row in place: exp(z - max) * (1 / sum), the exp and the sum in one
+ * loop. A row whose maximum is -inf (every entry masked) comes out all zeros, as the
+ * masked softmax wants; a NaN makes its row NaN. */
 #define DEFINE_SOFTMAX_ROWS(T)                                                         \
     WIDEST static void softmax_rows_##T(T *restrict z, Py_ssize_t rows, Py_ssize_t cols) \
     {                                                                                  \
-        Py_ssize_t whole = cols - cols % LANES;                                        \
         for (Py_ssize_t r = 0; r < rows; r++, z += cols) {                             \
-            T top[LANES], acc[LANES];                                                  \
-            for (int k = 0; k < LANES; k++) top[k] = -INFINITY;                        \
-            for (Py_ssize_t c = 0; c < whole; c += LANES)                              \
-                for (int k = 0; k < LANES; k++) top[k] = z[c + k] > top[k] ? z[c + k] : top[k]; \
-            T m = top[0];                                                              \
-            for (int k = 1; k < LANES; k++) m = top[k] > m ? top[k] : m;               \
-            for (Py_ssize_t c = whole; c < cols; c++) m = z[c] > m ? z[c] : m;         \
+            T m, total;                                                                \
+            ROW_MAX(T, WIDE_LANES, z, cols, m);                                        \
             if (m == -INFINITY) {                                                      \
                 for (Py_ssize_t c = 0; c < cols; c++) z[c] = 0;                        \
                 continue;                                                              \
             }                                                                          \
-            for (Py_ssize_t c = 0; c < cols; c++) z[c] = exp_fast_##T(z[c] - m);       \
-            for (int k = 0; k < LANES; k++) acc[k] = 0;                                \
-            for (Py_ssize_t c = 0; c < whole; c += LANES)                              \
-                for (int k = 0; k < LANES; k++) acc[k] += z[c + k];                    \
-            T total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +                        \
-                      ((acc[4] + acc[5]) + (acc[6] + acc[7]));                         \
-            for (Py_ssize_t c = whole; c < cols; c++) total += z[c];                   \
-            T scale = (T)1 / total;                                            \
+            ROW_SUM(T, WIDE_LANES, cols, z[i] = exp_fast_##T(z[i] - m), total);        \
+            T scale = (T)1 / total;                                                    \
             for (Py_ssize_t c = 0; c < cols; c++) z[c] *= scale;                       \
         }                                                                              \
     }
@@ -954,15 +984,9 @@ fail:
                                                  Py_ssize_t rows, Py_ssize_t cols)     \
     {                                                                                  \
         for (Py_ssize_t r = 0; r < rows; r++, p += cols, dp += cols) {                 \
-            T acc[LANES];                                                              \
-            Py_ssize_t c = 0, whole = cols - cols % LANES;                             \
-            for (int k = 0; k < LANES; k++) acc[k] = 0;                                \
-            for (; c < whole; c += LANES)                                              \
-                for (int k = 0; k < LANES; k++) acc[k] += dp[c + k] * p[c + k];        \
-            T dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +                          \
-                    ((acc[4] + acc[5]) + (acc[6] + acc[7]));                           \
-            for (; c < cols; c++) dot += dp[c] * p[c];                                 \
-            for (c = 0; c < cols; c++) dp[c] = (dp[c] - dot) * p[c];                   \
+            T dot;                                                                     \
+            ROW_SUM(T, WIDE_LANES, cols, dp[i] * p[i], dot);                           \
+            for (Py_ssize_t c = 0; c < cols; c++) dp[c] = (dp[c] - dot) * p[c];        \
         }                                                                              \
     }
 DEFINE_SOFTMAX_ROWS_BACKWARD(float)
@@ -993,6 +1017,170 @@ static PyObject *softmax_rows_backward(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 fail:
     release(arrays, 2);
+    return NULL;
+}
+
+/* ------------------------------------------------------ layer normalization ---- */
+
+/* Each row of x standardised and scaled: y = (x - mean) * inv * gamma + beta with
+ * inv = 1 / sqrt(var + epsilon), the biased variance taken around the mean (two passes,
+ * as NumPy's). Each row's mean and inv are kept for the backward pass. */
+#define DEFINE_LAYER_NORM_ROWS(T, SQRT)                                                \
+    WIDEST static void layer_norm_rows_##T(const T *restrict x, const T *restrict gamma, \
+                                           const T *restrict beta, T epsilon,          \
+                                           T *restrict y, T *restrict mean,            \
+                                           T *restrict inv, Py_ssize_t rows,           \
+                                           Py_ssize_t cols)                            \
+    {                                                                                  \
+        for (Py_ssize_t r = 0; r < rows; r++, x += cols, y += cols) {                  \
+            T total, squares;                                                          \
+            ROW_SUM(T, LANES, cols, x[i], total);                                      \
+            T m = total / (T)cols;                                                     \
+            ROW_SUM(T, LANES, cols, (x[i] - m) * (x[i] - m), squares);                 \
+            T k = (T)1 / SQRT(squares / (T)cols + epsilon);                            \
+            for (Py_ssize_t c = 0; c < cols; c++)                                      \
+                y[c] = (x[c] - m) * k * gamma[c] + beta[c];                            \
+            mean[r] = m;                                                               \
+            inv[r] = k;                                                                \
+        }                                                                              \
+    }
+DEFINE_LAYER_NORM_ROWS(float, sqrtf)
+DEFINE_LAYER_NORM_ROWS(double, sqrt)
+
+/* The gradients of layer_norm_rows from dy: dgamma = sum over rows of dy * x_hat, dbeta =
+ * sum of dy, and (when dx is given) dx = inv * (g - (sum(g) + x_hat * sum(g * x_hat)) / n)
+ * per row, g = dy * gamma, x_hat = (x - mean) * inv. */
+#define DEFINE_LAYER_NORM_ROWS_BACKWARD(T)                                             \
+    WIDEST static void layer_norm_rows_backward_##T(                                   \
+        const T *restrict dy, const T *restrict x, const T *restrict mean,             \
+        const T *restrict inv, const T *restrict gamma, T *restrict dx,                \
+        T *restrict dgamma, T *restrict dbeta, Py_ssize_t rows, Py_ssize_t cols)       \
+    {                                                                                  \
+        const T w = (T)1 / (T)cols;                                                    \
+        for (Py_ssize_t c = 0; c < cols; c++) dgamma[c] = dbeta[c] = 0;                \
+        for (Py_ssize_t r = 0; r < rows; r++, dy += cols, x += cols) {                 \
+            const T m = mean[r], k = inv[r];                                           \
+            for (Py_ssize_t c = 0; c < cols; c++) {                                    \
+                dgamma[c] += dy[c] * ((x[c] - m) * k);                                 \
+                dbeta[c] += dy[c];                                                     \
+            }                                                                          \
+            if (!dx) continue;                                                         \
+            T sum_g, sum_g_x_hat;                                                      \
+            ROW_SUM(T, LANES, cols, dy[i] * gamma[i], sum_g);                          \
+            ROW_SUM(T, LANES, cols, dy[i] * gamma[i] * ((x[i] - m) * k), sum_g_x_hat); \
+            for (Py_ssize_t c = 0; c < cols; c++) {                                    \
+                T x_hat = (x[c] - m) * k;                                              \
+                dx[c] = k * (dy[c] * gamma[c] - w * (sum_g + x_hat * sum_g_x_hat));    \
+            }                                                                          \
+            dx += cols;                                                                \
+        }                                                                              \
+    }
+DEFINE_LAYER_NORM_ROWS_BACKWARD(float)
+DEFINE_LAYER_NORM_ROWS_BACKWARD(double)
+
+/* Acquire objs[0..count) for a kernel over the rows of objs[0] (..., cols): entries of
+ * `per_row` hold one value per row, of `per_col` one per column, the rest as many as
+ * objs[0]; None is allowed where `optional` has its bit set (its buffer stays NULL).
+ * Returns the row count (cols in *cols), or -1 with an exception set. */
+static Py_ssize_t acquire_rows(PyObject **objs, Array *arrays, int count,
+                               const char *const *names, unsigned writable, unsigned per_row,
+                               unsigned per_col, unsigned optional, int *kind,
+                               Py_ssize_t *cols)
+{
+    for (int i = 0; i < count; i++) {
+        if (((optional >> i) & 1u) && objs[i] == Py_None) continue;
+        if (acquire(objs[i], &arrays[i], (writable >> i) & 1u, names[i], kind) < 0) return -1;
+    }
+    const Py_buffer *z = &arrays[0].view;
+    *cols = z->ndim ? z->shape[z->ndim - 1] : 0;
+    if (*cols == 0) {
+        PyErr_Format(PyExc_ValueError, "kernel argument `%s` must have a non-empty last axis",
+                     names[0]);
+        return -1;
+    }
+    Py_ssize_t size = z->len / *kind, rows = size / *cols;
+    for (int i = 1; i < count; i++) {
+        if (!arrays[i].held) continue;
+        int row = (per_row >> i) & 1u, col = (per_col >> i) & 1u;
+        Py_ssize_t values = arrays[i].view.len / *kind;
+        if (values != (row ? rows : col ? *cols : size)) {
+            if (row || col)
+                PyErr_Format(PyExc_ValueError,
+                             "kernel argument `%s` (%zd values) must hold one value per %s of "
+                             "`%s` (%zd rows of %zd)", names[i], values, row ? "row" : "column",
+                             names[0], rows, *cols);
+            else
+                PyErr_Format(PyExc_ValueError,
+                             "kernel arguments `%s` and `%s` must have the same size "
+                             "(%zd and %zd values)", names[0], names[i], size, values);
+            return -1;
+        }
+    }
+    return rows;
+}
+
+static void *buffer_of(const Array *arr) { return arr->held ? arr->view.buf : NULL; }
+
+/* layer_norm_rows(x, gamma, beta, epsilon, y, mean, inv) */
+static PyObject *layer_norm_rows(PyObject *self, PyObject *args)
+{
+    PyObject *objs[6];
+    double epsilon;
+    if (!PyArg_ParseTuple(args, "OOOdOOO:layer_norm_rows", &objs[0], &objs[1], &objs[2],
+                          &epsilon, &objs[3], &objs[4], &objs[5]))
+        return NULL;
+    static const char *const names[] = {"x", "gamma", "beta", "y", "mean", "inv"};
+    Array arrays[6];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    Py_ssize_t cols;
+    Py_ssize_t rows = acquire_rows(objs, arrays, 6, names, 0x38u, 0x30u, 0x06u, 0u, &kind, &cols);
+    if (rows < 0) goto fail;
+    void *b[6];
+    for (int i = 0; i < 6; i++) b[i] = arrays[i].view.buf;
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        layer_norm_rows_float(b[0], b[1], b[2], (float)epsilon, b[3], b[4], b[5], rows, cols);
+    else
+        layer_norm_rows_double(b[0], b[1], b[2], epsilon, b[3], b[4], b[5], rows, cols);
+    Py_END_ALLOW_THREADS
+    release(arrays, 6);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 6);
+    return NULL;
+}
+
+/* layer_norm_rows_backward(dy, x, mean, inv, gamma, dx_or_None, dgamma, dbeta) */
+static PyObject *layer_norm_rows_backward(PyObject *self, PyObject *args)
+{
+    PyObject *objs[8];
+    if (!PyArg_ParseTuple(args, "OOOOOOOO:layer_norm_rows_backward", &objs[0], &objs[1],
+                          &objs[2], &objs[3], &objs[4], &objs[5], &objs[6], &objs[7]))
+        return NULL;
+    static const char *const names[] = {"dy", "x", "mean", "inv", "gamma", "dx", "dgamma",
+                                        "dbeta"};
+    Array arrays[8];
+    memset(arrays, 0, sizeof arrays);
+    int kind = 0;
+    Py_ssize_t cols;
+    Py_ssize_t rows =
+        acquire_rows(objs, arrays, 8, names, 0xE0u, 0x0Cu, 0xD0u, 0x20u, &kind, &cols);
+    if (rows < 0) goto fail;
+    void *b[8];
+    for (int i = 0; i < 8; i++) b[i] = buffer_of(&arrays[i]);
+    Py_BEGIN_ALLOW_THREADS
+    if (kind == 4)
+        layer_norm_rows_backward_float(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], rows,
+                                       cols);
+    else
+        layer_norm_rows_backward_double(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], rows,
+                                        cols);
+    Py_END_ALLOW_THREADS
+    release(arrays, 8);
+    Py_RETURN_NONE;
+fail:
+    release(arrays, 8);
     return NULL;
 }
 
@@ -1502,6 +1690,13 @@ static PyMethodDef methods[] = {
      "im2col(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): cols = the patches of grid."},
     {"col2im_add", col2im_add, METH_VARARGS,
      "col2im_add(grid, cols, fd, fh, fw, sd, sh, sw, dd, dh, dw): grid += the patches."},
+    {"layer_norm_rows", layer_norm_rows, METH_VARARGS,
+     "layer_norm_rows(x, gamma, beta, epsilon, y, mean, inv): y = (x - mean) * inv * gamma + "
+     "beta over the last axis of x, inv = 1 / sqrt(var + epsilon); each row's mean and inv "
+     "written."},
+    {"layer_norm_rows_backward", layer_norm_rows_backward, METH_VARARGS,
+     "layer_norm_rows_backward(dy, x, mean, inv, gamma, dx_or_None, dgamma, dbeta): the "
+     "gradients of layer_norm_rows (dgamma and dbeta written, not added)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -15,9 +15,22 @@ import math
 import os
 import sys
 
-import numpy
+# OpenBLAS (NumPy's usual BLAS) keeps each idle thread of its pool spinning for 2^28 cycles
+# (about 0.1 s) after a call before it sleeps. npkeras runs threads of its own beside those
+# (the attention core's blocks), and a spinning BLAS thread takes half of their core: the
+# encoder block of bench/transformer.py spent as long in its attention core with two
+# threads as with one, and ran 2.0-2.3 s an epoch against 1.3-1.7 s with the pool asleep
+# after 2^16 cycles (about 20 us: still longer than the gap between back-to-back
+# products, so those keep both threads without a wake-up). OpenBLAS reads this once, as
+# it loads: it applies when NumPy is first imported here, and a value set by the user wins.
+if "numpy" not in sys.modules and not (
+    os.environ.get("OPENBLAS_THREAD_TIMEOUT") or os.environ.get("GOTO_THREAD_TIMEOUT")
+):
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "16"
 
-from npkeras.naming import reset_names
+import numpy  # noqa: E402
+
+from npkeras.naming import reset_names  # noqa: E402
 
 _NAMES = ("numpy", "cupy")
 

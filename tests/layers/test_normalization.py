@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from npkeras import layers
+from npkeras import backend, layers
 from tests.helpers import check_layer
 
 
@@ -30,6 +30,7 @@ def test_normalization_needs_both_statistics():
     "kwargs, input_shape, params",
     [
         ({}, (5,), 10),
+        ({}, (3, 19), 38),  # rows longer than the kernels' 8 lanes
         ({"axis": [1, 2]}, (2, 3), 12),
         ({"axis": 1}, (3, 2), 6),
         ({"center": False, "epsilon": 0.1}, (4,), 4),
@@ -62,6 +63,28 @@ def test_layer_normalization_numbers_and_weights(rng):
     assert list(rms.params) == ["gamma"]  # Keras 3: rms_scaling builds gamma only
     var = x.var(axis=-1, keepdims=True)
     np.testing.assert_allclose(y, x / np.sqrt(var + 1e-3), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(backend.kernels is None, reason="the C kernels are not built")
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 2e-6), ("float64", 1e-13)])
+@pytest.mark.parametrize("shape", [(2, 5, 64), (7, 13), (3, 1), (4,)])
+def test_layer_normalization_kernels_equal_numpy(monkeypatch, rng, shape, dtype, tolerance):
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    weights = [rng.standard_normal(shape[-1]) + 1.0, rng.standard_normal(shape[-1])]
+    results = []
+    for compiled in (backend.kernels, None):
+        monkeypatch.setattr(backend, "kernels", compiled)
+        layer = layers.LayerNormalization(dtype=dtype)
+        layer.build(shape)
+        layer.set_weights(weights)
+        y = layer.forward(x, training=True)
+        layer.zero_grads()
+        dx = layer.backward(dy)
+        results.append((y, dx, layer.grads["gamma"].copy(), layer.grads["beta"].copy()))
+    for ours, reference in zip(*results):
+        assert ours.dtype == reference.dtype == dtype
+        np.testing.assert_allclose(ours, reference, rtol=tolerance, atol=tolerance * 10)
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,8 @@ class Add(_Merge):
 
     def forward(self, xs, training=False):
         self.cache = len(xs)
-        out = xs[0].copy()
-        for x in xs[1:]:
+        out = xs[0] + xs[1] if len(xs) > 1 else xs[0].copy()  # the first sum: no copy first
+        for x in xs[2:]:
             out += x
         return out
 

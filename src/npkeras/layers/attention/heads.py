@@ -173,54 +173,85 @@ class HeadsAttention(Layer):
         return resolved
 
     # -- the computation ------------------------------------------------------------------
-    @staticmethod
-    def _kernel_matrix(parts):
-        """The kernels of ``parts`` side by side as one ``(d, sum of heads * dim)``
-        matrix, so one product projects an input for all of them."""
-        kernels = [
-            dense.params["kernel"].reshape(dense.params["kernel"].shape[0], -1)
+    def _scale_of(self, dense):
+        """The factor folded into a projection: the query's carries the score scale
+        ``1 / sqrt(key_dim)``, so the scores need no pass of their own."""
+        return self._scale if dense is self._query_dense else 1.0
+
+    def _kernel_matrix(self, parts):
+        """The kernels of ``parts`` side by side, each times its :meth:`_scale_of`, as one
+        ``(d, sum of heads * dim)`` matrix, so one product projects an input for all of
+        them; and the widths of their column blocks."""
+        kernels = []
+        for dense, _ in parts:
+            kernel = dense.params["kernel"]
+            kernel = kernel.reshape(kernel.shape[0], -1)
+            scale = self._scale_of(dense)
+            kernels.append(kernel if scale == 1.0 else kernel * scale)
+        widths = [k.shape[1] for k in kernels]
+        return kernels[0] if len(kernels) == 1 else xp.concatenate(kernels, axis=1), widths
+
+    def _bias_vector(self, parts):
+        """The biases of ``parts`` (scaled as their kernels) as one row for the columns of
+        :meth:`_kernel_matrix`, zeros for a part without one; None when none has one."""
+        if not any("bias" in dense.params for dense, _ in parts):
+            return None
+        return xp.concatenate([
+            dense.params["bias"].reshape(-1) * self._scale_of(dense)
+            if "bias" in dense.params
+            else xp.zeros(dense.params["kernel"][0].size, dense.params["kernel"].dtype)
             for dense, _ in parts
-        ]
-        return kernels[0] if len(kernels) == 1 else xp.concatenate(kernels, axis=1), [
-            k.shape[1] for k in kernels
-        ]
+        ])
+
+    @staticmethod
+    def _heads_view(columns, n, t, heads):
+        """``(n * t, heads * dim)`` columns seen as ``(n, heads, t, dim)``, without a copy."""
+        return columns.reshape(n, t, heads, -1).transpose(0, 2, 1, 3)
 
     def _project(self, x, parts):
         """x (N, T, d) through each ``(dense, heads)`` of ``parts`` (kernels (d, heads,
-        dim)) with one matrix product: a list of (N, heads, T, dim)."""
+        dim)) with one matrix product: a list of (N, heads, T, dim) views of its result."""
         kernel, widths = self._kernel_matrix(parts)
         n, t, _ = x.shape
         y = x.reshape(n * t, -1) @ kernel
+        bias = self._bias_vector(parts)
+        if bias is not None:
+            y += bias
         outs, column = [], 0
-        for (dense, heads), width in zip(parts, widths):
-            block = y[:, column : column + width]
+        for (_, heads), width in zip(parts, widths):
+            outs.append(self._heads_view(y[:, column : column + width], n, t, heads))
             column += width
-            if "bias" in dense.params:
-                block += dense.params["bias"].reshape(-1)
-            outs.append(block.reshape(n, t, heads, -1).transpose(0, 2, 1, 3))
         return outs
 
-    def _project_backward(self, x, parts, dheads, need_input):
-        """Adds each dense's dL/dkernel and dL/dbias (one product for all of ``parts``);
-        returns dL/dx (N, T, d) or None."""
+    def _gradient_rows(self, x, parts):
+        """An empty ``(N * T, sum of heads * dim)`` array for the gradients of the
+        projections of ``parts`` from x, and a ``(N, heads, T, dim)`` view of it per dense
+        (by id), for the attention core to write into."""
+        n, t, _ = x.shape
+        widths = [dense.params["kernel"][0].size for dense, _ in parts]
+        rows = xp.empty((n * t, sum(widths)), x.dtype)
+        views, column = {}, 0
+        for (dense, heads), width in zip(parts, widths):
+            views[id(dense)] = self._heads_view(rows[:, column : column + width], n, t, heads)
+            column += width
+        return rows, views
+
+    def _project_backward(self, x, parts, rows, need_input):
+        """Adds each dense's dL/dkernel and dL/dbias (one product for all of ``parts``)
+        from ``rows``, the gradients of :meth:`_project`'s columns; returns dL/dx (N, T, d)
+        or None."""
         kernel, widths = self._kernel_matrix(parts)
         n, t, _ = x.shape
-        rows = xp.empty((n * t, sum(widths)), dheads[0].dtype)
-        column = 0
-        for grad, width in zip(dheads, widths):
-            rows[:, column : column + width].reshape(n, t, grad.shape[1], -1)[...] = grad.transpose(
-                0, 2, 1, 3
-            )
-            column += width
         dkernel = backend.dot_blocked(x.reshape(n * t, -1).T, rows)
         dbias = backend.column_sum(rows)  # a BLAS product with ones: faster than sum(axis=0)
         column = 0
         for (dense, _), width in zip(parts, widths):
-            dense.grads["kernel"] += dkernel[:, column : column + width].reshape(
+            scale = self._scale_of(dense)
+            dense.grads["kernel"] += (dkernel[:, column : column + width] * scale).reshape(
                 dense.params["kernel"].shape
             )
             if "bias" in dense.params:
-                dense.grads["bias"] += dbias[column : column + width].reshape(
+                dense.grads["bias"] += (dbias[column : column + width] * scale).reshape(
                     dense.params["bias"].shape
                 )
             column += width
@@ -296,7 +327,7 @@ class HeadsAttention(Layer):
         projected = {}
         for x, parts in self._groups(xq, xk, xv):
             projected.update(zip([id(d) for d, _ in parts], self._project(x, parts)))
-        q = projected[id(self._query_dense)] * self._scale
+        q = projected[id(self._query_dense)]  # scaled by its kernel and bias
         k, v = projected[id(self._key_dense)], projected[id(self._value_dense)]
         # query head h reads kv head h // groups: stack each group's queries along time
         # so one batched product per (batch, kv head) serves them all
@@ -306,9 +337,15 @@ class HeadsAttention(Layer):
             mask = xp.broadcast_to(mask, (n, kv_heads, groups, seq_q.length, seq_k.length))
             mask = mask.reshape(n, kv_heads, groups * seq_q.length, seq_k.length)
         rate = self.dropout if training else 0.0
-        o, probs, core = attend(q_grouped, k, v, mask, rate, self._rng)
-        o = o.reshape(n, heads, seq_q.length, -1)
-        combined = o.transpose(0, 2, 1, 3).reshape(n * seq_q.length, -1)
+        # the heads' outputs side by side per step, as the output projection reads them:
+        # written there by the core unless grouped query heads interleave them
+        combined = xp.empty((n * seq_q.length, heads * v.shape[-1]), q.dtype)
+        out = self._heads_view(combined, n, seq_q.length, heads) if groups == 1 else None
+        o, probs, core = attend(q_grouped, k, v, mask, rate, self._rng, out=out)
+        if groups > 1:
+            self._heads_view(combined, n, seq_q.length, heads)[...] = o.reshape(
+                n, heads, seq_q.length, -1
+            )
         out_kernel = self._output_dense.params["kernel"]
         y = combined @ out_kernel.reshape(-1, out_kernel.shape[-1])
         if "bias" in self._output_dense.params:
@@ -347,15 +384,22 @@ class HeadsAttention(Layer):
         do = do.reshape(n, kv_heads, groups * seq_q.length, -1)
         if dscores is not None:
             dscores = xp.array(dscores).reshape(n, kv_heads, groups * seq_q.length, -1)
-        dq, dk, dv = attend_backward(do, core, dscores)
-        dq = dq.reshape(n, heads, seq_q.length, -1) * self._scale
+        groups_of_inputs = self._groups(xq, xk, xv)
+        rows_of, views = {}, {}  # the core writes dq, dk and dv into its projections' rows
+        for x, parts in groups_of_inputs:
+            rows_of[id(x)], group_views = self._gradient_rows(x, parts)
+            views.update(group_views)
+        dq_view = views[id(self._query_dense)]
+        dk_view, dv_view = views[id(self._key_dense)], views[id(self._value_dense)]
+        dq, _, _ = attend_backward(
+            do, core, dscores, out=(dq_view if groups == 1 else None, dk_view, dv_view)
+        )
+        if groups > 1:
+            dq_view[...] = dq.reshape(n, heads, seq_q.length, -1)
         need = ctx.need_input_grad
-        grads_of = {id(self._query_dense): dq, id(self._key_dense): dk, id(self._value_dense): dv}
         dx_of = {}  # by folded input: its whole gradient (one product per group)
-        for x, parts in self._groups(xq, xk, xv):
-            dx_of[id(x)] = self._project_backward(
-                x, parts, [grads_of[id(d)] for d, _ in parts], need
-            )
+        for x, parts in groups_of_inputs:
+            dx_of[id(x)] = self._project_backward(x, parts, rows_of[id(x)], need)
         if not need:
             return None
         # inputs: [query, value, key?, masks...]; an array given twice gets its gradient

@@ -94,21 +94,34 @@ _pool = None
 
 
 def _for_blocks(count, bytes_per_item, work):
-    """``work(start, stop)`` over blocks of the leading axis, on a thread pool when there
-    are several cores: NumPy releases the GIL in its loops and BLAS calls, so blocks run
-    side by side (elementwise work such as the softmax's exp otherwise uses one core)."""
+    """``work(start, stop)`` over blocks of the leading axis, on the calling thread and a
+    pool of helpers when there are several cores: NumPy releases the GIL in its loops and
+    BLAS calls, so blocks run side by side (elementwise work such as the softmax's exp
+    otherwise uses one core). Each thread takes the next block left until none is: the
+    caller works instead of waiting, so one thread fewer wakes, and a thread slowed by
+    other work takes fewer blocks."""
     global _pool
     size = max(1, BLOCK_BYTES // max(1, bytes_per_item))
     blocks = [(start, min(count, start + size)) for start in range(0, count, size)]
-    threads = backend.num_threads()
-    if threads == 1 or len(blocks) == 1:
+    helpers = min(backend.num_threads(), len(blocks)) - 1
+    if helpers == 0:
         for start, stop in blocks:
             work(start, stop)
         return
-    if _pool is None or _pool._max_workers != threads:
-        _pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="npkeras-attention")
-    for future in [_pool.submit(work, start, stop) for start, stop in blocks]:
-        future.result()
+    if _pool is None or _pool._max_workers < helpers:
+        _pool = ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="npkeras-attention")
+    pending = iter(blocks)  # shared: taking its next item is atomic under the GIL
+
+    def drain():
+        for start, stop in pending:
+            work(start, stop)
+
+    futures = [_pool.submit(drain) for _ in range(helpers)]
+    try:
+        drain()
+    finally:
+        for future in futures:  # every block written (or its error raised) before returning
+            future.result()
 
 
 def _block(mask, start, stop):
@@ -117,7 +130,7 @@ def _block(mask, start, stop):
     return mask[start:stop]
 
 
-def attend(q, k, v, mask=None, dropout=0.0, rng=None):
+def attend(q, k, v, mask=None, dropout=0.0, rng=None, out=None):
     """``softmax(q k^T, mask) v`` for ``(batch, heads, T, d)`` arrays, fused per block
     of the batch (scores, masked softmax, dropout and the product with ``v`` while the
     block's scores are in cache).
@@ -128,12 +141,15 @@ def attend(q, k, v, mask=None, dropout=0.0, rng=None):
         mask: boolean, broadcastable to ``(n, h, Tq, Tk)``; True = may attend.
         dropout: fraction of the probabilities dropped (training only; pass 0 else).
         rng: the generator for the dropout mask (default the backend's).
+        out: where to write the output, any ``(n, h, Tq, dv)`` array or view (a view of
+            the heads side by side saves the caller a copy); default a new array.
 
     Returns ``(output (n, h, Tq, dv), probs (n, h, Tq, Tk) before dropout, cache)``.
     """
     n = q.shape[0]
     probs = xp.empty(q.shape[:-1] + (k.shape[-2],), q.dtype)
-    out = xp.empty(q.shape[:-1] + (v.shape[-1],), q.dtype)
+    if out is None:
+        out = xp.empty(q.shape[:-1] + (v.shape[-1],), q.dtype)
     keep = None
     if dropout > 0.0:  # drawn at once, so threads never change the random stream
         rng = rng if rng is not None else backend.rng()
@@ -152,11 +168,15 @@ def attend(q, k, v, mask=None, dropout=0.0, rng=None):
     return out, probs, (q, k, v, probs, keep)
 
 
-def attend_backward(doutput, cache, dprobs_extra=None):
+def attend_backward(doutput, cache, dprobs_extra=None, out=(None, None, None)):
     """``(dq, dk, dv)`` from dL/doutput (and dL/dprobs when the probabilities were an
-    output too), for the ``cache`` of :func:`attend`, block by block as the forward."""
+    output too), for the ``cache`` of :func:`attend`, block by block as the forward;
+    written into the arrays or views of ``out`` that are not None."""
     q, k, v, probs, keep = cache
-    dq, dk, dv = xp.empty(q.shape, q.dtype), xp.empty(k.shape, q.dtype), xp.empty(v.shape, q.dtype)
+    dq, dk, dv = (
+        xp.empty(like.shape, q.dtype) if given is None else given
+        for given, like in zip(out, (q, k, v))
+    )
     vt = xp.swapaxes(v, -1, -2)
 
     def work(start, stop):
