@@ -12,6 +12,7 @@ OpenBLAS kernel used is recorded.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -50,6 +51,9 @@ def main(argv=None):
     parser.add_argument("--name", default=None, help="results file name (default: quick or full)")
     args = parser.parse_args(argv)
     _limit_threads(args.threads)
+    # npkeras before NumPy, as a program starting with `import npkeras` loads them:
+    # OpenBLAS reads its idle-thread setting as it loads, which npkeras's backend chooses
+    importlib.import_module("npkeras")
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import cases
     from peers import available_peers
