@@ -208,10 +208,10 @@ class HeadsAttention(Layer):
         """``(n * t, heads * dim)`` columns seen as ``(n, heads, t, dim)``, without a copy."""
         return columns.reshape(n, t, heads, -1).transpose(0, 2, 1, 3)
 
-    def _project(self, x, parts):
+    def _project(self, x, parts, kernel, widths):
         """x (N, T, d) through each ``(dense, heads)`` of ``parts`` (kernels (d, heads,
-        dim)) with one matrix product: a list of (N, heads, T, dim) views of its result."""
-        kernel, widths = self._kernel_matrix(parts)
+        dim); ``kernel, widths`` their :meth:`_kernel_matrix`) with one matrix product: a
+        list of (N, heads, T, dim) views of its result."""
         n, t, _ = x.shape
         y = x.reshape(n * t, -1) @ kernel
         bias = self._bias_vector(parts)
@@ -236,11 +236,10 @@ class HeadsAttention(Layer):
             column += width
         return rows, views
 
-    def _project_backward(self, x, parts, rows, need_input):
+    def _project_backward(self, x, parts, kernel, widths, rows, need_input):
         """Adds each dense's dL/dkernel and dL/dbias (one product for all of ``parts``)
-        from ``rows``, the gradients of :meth:`_project`'s columns; returns dL/dx (N, T, d)
-        or None."""
-        kernel, widths = self._kernel_matrix(parts)
+        from ``rows``, the gradients of :meth:`_project`'s columns (``kernel, widths``:
+        the forward's :meth:`_kernel_matrix`); returns dL/dx (N, T, d) or None."""
         n, t, _ = x.shape
         dkernel = backend.dot_blocked(x.reshape(n * t, -1).T, rows)
         dbias = backend.column_sum(rows)  # a BLAS product with ones: faster than sum(axis=0)
@@ -325,8 +324,13 @@ class HeadsAttention(Layer):
         heads, kv_heads = self.num_heads, self._kv_heads()
         groups = heads // kv_heads
         projected = {}
-        for x, parts in self._groups(xq, xk, xv):
-            projected.update(zip([id(d) for d, _ in parts], self._project(x, parts)))
+        # each input's projections with their kernels side by side, kept for the backward
+        projections = [
+            (x, parts, *self._kernel_matrix(parts)) for x, parts in self._groups(xq, xk, xv)
+        ]
+        for x, parts, kernel, widths in projections:
+            outs = self._project(x, parts, kernel, widths)
+            projected.update(zip([id(d) for d, _ in parts], outs))
         q = projected[id(self._query_dense)]  # scaled by its kernel and bias
         k, v = projected[id(self._key_dense)], projected[id(self._value_dense)]
         # query head h reads kv head h // groups: stack each group's queries along time
@@ -351,7 +355,7 @@ class HeadsAttention(Layer):
         if "bias" in self._output_dense.params:
             y += self._output_dense.params["bias"]
         y = seq_q.unfold(y.reshape(n, seq_q.length, -1))
-        self.cache = (inputs, (xq, xk, xv), (seq_q, seq_k), combined, core)
+        self.cache = (inputs, (xq, xk, xv), (seq_q, seq_k), combined, core, projections)
         if not return_attention_scores:
             return y
         scores = probs.reshape(seq_q.lead + (heads, seq_q.length, seq_k.length))
@@ -364,7 +368,7 @@ class HeadsAttention(Layer):
         return y, scores
 
     def backward(self, dy, ctx=DEFAULT_BACKWARD):
-        inputs, (xq, xk, xv), (seq_q, seq_k), combined, core = self.cache
+        inputs, (xq, xk, xv), (seq_q, seq_k), combined, core, projections = self.cache
         dscores = None
         if isinstance(dy, (list, tuple)):  # (output, attention scores) were both returned
             dy, dscores = dy
@@ -384,9 +388,8 @@ class HeadsAttention(Layer):
         do = do.reshape(n, kv_heads, groups * seq_q.length, -1)
         if dscores is not None:
             dscores = xp.array(dscores).reshape(n, kv_heads, groups * seq_q.length, -1)
-        groups_of_inputs = self._groups(xq, xk, xv)
         rows_of, views = {}, {}  # the core writes dq, dk and dv into its projections' rows
-        for x, parts in groups_of_inputs:
+        for x, parts, _, _ in projections:
             rows_of[id(x)], group_views = self._gradient_rows(x, parts)
             views.update(group_views)
         dq_view = views[id(self._query_dense)]
@@ -398,8 +401,8 @@ class HeadsAttention(Layer):
             dq_view[...] = dq.reshape(n, heads, seq_q.length, -1)
         need = ctx.need_input_grad
         dx_of = {}  # by folded input: its whole gradient (one product per group)
-        for x, parts in groups_of_inputs:
-            dx_of[id(x)] = self._project_backward(x, parts, rows_of[id(x)], need)
+        for x, parts, kernel, widths in projections:
+            dx_of[id(x)] = self._project_backward(x, parts, kernel, widths, rows_of[id(x)], need)
         if not need:
             return None
         # inputs: [query, value, key?, masks...]; an array given twice gets its gradient
