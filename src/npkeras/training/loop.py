@@ -587,8 +587,7 @@ class Trainer:
                                 xb, yb, swb, distribution
                             )
                             count = len(xb[0])
-                            # an empty shard (short last batch) adds nothing
-                            if count and (self._has_metrics or self._metrics is None):
+                            if count:  # an empty shard (short last batch) adds nothing
                                 self._record_metrics(yb, outs, swb, per_output, count)
                             loss_sum += loss * count
                             seen += count
