@@ -584,3 +584,10 @@ def test_threaded_kernels_run_in_a_forked_child(thread_counts):
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
     assert done[0] == pid and os.waitstatus_to_exitcode(done[1]) == 0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_row_max_falls_back_for_arrays_the_kernels_cannot_take(dtype):
+    z = np.arange(24, dtype=dtype).reshape(4, 6)[:, ::-2]  # strided (and float16): NumPy
+    np.testing.assert_array_equal(backend.reduce_max(z), z.max(axis=-1, keepdims=True))
+    assert backend.reduce_max(z).dtype == z.dtype

@@ -70,17 +70,23 @@ class ReLU(Activation):
     def apply_inplace(self, z, bias=None):
         if bias is None:
             return xp.maximum(z, 0, out=z)
-        if backend.kernels_accept(z, bias):
-            backend.kernels.bias_relu(z, bias)  # one pass instead of two
-            return z
+        if backend.kernels is not None:
+            try:  # checking the arrays first costs more than the kernel on small ones
+                backend.kernels.bias_relu(z, bias)  # one pass instead of two
+                return z
+            except TypeError:  # not C-contiguous float32/float64: nothing written
+                pass
         z += bias
         return xp.maximum(z, 0, out=z)
 
     def grad(self, dy, x, y):
-        if backend.kernels_accept(dy, y):
+        if backend.kernels is not None:
             dx = xp.empty_like(dy)
-            backend.kernels.relu_grad(dy, y, dx)  # one pass, no mask array
-            return dx
+            try:
+                backend.kernels.relu_grad(dy, y, dx)  # one pass, no mask array
+                return dx
+            except TypeError:  # arrays the kernel does not take (see apply_inplace)
+                pass
         # a product with the mask: NumPy's where() is ten times slower on large arrays
         return dy * (y > 0)
 

@@ -96,7 +96,10 @@ def _load_kernels():
 
 #: the compiled one-pass kernels (``npkeras/_kernels.c``), or None where they were not
 #: built, ``NPKERAS_KERNELS=0`` is set or the backend is not NumPy; callers fall back
-#: to NumPy expressions of the same arithmetic
+#: to NumPy expressions of the same arithmetic. A kernel refuses arrays it does not take
+#: (not C-contiguous, not all float32 or all float64) with a TypeError before writing
+#: anything: the per-step callers try it and fall back on that error, since checking
+#: first (:func:`kernels_accept`) costs more than the kernel itself on small arrays
 kernels = _load_kernels()
 _FLOAT32, _FLOAT64 = numpy.dtype("float32"), numpy.dtype("float64")  # singletons: `is` compares
 
@@ -119,10 +122,11 @@ def all_finite(a) -> bool:
     """Whether no element of ``a`` is infinite or NaN: one pass of a compiled kernel over
     a float array, else one BLAS dot product (NaN and infinity reach the sum of squares)
     with an element-wise look only when that overflows."""
-    if kernels is not None and (a.dtype is _FLOAT32 or a.dtype is _FLOAT64) and (
-        a.flags.c_contiguous
-    ):
-        return kernels.all_finite(a)
+    if kernels is not None:
+        try:
+            return kernels.all_finite(a)
+        except TypeError:  # not a C-contiguous float32/float64 array (see kernels)
+            pass
     flat = a.reshape(-1)
     with numpy.errstate(over="ignore", invalid="ignore"):  # an overflow is an answer here
         if math.isfinite(to_float(xp.dot(flat, flat))):
@@ -308,10 +312,13 @@ def reduce_sum(a, axis=-1):
 
 def reduce_max(a, axis=-1):
     """Max over ``axis``, keeping it as size 1 (NaN where a row holds one)."""
-    if _is_last(a, axis) and a.size and kernels_accept(a):
+    if kernels is not None and _is_last(a, axis) and a.size:
         out = xp.empty(a.shape[:-1] + (1,), a.dtype)
-        kernels.row_max(a, out)  # 46 -> 3 us for 1024 x 10 float32
-        return out
+        try:
+            kernels.row_max(a, out)  # 46 -> 3 us for 1024 x 10 float32
+            return out
+        except TypeError:  # not a C-contiguous float32/float64 array (see kernels)
+            pass
     return a.max(axis=axis, keepdims=True)
 
 

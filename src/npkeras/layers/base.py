@@ -25,6 +25,7 @@ import inspect
 import math
 
 from npkeras import backend, constraints, initializers
+from npkeras.attributes import instance_attributes
 from npkeras.backend import xp
 from npkeras.layers.node import KerasTensor, Node, format_shape
 from npkeras.naming import to_snake_case, unique_name
@@ -290,7 +291,7 @@ class Layer:
     def _adopt_variables(self) -> None:
         """Variables created with ``keras.Variable(...)`` and assigned as attributes join
         the layer's weights, as in Keras."""
-        for attr, value in list(vars(self).items()):
+        for attr, value in list(instance_attributes(self).items()):
             if isinstance(value, Variable) and value.owner is None:
                 key = self._weight_key(value.name if value.name != "variable" else attr)
                 value._bind(self, self.params, self.grads, key)
@@ -318,7 +319,7 @@ class Layer:
                 for item in value.values():
                     visit(item, depth + 1)
 
-        for attr, value in vars(self).items():
+        for attr, value in instance_attributes(self).items():
             if attr not in _ENGINE_ATTRIBUTES:
                 visit(value)
         return found

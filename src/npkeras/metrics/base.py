@@ -97,7 +97,7 @@ class Metric:
             name = getattr(type(self), "name", None) or to_snake_case(type(self).__name__)
         self.name = name
         self.dtype = dtype
-        if "_metric_variables" not in vars(self):
+        if getattr(self, "_metric_variables", None) is None:
             self._metric_variables: list = []
 
     # -- state -----------------------------------------------------------------------
@@ -106,7 +106,7 @@ class Metric:
     ) -> Variable:
         """A state variable (a non-trainable :class:`~npkeras.Variable`) that
         :meth:`reset_state` restores to its initial value."""
-        if "_metric_variables" not in vars(self):
+        if getattr(self, "_metric_variables", None) is None:
             self._metric_variables = []
         shape = tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
         init = initializers.get(initializer) if isinstance(initializer, str) else initializer

@@ -46,12 +46,14 @@ class Adam(Optimizer):
         alpha = lr * math.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
         m, vel = slots["momentum"], slots["velocity"]
         vel_hat = slots["velocity_hat"] if self.amsgrad else None
-        state = (m, vel, vel_hat) if self.amsgrad else (m, vel)
-        if backend.kernels_accept(v, g, *state):
-            backend.kernels.adam(
-                v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2, self.epsilon
-            )
-            return
+        if backend.kernels is not None:
+            try:  # one pass; refused before any write for arrays it does not take
+                backend.kernels.adam(
+                    v, g, m, vel, vel_hat, alpha, self.beta_1, self.beta_2, self.epsilon
+                )
+                return
+            except TypeError:
+                pass
         update_moments(g, m, vel, tmp, self.beta_1, self.beta_2)
         if self.amsgrad:
             xp.maximum(vel_hat, vel, out=vel_hat)

@@ -26,10 +26,12 @@ class SGD(Optimizer):
 
     def update_step(self, g, v, lr, slots, tmp):
         m = slots["momentum"] if self.momentum else None
-        state = (m,) if self.momentum else ()
-        if backend.kernels_accept(v, g, *state):
-            backend.kernels.sgd(v, g, m, lr, self.momentum, self.nesterov)
-            return
+        if backend.kernels is not None:
+            try:  # one pass; refused before any write for arrays it does not take
+                backend.kernels.sgd(v, g, m, lr, self.momentum, self.nesterov)
+                return
+            except TypeError:
+                pass
         xp.multiply(g, lr, out=tmp)
         if not self.momentum:
             v -= tmp
