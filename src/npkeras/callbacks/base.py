@@ -70,7 +70,8 @@ class CallbackList:
             active = [
                 getattr(cb, hook)
                 for cb in self.callbacks
-                if hook in instance_attributes(cb) or getattr(type(cb), hook) is not getattr(Callback, hook)
+                if hook in instance_attributes(cb)
+                or getattr(type(cb), hook) is not getattr(Callback, hook)
             ]
             setattr(
                 self,
