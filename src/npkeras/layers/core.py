@@ -148,9 +148,9 @@ class Dense(Layer):
         if self.activity_regularizer is not None:
             dy = dy + self.activity_regularizer.grad(y)
         dz = dy if (self._is_linear or ctx.fused_activation) else self.activation.grad(dy, z, y)
+        if dz.ndim != 2:  # (batch, ..., units): fold the middle axes into the batch
+            x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
         if self._trainable:
-            if x.ndim != 2:  # (batch, ..., features): fold the middle axes into the batch
-                x, dz = x.reshape(-1, x.shape[-1]), dz.reshape(-1, dz.shape[-1])
             # dL/dW = x.T @ dz; block sums only where BLAS runs one thread (see dot_blocked)
             blocked = backend.one_blas_thread
             fresh = ctx.fresh  # ctx.take_fresh(self), inlined: this runs every step
@@ -168,8 +168,6 @@ class Dense(Layer):
                     self.grads["bias"] += backend.column_sum(dz)
         if not ctx.need_input_grad:
             return None
-        if dz.ndim > 2:
-            dz = dz.reshape(-1, dz.shape[-1])
         kernel_t = self.params["kernel"].T  # dL/dx = dz @ W.T
         dx = backend.dot_blocked(dz, kernel_t) if backend.one_blas_thread else xp.dot(dz, kernel_t)
         return dx if dy.ndim == 2 else dx.reshape(dy.shape[:-1] + (x.shape[-1],))

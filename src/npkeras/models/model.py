@@ -120,6 +120,7 @@ class Model(Trainer, Layer):
         self._caches: list = []
         self._plan: list = []
         self._chain = None
+        self._chain_step = None  # the chain's backward contexts for the last step flags
         self._dict_outputs = False
         self._subclass_io = None  # (input names, output names) once a subclass is built
         if self._graph_from_arguments and not subclassed:
@@ -242,9 +243,13 @@ class Model(Trainer, Layer):
                     "layer names should be unique: pass another name= to one of them."
                 )
         self._graph_layers = layers
-        self._chain = _linear_chain(self._plan, self._input_slots, self._output_slots)
-        self._chain_context_cache = {}
         self._makes_masks = makes_masks(step.layer for step in self._plan)
+        self._chain = (
+            None
+            if self._makes_masks
+            else _linear_chain(self._plan, self._input_slots, self._output_slots)
+        )
+        self._chain_step = None
         self._input_names = list(in_names or [t.node.layer.name for t in in_list])
         self._output_names = list(out_names or self._unique_output_names(out_list))
         self._dict_outputs = out_names is not None  # predict and calls then return a dict
@@ -300,17 +305,18 @@ class Model(Trainer, Layer):
 
     # -- execution -----------------------------------------------------------------
     def _forward(self, inputs, training=False):
-        if self._subclassed:
-            y = Layer.forward(self, inputs[0] if len(inputs) == 1 else list(inputs), training)
-            return list(y) if isinstance(y, (list, tuple)) else [y]
-        if self._chain is not None and not self._makes_masks:  # a plain chain: a loop
+        chain = self._chain
+        if chain is not None:  # a plain chain: a loop
             x = inputs[0]
-            caches = self._caches = [None] * len(self._chain)
-            for i, layer in enumerate(self._chain):
+            caches = self._caches = [None] * len(chain)
+            for i, layer in enumerate(chain):
                 x = layer.forward(x, training=training)
                 caches[i] = layer.cache
             self._output_masks = None
             return [x]
+        if self._subclassed:
+            y = Layer.forward(self, inputs[0] if len(inputs) == 1 else list(inputs), training)
+            return list(y) if isinstance(y, (list, tuple)) else [y]
         values = [None] * self._n_slots
         for slot, x in zip(self._input_slots, inputs):
             values[slot] = x
@@ -349,36 +355,28 @@ class Model(Trainer, Layer):
     def _chain_contexts(self, need_input_grads, fused, fresh) -> list:
         """Each chain layer's backward context (None for a backward that takes none), made
         once per set of step flags: a training step asks for the same ones every step."""
-        key = (need_input_grads, id(fused), id(fresh))
-        entry = self._chain_context_cache.get(key)
-        if entry is None:
-            if len(self._chain_context_cache) > 8:  # older steps' flag sets: start again
-                self._chain_context_cache.clear()
+        last = self._chain_step  # (need_input_grads, fused, fresh, contexts)
+        if last is None or last[1] is not fused or last[2] is not fresh or (
+            last[0] != need_input_grads
+        ):
             contexts = [
                 BackwardContext(need_input_grads or i > 0, layer in fused, fresh)
                 if step.takes_context
                 else None
                 for i, (layer, step) in enumerate(zip(self._chain, self._plan))
             ]
-            # the entry keeps fused and fresh alive, so their ids stay theirs
-            entry = self._chain_context_cache[key] = (contexts, fused, fresh)
-        return entry[0]
+            # held with the contexts, fused and fresh keep their identity for the test
+            last = self._chain_step = (need_input_grads, fused, fresh, contexts)
+        return last[3]
 
     def _backward(self, output_grads, need_input_grads=False, fused=frozenset(), fresh=None):
         """dL/d(each input) from dL/d(each output); weight gradients go into the layers'
         ``grads``. ``fused``: output layers whose gradient arrives already through their
         activation; ``fresh``: layers that may overwrite their gradients this step."""
-        if self._subclassed:
-            dy = output_grads[0] if len(output_grads) == 1 else list(output_grads)
-            dx = Layer.backward(self, dy, BackwardContext(need_input_grads, False, fresh))
-            return dx if isinstance(dx, list) else [dx]
-        if self._chain is not None and not self._makes_masks:  # a plain chain: a loop
-            dy, caches, chain = output_grads[0], self._caches, self._chain
-            entry = self._chain_context_cache.get((need_input_grads, id(fused), id(fresh)))
-            contexts = (
-                entry[0] if entry is not None
-                else self._chain_contexts(need_input_grads, fused, fresh)
-            )
+        chain = self._chain
+        if chain is not None:  # a plain chain: a loop
+            dy, caches = output_grads[0], self._caches
+            contexts = self._chain_contexts(need_input_grads, fused, fresh)
             for i in range(len(chain) - 1, -1, -1):
                 if dy is None:
                     break
@@ -386,6 +384,10 @@ class Model(Trainer, Layer):
                 layer.cache = caches[i]
                 dy = layer.backward(dy) if ctx is None else layer.backward(dy, ctx)
             return [dy]
+        if self._subclassed:
+            dy = output_grads[0] if len(output_grads) == 1 else list(output_grads)
+            dx = Layer.backward(self, dy, BackwardContext(need_input_grads, False, fresh))
+            return dx if isinstance(dx, list) else [dx]
         grads = [None] * self._n_slots
         for slot, g in zip(self._output_slots, output_grads):
             if g is not None:

@@ -252,7 +252,10 @@ def rows(arrays_list, index):
     if isinstance(index, slice):
         return [None if arrays is None else [None if a is None else a[index] for a in arrays]
                 for arrays in arrays_list]
-    return [None if arrays is None else take(arrays, index) for arrays in arrays_list]
+    return [  # take() written out: this runs every step
+        None if arrays is None else [None if a is None else a.take(index, axis=0) for a in arrays]
+        for arrays in arrays_list
+    ]
 
 
 def split_tail(arrays, n, fraction):

@@ -178,8 +178,7 @@ class TrainingStep:
         if self._fresh_layers is None:
             self.buffer.grads.fill(0)
             fresh = None
-        else:
-            fresh.clear()
+        else:  # (layers left in it by a step that failed are among these)
             fresh.update(self._fresh_layers)
         model = self.model
         outs = model._forward(xs, training=True)
