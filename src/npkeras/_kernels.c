@@ -409,7 +409,7 @@ fail:
  * The test runs on the bits as integers, so the loop vectorises and no float flag is
  * raised; one OR over the whole array, no early exit (the common case reads it all). */
 #define DEFINE_ALL_FINITE(T, U, EXPONENT)                                              \
-    static int all_finite_##T(const U *bits, Py_ssize_t n)                              \
+    WIDEST static int all_finite_##T(const U *bits, Py_ssize_t n)                       \
     {                                                                                  \
         U bad = 0;                                                                     \
         for (Py_ssize_t i = 0; i < n; i++)                                             \

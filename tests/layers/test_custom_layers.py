@@ -142,3 +142,16 @@ def test_custom_layer_saves_and_loads(tmp_path):
 def test_layer_without_call_or_forward_explains():
     with pytest.raises(NotImplementedError, match="defines neither `call` nor `forward`"):
         keras.layers.Layer()(np.zeros((1, 2)))
+
+
+def test_attributes_set_before_the_base_init_survive_it_and_scans_keep_the_dict():
+    class Early(keras.layers.Layer):
+        def __init__(self):
+            self.inner = keras.layers.Dense(2)  # before super().__init__(), as some code does
+            super().__init__()
+
+    layer = Early()
+    attributes = vars(layer)
+    assert layer.inner.units == 2
+    assert layer._sublayers() == [layer.inner]
+    assert vars(layer) is attributes  # the scan reads the layer's own dict, unchanged

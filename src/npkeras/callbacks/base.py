@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from npkeras.attributes import instance_attributes
-
 
 class Callback:
     """Base class with Keras's hooks; override the ones you need.
@@ -70,8 +68,7 @@ class CallbackList:
             active = [
                 getattr(cb, hook)
                 for cb in self.callbacks
-                if hook in instance_attributes(cb)
-                or getattr(type(cb), hook) is not getattr(Callback, hook)
+                if hook in vars(cb) or getattr(type(cb), hook) is not getattr(Callback, hook)
             ]
             setattr(
                 self,

@@ -24,7 +24,6 @@ model gives Keras's paths.
 
 from __future__ import annotations
 
-from npkeras.attributes import instance_attributes
 from npkeras.layers.base import Layer
 from npkeras.layers.input_layer import InputLayer
 from npkeras.models.model import Model
@@ -102,7 +101,7 @@ def functional_layers(model) -> list:
 
 def _attribute_names(obj) -> list:
     skipped = _MODEL_ATTRIBUTES if isinstance(obj, Model) else _LAYER_ATTRIBUTES
-    names = {name for name in instance_attributes(obj) if name not in skipped}
+    names = {name for name in vars(obj) if name not in skipped}
     names.update(
         name
         for name in dir(type(obj))

@@ -17,7 +17,6 @@ import warnings
 
 from npkeras import backend, ops
 from npkeras import optimizers as optimizers_module
-from npkeras.attributes import instance_attributes
 from npkeras.backend import xp
 from npkeras.callbacks.base import CallbackList, History
 from npkeras.callbacks.progbar import ProgbarLogger
@@ -244,7 +243,7 @@ class Trainer:
             found.append(self._loss_tracker)
             if self._compile_metrics is not None and self._compile_metrics.has_metrics():
                 found.append(self._compile_metrics)
-        for attr, value in instance_attributes(self).items():
+        for attr, value in vars(self).items():
             if (
                 isinstance(value, Metric)
                 and not attr.startswith("_")

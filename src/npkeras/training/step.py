@@ -51,6 +51,7 @@ class TrainingStep:
         self._constrained: list = []
         self._activity: list = []
         self._call_layers: list = []
+        self._prepared_for = None  # (buffer, layer ids) the lists above were made for
 
     def _find_fusions(self):
         """For each output: (layer, logits loss) when softmax/sigmoid + cross-entropy can
@@ -84,6 +85,10 @@ class TrainingStep:
                 self.optimizer.built = False
         if not self.optimizer.built:
             self.optimizer.build([buf.params], segments=[buf.bounds])
+        prepared_for = (buf, [id(layer) for layer in layers])
+        if prepared_for == self._prepared_for:  # the lists below are still the model's
+            return buf
+        self._prepared_for = prepared_for
         trainable = [
             layer
             for layer in layers
