@@ -51,7 +51,7 @@ class TrainingStep:
         self._constrained: list = []
         self._activity: list = []
         self._call_layers: list = []
-        self._prepared_for = None  # (buffer, layer ids) the lists above were made for
+        self._prepared_for = None  # (buffer, layers) the lists above were made for
 
     def _find_fusions(self):
         """For each output: (layer, logits loss) when softmax/sigmoid + cross-entropy can
@@ -85,10 +85,11 @@ class TrainingStep:
                 self.optimizer.built = False
         if not self.optimizer.built:
             self.optimizer.build([buf.params], segments=[buf.bounds])
-        prepared_for = (buf, [id(layer) for layer in layers])
-        if prepared_for == self._prepared_for:  # the lists below are still the model's
+        # the same layers and buffer: the lists below are still the model's (as in Keras,
+        # a regularizer or constraint given to a built weight counts from the next compile)
+        if self._prepared_for == (buf, layers):
             return buf
-        self._prepared_for = prepared_for
+        self._prepared_for = (buf, layers)
         trainable = [
             layer
             for layer in layers
