@@ -241,18 +241,13 @@ def check_finite(arrays, what: str) -> None:
         )
 
 
-def take(arrays, index):
-    """Rows ``index`` of each array (``None`` entries stay None)."""
-    return [None if a is None else a.take(index, axis=0) for a in arrays]
-
-
 def rows(arrays_list, index):
     """Rows ``index`` of every array in each list of ``arrays_list`` (None stays None):
     views for a slice, one ``take`` per array for row indices."""
     if isinstance(index, slice):
         return [None if arrays is None else [None if a is None else a[index] for a in arrays]
                 for arrays in arrays_list]
-    return [  # take() written out: this runs every step
+    return [
         None if arrays is None else [None if a is None else a.take(index, axis=0) for a in arrays]
         for arrays in arrays_list
     ]
